@@ -1,0 +1,47 @@
+# One entry point for people and CI. Every target creates .venv when it is missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+DEMO_MEDIA ?= demo-media
+DEMO_LIBRARY ?= demo-library
+
+.PHONY: venv demo test test-fast check format bench clean
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip==25.3
+	$(BIN)/pip install --quiet -e '.[dev]'
+	# scenedetect's metadata asks for opencv-python (needs libGL); we use the headless build.
+	$(BIN)/pip install --quiet --no-deps scenedetect==0.7.2
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: venv
+	$(BIN)/python -m videolearn.samples $(DEMO_MEDIA)
+	$(BIN)/videolearn index $(DEMO_MEDIA) --library $(DEMO_LIBRARY) --no-progress
+	$(BIN)/videolearn index $(DEMO_MEDIA) --library $(DEMO_LIBRARY) --no-progress
+	$(BIN)/videolearn status --library $(DEMO_LIBRARY)
+	$(BIN)/videolearn show $(DEMO_MEDIA)/three-shots.mp4 --library $(DEMO_LIBRARY)
+	$(BIN)/videolearn doctor --library $(DEMO_LIBRARY)
+
+# pytest exits 5 when it collected no test: that is a failure here.
+test: venv
+	$(BIN)/python -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc
+
+check: venv
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+format: venv
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+bench: venv
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_MEDIA) $(DEMO_LIBRARY)

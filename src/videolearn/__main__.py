@@ -1,0 +1,5 @@
+"""`python -m videolearn` runs the command line."""
+
+from videolearn.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The `videolearn` command line: a thin adapter over `videolearn.library`."""

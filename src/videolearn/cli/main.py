@@ -1,0 +1,229 @@
+"""`videolearn` commands. Typer for arguments, rich for progress and tables.
+
+Heavy modules load inside the commands so that `--help` is instant. Exit codes: 0 ok,
+1 some inputs failed (the rest were done), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from videolearn.config import DEFAULT_LIBRARY
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+    from videolearn.library import IndexResult, Library
+
+app = typer.Typer(
+    help="Index a video library and learn from it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+LibraryOption = Annotated[
+    Path,
+    typer.Option(
+        "--library",
+        envvar="VIDEOLEARN_LIBRARY",
+        help="Library directory.",
+        file_okay=False,
+    ),
+]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Machine output: one JSON object per line.")
+]
+NoProgressOption = Annotated[bool, typer.Option("--no-progress", help="No progress bar.")]
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _emit(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, default=str, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    typer.echo(f"videolearn: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _open(library: Path, create: bool = False) -> Library:
+    from videolearn.errors import LibraryNotFoundError
+    from videolearn.library import open_library
+
+    try:
+        return open_library(library, create=create)
+    except LibraryNotFoundError as err:
+        raise _fail(str(err), EXIT_USAGE) from None
+
+
+class _RichProgress:
+    """Files done out of all, and seconds of media within the current file."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.files: TaskID = progress.add_task("files", total=None)
+        self.media: TaskID = progress.add_task("", total=None)
+
+    def file_started(self, path: Path, number: int, total: int) -> None:
+        self.progress.update(
+            self.files, total=total, completed=number - 1, description=f"files {number}/{total}"
+        )
+        self.progress.update(self.media, description=path.name[:40], completed=0, total=None)
+
+    def media_progress(self, reached_s: float, duration_s: float) -> None:
+        self.progress.update(self.media, completed=reached_s, total=duration_s or None)
+
+    def file_done(self, result: IndexResult) -> None:
+        self.progress.advance(self.files)
+        if result.status == "failed":
+            self.progress.console.print(f"[red]failed[/red] {result.path}: {result.reason}")
+
+
+@app.command()
+def index(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to index.")],
+    library: LibraryOption = Path(DEFAULT_LIBRARY),
+    as_json: JsonOption = False,
+    no_progress: NoProgressOption = False,
+) -> None:
+    """Add or refresh videos; resumable. Exit 1 when any file failed."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from videolearn.errors import LibraryLockedError
+
+    with _open(library, create=True) as lib:
+        show_bar = not as_json and not no_progress and sys.stderr.isatty()
+        try:
+            if show_bar:
+                columns = (
+                    TextColumn("{task.description}"),
+                    BarColumn(),
+                    TextColumn("{task.completed:.0f}/{task.total:.0f}"),
+                    TimeRemainingColumn(),
+                )
+                with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+                    results = lib.index(paths, _RichProgress(bar))
+            else:
+                results = lib.index(paths)
+        except LibraryLockedError as err:
+            raise _fail(str(err), EXIT_SOME_FAILED) from None
+    for r in results:
+        if as_json:
+            _emit({"path": r.path, "video_id": r.video_id, "status": r.status, "reason": r.reason})
+        else:
+            line = f"{r.status:9} {r.path}"
+            typer.echo(line + (f": {r.reason}" if r.reason else ""))
+    if not as_json:
+        counts = {
+            s: sum(r.status == s for r in results) for s in ("indexed", "unchanged", "failed")
+        }
+        typer.echo(", ".join(f"{n} {s}" for s, n in counts.items()))
+    if any(r.status == "failed" for r in results):
+        raise typer.Exit(EXIT_SOME_FAILED)
+
+
+@app.command()
+def status(library: LibraryOption = Path(DEFAULT_LIBRARY), as_json: JsonOption = False) -> None:
+    """Counts (indexed, failed, pending) and every failed file's reason."""
+    with _open(library) as lib:
+        st = lib.status()
+    if as_json:
+        _emit(
+            {
+                "videos": {"indexed": st.indexed, "failed": st.failed, "pending": st.pending},
+                "failures": st.failures,
+            }
+        )
+        return
+    typer.echo(f"{st.indexed} indexed, {st.failed} failed, {st.pending} pending")
+    for f in st.failures:
+        typer.echo(f"failed {f['path']}: {f['reason']}")
+
+
+@app.command()
+def show(
+    video: Annotated[str, typer.Argument(help="A path or a video id (or 6+ leading characters).")],
+    library: LibraryOption = Path(DEFAULT_LIBRARY),
+    as_json: JsonOption = False,
+) -> None:
+    """One video: its info and every moment found in it."""
+    from videolearn.errors import VideoNotFoundError
+
+    with _open(library) as lib:
+        try:
+            data = lib.show(video)
+        except VideoNotFoundError as err:
+            raise _fail(str(err), EXIT_USAGE) from None
+    if as_json:
+        _emit(data)
+        return
+    typer.echo(f"{data['path']}\n  id {data['video_id']}")
+    size = f"{data['width_px']}x{data['height_px']}, " if data["width_px"] else "audio only, "
+    typer.echo(f"  {size}{data['duration_s']:.2f} s, {data['container']}")
+    for m in data["moments"]:
+        what = m.get("text") or m.get("label", "")
+        typer.echo(f"  {m['start_s']:9.2f} - {m['end_s']:9.2f}  {m['modality']:6} {what}")
+
+
+@app.command()
+def forget(
+    video: Annotated[str, typer.Argument(help="A path or a video id.")],
+    library: LibraryOption = Path(DEFAULT_LIBRARY),
+    as_json: JsonOption = False,
+) -> None:
+    """Remove a video and everything derived from it."""
+    from videolearn.errors import LibraryLockedError, VideoNotFoundError
+
+    with _open(library) as lib:
+        try:
+            row = lib.forget(video)
+        except VideoNotFoundError as err:
+            raise _fail(str(err), EXIT_USAGE) from None
+        except LibraryLockedError as err:
+            raise _fail(str(err), EXIT_SOME_FAILED) from None
+    if as_json:
+        _emit({"video_id": row["video_id"], "path": row["path"], "status": "forgotten"})
+    else:
+        typer.echo(f"forgot {row['path']} ({row['video_id'][:12]})")
+
+
+@app.command()
+def doctor(
+    library: LibraryOption = Path(DEFAULT_LIBRARY),
+    as_json: JsonOption = False,
+    fix: Annotated[bool, typer.Option("--fix", help="Repair what can be repaired.")] = False,
+) -> None:
+    """Check that the ledger and the tables agree. Exit 1 with what to run otherwise."""
+    with _open(library) as lib:
+        report = lib.doctor(fix=fix)
+    if as_json:
+        _emit({"ok": report.ok, "problems": report.problems, "fixes": report.fixes})
+    else:
+        typer.echo("library is consistent" if report.ok else "\n".join(report.problems))
+        for command in report.fixes:
+            typer.echo(f"run: {command}")
+    if not report.ok:
+        raise typer.Exit(EXIT_SOME_FAILED)
+
+
+def main() -> None:
+    from videolearn.errors import VideolearnError
+
+    try:
+        app()
+    except VideolearnError as err:
+        typer.echo(f"videolearn: {err}", err=True)
+        sys.exit(EXIT_SOME_FAILED)
+
+
+if __name__ == "__main__":
+    main()

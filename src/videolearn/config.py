@@ -1,0 +1,97 @@
+"""Settings: every limit and default in one place.
+
+Read from a TOML file (`videolearn.toml` in the library, or `$VIDEOLEARN_CONFIG`) and from
+`VIDEOLEARN_*` environment variables, which win. Built on pydantic-settings so that each
+field is typed and validated once.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings.sources import TomlConfigSettingsSource
+
+DEFAULT_LIBRARY = "videolearn-library"
+CONFIG_FILE_NAME = "videolearn.toml"
+
+GIB = 1024**3
+
+
+class DecodeLimits(BaseModel):
+    """Limits on one file's decode. The decode runs in a child process that enforces them.
+
+    Set from the environment as `VIDEOLEARN_DECODE__MAX_DURATION_S=600`, or in the TOML file
+    under `[decode]`.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    max_file_size_bytes: int = Field(default=50 * GIB, gt=0)
+    max_duration_s: float = Field(default=6 * 3600.0, gt=0)
+    # Width x height of the coded picture; 8K UHD fits, anything larger is refused.
+    max_pixels: int = Field(default=7680 * 4320, gt=0)
+    # Address space of the decode process; FFmpeg allocates per-thread frame pools.
+    memory_bytes: int = Field(default=4 * GIB, gt=0)
+    cpu_s: int = Field(default=4 * 3600, gt=0)
+    wall_s: float = Field(default=4 * 3600.0, gt=0)
+    # One decoder thread: on a 2-core box the parent runs the extractors on the other core.
+    threads: int = Field(default=1, ge=0)
+
+
+class Settings(BaseSettings):
+    """Library-wide settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VIDEOLEARN_", env_nested_delimiter="__", extra="ignore", frozen=True
+    )
+
+    library: Path = Path(DEFAULT_LIBRARY)
+    decode: DecodeLimits = Field(default_factory=DecodeLimits)
+    # Frames per second handed to shot detection; None means every frame.
+    shot_fps: float | None = None
+    # PySceneDetect ContentDetector threshold (its default) and shortest shot.
+    shot_threshold: float = 27.0
+    shot_min_len_s: float = 0.6
+    # Width of the frames shot detection sees: PySceneDetect downscales to about this itself.
+    shot_width_px: int = Field(default=256, ge=16)
+    thumbnail_width_px: int = Field(default=320, ge=16)
+    thumbnail_jpeg_quality: int = Field(default=80, ge=1, le=100)
+    # Old LanceDB table versions older than this are deleted after each index run.
+    keep_versions_s: float = Field(default=300.0, ge=0)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Precedence: explicit arguments, then environment, then the TOML file.
+        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls)
+
+
+def load_settings(library: Path | str | None = None, **overrides: Any) -> Settings:
+    """Settings for a library: arguments, env vars, the TOML file, then defaults.
+
+    The TOML file is `$VIDEOLEARN_CONFIG` when set, else `<library>/videolearn.toml`.
+
+    Args:
+        library: the library directory; `$VIDEOLEARN_LIBRARY` or `./videolearn-library`
+            when None.
+        **overrides: field values that win over every other source.
+    """
+    if library is None:
+        library = os.environ.get("VIDEOLEARN_LIBRARY", DEFAULT_LIBRARY)
+    library = Path(library)
+    toml_file = Path(os.environ.get("VIDEOLEARN_CONFIG", "") or library / CONFIG_FILE_NAME)
+
+    class _FileSettings(Settings):
+        model_config = SettingsConfigDict(toml_file=toml_file if toml_file.is_file() else None)
+
+    return _FileSettings(library=library, **overrides)

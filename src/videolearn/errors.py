@@ -1,0 +1,34 @@
+"""Errors videolearn raises on purpose. Each carries a message a person can act on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class VideolearnError(Exception):
+    """Base of every error videolearn raises on purpose."""
+
+
+class MediaError(VideolearnError):
+    """A file could not be read as media. `reason` is one sentence without the path."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
+
+class LibraryLockedError(VideolearnError):
+    """Another process is writing to the library."""
+
+
+class LibraryNotFoundError(VideolearnError):
+    """The library directory does not exist or is not a library."""
+
+
+class VideoNotFoundError(VideolearnError):
+    """No indexed video matches the given path or id."""
+
+
+class ExtractorError(VideolearnError):
+    """An extractor is misdeclared or failed on a file."""

@@ -1,0 +1,1 @@
+"""Extractors: each turns decoded media into signals over time spans."""

@@ -1,0 +1,131 @@
+"""The extractor interface and the signal types extractors emit.
+
+An extractor declares `name`, `version`, `signal_type` and `sampling` as class attributes,
+is cheap to construct, loads weights lazily in `load()`, and for each video opens a pass
+(`begin`) that is fed decoded chunks in time order and finished once. The runner decodes
+each file once and feeds every extractor's pass from that one decode; `extract` runs a
+single extractor over already decoded chunks, for tests and one-off use.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from videolearn.config import Settings
+from videolearn.ingest.decode import FrameBatch, FrameSampling, MediaChunk
+from videolearn.ingest.scan import FileIdentity
+from videolearn.types import MediaInfo, TimeSpan
+
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+
+
+@dataclass(frozen=True)
+class Moment:
+    """Something found at a time: a shot, a phrase, a sound. `modality` names the channel."""
+
+    span: TimeSpan
+    modality: str
+    label: str = ""
+    text: str = ""
+    score: float = 1.0
+
+
+@dataclass(frozen=True)
+class ValueSignal:
+    """A value computed over a span: a digest, a hash, a JSON description."""
+
+    span: TimeSpan
+    kind: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Thumbnail:
+    """A small JPEG picture standing for a span."""
+
+    span: TimeSpan
+    jpeg: bytes
+    width_px: int
+    height_px: int
+
+
+Signal = Moment | ValueSignal | Thumbnail
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """What an extractor needs decoded: frames at some rate and size, and/or 16 kHz audio.
+
+    An extractor that needs neither works from the file's identity and probe alone.
+    """
+
+    frames: FrameSampling | None = None
+    audio: bool = False
+
+
+@dataclass(frozen=True)
+class VideoContext:
+    """The video an extractor pass works on."""
+
+    video_id: str
+    path: Path
+    info: MediaInfo
+    identity: FileIdentity
+
+
+class ExtractorPass(ABC):
+    """One extractor's work on one video."""
+
+    def feed(self, chunk: MediaChunk) -> Iterable[Signal]:
+        """Take the next decoded chunk; may yield signals already complete."""
+        return ()
+
+    @abstractmethod
+    def finish(self, end_s: float, earlier: Mapping[str, Sequence[Signal]]) -> Iterable[Signal]:
+        """No more chunks. `end_s` is where decoding ended; `earlier` holds the signals of
+        the extractors named in `needs`."""
+
+
+class Extractor(ABC):
+    """Base of every extractor. Subclasses set the class attributes below."""
+
+    name: ClassVar[str]
+    version: ClassVar[int]
+    signal_type: ClassVar[type[Moment] | type[ValueSignal] | type[Thumbnail]]
+    sampling: Sampling = Sampling()
+    # Names of extractors whose signals this one reads in `finish`.
+    needs: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def load(self) -> None:  # noqa: B027  an optional hook, empty by default
+        """Load models or other heavy state; called once before the first `begin`."""
+
+    @abstractmethod
+    def begin(self, video: VideoContext) -> ExtractorPass:
+        """Start a pass over one video."""
+
+    def frames_of(self, chunk: MediaChunk) -> FrameBatch | None:
+        """This extractor's frames in a chunk, if it asked for frames and the chunk has some."""
+        if self.sampling.frames is None:
+            return None
+        return chunk.frames.get(self.sampling.frames)
+
+    def extract(
+        self,
+        video: VideoContext,
+        chunks: Iterable[MediaChunk],
+        end_s: float,
+        earlier: Mapping[str, Sequence[Signal]] | None = None,
+    ) -> Iterator[Signal]:
+        """Run one pass over already decoded chunks and yield every signal."""
+        work = self.begin(video)
+        for chunk in chunks:
+            yield from work.feed(chunk)
+        yield from work.finish(end_s, earlier or {})

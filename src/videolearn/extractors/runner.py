@@ -1,0 +1,53 @@
+"""Runs extractors over one video from a single decode pass.
+
+The runner merges what every extractor needs into one decode request (each distinct frame
+sampling once, audio once), hands each decoded chunk to every pass, and finishes passes in
+dependency order so that an extractor can read the signals of those it `needs`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+from videolearn.extractors.base import Extractor, Signal, VideoContext
+from videolearn.ingest.decode import DecodeRequest, MediaChunk
+
+
+def decode_request(extractors: Sequence[Extractor], chunk_s: float = 2.0) -> DecodeRequest:
+    """One request covering every extractor's sampling."""
+    frames = []
+    for ex in extractors:
+        sampling = ex.sampling.frames
+        if sampling is not None and sampling not in frames:
+            frames.append(sampling)
+    return DecodeRequest(
+        frames=tuple(frames),
+        audio=any(ex.sampling.audio for ex in extractors),
+        chunk_s=chunk_s,
+    )
+
+
+def run_extractors(
+    extractors: Sequence[Extractor],
+    video: VideoContext,
+    chunks: Iterable[MediaChunk],
+    on_progress: Callable[[float], None] | None = None,
+) -> dict[str, list[Signal]]:
+    """Feed every extractor from one stream of chunks; signals by extractor name.
+
+    `extractors` must already be in dependency order (see `registry.order_by_needs`).
+    `on_progress` is called with the media time reached after each chunk.
+    """
+    passes = [(ex, ex.begin(video)) for ex in extractors]
+    signals: dict[str, list[Signal]] = {ex.name: [] for ex in extractors}
+    end_s = 0.0
+    for chunk in chunks:
+        end_s = max(end_s, chunk.end_s)
+        for ex, work in passes:
+            signals[ex.name].extend(work.feed(chunk))
+        if on_progress is not None:
+            on_progress(end_s)
+    for ex, work in passes:
+        earlier = {need: signals[need] for need in ex.needs}
+        signals[ex.name].extend(work.finish(end_s, earlier))
+    return signals

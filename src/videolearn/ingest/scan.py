@@ -1,0 +1,144 @@
+"""Finding media files under the paths a user names, and identifying each by its content.
+
+A video is identified by the sha256 of its bytes, so a moved or renamed file is the same
+video. md5 is computed in the same read because hash banks exchange it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from videolearn.errors import MediaError
+
+VIDEO_EXTENSIONS = frozenset(
+    [
+        ".mp4",
+        ".m4v",
+        ".mov",
+        ".mkv",
+        ".webm",
+        ".avi",
+        ".wmv",
+        ".flv",
+        ".mpg",
+        ".mpeg",
+        ".ts",
+        ".mts",
+        ".m2ts",
+        ".3gp",
+        ".ogv",
+    ]
+)
+AUDIO_EXTENSIONS = frozenset(
+    [".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".wma"]
+)
+MEDIA_EXTENSIONS = VIDEO_EXTENSIONS | AUDIO_EXTENSIONS
+
+_READ_CHUNK_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class FoundFile:
+    """A path found by a scan; `problem` is set when the named path itself is unusable."""
+
+    path: Path
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class FileIdentity:
+    """A file's content digests and the stat fields used to skip re-hashing it."""
+
+    path: Path
+    sha256: str
+    md5: str
+    size_bytes: int
+    mtime_ns: int
+
+
+def is_media_name(path: Path) -> bool:
+    """True when the file name has a known audio or video extension."""
+    return path.suffix.lower() in MEDIA_EXTENSIONS
+
+
+def iter_media_files(paths: Iterable[Path]) -> Iterator[FoundFile]:
+    """Yield media files under `paths`, each folder walked recursively in sorted order.
+
+    A file named directly is yielded whatever its extension (the user asked for it); inside
+    folders only known media extensions count. Hidden files and folders are skipped.
+    """
+    seen: set[Path] = set()
+    for given in paths:
+        path = Path(os.path.normpath(Path(given).absolute()))
+        if not path.exists():
+            yield FoundFile(path, "does not exist")
+            continue
+        if path.is_dir():
+            for found in _walk(path):
+                if found not in seen:
+                    seen.add(found)
+                    yield FoundFile(found)
+        elif path not in seen:
+            seen.add(path)
+            yield FoundFile(path)
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            if not name.startswith(".") and is_media_name(path):
+                yield path
+
+
+def stat_file(path: Path, max_size_bytes: int) -> os.stat_result:
+    """Stat a file and check that it can be indexed at all.
+
+    Raises:
+        MediaError: missing, not a regular file, empty, or over `max_size_bytes`.
+    """
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise MediaError(path, "the file vanished before it could be read") from None
+    except PermissionError:
+        raise MediaError(path, "permission denied when reading the file") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise MediaError(path, "not a regular file")
+    if st.st_size == 0:
+        raise MediaError(path, "empty file (0 bytes)")
+    if st.st_size > max_size_bytes:
+        raise MediaError(
+            path,
+            f"file is {st.st_size:,} bytes, over the size limit of {max_size_bytes:,} bytes "
+            "(decode.max_file_size_bytes)",
+        )
+    return st
+
+
+def identify(path: Path, max_size_bytes: int) -> FileIdentity:
+    """Read a file once and return its sha256 and md5.
+
+    Raises:
+        MediaError: the file cannot be read, is empty, or is too large.
+    """
+    st = stat_file(path, max_size_bytes)
+    sha256, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
+    try:
+        with path.open("rb") as f:
+            while block := f.read(_READ_CHUNK_BYTES):
+                sha256.update(block)
+                md5.update(block)
+    except FileNotFoundError:
+        raise MediaError(path, "the file vanished before it could be read") from None
+    except PermissionError:
+        raise MediaError(path, "permission denied when reading the file") from None
+    except OSError as err:
+        raise MediaError(path, f"could not be read: {err.strerror or err}") from None
+    return FileIdentity(path, sha256.hexdigest(), md5.hexdigest(), st.st_size, st.st_mtime_ns)

@@ -1,0 +1,394 @@
+"""A library: index video files into it, ask what it holds, forget videos, check it.
+
+This is the one place that ties ingest, extractors and the store together; the CLI, the
+HTTP API and the web UI are thin adapters over it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
+
+from videolearn.config import Settings, load_settings
+from videolearn.errors import MediaError, VideoNotFoundError
+from videolearn.extractors.base import Extractor, VideoContext
+from videolearn.extractors.registry import available_extractors
+from videolearn.extractors.runner import decode_request, run_extractors
+from videolearn.ingest.decode import DecodeReport
+from videolearn.ingest.scan import FileIdentity, identify, iter_media_files, stat_file
+from videolearn.ingest.worker import open_decode
+from videolearn.store.embedded import ExtractorOutput, LibraryStore, open_store
+from videolearn.types import MediaInfo
+
+
+@dataclass(frozen=True)
+class IndexResult:
+    """What happened to one file in an index run."""
+
+    path: str
+    video_id: str | None
+    status: str  # "indexed" | "unchanged" | "failed"
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class LibraryStatus:
+    indexed: int
+    failed: int
+    pending: int
+    failures: list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class DoctorReport:
+    """Problems found by `doctor`, each with the command that fixes it."""
+
+    problems: list[str] = field(default_factory=list)
+    fixes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class IndexProgress(Protocol):
+    """Receives progress from `Library.index`; every method is optional to act on."""
+
+    def file_started(self, path: Path, number: int, total: int) -> None: ...
+    def media_progress(self, reached_s: float, duration_s: float) -> None: ...
+    def file_done(self, result: IndexResult) -> None: ...
+
+
+class _Silent:
+    def file_started(self, path: Path, number: int, total: int) -> None:
+        pass
+
+    def media_progress(self, reached_s: float, duration_s: float) -> None:
+        pass
+
+    def file_done(self, result: IndexResult) -> None:
+        pass
+
+
+class Library:
+    """An opened library. Use `open_library`; close it (or use `with`) when done."""
+
+    def __init__(self, settings: Settings, create: bool) -> None:
+        self.settings = settings
+        self.store: LibraryStore = open_store(settings.library, create=create)
+        self._extractors: list[Extractor] | None = None
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- indexing -------------------------------------------------------------------------
+
+    @property
+    def extractors(self) -> list[Extractor]:
+        """The enabled extractors, constructed once, in dependency order."""
+        if self._extractors is None:
+            self._extractors = [cls(self.settings) for cls in available_extractors().values()]
+        return self._extractors
+
+    def extractor_versions(self) -> dict[str, int]:
+        return {ex.name: ex.version for ex in self.extractors}
+
+    def index(
+        self, paths: Iterable[Path | str], progress: IndexProgress | None = None
+    ) -> list[IndexResult]:
+        """Add or refresh the media files under `paths`. Resumable; one writer at a time.
+
+        A file that cannot be indexed gets a reason in the ledger and the run goes on.
+        """
+        progress = progress or _Silent()
+        found = list(iter_media_files(Path(p) for p in paths))
+        results: list[IndexResult] = []
+        with self.store.writing():
+            run_id = self.store.ledger.start_run()
+            loaded = False
+            for number, item in enumerate(found, start=1):
+                progress.file_started(item.path, number, len(found))
+                if item.problem:
+                    result = IndexResult(str(item.path), None, "failed", item.problem)
+                    self.store.ledger.set(str(item.path), "failed", reason=item.problem)
+                else:
+                    if not loaded:
+                        for ex in self.extractors:
+                            ex.load()
+                        loaded = True
+                    result = self._index_file(item.path, progress)
+                results.append(result)
+                progress.file_done(result)
+            counts = {
+                s: sum(r.status == s for r in results) for s in ("indexed", "unchanged", "failed")
+            }
+            self.store.ledger.finish_run(run_id, **counts)
+            self.store.cleanup_versions(self.settings.keep_versions_s)
+        return results
+
+    def _index_file(self, path: Path, progress: IndexProgress) -> IndexResult:
+        key = str(path)
+        ledger = self.store.ledger
+        previous = ledger.get(key)
+        versions = self.extractor_versions()
+        try:
+            st = stat_file(path, self.settings.decode.max_file_size_bytes)
+            if (
+                previous is not None
+                and previous.status == "indexed"
+                and previous.video_id
+                and previous.size_bytes == st.st_size
+                and previous.mtime_ns == st.st_mtime_ns
+                and self._is_current(previous.video_id, versions)
+            ):
+                return IndexResult(key, previous.video_id, "unchanged")
+            identity = identify(path, self.settings.decode.max_file_size_bytes)
+        except MediaError as err:
+            ledger.set(key, "failed", reason=err.reason)
+            return IndexResult(key, None, "failed", err.reason)
+        video_id = identity.sha256
+        if self._is_current(video_id, versions):
+            # Same content seen before (moved, renamed, copied or touched).
+            self.store.set_path(video_id, key)
+            self._mark(identity, "indexed")
+            self._drop_if_unreferenced(previous, video_id)
+            return IndexResult(key, video_id, "unchanged")
+        self._mark(identity, "pending")
+        try:
+            self._extract_and_store(identity, progress)
+        except MediaError as err:
+            self._mark(identity, "failed", err.reason)
+            return IndexResult(key, video_id, "failed", err.reason)
+        self._mark(identity, "indexed")
+        self._drop_if_unreferenced(previous, video_id)
+        return IndexResult(key, video_id, "indexed")
+
+    def _mark(self, identity: FileIdentity, status: str, reason: str | None = None) -> None:
+        self.store.ledger.set(
+            str(identity.path),
+            status,
+            video_id=identity.sha256,
+            size_bytes=identity.size_bytes,
+            mtime_ns=identity.mtime_ns,
+            reason=reason,
+        )
+
+    def _is_current(self, video_id: str, versions: dict[str, int]) -> bool:
+        row = self.store.get_video(video_id)
+        return row is not None and json.loads(row["extractors"] or "{}") == versions
+
+    def _drop_if_unreferenced(self, previous: Any, new_video_id: str) -> None:
+        # The path held other content before: that old video is gone unless another path
+        # still refers to it.
+        if previous is None or not previous.video_id or previous.video_id == new_video_id:
+            return
+        if not [p for p in self.store.ledger.paths_of(previous.video_id) if p != previous.path]:
+            self.store.delete_video(previous.video_id)
+
+    def _extract_and_store(self, identity: FileIdentity, progress: IndexProgress) -> None:
+        extractors = self.extractors
+        request = decode_request(extractors)
+        with open_decode(identity.path, request, self.settings.decode) as decode:
+            info = decode.info
+            video = VideoContext(identity.sha256, identity.path, info, identity)
+
+            def on_progress(reached_s: float) -> None:
+                progress.media_progress(reached_s, info.duration_s)
+
+            signals = run_extractors(extractors, video, decode, on_progress)
+            report = decode.report
+        assert report is not None
+        outputs = [ExtractorOutput(ex.name, ex.version, signals[ex.name]) for ex in extractors]
+        self.store.write_video(_video_row(identity, info, report), outputs)
+
+    # -- reading --------------------------------------------------------------------------
+
+    def status(self) -> LibraryStatus:
+        """Counts of indexed videos, failed and pending files, and every failure's reason."""
+        ledger = self.store.ledger
+        failed = ledger.entries("failed")
+        return LibraryStatus(
+            indexed=len(self.store.video_ids()),
+            failed=len(failed),
+            pending=len(ledger.entries("pending")),
+            failures=[{"path": e.path, "reason": e.reason or ""} for e in failed],
+        )
+
+    def resolve(self, video: str) -> dict[str, Any]:
+        """The video row for a path or a video id (or a unique prefix of one of 6+ chars).
+
+        Raises:
+            VideoNotFoundError: nothing, or more than one video, matches.
+        """
+        as_path = Path(video)
+        if as_path.exists() or "/" in video or as_path.suffix:
+            row = self.store.find_by_path(str(as_path.absolute()))
+            if row is not None:
+                return row
+        matches = self.store.find_by_id_prefix(video.lower())
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise VideoNotFoundError(
+                f"{video!r} matches {len(matches)} videos; give more of the id"
+            )
+        raise VideoNotFoundError(f"no indexed video has the path or id {video!r}")
+
+    def show(self, video: str) -> dict[str, Any]:
+        """A video's stored info and every moment found in it, in time order."""
+        row = self.resolve(video)
+        video_id = row["video_id"]
+        moments = [
+            {
+                "modality": m["modality"],
+                "start_s": m["start_s"],
+                "end_s": m["end_s"],
+                **({"text": m["text"]} if m["text"] else {"label": m["label"]}),
+                "score": m["score"],
+                "extractor": m["extractor"],
+            }
+            for m in self.store.rows_for("moments", video_id)
+        ]
+        signals = {
+            s["kind"]: s["value"]
+            for s in self.store.rows_for("signals", video_id)
+            if s["kind"] in ("sha256", "md5")
+        }
+        thumbs = self.store.rows_for("thumbnails", video_id)
+        info = {k: v for k, v in row.items() if k != "extractors"}
+        return {
+            **info,
+            "paths": self.store.ledger.paths_of(video_id),
+            "hashes": signals,
+            "extractors": json.loads(row["extractors"] or "{}"),
+            "thumbnails": [
+                {"start_s": t["start_s"], "end_s": t["end_s"], "size_bytes": len(t["jpeg"])}
+                for t in thumbs
+            ],
+            "moments": moments,
+        }
+
+    def thumbnail(self, video_id: str, index: int) -> bytes:
+        """The JPEG bytes of a video's `index`-th thumbnail in time order."""
+        return bytes(self.store.rows_for("thumbnails", video_id)[index]["jpeg"])
+
+    # -- removing and checking ------------------------------------------------------------
+
+    def forget(self, video: str) -> dict[str, Any]:
+        """Remove a video and everything derived from it. Returns the row it removed."""
+        with self.store.writing():
+            row = self.resolve(video)
+            self.store.delete_video(row["video_id"])
+            self.store.cleanup_versions(self.settings.keep_versions_s)
+        return row
+
+    def doctor(self, fix: bool = False) -> DoctorReport:
+        """Check that the ledger and the tables agree; with `fix`, repair what can be."""
+        problems: list[str] = []
+        fixes: list[str] = []
+        store, ledger = self.store, self.store.ledger
+        videos = store.video_ids()
+        orphans = store.orphan_video_ids()
+        if orphans:
+            problems.append(f"{len(orphans)} video(s) have derived rows but no video row")
+        stale = [e for e in ledger.entries("indexed") if e.video_id not in videos]
+        if stale:
+            problems.append(
+                f"{len(stale)} file(s) are marked indexed but their video is missing: "
+                + ", ".join(e.path for e in stale[:5])
+            )
+        unledgered = sorted(videos - {e.video_id for e in ledger.entries("indexed")})
+        if unledgered:
+            problems.append(f"{len(unledgered)} video(s) are stored but no file refers to them")
+        missing = [e.path for e in ledger.entries("indexed") if not Path(e.path).exists()]
+        if missing:
+            problems.append(
+                f"{len(missing)} indexed file(s) no longer exist: " + ", ".join(missing[:5])
+            )
+        pending = ledger.entries("pending")
+        if problems or pending:
+            fixes.append("videolearn doctor --fix")
+        if pending:
+            fixes.append("videolearn index " + " ".join(_quote(e.path) for e in pending[:5]))
+        if fix and (problems or pending):
+            with store.writing():
+                store.delete_orphans()
+                for e in stale:
+                    ledger.set(
+                        e.path,
+                        "pending",
+                        video_id=e.video_id,
+                        size_bytes=e.size_bytes,
+                        mtime_ns=e.mtime_ns,
+                    )
+                for video_id in unledgered:
+                    store.delete_video(video_id)
+                for path in missing:
+                    entry = ledger.get(path)
+                    ledger.remove_path(path)
+                    if entry and entry.video_id and not ledger.paths_of(entry.video_id):
+                        store.delete_video(entry.video_id)
+                store.cleanup_versions(self.settings.keep_versions_s)
+            return self.doctor(fix=False)
+        return DoctorReport(problems, fixes)
+
+
+def _quote(path: str) -> str:
+    return "'" + path.replace("'", "'\\''") + "'"
+
+
+def _video_row(identity: FileIdentity, info: MediaInfo, report: DecodeReport) -> dict[str, Any]:
+    size = report.display_size_px or (
+        (info.video.width_px, info.video.height_px) if info.video else None
+    )
+    duration_s = info.duration_s if info.duration_s > 0 else report.decoded_end_s
+    return {
+        "video_id": identity.sha256,
+        "path": str(identity.path),
+        "size_bytes": identity.size_bytes,
+        "duration_s": duration_s,
+        "container": info.container,
+        "width_px": size[0] if size else None,
+        "height_px": size[1] if size else None,
+        "rotation_deg": report.rotation_deg if info.video else None,
+        "fps": info.video.average_fps if info.video else None,
+        "video_codec": info.video.codec if info.video else None,
+        "audio_codec": info.audio.codec if info.audio else None,
+        "audio_sample_rate_hz": info.audio.sample_rate_hz if info.audio else None,
+        "frames_decoded": report.video_frames,
+        "corrupt_packets": report.corrupt_packets,
+    }
+
+
+def open_library(
+    library: Path | str | None = None, create: bool = False, settings: Settings | None = None
+) -> Library:
+    """Open a library directory (`$VIDEOLEARN_LIBRARY` or `./videolearn-library` by default).
+
+    Args:
+        library: the directory; ignored when `settings` is given.
+        create: make the library when it does not exist.
+        settings: settings to use instead of loading them.
+
+    Raises:
+        LibraryNotFoundError: not a library and `create` is False.
+    """
+    return Library(settings or load_settings(library), create=create)
+
+
+__all__: Sequence[str] = ["DoctorReport", "IndexResult", "Library", "LibraryStatus", "open_library"]

@@ -1,0 +1,136 @@
+"""Generated sample media: small real files with known content, for the demo and the tests.
+
+Each file is written with PyAV, so expectations are exact: a clip made of solid-colour
+shots has its cuts where the colours change, a tone has a known pitch.
+Run `python -m videolearn.samples DIR` to write the demo set.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from fractions import Fraction
+from pathlib import Path
+from typing import cast
+
+import av
+import numpy as np
+
+AUDIO_RATE_HZ = 48_000
+
+
+def _frame_image(color: tuple[int, int, int], width: int, height: int, i: int) -> np.ndarray:
+    image = np.empty((height, width, 3), dtype=np.uint8)
+    image[:] = color
+    # A small moving square keeps the encoder honest and shows motion within a shot.
+    x = (i * 3) % max(1, width - 16)
+    image[height // 2 - 8 : height // 2 + 8, x : x + 16] = 255 - np.array(color, dtype=np.uint8)
+    return image
+
+
+def write_video(
+    path: Path,
+    shots: Sequence[tuple[tuple[int, int, int], float]],
+    *,
+    fps: int = 25,
+    size: tuple[int, int] = (160, 120),
+    tone_hz: float | None = 440.0,
+    codec: str = "libx264",
+    rotation_deg: int = 0,
+    frame_times_s: Sequence[float] | None = None,
+    container_options: dict[str, str] | None = None,
+) -> Path:
+    """Write a video of solid-colour shots `[(rgb, seconds), ...]`, with an optional tone.
+
+    Args:
+        frame_times_s: explicit presentation times (variable frame rate); overrides `fps`
+            spacing but keeps the shot colours by time.
+        rotation_deg: display rotation written into the stream's display matrix.
+    """
+    width, height = size
+    total_s = sum(d for _, d in shots)
+    times = (
+        list(frame_times_s)
+        if frame_times_s is not None
+        else [i / fps for i in range(round(total_s * fps))]
+    )
+    time_base = Fraction(1, 1000) if frame_times_s is not None else Fraction(1, fps)
+    with av.open(str(path), "w", options=container_options or {}) as out:
+        vs = cast(av.VideoStream, out.add_stream(codec, rate=fps))
+        vs.width, vs.height = width, height
+        vs.pix_fmt = "yuv420p"
+        vs.time_base = time_base
+        if codec == "libx264":
+            vs.options = {"preset": "ultrafast", "crf": "18"}
+        if rotation_deg:
+            vs.set_display_rotation(rotation_deg)
+        aus = None
+        if tone_hz is not None:
+            aus = out.add_stream("aac", rate=AUDIO_RATE_HZ)
+            aus.layout = "mono"
+        for i, t in enumerate(times):
+            color = _color_at(shots, t)
+            frame = av.VideoFrame.from_ndarray(
+                _frame_image(color, width, height, i), format="rgb24"
+            )
+            frame.pts = round(t / time_base)
+            frame.time_base = time_base
+            out.mux(vs.encode(frame))
+        out.mux(vs.encode(None))
+        if aus is not None and tone_hz is not None:
+            _write_tone(out, aus, tone_hz, total_s)
+    return path
+
+
+def _color_at(
+    shots: Sequence[tuple[tuple[int, int, int], float]], t: float
+) -> tuple[int, int, int]:
+    edge = 0.0
+    for color, duration in shots:
+        edge += duration
+        if t < edge - 1e-9:
+            return color
+    return shots[-1][0]
+
+
+def _write_tone(
+    out: av.container.OutputContainer, stream: av.AudioStream, hz: float, seconds: float
+) -> None:
+    n = round(seconds * AUDIO_RATE_HZ)
+    samples = (0.3 * np.sin(2 * np.pi * hz * np.arange(n) / AUDIO_RATE_HZ)).astype(np.float32)
+    block = 1024
+    for start in range(0, n, block):
+        chunk = samples[start : start + block].reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
+        frame.sample_rate = AUDIO_RATE_HZ
+        frame.pts = start
+        out.mux(stream.encode(frame))
+    out.mux(stream.encode(None))
+
+
+def write_tone(path: Path, seconds: float, hz: float = 440.0, codec: str = "flac") -> Path:
+    """Write an audio-only file holding one sine tone."""
+    with av.open(str(path), "w") as out:
+        stream = cast(av.AudioStream, out.add_stream(codec, rate=AUDIO_RATE_HZ))
+        stream.layout = "mono"
+        _write_tone(out, stream, hz, seconds)
+    return path
+
+
+RED, GREEN, BLUE, YELLOW = (220, 30, 30), (30, 200, 60), (40, 60, 220), (230, 210, 40)
+
+
+def write_demo_set(folder: Path) -> list[Path]:
+    """The demo's sample library: a few short clips and a sound file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return [
+        write_video(folder / "three-shots.mp4", [(RED, 2.0), (GREEN, 2.0), (BLUE, 2.0)]),
+        write_video(folder / "two-shots.mkv", [(YELLOW, 1.5), (BLUE, 2.5)], tone_hz=660.0),
+        write_video(folder / "portrait.mp4", [(GREEN, 3.0)], rotation_deg=90, tone_hz=None),
+        write_tone(folder / "tone.flac", 3.0),
+    ]
+
+
+if __name__ == "__main__":
+    for written in write_demo_set(Path(sys.argv[1] if len(sys.argv) > 1 else "demo-media")):
+        print(f"wrote {written}")

@@ -1,0 +1,333 @@
+"""The embedded store: one directory per library, LanceDB tables plus the SQLite ledger.
+
+LanceDB gives vectors, full text and filters in one query over files that can also live on
+object storage. Every write here is an upsert on a stable key, so indexing twice changes
+nothing and a killed run can simply be run again. A video's derived rows are written
+before its row in `videos`; readers only look at videos listed there, so they never see
+half a video.
+
+Layout::
+
+    LIBRARY/
+      lance/          videos, moments, signals, thumbnails tables
+      ledger.sqlite   per-file state and runs (WAL)
+      write.lock      held by the one writer
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import lancedb
+import pyarrow as pa
+
+from videolearn.errors import LibraryLockedError, LibraryNotFoundError
+from videolearn.extractors.base import Moment, Signal, Thumbnail, ValueSignal
+from videolearn.store.ledger import Ledger
+
+MARKER_FILE = "videolearn-library.json"
+_VIDEO_ID = re.compile(r"^[0-9a-f]{64}$")
+
+VIDEOS = pa.schema(
+    [
+        pa.field("video_id", pa.string(), nullable=False),
+        pa.field("path", pa.string()),
+        pa.field("size_bytes", pa.int64()),
+        pa.field("duration_s", pa.float64()),
+        pa.field("container", pa.string()),
+        pa.field("width_px", pa.int32()),
+        pa.field("height_px", pa.int32()),
+        pa.field("rotation_deg", pa.int32()),
+        pa.field("fps", pa.float64()),
+        pa.field("video_codec", pa.string()),
+        pa.field("audio_codec", pa.string()),
+        pa.field("audio_sample_rate_hz", pa.int32()),
+        pa.field("frames_decoded", pa.int64()),
+        pa.field("corrupt_packets", pa.int32()),
+        # JSON object: extractor name -> version that produced the stored rows.
+        pa.field("extractors", pa.string()),
+    ]
+)
+_SPAN_FIELDS = [
+    pa.field("key", pa.string(), nullable=False),
+    pa.field("video_id", pa.string(), nullable=False),
+    pa.field("extractor", pa.string()),
+    pa.field("extractor_version", pa.int32()),
+    pa.field("start_s", pa.float64()),
+    pa.field("end_s", pa.float64()),
+]
+MOMENTS = pa.schema(
+    [
+        *_SPAN_FIELDS,
+        pa.field("modality", pa.string()),
+        pa.field("label", pa.string()),
+        pa.field("text", pa.string()),
+        pa.field("score", pa.float32()),
+    ]
+)
+SIGNALS = pa.schema([*_SPAN_FIELDS, pa.field("kind", pa.string()), pa.field("value", pa.string())])
+THUMBNAILS = pa.schema(
+    [
+        *_SPAN_FIELDS,
+        pa.field("width_px", pa.int32()),
+        pa.field("height_px", pa.int32()),
+        pa.field("jpeg", pa.binary()),
+    ]
+)
+DERIVED_TABLES: dict[str, pa.Schema] = {
+    "moments": MOMENTS,
+    "signals": SIGNALS,
+    "thumbnails": THUMBNAILS,
+}
+
+
+@dataclass(frozen=True)
+class ExtractorOutput:
+    """What one extractor produced for a video, ready to store."""
+
+    name: str
+    version: int
+    signals: Sequence[Signal]
+
+
+def _check_id(video_id: str) -> str:
+    if not _VIDEO_ID.match(video_id):
+        raise ValueError(f"not a video id: {video_id!r}")
+    return video_id
+
+
+def _rows(video_id: str, output: ExtractorOutput) -> dict[str, list[dict[str, Any]]]:
+    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in DERIVED_TABLES}
+    for i, sig in enumerate(output.signals):
+        base = {
+            "video_id": video_id,
+            "extractor": output.name,
+            "extractor_version": output.version,
+            "start_s": sig.span.start_s,
+            "end_s": sig.span.end_s,
+        }
+        # Keys are stable: the same extractor version on the same video gives the same keys.
+        key = f"{video_id}:{output.name}:{output.version}:{i}"
+        if isinstance(sig, Moment):
+            rows["moments"].append(
+                base
+                | {
+                    "key": key,
+                    "modality": sig.modality,
+                    "label": sig.label,
+                    "text": sig.text,
+                    "score": sig.score,
+                }
+            )
+        elif isinstance(sig, ValueSignal):
+            rows["signals"].append(base | {"key": key, "kind": sig.kind, "value": sig.value})
+        elif isinstance(sig, Thumbnail):
+            rows["thumbnails"].append(
+                base
+                | {
+                    "key": key,
+                    "width_px": sig.width_px,
+                    "height_px": sig.height_px,
+                    "jpeg": sig.jpeg,
+                }
+            )
+    return rows
+
+
+class LibraryStore:
+    """A library directory opened for reading and, under `writing()`, for writing."""
+
+    def __init__(self, root: Path, create: bool) -> None:
+        self.root = root
+        marker = root / MARKER_FILE
+        if not marker.is_file():
+            if not create:
+                raise LibraryNotFoundError(
+                    f"{root} is not a videolearn library (no {MARKER_FILE}); "
+                    "run `videolearn index PATH` to create one"
+                )
+            if root.exists() and any(root.iterdir()):
+                raise LibraryNotFoundError(
+                    f"{root} exists, is not empty and is not a videolearn library; "
+                    "choose another --library"
+                )
+            root.mkdir(parents=True, exist_ok=True)
+            marker.write_text(json.dumps({"format": 1}) + "\n")
+        self.ledger = Ledger(root / "ledger.sqlite")
+        self._db = lancedb.connect(str(root / "lance"))
+        existing = set(self._db.list_tables().tables)
+        self._tables = {}
+        for name, schema in {"videos": VIDEOS, **DERIVED_TABLES}.items():
+            if name in existing:
+                self._tables[name] = self._db.open_table(name)
+            else:
+                self._tables[name] = self._db.create_table(name, schema=schema, exist_ok=True)
+        self._lock_fd: int | None = None
+
+    def close(self) -> None:
+        self.ledger.close()
+
+    # -- writing ------------------------------------------------------------------------
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the library's write lock. Raises LibraryLockedError when another process
+        holds it."""
+        fd = os.open(self.root / "write.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise LibraryLockedError(
+                f"another process is writing to the library {self.root}; wait for it to finish"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def write_video(self, video_row: dict[str, Any], outputs: Sequence[ExtractorOutput]) -> None:
+        """Store a video and everything extracted from it, replacing what was there.
+
+        Derived rows first, each table in one atomic upsert that also drops the video's
+        rows that this run did not produce; the `videos` row last.
+        """
+        video_id = _check_id(video_row["video_id"])
+        rows: dict[str, list[dict[str, Any]]] = {name: [] for name in DERIVED_TABLES}
+        for output in outputs:
+            for name, table_rows in _rows(video_id, output).items():
+                rows[name].extend(table_rows)
+        for name, schema in DERIVED_TABLES.items():
+            table = self._tables[name]
+            if rows[name]:
+                (
+                    table.merge_insert("key")
+                    .when_matched_update_all()
+                    .when_not_matched_insert_all()
+                    .when_not_matched_by_source_delete(f"video_id = '{video_id}'")
+                    .execute(pa.Table.from_pylist(rows[name], schema=schema))
+                )
+            elif self._count(name, video_id):
+                table.delete(f"video_id = '{video_id}'")
+        row = dict(video_row)
+        row["extractors"] = json.dumps({o.name: o.version for o in outputs}, sort_keys=True)
+        (
+            self._tables["videos"]
+            .merge_insert("video_id")
+            .when_matched_update_all()
+            .when_not_matched_insert_all()
+            .execute(pa.Table.from_pylist([row], schema=VIDEOS))
+        )
+
+    def set_path(self, video_id: str, path: str) -> None:
+        """Record where a video's file now lives."""
+        self._tables["videos"].update(
+            where=f"video_id = '{_check_id(video_id)}'", values={"path": path}
+        )
+
+    def delete_video(self, video_id: str) -> None:
+        """Remove a video and every row derived from it, then its ledger entries."""
+        _check_id(video_id)
+        self._tables["videos"].delete(f"video_id = '{video_id}'")
+        for name in DERIVED_TABLES:
+            if self._count(name, video_id):
+                self._tables[name].delete(f"video_id = '{video_id}'")
+        self.ledger.remove_video(video_id)
+
+    def delete_orphans(self) -> int:
+        """Delete derived rows whose video is not in `videos`; returns how many videos."""
+        orphans = self.orphan_video_ids()
+        for video_id in orphans:
+            for name in DERIVED_TABLES:
+                self._tables[name].delete(f"video_id = '{video_id}'")
+        return len(orphans)
+
+    def cleanup_versions(self, older_than_s: float) -> None:
+        """Compact tables and delete table versions older than `older_than_s`."""
+        with warnings.catch_warnings():
+            # LanceDB warns that 0 s also drops versions a concurrent reader may be on;
+            # a user who sets keep_versions_s = 0 has chosen that.
+            warnings.filterwarnings("ignore", message=r"optimize\(cleanup_older_than=0\)")
+            for table in self._tables.values():
+                table.optimize(cleanup_older_than=timedelta(seconds=older_than_s))
+
+    def version_count(self) -> int:
+        """Table versions kept on disk, all tables together."""
+        return sum(len(t.list_versions()) for t in self._tables.values())
+
+    # -- reading ------------------------------------------------------------------------
+
+    def _count(self, table: str, video_id: str) -> int:
+        return int(self._tables[table].count_rows(f"video_id = '{video_id}'"))
+
+    def _query(
+        self, table: str, where: str | None = None, columns: list[str] | None = None
+    ) -> list[dict[str, Any]]:
+        t = self._tables[table]
+        if t.count_rows() == 0:
+            return []
+        q = t.search()
+        if where:
+            q = q.where(where)
+        if columns:
+            q = q.select(columns)
+        return list(q.limit(None).to_arrow().to_pylist())
+
+    def get_video(self, video_id: str) -> dict[str, Any] | None:
+        rows = self._query("videos", f"video_id = '{_check_id(video_id)}'")
+        return rows[0] if rows else None
+
+    def videos(self) -> list[dict[str, Any]]:
+        return sorted(self._query("videos"), key=lambda r: r["path"] or "")
+
+    def video_ids(self, table: str = "videos") -> set[str]:
+        return {r["video_id"] for r in self._query(table, columns=["video_id"])}
+
+    def find_by_path(self, path: str) -> dict[str, Any] | None:
+        entry = self.ledger.get(path)
+        if entry and entry.video_id:
+            found = self.get_video(entry.video_id)
+            if found:
+                return found
+        escaped = path.replace("'", "''")
+        rows = self._query("videos", f"path = '{escaped}'")
+        return rows[0] if rows else None
+
+    def find_by_id_prefix(self, prefix: str) -> list[dict[str, Any]]:
+        if not re.fullmatch(r"[0-9a-f]{6,64}", prefix):
+            return []
+        return [r for r in self._query("videos") if r["video_id"].startswith(prefix)]
+
+    def rows_for(self, table: str, video_id: str) -> list[dict[str, Any]]:
+        rows = self._query(table, f"video_id = '{_check_id(video_id)}'")
+        return sorted(rows, key=lambda r: (r["start_s"], r["extractor"], r["key"]))
+
+    def orphan_video_ids(self) -> set[str]:
+        known = self.video_ids()
+        orphans: set[str] = set()
+        for name in DERIVED_TABLES:
+            orphans |= self.video_ids(name) - known
+        return orphans
+
+    def table_counts(self) -> Mapping[str, int]:
+        return {name: int(t.count_rows()) for name, t in self._tables.items()}
+
+
+def open_store(uri: str | Path, create: bool = False) -> LibraryStore:
+    """Open a library directory; with `create`, make it when missing.
+
+    Raises:
+        LibraryNotFoundError: the directory is not a library (and `create` is False).
+    """
+    return LibraryStore(Path(uri), create=create)

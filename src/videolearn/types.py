@@ -1,0 +1,58 @@
+"""Plain value types shared by every layer: time spans and what a probe learns about a file.
+
+Time is always float seconds; a span is half-open in spirit but stored as two floats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, order=True)
+class TimeSpan:
+    """A stretch of media time in seconds, `start_s <= end_s`."""
+
+    start_s: float
+    end_s: float
+
+    def __post_init__(self) -> None:
+        if not self.start_s <= self.end_s:
+            raise ValueError(f"TimeSpan start_s {self.start_s} is after end_s {self.end_s}")
+        if self.start_s < 0:
+            raise ValueError(f"TimeSpan start_s {self.start_s} is negative")
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+@dataclass(frozen=True)
+class VideoStreamInfo:
+    """The first video stream of a file, as the container describes it."""
+
+    codec: str
+    width_px: int
+    height_px: int
+    average_fps: float | None
+
+
+@dataclass(frozen=True)
+class AudioStreamInfo:
+    """The first audio stream of a file, as the container describes it."""
+
+    codec: str
+    sample_rate_hz: int
+    channels: int
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What probing a file found, before any frame is decoded."""
+
+    container: str
+    duration_s: float
+    size_bytes: int
+    bit_rate: int | None
+    video: VideoStreamInfo | None
+    audio: AudioStreamInfo | None
+    tags: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.contract import ExtractorContract
+from videolearn.errors import ExtractorError
+from videolearn.extractors.base import Extractor, ExtractorPass, Moment, Signal, VideoContext
+from videolearn.extractors.builtin import (
+    FileHashExtractor,
+    MediaInfoExtractor,
+    ShotsExtractor,
+    ThumbnailsExtractor,
+)
+from videolearn.extractors.registry import order_by_needs
+
+
+class TestFileHash(ExtractorContract):
+    extractor_class = FileHashExtractor
+
+    def test_digests_match_hashlib(self, media_file: Path, contract_settings) -> None:
+        import hashlib
+
+        _, signals = self._run(media_file, contract_settings)
+        data = media_file.read_bytes()
+        values = {s.kind: s.value for s in signals}
+        assert values == {
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "md5": hashlib.md5(data).hexdigest(),
+        }
+
+
+class TestMediaInfo(ExtractorContract):
+    extractor_class = MediaInfoExtractor
+
+    def test_describes_streams(self, media_file: Path, contract_settings) -> None:
+        _, signals = self._run(media_file, contract_settings)
+        info = json.loads(signals[0].value)
+        assert info["video"]["codec"] == "h264"
+        assert (info["video"]["width_px"], info["video"]["height_px"]) == (160, 120)
+        assert info["audio"]["codec"] == "aac"
+
+
+class TestShots(ExtractorContract):
+    extractor_class = ShotsExtractor
+
+    def test_cuts_where_colours_change(self, media_file: Path, contract_settings) -> None:
+        _, signals = self._run(media_file, contract_settings)
+        starts = [round(s.span.start_s, 2) for s in signals]
+        assert starts == [0.0, 1.0, 2.0]
+        assert all(s.modality == "shot" for s in signals)
+
+
+class TestThumbnails(ExtractorContract):
+    extractor_class = ThumbnailsExtractor
+
+    def test_one_jpeg_per_shot_in_the_shot_colour(
+        self, media_file: Path, contract_settings
+    ) -> None:
+        _, signals = self._run(media_file, contract_settings)
+        assert len(signals) == 3
+        for sig, rgb in zip(signals, [(220, 30, 30), (30, 200, 60), (40, 60, 220)], strict=True):
+            image = cv2.imdecode(np.frombuffer(sig.jpeg, np.uint8), cv2.IMREAD_COLOR)
+            corner = image[:10, :10].reshape(-1, 3).mean(axis=0)[::-1]  # BGR -> RGB
+            assert np.abs(corner - np.array(rgb)).max() < 25
+            assert (sig.width_px, sig.height_px) == (160, 120)
+
+
+class _Needy(Extractor):
+    name = "needy"
+    version = 1
+    signal_type = Moment
+    needs = ("missing",)
+
+    def begin(self, video: VideoContext) -> ExtractorPass:
+        class _P(ExtractorPass):
+            def finish(
+                self, end_s: float, earlier: Mapping[str, Sequence[Signal]]
+            ) -> Iterable[Signal]:
+                return ()
+
+        return _P()
+
+
+def test_order_by_needs_puts_needs_first() -> None:
+    ordered = order_by_needs([ThumbnailsExtractor, ShotsExtractor, FileHashExtractor])
+    names = [c.name for c in ordered]
+    assert names.index("shots") < names.index("thumbnails")
+
+
+def test_missing_need_is_an_error_naming_it() -> None:
+    with pytest.raises(ExtractorError, match="needy needs 'missing'"):
+        order_by_needs([_Needy])
