@@ -40,6 +40,11 @@ class DecodeLimits(BaseModel):
     wall_s: float = Field(default=4 * 3600.0, gt=0)
     # One decoder thread: on a 2-core box the parent runs the extractors on the other core.
     threads: int = Field(default=1, ge=0)
+    # Decoded frames a decode may hold ahead of the extractors (memory-backed files).
+    spill_bytes: int = Field(default=256 * 1024**2, gt=0)
+    # Files decoding at once: a file's decode starts while earlier files are still being
+    # extracted and stored, so both cores stay busy.
+    parallel_files: int = Field(default=2, ge=1)
 
 
 class Settings(BaseSettings):

@@ -7,21 +7,23 @@ HTTP API and the web UI are thin adapters over it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
 from videolearn.config import Settings, load_settings
-from videolearn.errors import MediaError, VideoNotFoundError
+from videolearn.errors import ExtractorError, MediaError, VideoNotFoundError
 from videolearn.extractors.base import Extractor, VideoContext
 from videolearn.extractors.registry import available_extractors
 from videolearn.extractors.runner import decode_request, run_extractors
-from videolearn.ingest.decode import DecodeReport
-from videolearn.ingest.scan import FileIdentity, identify, iter_media_files, stat_file
-from videolearn.ingest.worker import open_decode
+from videolearn.ingest.decode import DecodeReport, MediaChunk
+from videolearn.ingest.scan import FileIdentity, FoundFile, identify, iter_media_files, stat_file
+from videolearn.ingest.worker import DecodeProcess, open_decode
 from videolearn.store.embedded import ExtractorOutput, LibraryStore, open_store
+from videolearn.store.ledger import FileEntry
 from videolearn.types import MediaInfo
 
 
@@ -74,6 +76,20 @@ class _Silent:
         pass
 
 
+@dataclass(frozen=True)
+class _Started:
+    """A file after `_start`: either its result already, or a running decode."""
+
+    result: IndexResult | None
+    identity: FileIdentity | None = None
+    previous: FileEntry | None = None
+    decode: DecodeProcess | None = None
+
+    @property
+    def decoding(self) -> bool:
+        return self.decode is not None
+
+
 class Library:
     """An opened library. Use `open_library`; close it (or use `with`) when done."""
 
@@ -114,26 +130,40 @@ class Library:
         """Add or refresh the media files under `paths`. Resumable; one writer at a time.
 
         A file that cannot be indexed gets a reason in the ledger and the run goes on.
+        Up to `decode.parallel_files` files decode at once, each in its own child
+        process, while the extractors work through them in order.
         """
         progress = progress or _Silent()
         found = list(iter_media_files(Path(p) for p in paths))
         results: list[IndexResult] = []
         with self.store.writing():
             run_id = self.store.ledger.start_run()
-            loaded = False
-            for number, item in enumerate(found, start=1):
-                progress.file_started(item.path, number, len(found))
-                if item.problem:
-                    result = IndexResult(str(item.path), None, "failed", item.problem)
-                    self.store.ledger.set(str(item.path), "failed", reason=item.problem)
-                else:
-                    if not loaded:
-                        for ex in self.extractors:
-                            ex.load()
-                        loaded = True
-                    result = self._index_file(item.path, progress)
-                results.append(result)
-                progress.file_done(result)
+            if any(item.problem is None for item in found):
+                for ex in self.extractors:
+                    ex.load()
+            # Started files in order; up to `parallel_files` of them decoding at once.
+            window: deque[_Started] = deque()
+            next_index = 0
+
+            def top_up() -> None:
+                nonlocal next_index
+                limit = self.settings.decode.parallel_files
+                while next_index < len(found) and sum(s.decoding for s in window) < limit:
+                    window.append(self._start(found[next_index]))
+                    next_index += 1
+
+            try:
+                for number, item in enumerate(found, start=1):
+                    top_up()
+                    started = window.popleft()
+                    progress.file_started(item.path, number, len(found))
+                    result = started.result or self._finish(started, progress, top_up)
+                    results.append(result)
+                    progress.file_done(result)
+            finally:
+                for started in window:
+                    if started.decode is not None:
+                        started.decode.close()
             counts = {
                 s: sum(r.status == s for r in results) for s in ("indexed", "unchanged", "failed")
             }
@@ -141,13 +171,17 @@ class Library:
             self.store.cleanup_versions(self.settings.keep_versions_s)
         return results
 
-    def _index_file(self, path: Path, progress: IndexProgress) -> IndexResult:
-        key = str(path)
+    def _start(self, item: FoundFile) -> _Started:
+        """Decide what a file needs; when it needs decoding, start the decode."""
+        key = str(item.path)
+        if item.problem:
+            self.store.ledger.set(key, "failed", reason=item.problem)
+            return _Started(IndexResult(key, None, "failed", item.problem))
         ledger = self.store.ledger
         previous = ledger.get(key)
         versions = self.extractor_versions()
         try:
-            st = stat_file(path, self.settings.decode.max_file_size_bytes)
+            st = stat_file(item.path, self.settings.decode.max_file_size_bytes)
             if (
                 previous is not None
                 and previous.status == "indexed"
@@ -156,26 +190,57 @@ class Library:
                 and previous.mtime_ns == st.st_mtime_ns
                 and self._is_current(previous.video_id, versions)
             ):
-                return IndexResult(key, previous.video_id, "unchanged")
-            identity = identify(path, self.settings.decode.max_file_size_bytes)
+                return _Started(IndexResult(key, previous.video_id, "unchanged"))
+            identity = identify(item.path, self.settings.decode.max_file_size_bytes)
         except MediaError as err:
             ledger.set(key, "failed", reason=err.reason)
-            return IndexResult(key, None, "failed", err.reason)
+            return _Started(IndexResult(key, None, "failed", err.reason))
         video_id = identity.sha256
         if self._is_current(video_id, versions):
             # Same content seen before (moved, renamed, copied or touched).
             self.store.set_path(video_id, key)
             self._mark(identity, "indexed")
             self._drop_if_unreferenced(previous, video_id)
-            return IndexResult(key, video_id, "unchanged")
+            return _Started(IndexResult(key, video_id, "unchanged"))
         self._mark(identity, "pending")
+        request = decode_request(self.extractors)
         try:
-            self._extract_and_store(identity, progress)
+            decode = open_decode(identity.path, request, self.settings.decode)
         except MediaError as err:
             self._mark(identity, "failed", err.reason)
-            return IndexResult(key, video_id, "failed", err.reason)
+            return _Started(IndexResult(key, video_id, "failed", err.reason))
+        return _Started(None, identity, previous, decode)
+
+    def _finish(
+        self, started: _Started, progress: IndexProgress, after_decode: Callable[[], None]
+    ) -> IndexResult:
+        """Run the extractors over a started decode and store what they found."""
+        identity, decode = started.identity, started.decode
+        assert identity is not None and decode is not None
+        key, video_id = str(identity.path), identity.sha256
+        extractors = self.extractors
+        info = decode.info
+        video = VideoContext(video_id, identity.path, info, identity)
+
+        def chunks() -> Iterator[MediaChunk]:
+            yield from decode
+            after_decode()
+
+        def on_progress(reached_s: float) -> None:
+            progress.media_progress(reached_s, info.duration_s)
+
+        try:
+            with decode:
+                signals = run_extractors(extractors, video, chunks(), on_progress)
+        except (MediaError, ExtractorError) as err:
+            reason = err.reason if isinstance(err, MediaError) else str(err)
+            self._mark(identity, "failed", reason)
+            return IndexResult(key, video_id, "failed", reason)
+        assert decode.report is not None
+        outputs = [ExtractorOutput(ex.name, ex.version, signals[ex.name]) for ex in extractors]
+        self.store.write_video(_video_row(identity, info, decode.report), outputs)
         self._mark(identity, "indexed")
-        self._drop_if_unreferenced(previous, video_id)
+        self._drop_if_unreferenced(started.previous, video_id)
         return IndexResult(key, video_id, "indexed")
 
     def _mark(self, identity: FileIdentity, status: str, reason: str | None = None) -> None:
@@ -192,29 +257,13 @@ class Library:
         row = self.store.get_video(video_id)
         return row is not None and json.loads(row["extractors"] or "{}") == versions
 
-    def _drop_if_unreferenced(self, previous: Any, new_video_id: str) -> None:
+    def _drop_if_unreferenced(self, previous: FileEntry | None, new_video_id: str) -> None:
         # The path held other content before: that old video is gone unless another path
         # still refers to it.
         if previous is None or not previous.video_id or previous.video_id == new_video_id:
             return
         if not [p for p in self.store.ledger.paths_of(previous.video_id) if p != previous.path]:
             self.store.delete_video(previous.video_id)
-
-    def _extract_and_store(self, identity: FileIdentity, progress: IndexProgress) -> None:
-        extractors = self.extractors
-        request = decode_request(extractors)
-        with open_decode(identity.path, request, self.settings.decode) as decode:
-            info = decode.info
-            video = VideoContext(identity.sha256, identity.path, info, identity)
-
-            def on_progress(reached_s: float) -> None:
-                progress.media_progress(reached_s, info.duration_s)
-
-            signals = run_extractors(extractors, video, decode, on_progress)
-            report = decode.report
-        assert report is not None
-        outputs = [ExtractorOutput(ex.name, ex.version, signals[ex.name]) for ex in extractors]
-        self.store.write_video(_video_row(identity, info, report), outputs)
 
     # -- reading --------------------------------------------------------------------------
 

@@ -89,7 +89,8 @@ class _RichProgress:
 
 @app.command()
 def index(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders to index.")],
+    # Plain strings: the library reports a missing or unreadable path per file, in order.
+    paths: Annotated[list[str], typer.Argument(help="Files or folders to index.")],
     library: LibraryOption = Path(DEFAULT_LIBRARY),
     as_json: JsonOption = False,
     no_progress: NoProgressOption = False,

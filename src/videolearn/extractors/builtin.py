@@ -81,7 +81,9 @@ class ShotsExtractor(Extractor):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        self.sampling = Sampling(frames=FrameSampling(settings.shot_fps, settings.shot_width_px))
+        self.sampling = Sampling(
+            frames=FrameSampling(settings.shot_fps, settings.shot_width_px, "bgr24")
+        )
 
     def begin(self, video: VideoContext) -> ExtractorPass:
         return _ShotsPass(self, video)
@@ -98,7 +100,7 @@ class _ShotsPass(ExtractorPass):
         batch = self.extractor.frames_of(chunk)
         if batch is not None:
             for image, t in zip(batch.frames, batch.times_s, strict=True):
-                self.detector.add(image, float(t))
+                self.detector.add_bgr(image, float(t))
         return ()
 
     def finish(self, end_s: float, earlier: Mapping[str, Sequence[Signal]]) -> Iterable[Signal]:

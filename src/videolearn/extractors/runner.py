@@ -7,8 +7,10 @@ dependency order so that an extractor can read the signals of those it `needs`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
+from videolearn.errors import ExtractorError
 from videolearn.extractors.base import Extractor, Signal, VideoContext
 from videolearn.ingest.decode import DecodeRequest, MediaChunk
 
@@ -44,10 +46,26 @@ def run_extractors(
     for chunk in chunks:
         end_s = max(end_s, chunk.end_s)
         for ex, work in passes:
-            signals[ex.name].extend(work.feed(chunk))
+            with _blame(ex):
+                signals[ex.name].extend(work.feed(chunk))
         if on_progress is not None:
             on_progress(end_s)
     for ex, work in passes:
         earlier = {need: signals[need] for need in ex.needs}
-        signals[ex.name].extend(work.finish(end_s, earlier))
+        with _blame(ex):
+            signals[ex.name].extend(work.finish(end_s, earlier))
     return signals
+
+
+@contextmanager
+def _blame(extractor: Extractor) -> Iterator[None]:
+    """Turn an extractor's crash into an ExtractorError that names it: one file fails,
+    not the run."""
+    try:
+        yield
+    except ExtractorError:
+        raise
+    except Exception as err:
+        raise ExtractorError(
+            f"extractor {extractor.name} failed: {type(err).__name__}: {err}"
+        ) from err

@@ -35,10 +35,15 @@ _PROTOCOLS = "file"
 
 @dataclass(frozen=True)
 class FrameSampling:
-    """Frames at `fps` per second (None: every frame), scaled to `width_px` (never up)."""
+    """Frames at `fps` per second (None: every frame), scaled to `width_px` (never up).
+
+    `pixel_format` is "rgb24" or "bgr24" (what OpenCV-based consumers want: converting
+    in the scaler is free, converting afterwards is a pass over every frame).
+    """
 
     fps: float | None
     width_px: int
+    pixel_format: str = "rgb24"
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,28 @@ class MediaChunk:
     end_s: float
     frames: dict[FrameSampling, FrameBatch] = field(default_factory=dict)
     audio: AudioBatch | None = None
+
+
+@dataclass(frozen=True)
+class RawChunk:
+    """A chunk whose frames are still separate arrays, `(H, W, 3)` each, with their times.
+
+    The decode child writes these straight to its spill files; stacking them first would
+    copy every frame once more.
+    """
+
+    end_s: float
+    frames: dict[FrameSampling, tuple[list[np.ndarray], np.ndarray]]
+    audio: AudioBatch | None
+
+    def stacked(self) -> MediaChunk:
+        return MediaChunk(
+            end_s=self.end_s,
+            frames={
+                s: FrameBatch(np.stack(images), times) for s, (images, times) in self.frames.items()
+            },
+            audio=self.audio,
+        )
 
 
 @dataclass(frozen=True)
@@ -189,6 +216,16 @@ class MediaReader:
         broken file is noticed. Raises MediaError when nothing decodes or the file is
         truncated.
         """
+        for raw in self.iter_raw_chunks(request):
+            yield raw.stacked()
+
+    def iter_raw_chunks(self, request: DecodeRequest) -> Iterator[RawChunk]:
+        """`iter_chunks` with each chunk's frames as a list of separate arrays.
+
+        Audio is decoded when asked for, and always for audio-only files so that a
+        broken file is noticed. Raises MediaError when nothing decodes or the file is
+        truncated.
+        """
         container = self._container
         origin_s = container.start_time / 1e6 if container.start_time else 0.0
         vstream = container.streams.video[0] if container.streams.video else None
@@ -220,7 +257,7 @@ class MediaReader:
             for frame in decoded:
                 if frame.pts is None:
                     continue
-                t = float(frame.pts * frame.time_base) - origin_s
+                t = float(frame.time) - origin_s
                 if packet.stream is vstream and frames is not None:
                     frames.add(frame, t)
                 elif audio is not None:
@@ -274,8 +311,8 @@ def _ffmpeg_reason(err: av.error.FFmpegError) -> str:
 
 def _take_chunk(
     end_s: float, frames: _FrameCollector | None, audio: _AudioCollector | None
-) -> MediaChunk:
-    return MediaChunk(
+) -> RawChunk:
+    return RawChunk(
         end_s=end_s,
         frames=frames.take() if frames else {},
         audio=audio.take() if audio else None,
@@ -317,10 +354,10 @@ class _FrameCollector:
                 step = 1.0 / sampling.fps
                 self.next_s[sampling] = (math.floor(t / step + 1e-6) + 1) * step
             images, times = self.buffers[sampling]
-            images.append(self._picture(frame, sampling.width_px))
+            images.append(self._picture(frame, sampling.width_px, sampling.pixel_format))
             times.append(t)
 
-    def _picture(self, frame: Any, width_px: int) -> np.ndarray:
+    def _picture(self, frame: Any, width_px: int, pixel_format: str) -> np.ndarray:
         rotation = int(getattr(frame, "rotation", 0) or 0)
         quarter_turns = round(rotation / 90) % 4
         coded_w, coded_h = frame.width, frame.height
@@ -330,17 +367,17 @@ class _FrameCollector:
         out_w = max(2, out_w - out_w % 2)
         scaled_w, scaled_h = (out_h, out_w) if quarter_turns % 2 else (out_w, out_h)
         image = self.reformatter.reformat(
-            frame, width=scaled_w, height=scaled_h, format="rgb24"
+            frame, width=scaled_w, height=scaled_h, format=pixel_format
         ).to_ndarray()
         if quarter_turns:
             return np.ascontiguousarray(np.rot90(image, k=quarter_turns))
         return np.asarray(image)
 
-    def take(self) -> dict[FrameSampling, FrameBatch]:
-        out: dict[FrameSampling, FrameBatch] = {}
+    def take(self) -> dict[FrameSampling, tuple[list[np.ndarray], np.ndarray]]:
+        out = {}
         for sampling, (images, times) in self.buffers.items():
             if images:
-                out[sampling] = FrameBatch(np.stack(images), np.asarray(times, dtype=np.float64))
+                out[sampling] = (images, np.asarray(times, dtype=np.float64))
             self.buffers[sampling] = ([], [])
         return out
 

@@ -43,8 +43,11 @@ class ShotDetector:
 
     def add(self, frame_rgb: np.ndarray, t_s: float) -> None:
         """One frame, (H, W, 3) uint8 RGB, at `t_s` seconds."""
-        bgr = cv2.cvtColor(frame_rgb, cv2.COLOR_RGB2BGR)
-        for cut in self._detector.process_frame(self._timecode(t_s), bgr):
+        self.add_bgr(cv2.cvtColor(frame_rgb, cv2.COLOR_RGB2BGR), t_s)
+
+    def add_bgr(self, frame_bgr: np.ndarray, t_s: float) -> None:
+        """One frame, (H, W, 3) uint8 BGR (OpenCV's order), at `t_s` seconds."""
+        for cut in self._detector.process_frame(self._timecode(t_s), frame_bgr):
             self._cuts_s.append(cut.seconds)
         self._last_s = t_s
         self._seen_any = True

@@ -2,37 +2,84 @@
 
 A malformed file can make a decoder allocate without bound, spin, or crash; in a child
 process that costs one file, not the run. The child is forked from a forkserver that has
-already imported PyAV, so starting one is cheap. Chunks stream back over a pipe as they
-are decoded, which lets the parent run extractors on one core while the child decodes on
-the other.
+already imported PyAV, so starting one is cheap. Chunks stream back as they are decoded,
+which lets the parent run extractors on one core while the child decodes on the other.
+
+Frames travel as raw files in a private folder on /dev/shm (memory-backed) and only
+their names go through the pipe: pickling frames through the pipe cost 3x more. A byte
+budget (`decode.spill_bytes`) bounds how far the child may run ahead of the parent.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import resource
+import shutil
 import signal
+import sys
+import tempfile
 import time
+import types
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import numpy as np
+
 from videolearn.config import DecodeLimits
 from videolearn.errors import MediaError
-from videolearn.ingest.decode import DecodeReport, DecodeRequest, MediaChunk, open_media
+from videolearn.ingest.decode import (
+    DecodeReport,
+    DecodeRequest,
+    FrameBatch,
+    FrameSampling,
+    MediaChunk,
+    open_media,
+)
 from videolearn.types import MediaInfo
 
 _context: Any = None
+# A chunk's frames as sent: sampling, the .npy file holding them, their times.
+_SpilledFrames = tuple[FrameSampling, str, tuple[int, ...], np.ndarray]
+
+
+def _spill_dir() -> str:
+    shm = Path("/dev/shm")
+    base = str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+    return tempfile.mkdtemp(prefix="videolearn-decode-", dir=base)
 
 
 def _mp_context() -> Any:
     global _context
     if _context is None:
         _context = multiprocessing.get_context("forkserver")
-        _context.set_forkserver_preload(["videolearn.ingest.decode"])
+        _context.set_forkserver_preload(["videolearn.ingest.worker"])
     return _context
+
+
+class _SpillBudget:
+    """Bytes of decoded frames waiting for the parent, shared by parent and child."""
+
+    def __init__(self, ctx: Any, limit_bytes: int) -> None:
+        self.limit_bytes = limit_bytes
+        self._cond = ctx.Condition()
+        self._used = ctx.Value("q", 0, lock=False)
+
+    def take(self, size_bytes: int) -> None:
+        """Child: wait until `size_bytes` more fit (one chunk always fits when none wait)."""
+        with self._cond:
+            while self._used.value and self._used.value + size_bytes > self.limit_bytes:
+                self._cond.wait()
+            self._used.value += size_bytes
+
+    def give(self, size_bytes: int) -> None:
+        """Parent: the chunk has been taken up."""
+        with self._cond:
+            self._used.value -= size_bytes
+            self._cond.notify_all()
 
 
 def _apply_limits(limits: DecodeLimits) -> None:
@@ -40,15 +87,30 @@ def _apply_limits(limits: DecodeLimits) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 5))
 
 
-def _decode_child(
-    conn: Connection, path: str, request: DecodeRequest, limits: DecodeLimits
+def _decode_child(  # noqa: PLR0917  a Process target takes positional arguments
+    conn: Connection,
+    path: str,
+    request: DecodeRequest,
+    limits: DecodeLimits,
+    spill_dir: str,
+    budget: _SpillBudget,
 ) -> None:
     try:
         _apply_limits(limits)
         with open_media(Path(path), limits) as media:
             conn.send(("info", media.info))
-            for chunk in media.iter_chunks(request):
-                conn.send(("chunk", chunk))
+            for number, chunk in enumerate(media.iter_raw_chunks(request)):
+                budget.take(
+                    sum(sum(i.nbytes for i in images) for images, _ in chunk.frames.values())
+                )
+                spilled: list[_SpilledFrames] = []
+                for i, (sampling, (images, times)) in enumerate(chunk.frames.items()):
+                    name = f"{spill_dir}/{number}-{i}.raw"
+                    with Path(name).open("wb") as f:
+                        for image in images:
+                            f.write(image.data)
+                    spilled.append((sampling, name, images[0].shape, times))
+                conn.send(("chunk", (chunk.end_s, spilled, chunk.audio)))
             conn.send(("report", media.report))
     except MediaError as err:
         conn.send(("error", err.reason))
@@ -68,6 +130,19 @@ def _decode_child(
         conn.close()
 
 
+def _start_without_main(process: Any) -> None:
+    # multiprocessing makes every child re-import the parent's __main__ script (its "safe
+    # importing of main module" for spawn and forkserver). Our child's target lives in this
+    # module and needs nothing from __main__, and a script that imports heavy libraries
+    # at the top cost ~1 s per decoded file. Hide __main__ while the child is started.
+    real_main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        process.start()
+    finally:
+        sys.modules["__main__"] = real_main
+
+
 class DecodeProcess:
     """A decode running in a child process. Use `open_decode`."""
 
@@ -77,14 +152,16 @@ class DecodeProcess:
         self.report: DecodeReport | None = None
         self._deadline = time.monotonic() + limits.wall_s
         ctx = _mp_context()
+        self._spill_dir = _spill_dir()
+        self._budget = _SpillBudget(ctx, limits.spill_bytes)
         self._conn, child_conn = ctx.Pipe(duplex=False)
         self._process = ctx.Process(
             target=_decode_child,
-            args=(child_conn, str(path), request, limits),
+            args=(child_conn, str(path), request, limits, self._spill_dir, self._budget),
             name=f"videolearn-decode:{path.name}",
             daemon=True,
         )
-        self._process.start()
+        _start_without_main(self._process)
         child_conn.close()
         kind, payload = self._receive()
         if kind != "info":
@@ -127,16 +204,30 @@ class DecodeProcess:
         while True:
             kind, payload = self._receive()
             if kind == "chunk":
-                yield payload
+                yield self._unspill(*payload)
             elif kind == "report":
                 self.report = payload
                 return
+
+    def _unspill(self, end_s: float, spilled: list[_SpilledFrames], audio: Any) -> MediaChunk:
+        frames = {}
+        size_bytes = 0
+        for sampling, name, shape, times in spilled:
+            # Mapped, not read: the pages are already in memory. Unlinking now is safe, the
+            # mapping keeps them until the batch is dropped. Extractors get read-only frames.
+            images = np.memmap(name, dtype=np.uint8, mode="r", shape=(len(times), *shape))
+            frames[sampling] = FrameBatch(images, times)
+            size_bytes += images.nbytes
+            Path(name).unlink()
+        self._budget.give(size_bytes)
+        return MediaChunk(end_s=end_s, frames=frames, audio=audio)
 
     def close(self) -> None:
         if self._process.is_alive():
             self._process.kill()
         self._process.join(timeout=10)
         self._conn.close()
+        shutil.rmtree(self._spill_dir, ignore_errors=True)
 
     def __enter__(self) -> DecodeProcess:
         return self

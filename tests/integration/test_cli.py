@@ -1,0 +1,271 @@
+"""The command line end to end, as a user runs it: real files, real subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from videolearn.config import load_settings
+from videolearn.library import IndexResult, open_library
+from videolearn.samples import BLUE, GREEN, RED, YELLOW, write_tone, write_video
+
+CLI = [sys.executable, "-m", "videolearn"]
+
+
+def run(*args: str | Path, check: bool = True, **kw: object) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [*CLI, *map(str, args)], capture_output=True, text=True, timeout=240, check=False, **kw
+    )
+    if check and proc.returncode not in (0, 1):
+        raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def lines(proc: subprocess.CompletedProcess[str]) -> list[dict]:
+    return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of good and bad files."""
+    folder = tmp_path_factory.mktemp("media")
+    write_video(folder / "three.mp4", [(RED, 1.0), (GREEN, 1.0), (BLUE, 1.0)])
+    write_video(folder / "silent.mkv", [(YELLOW, 2.0)], tone_hz=None)
+    write_video(folder / "rotated.mp4", [(GREEN, 1.0)], rotation_deg=90, tone_hz=None)
+    write_tone(folder / "tone.flac", 2.0)
+    write_video(
+        folder / "vfr.mkv", [(RED, 3.0)], frame_times_s=[0, 0.04, 1.0, 2.0, 2.96], tone_hz=None
+    )
+    write_video(folder / "-dash.mp4", [(BLUE, 1.0)])
+    (folder / "empty.mp4").write_bytes(b"")
+    (folder / "text.mp4").write_text("not a video\n" * 100)
+    full = write_video(folder / "whole.mkv", [(RED, 3.0), (BLUE, 3.0)], tone_hz=None)
+    (folder / "truncated.mkv").write_bytes(full.read_bytes()[: full.stat().st_size // 3])
+    full.unlink()
+    header = bytearray(write_video(folder / "header.mp4", [(RED, 1.0)]).read_bytes())
+    header[:200] = b"\x00" * 200
+    (folder / "header.mp4").write_bytes(bytes(header))
+    return folder
+
+
+GOOD = {"three.mp4", "silent.mkv", "rotated.mp4", "tone.flac", "vfr.mkv", "-dash.mp4"}
+BAD = {
+    "empty.mp4": "empty file",
+    "text.mp4": "not a media file",
+    "truncated.mkv": "truncated",
+    "header.mp4": "",
+}
+
+
+@pytest.fixture(scope="module")
+def indexed(media: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict], int]:
+    library = tmp_path_factory.mktemp("lib") / "library"
+    proc = run("index", media, "--library", library, "--json")
+    return library, lines(proc), proc.returncode
+
+
+def test_index_reports_every_file_and_exits_1_on_failures(indexed) -> None:
+    _, results, code = indexed
+    assert code == 1
+    by_name = {Path(r["path"]).name: r for r in results}
+    assert set(by_name) == GOOD | set(BAD)
+    for name in GOOD:
+        assert by_name[name]["status"] == "indexed", by_name[name]
+        assert len(by_name[name]["video_id"]) == 64
+    for name, words in BAD.items():
+        result = by_name[name]
+        assert result["status"] == "failed"
+        assert words in result["reason"]
+        assert "Traceback" not in result["reason"] and "\n" not in result["reason"]
+
+
+def test_status_counts_and_failures(indexed) -> None:
+    library, _, _ = indexed
+    status = lines(run("status", "--library", library, "--json"))[0]
+    assert status["videos"] == {"indexed": len(GOOD), "failed": len(BAD), "pending": 0}
+    assert {Path(f["path"]).name for f in status["failures"]} == set(BAD)
+    assert all(f["reason"] for f in status["failures"])
+
+
+def test_show_gives_info_and_shots(indexed, media: Path) -> None:
+    library, _, _ = indexed
+    shown = lines(run("show", media / "three.mp4", "--library", library, "--json"))[0]
+    assert abs(shown["duration_s"] - 3.0) < 0.1
+    shots = [m for m in shown["moments"] if m["modality"] == "shot"]
+    assert [round(m["start_s"], 2) for m in shots] == [0.0, 1.0, 2.0]
+    assert all("label" in m and "score" in m for m in shots)
+    rotated = lines(run("show", media / "rotated.mp4", "--library", library, "--json"))[0]
+    assert (rotated["width_px"], rotated["height_px"]) == (120, 160)
+    audio = lines(run("show", media / "tone.flac", "--library", library, "--json"))[0]
+    assert audio["width_px"] is None and abs(audio["duration_s"] - 2.0) < 0.05
+    by_id = lines(run("show", shown["video_id"][:10], "--library", library, "--json"))[0]
+    assert by_id["video_id"] == shown["video_id"]
+
+
+def test_index_twice_reports_unchanged(media: Path, tmp_path: Path) -> None:
+    library = tmp_path / "lib"
+    files = [media / n for n in sorted(GOOD)]
+    run("index", *files, "--library", library, "--json")
+    before = _snapshot(library)
+    again = lines(run("index", *files, "--library", library, "--json"))
+    assert {r["status"] for r in again} == {"unchanged"}
+    assert _snapshot(library) == before
+
+
+def test_moved_file_is_the_same_video_with_a_new_path(media: Path, tmp_path: Path) -> None:
+    library = tmp_path / "lib"
+    original = shutil.copy(media / "three.mp4", tmp_path / "a.mp4")
+    first = lines(run("index", original, "--library", library, "--json"))[0]
+    moved = tmp_path / "sub" / "renamed.mp4"
+    moved.parent.mkdir()
+    Path(original).rename(moved)
+    second = lines(run("index", moved, "--library", library, "--json"))[0]
+    assert second["status"] == "unchanged"
+    assert second["video_id"] == first["video_id"]
+    shown = lines(run("show", first["video_id"], "--library", library, "--json"))[0]
+    assert shown["path"] == str(moved)
+
+
+def test_forget_removes_every_derived_row(media: Path, tmp_path: Path) -> None:
+    library = tmp_path / "lib"
+    run("index", media / "three.mp4", media / "silent.mkv", "--library", library)
+    forgotten = lines(run("forget", media / "three.mp4", "--library", library, "--json"))[0]
+    with open_library(library) as lib:
+        video_id = forgotten["video_id"]
+        for table in ("moments", "signals", "thumbnails"):
+            assert lib.store.rows_for(table, video_id) == []
+        assert lib.store.get_video(video_id) is None
+        assert lib.store.ledger.paths_of(video_id) == []
+        assert len(lib.store.video_ids()) == 1
+    assert run("doctor", "--library", library).returncode == 0
+    missing = run("show", media / "three.mp4", "--library", library, check=False)
+    assert missing.returncode == 2 and "no indexed video" in missing.stderr
+
+
+def test_doctor_finds_orphans_and_fix_repairs(media: Path, tmp_path: Path) -> None:
+    library = tmp_path / "lib"
+    run("index", media / "three.mp4", "--library", library)
+    with open_library(library) as lib:
+        # Derived rows without their video row: what a crash between two tables leaves.
+        video_id = next(iter(lib.store.video_ids()))
+        lib.store._tables["videos"].delete(f"video_id = '{video_id}'")
+    proc = run("doctor", "--library", library)
+    assert proc.returncode == 1
+    assert "videolearn doctor --fix" in proc.stdout
+    assert run("doctor", "--library", library, "--fix").returncode == 0
+    assert run("doctor", "--library", library).returncode == 0
+
+
+def test_kill_during_index_then_resume_gives_the_same_library(media: Path, tmp_path: Path) -> None:
+    files = [media / n for n in sorted(GOOD)]
+    reference = tmp_path / "reference"
+    started = time.monotonic()
+    run("index", *files, "--library", reference)
+    whole_s = time.monotonic() - started
+    # Kill points spread over a whole run: start-up, decoding, writing, clean-up.
+    for fraction in (0.3, 0.5, 0.7, 0.9):
+        delay_s = whole_s * fraction
+        library = tmp_path / f"killed-{fraction}"
+        proc = subprocess.Popen([*CLI, "index", *map(str, files), "--library", str(library)])
+        time.sleep(delay_s)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        resumed = run("index", *files, "--library", library, "--json")
+        assert resumed.returncode == 0, resumed.stderr
+        assert _snapshot(library) == _snapshot(reference)
+        assert run("doctor", "--library", library).returncode == 0
+
+
+def test_second_writer_is_refused_and_loses_nothing(media: Path, tmp_path: Path) -> None:
+    library = tmp_path / "lib"
+    run("index", media / "silent.mkv", "--library", library)
+    with open_library(library) as lib, lib.store.writing():
+        proc = run("index", media / "three.mp4", "--library", library)
+    assert proc.returncode == 1 and "another process is writing" in proc.stderr
+    assert lines(run("status", "--library", library, "--json"))[0]["videos"]["indexed"] == 1
+
+
+def test_file_vanishing_during_the_run_is_a_failure_not_a_crash(tmp_path: Path) -> None:
+    folder = tmp_path / "media"
+    folder.mkdir()
+    first = write_video(folder / "a.mp4", [(RED, 1.0)])
+    second = write_video(folder / "b.mp4", [(BLUE, 1.0)])
+
+    class DeleteNext:
+        def file_started(self, path: Path, number: int, total: int) -> None:
+            if path == first:
+                second.unlink()
+
+        def media_progress(self, reached_s: float, duration_s: float) -> None:
+            pass
+
+        def file_done(self, result: IndexResult) -> None:
+            pass
+
+    # One file at a time, so that b.mp4 is not yet opened when a.mp4 starts.
+    settings = load_settings(tmp_path / "lib", decode={"parallel_files": 1})
+    with open_library(create=True, settings=settings) as lib:
+        results = lib.index([folder], DeleteNext())
+    assert [r.status for r in results] == ["indexed", "failed"]
+    assert "vanished" in (results[1].reason or "")
+
+
+def test_unreadable_file_is_reported(tmp_path: Path) -> None:
+    secret = write_video(tmp_path / "secret.mp4", [(RED, 1.0)])
+    secret.chmod(0o000)
+    command = [*CLI, "index", str(secret), "--library", str(tmp_path / "lib"), "--json"]
+    if os.geteuid() == 0:
+        # Root reads any file: drop the capabilities that let it.
+        if shutil.which("setpriv") is None:
+            pytest.fail("setpriv (util-linux) is needed to test unreadable files as root")
+        command = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", *command]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 1, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["status"] == "failed"
+    assert "permission denied" in result["reason"]
+
+
+def test_dash_path_after_double_dash_and_missing_path(media: Path, tmp_path: Path) -> None:
+    library = tmp_path / "lib"
+    proc = run("index", "--library", library, "--json", "--", "-dash.mp4", "nope.mp4", cwd=media)
+    results = {Path(r["path"]).name: r for r in lines(proc)}
+    assert results["-dash.mp4"]["status"] == "indexed"
+    assert results["nope.mp4"] == {
+        "path": str(media / "nope.mp4"),
+        "video_id": None,
+        "status": "failed",
+        "reason": "does not exist",
+    }
+
+
+def test_no_arguments_is_a_usage_error(tmp_path: Path) -> None:
+    assert run("index", check=False).returncode == 2
+    proc = run("status", "--library", tmp_path / "nothing-here", check=False)
+    assert proc.returncode == 2 and "not a videolearn library" in proc.stderr
+
+
+def _snapshot(library: Path) -> dict[str, list]:
+    """Everything stored, without times of writing."""
+    with open_library(library) as lib:
+        out: dict[str, list] = {"videos": sorted(map(_freeze, lib.store.videos()))}
+        for table in ("moments", "signals", "thumbnails"):
+            out[table] = sorted(
+                _freeze(row)
+                for video_id in lib.store.video_ids()
+                for row in lib.store.rows_for(table, video_id)
+            )
+        out["ledger"] = sorted((e.path, e.video_id, e.status) for e in lib.store.ledger.entries())
+    return out
+
+
+def _freeze(row: dict) -> tuple:
+    return tuple(sorted((k, repr(v)) for k, v in row.items()))
