@@ -269,3 +269,43 @@ def _snapshot(library: Path) -> dict[str, list]:
 
 def _freeze(row: dict) -> tuple:
     return tuple(sorted((k, repr(v)) for k, v in row.items()))
+
+
+def test_edited_file_is_a_new_video_and_the_old_one_goes(tmp_path: Path) -> None:
+    clip = write_video(tmp_path / "clip.mp4", [(RED, 1.0), (BLUE, 1.0)])
+    with open_library(tmp_path / "lib", create=True) as lib:
+        [first] = lib.index([clip])
+        write_video(clip, [(GREEN, 2.0)])  # the user re-exported it
+        [second] = lib.index([clip])
+        assert second.status == "indexed" and second.video_id != first.video_id
+        assert lib.store.video_ids() == {second.video_id}
+        assert lib.store.rows_for("moments", first.video_id or "") == []
+        assert lib.doctor().ok
+
+
+def test_old_table_versions_are_cleaned_up(media: Path, tmp_path: Path) -> None:
+    settings = load_settings(tmp_path / "lib", keep_versions_s=0)
+    with open_library(create=True, settings=settings) as lib:
+        lib.index([media / n for n in sorted(GOOD)])
+        lib.index([media / "three.mp4"])
+        # Every table is down to its newest version (compaction may add one).
+        assert lib.store.version_count() <= 2 * 4
+
+
+def test_progress_bar_on_a_terminal(media: Path, tmp_path: Path) -> None:
+    import pty
+
+    library = tmp_path / "lib"
+    command = [*CLI, "index", str(media / "three.mp4"), "--library", str(library)]
+    chunks: list[bytes] = []
+
+    def read(fd: int) -> bytes:
+        data = os.read(fd, 4096)
+        chunks.append(data)
+        return data
+
+    status = pty.spawn(command, read)
+    screen = b"".join(chunks).decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert "files 1/1" in screen  # the bar, drawn on the terminal
+    assert "1 indexed" in screen

@@ -17,7 +17,9 @@ from videolearn.extractors.builtin import (
     ShotsExtractor,
     ThumbnailsExtractor,
 )
-from videolearn.extractors.registry import order_by_needs
+from videolearn.extractors.registry import available_extractors, order_by_needs
+from videolearn.library import open_library
+from videolearn.samples import BLUE, RED, write_video
 
 
 class TestFileHash(ExtractorContract):
@@ -96,3 +98,54 @@ def test_order_by_needs_puts_needs_first() -> None:
 def test_missing_need_is_an_error_naming_it() -> None:
     with pytest.raises(ExtractorError, match="needy needs 'missing'"):
         order_by_needs([_Needy])
+
+
+def test_entry_point_extractors_are_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A real installed distribution on sys.path that declares an extractor entry point.
+    (tmp_path / "extra_extractor.py").write_text(
+        "from videolearn.extractors.builtin import ShotsExtractor\n"
+        "class CountShots(ShotsExtractor):\n"
+        "    name = 'count_shots'\n"
+        "    version = 3\n"
+    )
+    dist = tmp_path / "extra_extractor-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: extra-extractor\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[videolearn.extractors]\ncount_shots = extra_extractor:CountShots\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    found = available_extractors()
+    assert found["count_shots"].version == 3
+    assert list(found)[:4] == ["file_hash", "media_info", "shots", "thumbnails"]
+
+
+def test_an_extractor_crash_fails_that_file_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "broken_extractor.py").write_text(
+        "from videolearn.extractors.builtin import ShotsExtractor\n"
+        "class Broken(ShotsExtractor):\n"
+        "    name = 'broken'\n"
+        "    def begin(self, video):\n"
+        "        if video.path.name.startswith('bad'):\n"
+        "            raise ZeroDivisionError('boom')\n"
+        "        return super().begin(video)\n"
+    )
+    dist = tmp_path / "broken_extractor-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-extractor\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[videolearn.extractors]\nbroken = broken_extractor:Broken\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    media = tmp_path / "media"
+    media.mkdir()
+    write_video(media / "bad.mp4", [(RED, 1.0)])
+    write_video(media / "good.mp4", [(BLUE, 1.0)])
+    with open_library(tmp_path / "lib", create=True) as lib:
+        results = {Path(r.path).name: r for r in lib.index([media])}
+        assert results["good.mp4"].status == "indexed"
+        assert results["bad.mp4"].status == "failed"
+        assert results["bad.mp4"].reason == "extractor broken failed: ZeroDivisionError: boom"
+        assert lib.status().failures[0]["path"].endswith("bad.mp4")

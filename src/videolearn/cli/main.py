@@ -69,17 +69,22 @@ class _RichProgress:
 
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
-        self.files: TaskID = progress.add_task("files", total=None)
-        self.media: TaskID = progress.add_task("", total=None)
+        self.files: TaskID = progress.add_task("files", total=None, detail="")
+        self.media: TaskID = progress.add_task("", total=None, detail="")
 
     def file_started(self, path: Path, number: int, total: int) -> None:
         self.progress.update(
             self.files, total=total, completed=number - 1, description=f"files {number}/{total}"
         )
-        self.progress.update(self.media, description=path.name[:40], completed=0, total=None)
+        self.progress.update(
+            self.media, description=path.name[:40], completed=0, total=None, detail=""
+        )
 
     def media_progress(self, reached_s: float, duration_s: float) -> None:
-        self.progress.update(self.media, completed=reached_s, total=duration_s or None)
+        detail = f"{reached_s:.0f}/{duration_s:.0f} s" if duration_s else f"{reached_s:.0f} s"
+        self.progress.update(
+            self.media, completed=reached_s, total=duration_s or None, detail=detail
+        )
 
     def file_done(self, result: IndexResult) -> None:
         self.progress.advance(self.files)
@@ -108,7 +113,7 @@ def index(
                 columns = (
                     TextColumn("{task.description}"),
                     BarColumn(),
-                    TextColumn("{task.completed:.0f}/{task.total:.0f}"),
+                    TextColumn("{task.fields[detail]}"),
                     TimeRemainingColumn(),
                 )
                 with Progress(*columns, console=Console(stderr=True), transient=True) as bar:

@@ -40,7 +40,10 @@ def run_extractors(
     `extractors` must already be in dependency order (see `registry.order_by_needs`).
     `on_progress` is called with the media time reached after each chunk.
     """
-    passes = [(ex, ex.begin(video)) for ex in extractors]
+    passes = []
+    for ex in extractors:
+        with _blame(ex):
+            passes.append((ex, ex.begin(video)))
     signals: dict[str, list[Signal]] = {ex.name: [] for ex in extractors}
     end_s = 0.0
     for chunk in chunks:
