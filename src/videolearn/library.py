@@ -47,10 +47,12 @@ class LibraryStatus:
 
 @dataclass(frozen=True)
 class DoctorReport:
-    """Problems found by `doctor`, each with the command that fixes it."""
+    """What `doctor` found: problems (the library disagrees with itself), the commands that
+    fix them, and notices that need no fix (an indexed file moved away, say)."""
 
     problems: list[str] = field(default_factory=list)
     fixes: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -332,10 +334,6 @@ class Library:
             "moments": moments,
         }
 
-    def thumbnail(self, video_id: str, index: int) -> bytes:
-        """The JPEG bytes of a video's `index`-th thumbnail in time order."""
-        return bytes(self.store.rows_for("thumbnails", video_id)[index]["jpeg"])
-
     # -- removing and checking ------------------------------------------------------------
 
     def forget(self, video: str) -> dict[str, Any]:
@@ -361,22 +359,36 @@ class Library:
                 f"{len(stale)} file(s) are marked indexed but their video is missing: "
                 + ", ".join(e.path for e in stale[:5])
             )
-        unledgered = sorted(videos - {e.video_id for e in ledger.entries("indexed")})
+        referenced = {e.video_id for e in ledger.entries()}
+        unledgered = sorted(videos - referenced)
         if unledgered:
             problems.append(f"{len(unledgered)} video(s) are stored but no file refers to them")
-        missing = [e.path for e in ledger.entries("indexed") if not Path(e.path).exists()]
-        if missing:
-            problems.append(
-                f"{len(missing)} indexed file(s) no longer exist: " + ", ".join(missing[:5])
+        # A file gone from disk is not an inconsistency: its video stays searchable until
+        # it is forgotten or its file is indexed again where it now lives.
+        gone = [e.path for e in ledger.entries("indexed") if not Path(e.path).exists()]
+        notices = []
+        if gone:
+            notices.append(
+                f"{len(gone)} indexed file(s) are no longer at their path (their videos are "
+                "kept; `videolearn index` the new place or `videolearn forget` them): "
+                + ", ".join(gone[:5])
             )
         pending = ledger.entries("pending")
-        if problems or pending:
-            fixes.append("videolearn doctor --fix")
         if pending:
-            fixes.append("videolearn index " + " ".join(_quote(e.path) for e in pending[:5]))
-        if fix and (problems or pending):
+            problems.append(
+                f"{len(pending)} file(s) are not finished indexing (a run stopped): "
+                + ", ".join(e.path for e in pending[:5])
+            )
+        repairable = bool(orphans or stale or unledgered)
+        if repairable:
+            fixes.append("videolearn doctor --fix")
+        if pending or stale or unledgered:
+            fixes.append("videolearn index PATH... (the same paths as before) to finish")
+        if fix and repairable:
             with store.writing():
                 store.delete_orphans()
+                # Nothing is deleted that might be wanted: files whose rows are missing or
+                # that no file refers to are marked pending for the next `index`.
                 for e in stale:
                     ledger.set(
                         e.path,
@@ -386,15 +398,12 @@ class Library:
                         mtime_ns=e.mtime_ns,
                     )
                 for video_id in unledgered:
-                    store.delete_video(video_id)
-                for path in missing:
-                    entry = ledger.get(path)
-                    ledger.remove_path(path)
-                    if entry and entry.video_id and not ledger.paths_of(entry.video_id):
-                        store.delete_video(entry.video_id)
+                    row = store.get_video(video_id)
+                    if row is not None:
+                        ledger.set(row["path"], "pending", video_id=video_id)
                 store.cleanup_versions(self.settings.keep_versions_s)
             return self.doctor(fix=False)
-        return DoctorReport(problems, fixes)
+        return DoctorReport(problems, fixes, notices)
 
 
 def _quote(path: str) -> str:

@@ -157,11 +157,30 @@ def test_doctor_finds_orphans_and_fix_repairs(media: Path, tmp_path: Path) -> No
         # Derived rows without their video row: what a crash between two tables leaves.
         video_id = next(iter(lib.store.video_ids()))
         lib.store._tables["videos"].delete(f"video_id = '{video_id}'")
-    proc = run("doctor", "--library", library)
-    assert proc.returncode == 1
-    assert "videolearn doctor --fix" in proc.stdout
-    assert run("doctor", "--library", library, "--fix").returncode == 0
+    report = lines(run("doctor", "--library", library, "--json"))[0]
+    assert report["ok"] is False
+    assert "videolearn doctor --fix" in report["fixes"]
+    fixed = run("doctor", "--library", library, "--fix", "--json")
+    # The orphans are gone; the file is marked for indexing again, and doctor says so.
+    assert fixed.returncode == 1
+    assert any("not finished indexing" in p for p in lines(fixed)[0]["problems"])
+    assert (
+        lines(run("index", media / "three.mp4", "--library", library, "--json"))[0]["status"]
+        == "indexed"
+    )
     assert run("doctor", "--library", library).returncode == 0
+
+
+def test_doctor_notes_a_moved_file_without_deleting_it(media: Path, tmp_path: Path) -> None:
+    clip = Path(shutil.copy(media / "three.mp4", tmp_path / "clip.mp4"))
+    library = tmp_path / "lib"
+    run("index", clip, "--library", library)
+    clip.unlink()
+    for _ in range(2):
+        report = lines(run("doctor", "--library", library, "--fix", "--json"))[0]
+        assert report["ok"] is True
+        assert "no longer at their path" in report["notices"][0]
+    assert lines(run("status", "--library", library, "--json"))[0]["videos"]["indexed"] == 1
 
 
 def test_kill_during_index_then_resume_gives_the_same_library(media: Path, tmp_path: Path) -> None:

@@ -212,9 +212,18 @@ def doctor(
     with _open(library) as lib:
         report = lib.doctor(fix=fix)
     if as_json:
-        _emit({"ok": report.ok, "problems": report.problems, "fixes": report.fixes})
+        _emit(
+            {
+                "ok": report.ok,
+                "problems": report.problems,
+                "fixes": report.fixes,
+                "notices": report.notices,
+            }
+        )
     else:
         typer.echo("library is consistent" if report.ok else "\n".join(report.problems))
+        for notice in report.notices:
+            typer.echo(f"note: {notice}")
         for command in report.fixes:
             typer.echo(f"run: {command}")
     if not report.ok:
