@@ -11,7 +11,6 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Protocol
 
 from videolearn.config import Settings, load_settings
@@ -24,7 +23,7 @@ from videolearn.ingest.scan import FileIdentity, FoundFile, identify, iter_media
 from videolearn.ingest.worker import DecodeProcess, open_decode
 from videolearn.store.embedded import ExtractorOutput, LibraryStore, open_store
 from videolearn.store.ledger import FileEntry
-from videolearn.types import MediaInfo
+from videolearn.types import Closing, MediaInfo
 
 
 @dataclass(frozen=True)
@@ -92,7 +91,7 @@ class _Started:
         return self.decode is not None
 
 
-class Library:
+class Library(Closing):
     """An opened library. Use `open_library`; close it (or use `with`) when done."""
 
     def __init__(self, settings: Settings, create: bool) -> None:
@@ -102,17 +101,6 @@ class Library:
 
     def close(self) -> None:
         self.store.close()
-
-    def __enter__(self) -> Library:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- indexing -------------------------------------------------------------------------
 

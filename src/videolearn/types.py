@@ -6,6 +6,8 @@ Time is always float seconds; a span is half-open in spirit but stored as two fl
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Self
 
 
 @dataclass(frozen=True, order=True)
@@ -56,3 +58,22 @@ class MediaInfo:
     video: VideoStreamInfo | None
     audio: AudioStreamInfo | None
     tags: dict[str, str] = field(default_factory=dict)
+
+
+class Closing:
+    """`with` support for objects that hold something to release in `close()`: what the
+    `open_*` functions return."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

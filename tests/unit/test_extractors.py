@@ -100,21 +100,28 @@ def test_missing_need_is_an_error_naming_it() -> None:
         order_by_needs([_Needy])
 
 
+def _install_plugin(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, name: str, class_name: str, source: str
+) -> None:
+    """A real distribution on sys.path whose module `name` declares an extractor entry point."""
+    (folder / f"{name}.py").write_text(source)
+    dist = folder / f"{name}-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        f"[videolearn.extractors]\n{name} = {name}:{class_name}\n"
+    )
+    monkeypatch.syspath_prepend(str(folder))
+
+
 def test_entry_point_extractors_are_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # A real installed distribution on sys.path that declares an extractor entry point.
-    (tmp_path / "extra_extractor.py").write_text(
+    source = (
         "from videolearn.extractors.builtin import ShotsExtractor\n"
         "class CountShots(ShotsExtractor):\n"
         "    name = 'count_shots'\n"
         "    version = 3\n"
     )
-    dist = tmp_path / "extra_extractor-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: extra-extractor\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text(
-        "[videolearn.extractors]\ncount_shots = extra_extractor:CountShots\n"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
+    _install_plugin(tmp_path, monkeypatch, "count_shots", "CountShots", source)
     found = available_extractors()
     assert found["count_shots"].version == 3
     assert list(found)[:4] == ["file_hash", "media_info", "shots", "thumbnails"]
@@ -123,7 +130,7 @@ def test_entry_point_extractors_are_found(tmp_path: Path, monkeypatch: pytest.Mo
 def test_an_extractor_crash_fails_that_file_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / "broken_extractor.py").write_text(
+    source = (
         "from videolearn.extractors.builtin import ShotsExtractor\n"
         "class Broken(ShotsExtractor):\n"
         "    name = 'broken'\n"
@@ -132,13 +139,7 @@ def test_an_extractor_crash_fails_that_file_only(
         "            raise ZeroDivisionError('boom')\n"
         "        return super().begin(video)\n"
     )
-    dist = tmp_path / "broken_extractor-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-extractor\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text(
-        "[videolearn.extractors]\nbroken = broken_extractor:Broken\n"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
+    _install_plugin(tmp_path, monkeypatch, "broken", "Broken", source)
     media = tmp_path / "media"
     media.mkdir()
     write_video(media / "bad.mp4", [(RED, 1.0)])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from abc import abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 
 import cv2
@@ -25,30 +26,35 @@ from videolearn.ingest.shots import ShotDetector
 from videolearn.types import TimeSpan
 
 
-def _whole(video: VideoContext, end_s: float) -> TimeSpan:
-    return TimeSpan(0.0, max(end_s, video.info.duration_s))
+class WholeFileExtractor(Extractor):
+    """An extractor whose signals span the whole file and need no decoded media: it
+    works from the file's identity and probe, once decoding has ended."""
+
+    signal_type = ValueSignal
+
+    def begin(self, video: VideoContext) -> ExtractorPass:
+        return _WholeFilePass(self, video)
+
+    @abstractmethod
+    def signals(self, video: VideoContext, span: TimeSpan) -> list[Signal]:
+        """The signals for `video`, each over `span` (the whole file)."""
 
 
-class _Finish(ExtractorPass):
-    """A pass that does all its work at the end from the video's description."""
-
-    def __init__(self, extractor: FileHashExtractor | MediaInfoExtractor, video: VideoContext):
+class _WholeFilePass(ExtractorPass):
+    def __init__(self, extractor: WholeFileExtractor, video: VideoContext) -> None:
         self.extractor = extractor
         self.video = video
 
     def finish(self, end_s: float, earlier: Mapping[str, Sequence[Signal]]) -> Iterable[Signal]:
-        return self.extractor.signals(self.video, _whole(self.video, end_s))
+        whole = TimeSpan(0.0, max(end_s, self.video.info.duration_s))
+        return self.extractor.signals(self.video, whole)
 
 
-class FileHashExtractor(Extractor):
+class FileHashExtractor(WholeFileExtractor):
     """sha256 and md5 of the file's bytes (computed while identifying the file)."""
 
     name = "file_hash"
     version = 1
-    signal_type = ValueSignal
-
-    def begin(self, video: VideoContext) -> ExtractorPass:
-        return _Finish(self, video)
 
     def signals(self, video: VideoContext, span: TimeSpan) -> list[Signal]:
         return [
@@ -57,15 +63,11 @@ class FileHashExtractor(Extractor):
         ]
 
 
-class MediaInfoExtractor(Extractor):
+class MediaInfoExtractor(WholeFileExtractor):
     """The container's description of the file, as one JSON value."""
 
     name = "media_info"
     version = 1
-    signal_type = ValueSignal
-
-    def begin(self, video: VideoContext) -> ExtractorPass:
-        return _Finish(self, video)
 
     def signals(self, video: VideoContext, span: TimeSpan) -> list[Signal]:
         value = json.dumps(dataclasses.asdict(video.info), sort_keys=True)

@@ -14,7 +14,6 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import av
@@ -25,7 +24,7 @@ from av.video.reformatter import VideoReformatter
 
 from videolearn.config import DecodeLimits
 from videolearn.errors import MediaError
-from videolearn.types import AudioStreamInfo, MediaInfo, VideoStreamInfo
+from videolearn.types import AudioStreamInfo, Closing, MediaInfo, VideoStreamInfo
 
 AUDIO_RATE_HZ = 16_000
 # Container formats that read other files or URLs named inside them.
@@ -173,7 +172,7 @@ def probe_container(container: Any, path: Path, size_bytes: int, limits: DecodeL
     )
 
 
-class MediaReader:
+class MediaReader(Closing):
     """One opened media file. Use `open_media`; iterate `iter_chunks`; read `report` after."""
 
     def __init__(self, path: Path, limits: DecodeLimits) -> None:
@@ -197,17 +196,6 @@ class MediaReader:
 
     def close(self) -> None:
         self._container.close()
-
-    def __enter__(self) -> MediaReader:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def iter_chunks(self, request: DecodeRequest) -> Iterator[MediaChunk]:
         """Decode the file once and yield chunks of about `request.chunk_s` media seconds.

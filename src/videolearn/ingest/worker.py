@@ -24,7 +24,6 @@ import types
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import numpy as np
@@ -39,7 +38,7 @@ from videolearn.ingest.decode import (
     MediaChunk,
     open_media,
 )
-from videolearn.types import MediaInfo
+from videolearn.types import Closing, MediaInfo
 
 _context: Any = None
 # A chunk's frames as sent: sampling, the .npy file holding them, their times.
@@ -143,7 +142,7 @@ def _start_without_main(process: Any) -> None:
         sys.modules["__main__"] = real_main
 
 
-class DecodeProcess:
+class DecodeProcess(Closing):
     """A decode running in a child process. Use `open_decode`."""
 
     def __init__(self, path: Path, request: DecodeRequest, limits: DecodeLimits) -> None:
@@ -228,17 +227,6 @@ class DecodeProcess:
         self._process.join(timeout=10)
         self._conn.close()
         shutil.rmtree(self._spill_dir, ignore_errors=True)
-
-    def __enter__(self) -> DecodeProcess:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def open_decode(path: Path, request: DecodeRequest, limits: DecodeLimits) -> DecodeProcess:

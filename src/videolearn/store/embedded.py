@@ -34,6 +34,7 @@ import pyarrow as pa
 from videolearn.errors import LibraryLockedError, LibraryNotFoundError
 from videolearn.extractors.base import Moment, Signal, Thumbnail, ValueSignal
 from videolearn.store.ledger import Ledger
+from videolearn.types import Closing
 
 MARKER_FILE = "videolearn-library.json"
 _VIDEO_ID = re.compile(r"^[0-9a-f]{64}$")
@@ -144,7 +145,7 @@ def _rows(video_id: str, output: ExtractorOutput) -> dict[str, list[dict[str, An
     return rows
 
 
-class LibraryStore:
+class LibraryStore(Closing):
     """A library directory opened for reading and, under `writing()`, for writing."""
 
     def __init__(self, root: Path, create: bool) -> None:
