@@ -199,6 +199,8 @@ def test_kill_during_index_then_resume_gives_the_same_library(media: Path, tmp_p
         proc.wait()
         resumed = run("index", *files, "--library", library, "--json")
         assert resumed.returncode == 0, resumed.stderr
+        # The killed run's decoded frames on /dev/shm are cleaned up by the next run.
+        assert not list(Path("/dev/shm").glob(f"videolearn-decode-{proc.pid}-*"))
         assert _snapshot(library) == _snapshot(reference)
         assert run("doctor", "--library", library).returncode == 0
 

@@ -45,10 +45,36 @@ _context: Any = None
 _SpilledFrames = tuple[FrameSampling, str, tuple[int, ...], np.ndarray]
 
 
+_SPILL_PREFIX = "videolearn-decode-"
+_swept = False
+
+
 def _spill_dir() -> str:
+    """A private folder for one decode's frames, on /dev/shm when it is writable.
+
+    The folder name carries this process's pid; folders left by processes that were
+    killed (kill -9 leaves no chance to clean up) are removed on first use.
+    """
+    global _swept
     shm = Path("/dev/shm")
-    base = str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
-    return tempfile.mkdtemp(prefix="videolearn-decode-", dir=base)
+    base = Path(shm if shm.is_dir() and os.access(shm, os.W_OK) else tempfile.gettempdir())
+    if not _swept:
+        _swept = True
+        for old in base.glob(f"{_SPILL_PREFIX}*"):
+            pid = old.name[len(_SPILL_PREFIX) :].split("-")[0]
+            if pid.isdigit() and not _alive(int(pid)):
+                shutil.rmtree(old, ignore_errors=True)
+    return tempfile.mkdtemp(prefix=f"{_SPILL_PREFIX}{os.getpid()}-", dir=base)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _mp_context() -> Any:
@@ -69,9 +95,12 @@ class _SpillBudget:
 
     def take(self, size_bytes: int) -> None:
         """Child: wait until `size_bytes` more fit (one chunk always fits when none wait)."""
+        parent = os.getppid()
         with self._cond:
             while self._used.value and self._used.value + size_bytes > self.limit_bytes:
-                self._cond.wait()
+                # A killed parent never makes room: stop waiting when it is gone.
+                if not self._cond.wait(timeout=1.0) and os.getppid() != parent:
+                    raise SystemExit(1)
             self._used.value += size_bytes
 
     def give(self, size_bytes: int) -> None:
