@@ -23,7 +23,7 @@ from videolearn.ingest.scan import FileIdentity, FoundFile, identify, iter_media
 from videolearn.ingest.worker import DecodeProcess, open_decode
 from videolearn.store.embedded import ExtractorOutput, LibraryStore, open_store
 from videolearn.store.ledger import FileEntry
-from videolearn.types import Closing, MediaInfo
+from videolearn.types import Closing, MediaInfo, TimeSpan
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,51 @@ class LibraryStatus:
     failed: int
     pending: int
     failures: list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class StoredMoment:
+    """A moment as stored: what an extractor found at a time in a video."""
+
+    modality: str
+    span: TimeSpan
+    label: str
+    text: str
+    score: float
+    extractor: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "modality": self.modality,
+            "start_s": self.span.start_s,
+            "end_s": self.span.end_s,
+            **({"text": self.text} if self.text else {"label": self.label}),
+            "score": self.score,
+            "extractor": self.extractor,
+        }
+
+
+@dataclass(frozen=True)
+class VideoDetail:
+    """One video: its stored row (`info`), where its file is, and what was found in it."""
+
+    info: dict[str, Any]
+    paths: list[str]
+    hashes: dict[str, str]
+    extractors: dict[str, int]
+    thumbnails: list[TimeSpan]
+    moments: list[StoredMoment]
+
+    def to_json(self) -> dict[str, Any]:
+        """The `show --json` document: the video's fields at the top, then the lists."""
+        return {
+            **self.info,
+            "paths": self.paths,
+            "hashes": self.hashes,
+            "extractors": self.extractors,
+            "thumbnails": [{"start_s": t.start_s, "end_s": t.end_s} for t in self.thumbnails],
+            "moments": [m.to_json() for m in self.moments],
+        }
 
 
 @dataclass(frozen=True)
@@ -288,39 +333,36 @@ class Library(Closing):
             )
         raise VideoNotFoundError(f"no indexed video has the path or id {video!r}")
 
-    def show(self, video: str) -> dict[str, Any]:
+    def show(self, video: str) -> VideoDetail:
         """A video's stored info and every moment found in it, in time order."""
         row = self.resolve(video)
         video_id = row["video_id"]
-        moments = [
-            {
-                "modality": m["modality"],
-                "start_s": m["start_s"],
-                "end_s": m["end_s"],
-                **({"text": m["text"]} if m["text"] else {"label": m["label"]}),
-                "score": m["score"],
-                "extractor": m["extractor"],
-            }
-            for m in self.store.rows_for("moments", video_id)
-        ]
-        signals = {
+        hashes = {
             s["kind"]: s["value"]
             for s in self.store.rows_for("signals", video_id)
             if s["kind"] in ("sha256", "md5")
         }
-        thumbs = self.store.rows_for("thumbnails", video_id)
-        info = {k: v for k, v in row.items() if k != "extractors"}
-        return {
-            **info,
-            "paths": self.store.ledger.paths_of(video_id),
-            "hashes": signals,
-            "extractors": json.loads(row["extractors"] or "{}"),
-            "thumbnails": [
-                {"start_s": t["start_s"], "end_s": t["end_s"], "size_bytes": len(t["jpeg"])}
-                for t in thumbs
+        return VideoDetail(
+            info={k: v for k, v in row.items() if k != "extractors"},
+            paths=self.store.ledger.paths_of(video_id),
+            hashes=hashes,
+            extractors=json.loads(row["extractors"] or "{}"),
+            thumbnails=[
+                TimeSpan(t["start_s"], t["end_s"])
+                for t in self.store.rows_for("thumbnails", video_id)
             ],
-            "moments": moments,
-        }
+            moments=[
+                StoredMoment(
+                    m["modality"],
+                    TimeSpan(m["start_s"], m["end_s"]),
+                    m["label"],
+                    m["text"],
+                    float(m["score"]),
+                    m["extractor"],
+                )
+                for m in self.store.rows_for("moments", video_id)
+            ],
+        )
 
     # -- removing and checking ------------------------------------------------------------
 
@@ -437,4 +479,12 @@ def open_library(
     return Library(settings or load_settings(library), create=create)
 
 
-__all__: Sequence[str] = ["DoctorReport", "IndexResult", "Library", "LibraryStatus", "open_library"]
+__all__: Sequence[str] = [
+    "DoctorReport",
+    "IndexResult",
+    "Library",
+    "LibraryStatus",
+    "StoredMoment",
+    "VideoDetail",
+    "open_library",
+]

@@ -166,18 +166,19 @@ def show(
 
     with _open(library) as lib:
         try:
-            data = lib.show(video)
+            detail = lib.show(video)
         except VideoNotFoundError as err:
             raise _fail(str(err), EXIT_USAGE) from None
     if as_json:
-        _emit(data)
+        _emit(detail.to_json())
         return
-    typer.echo(f"{data['path']}\n  id {data['video_id']}")
-    size = f"{data['width_px']}x{data['height_px']}, " if data["width_px"] else "audio only, "
-    typer.echo(f"  {size}{data['duration_s']:.2f} s, {data['container']}")
-    for m in data["moments"]:
-        what = m.get("text") or m.get("label", "")
-        typer.echo(f"  {m['start_s']:9.2f} - {m['end_s']:9.2f}  {m['modality']:6} {what}")
+    info = detail.info
+    typer.echo(f"{info['path']}\n  id {info['video_id']}")
+    size = f"{info['width_px']}x{info['height_px']}, " if info["width_px"] else "audio only, "
+    typer.echo(f"  {size}{info['duration_s']:.2f} s, {info['container']}")
+    for m in detail.moments:
+        span = f"{m.span.start_s:9.2f} - {m.span.end_s:9.2f}"
+        typer.echo(f"  {span}  {m.modality:6} {m.text or m.label}")
 
 
 @app.command()
