@@ -330,3 +330,24 @@ def test_progress_bar_on_a_terminal(media: Path, tmp_path: Path) -> None:
     assert os.waitstatus_to_exitcode(status) == 0
     assert "files 1/1" in screen  # the bar, drawn on the terminal
     assert "1 indexed" in screen
+
+
+def test_readers_never_see_half_a_video(media: Path, tmp_path: Path) -> None:
+    library = tmp_path / "lib"
+    run("index", media / "silent.mkv", "--library", library)  # the library exists
+    videos = [media / n for n in sorted(GOOD) if n != "tone.flac"]
+    writer = subprocess.Popen([*CLI, "index", *map(str, videos), "--library", str(library)])
+    seen: set[str] = set()
+    try:
+        deadline = time.monotonic() + 120
+        while writer.poll() is None and time.monotonic() < deadline:
+            with open_library(library) as lib:
+                for video_id in lib.store.video_ids():
+                    # Every listed video already has its shots and thumbnails.
+                    assert lib.store.rows_for("moments", video_id), video_id
+                    assert lib.store.rows_for("thumbnails", video_id), video_id
+                    seen.add(video_id)
+    finally:
+        writer.wait(timeout=120)
+    assert writer.returncode == 0
+    assert len(seen) >= 2  # the reader really read while the writer wrote
