@@ -19,7 +19,14 @@ from videolearn.extractors.base import Extractor, VideoContext
 from videolearn.extractors.registry import available_extractors
 from videolearn.extractors.runner import decode_request, run_extractors
 from videolearn.ingest.decode import DecodeReport, MediaChunk
-from videolearn.ingest.scan import FileIdentity, FoundFile, identify, iter_media_files, stat_file
+from videolearn.ingest.scan import (
+    FileIdentity,
+    FoundFile,
+    absolute_path,
+    identify,
+    iter_media_files,
+    stat_file,
+)
 from videolearn.ingest.worker import DecodeProcess, open_decode
 from videolearn.store.embedded import ExtractorOutput, LibraryStore, open_store
 from videolearn.store.ledger import FileEntry
@@ -319,11 +326,9 @@ class Library(Closing):
         Raises:
             VideoNotFoundError: nothing, or more than one video, matches.
         """
-        as_path = Path(video)
-        if as_path.exists() or "/" in video or as_path.suffix:
-            row = self.store.find_by_path(str(as_path.absolute()))
-            if row is not None:
-                return row
+        row = self.store.find_by_path(str(absolute_path(video)))
+        if row is not None:
+            return row
         matches = self.store.find_by_id_prefix(video.lower())
         if len(matches) == 1:
             return matches[0]

@@ -66,6 +66,11 @@ def is_media_name(path: Path) -> bool:
     return path.suffix.lower() in MEDIA_EXTENSIONS
 
 
+def absolute_path(path: Path | str) -> Path:
+    """The form paths are stored in: `~` expanded, absolute, `..` folded (links kept)."""
+    return Path(os.path.normpath(Path(path).expanduser().absolute()))
+
+
 def iter_media_files(paths: Iterable[Path]) -> Iterator[FoundFile]:
     """Yield media files under `paths`, each folder walked recursively in sorted order.
 
@@ -74,7 +79,7 @@ def iter_media_files(paths: Iterable[Path]) -> Iterator[FoundFile]:
     """
     seen: set[Path] = set()
     for given in paths:
-        path = Path(os.path.normpath(Path(given).absolute()))
+        path = absolute_path(given)
         if not path.exists():
             yield FoundFile(path, "does not exist")
             continue
