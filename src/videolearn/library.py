@@ -61,6 +61,7 @@ class StoredMoment:
     text: str
     score: float
     extractor: str
+    attrs: dict[str, Any]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -70,6 +71,7 @@ class StoredMoment:
             **({"text": self.text} if self.text else {"label": self.label}),
             "score": self.score,
             "extractor": self.extractor,
+            **self.attrs,
         }
 
 
@@ -364,6 +366,7 @@ class Library(Closing):
                     m["text"],
                     float(m["score"]),
                     m["extractor"],
+                    json.loads(m["attrs"] or "{}"),
                 )
                 for m in self.store.rows_for("moments", video_id)
             ],

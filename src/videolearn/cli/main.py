@@ -231,6 +231,51 @@ def doctor(
         raise typer.Exit(EXIT_SOME_FAILED)
 
 
+@app.command()
+def transcribe(
+    file: Annotated[Path, typer.Argument(help="An audio or video file.", dir_okay=False)],
+    fmt: Annotated[str, typer.Option("--format", help="srt, vtt, json or txt.")] = "txt",
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write here instead of stdout.")
+    ] = None,
+    library: LibraryOption = Path(DEFAULT_LIBRARY),
+    no_progress: NoProgressOption = False,
+) -> None:
+    """Transcribe one file (no library needed): subtitles, JSON with words, or text."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from videolearn.apps.transcribe import FORMATS, render, transcribe_file
+    from videolearn.config import load_settings
+    from videolearn.errors import MediaError
+
+    if fmt not in FORMATS:
+        raise _fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}", EXIT_USAGE)
+    # Settings come from the library's TOML file when there is one; none is needed.
+    settings = load_settings(library)
+    try:
+        if not no_progress and sys.stderr.isatty():
+            columns = (TextColumn(file.name[:40]), BarColumn(), TimeRemainingColumn())
+            with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+                task = bar.add_task("", total=None)
+
+                def on_progress(reached_s: float, duration_s: float) -> None:
+                    bar.update(task, completed=reached_s, total=duration_s or None)
+
+                transcript = transcribe_file(file, settings, on_progress=on_progress)
+        else:
+            transcript = transcribe_file(file, settings)
+    except MediaError as err:
+        raise _fail(str(err), EXIT_SOME_FAILED) from None
+    text = render(transcript, fmt)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        partial = output.with_name(output.name + ".partial")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(output)
+
+
 def main() -> None:
     from videolearn.errors import VideolearnError
 

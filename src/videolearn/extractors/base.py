@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from videolearn.config import Settings
 from videolearn.ingest.decode import FrameBatch, FrameSampling, MediaChunk
@@ -26,13 +26,15 @@ NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 
 @dataclass(frozen=True)
 class Moment:
-    """Something found at a time: a shot, a phrase, a sound. `modality` names the channel."""
+    """Something found at a time: a shot, a phrase, a sound. `modality` names the channel;
+    `attrs` holds what else the extractor knows (JSON-serialisable: a language, words)."""
 
     span: TimeSpan
     modality: str
     label: str = ""
     text: str = ""
     score: float = 1.0
+    attrs: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

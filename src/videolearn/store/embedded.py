@@ -74,6 +74,8 @@ MOMENTS = pa.schema(
         pa.field("label", pa.string()),
         pa.field("text", pa.string()),
         pa.field("score", pa.float32()),
+        # JSON object of the moment's other attributes (language, words, ...).
+        pa.field("attrs", pa.string()),
     ]
 )
 SIGNALS = pa.schema([*_SPAN_FIELDS, pa.field("kind", pa.string()), pa.field("value", pa.string())])
@@ -128,6 +130,7 @@ def _rows(video_id: str, output: ExtractorOutput) -> dict[str, list[dict[str, An
                     "label": sig.label,
                     "text": sig.text,
                     "score": sig.score,
+                    "attrs": json.dumps(dict(sig.attrs), sort_keys=True, ensure_ascii=False),
                 }
             )
         elif isinstance(sig, ValueSignal):
