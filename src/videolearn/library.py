@@ -212,6 +212,7 @@ class Library(Closing):
                 s: sum(r.status == s for r in results) for s in ("indexed", "unchanged", "failed")
             }
             self.store.ledger.finish_run(run_id, **counts)
+            self.store.ensure_text_index()
             self.store.cleanup_versions(self.settings.keep_versions_s)
         return results
 

@@ -134,3 +134,43 @@ def write_demo_set(folder: Path) -> list[Path]:
 if __name__ == "__main__":
     for written in write_demo_set(Path(sys.argv[1] if len(sys.argv) > 1 else "demo-media")):
         print(f"wrote {written}")
+
+
+def speak(path: Path, text: str, voice: str = "en", gap_before_s: float = 0.0) -> Path:
+    """Write `text` spoken by espeak-ng (Debian package `espeak-ng`) to a WAV file,
+    after `gap_before_s` of silence."""
+    import shutil
+    import subprocess
+
+    if shutil.which("espeak-ng") is None:
+        raise RuntimeError("espeak-ng is not installed (apt-get install espeak-ng)")
+    spoken = path.with_suffix(".speech.wav")
+    subprocess.run(["espeak-ng", "-v", voice, "-w", str(spoken), text], check=True)
+    if gap_before_s <= 0:
+        spoken.replace(path)
+        return path
+    with av.open(str(spoken)) as src:
+        stream = src.streams.audio[0]
+        rate = stream.codec_context.sample_rate
+        samples = np.concatenate([f.to_ndarray().reshape(-1) for f in src.decode(stream)])
+    spoken.unlink()
+    silence = np.zeros(round(gap_before_s * rate), dtype=samples.dtype)
+    write_wav(path, np.concatenate([silence, samples]), rate)
+    return path
+
+
+def write_wav(path: Path, samples: np.ndarray, rate_hz: int) -> Path:
+    """Write mono samples (int16, or float in [-1, 1]) as a 16-bit PCM WAV file."""
+    if samples.dtype != np.int16:
+        samples = (np.clip(samples, -1.0, 1.0) * 32767).astype(np.int16)
+    with av.open(str(path), "w", format="wav") as out:
+        stream = out.add_stream("pcm_s16le", rate=rate_hz)
+        stream.layout = "mono"
+        for start in range(0, samples.size, 4096):
+            block = samples[start : start + 4096].reshape(1, -1)
+            frame = av.AudioFrame.from_ndarray(block, format="s16", layout="mono")
+            frame.sample_rate = rate_hz
+            frame.pts = start
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path

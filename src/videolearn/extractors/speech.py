@@ -45,6 +45,8 @@ MAX_CHUNK_S = 30.0
 NO_SPEECH_PROB = 0.6
 NO_SPEECH_LOGPROB = -1.0
 MAX_COMPRESSION_RATIO = 2.4
+# Audio kept either side of a chunk's speech (faster-whisper's default VAD padding).
+_PAD_SAMPLES = int(0.4 * AUDIO_RATE_HZ)
 
 
 @dataclass(frozen=True)
@@ -137,19 +139,21 @@ def resolve_model(name: str, cache_dir: Path) -> str:
     return name  # a hub name; loaded with local_files_only, never downloaded
 
 
-def speech_chunks(regions: Sequence[tuple[int, int]], max_chunk_s: float) -> list[tuple[int, int]]:
-    """Group VAD speech regions (sample ranges) into chunks of at most `max_chunk_s`.
+def speech_chunks(
+    regions: Sequence[tuple[int, int]], max_chunk_s: float
+) -> list[list[tuple[int, int]]]:
+    """Group VAD speech regions (sample ranges) into chunks spanning at most `max_chunk_s`.
 
     A region longer than the limit stays a chunk of its own; Whisper reads it window by
     window.
     """
     limit = int(max_chunk_s * AUDIO_RATE_HZ)
-    chunks: list[tuple[int, int]] = []
+    chunks: list[list[tuple[int, int]]] = []
     for start, end in regions:
-        if chunks and end - chunks[-1][0] <= limit:
-            chunks[-1] = (chunks[-1][0], end)
+        if chunks and end - chunks[-1][0][0] <= limit:
+            chunks[-1].append((start, end))
         else:
-            chunks.append((start, end))
+            chunks.append([(start, end)])
     return chunks
 
 
@@ -170,6 +174,19 @@ def cut_repetitions(words: Sequence[Word], max_ngram: int = 8, max_repeats: int 
                 changed = True
             i += 1
         n = n if changed else n + 1
+    return out
+
+
+def snap_to_speech(words: Sequence[Word], speech: Sequence[TimeSpan]) -> list[Word]:
+    """Move word starts that fall before the onset of their stretch of speech onto it."""
+    if not speech:
+        return list(words)
+    out = []
+    for w in words:
+        middle_s = (w.start_s + w.end_s) / 2
+        span = next((s for s in speech if s.end_s >= middle_s), speech[-1])
+        start_s = min(max(w.start_s, span.start_s), w.end_s)
+        out.append(Word(start_s, w.end_s, w.word, w.probability))
     return out
 
 
@@ -207,10 +224,13 @@ class Transcriber:
             raise ExtractorError(f"could not load the Whisper model {s.model!r}: {err}") from err
         # Regions split at half-second pauses and at most one Whisper window long, so that a
         # change of language between sentences starts a new chunk.
+        # Unpadded, so that the regions mark where speech starts: Whisper tends to start
+        # a chunk's first word at the chunk's start, padding included.
         self._vad = VadOptions(
             threshold=s.vad_threshold,
             min_silence_duration_ms=500,
             max_speech_duration_s=MAX_CHUNK_S,
+            speech_pad_ms=0,
         )
 
     def speech_regions(self, audio: np.ndarray) -> list[tuple[int, int]]:
@@ -220,8 +240,14 @@ class Transcriber:
         self.load()
         return [(r["start"], r["end"]) for r in get_speech_timestamps(audio, self._vad)]
 
-    def transcribe_chunk(self, audio: np.ndarray, offset_s: float) -> list[SpeechSegment]:
-        """Transcribe one chunk of speech (at most about 30 s), detecting its language."""
+    def transcribe_chunk(
+        self, audio: np.ndarray, offset_s: float, speech: Sequence[TimeSpan] = ()
+    ) -> list[SpeechSegment]:
+        """Transcribe one chunk of speech (at most about 30 s), detecting its language.
+
+        `speech` are the VAD's speech spans in the chunk (absolute times): a word that
+        Whisper starts before its span's onset is moved to the onset.
+        """
         self.load()
         s = self.settings
         segments, info = self._model.transcribe(
@@ -242,15 +268,18 @@ class Transcriber:
             if seg.no_speech_prob > NO_SPEECH_PROB and seg.avg_logprob < NO_SPEECH_LOGPROB:
                 continue  # Whisper's own rule: this window holds no speech
             words = cut_repetitions(
-                [
-                    Word(
-                        round(offset_s + w.start, 3),
-                        round(offset_s + w.end, 3),
-                        w.word,
-                        round(float(w.probability), 4),
-                    )
-                    for w in seg.words or ()
-                ]
+                snap_to_speech(
+                    [
+                        Word(
+                            round(offset_s + w.start, 3),
+                            round(offset_s + w.end, 3),
+                            w.word,
+                            round(float(w.probability), 4),
+                        )
+                        for w in seg.words or ()
+                    ],
+                    speech,
+                )
             )
             text = "".join(w.word for w in words).strip() if words else seg.text.strip()
             if not text:
@@ -308,13 +337,20 @@ class SpeechStream:
         keep_from = audio.size
         # A chunk reaching the end of a full buffer may go on: keep it for next time,
         # unless it is all there is (one long stretch of speech).
-        if not final and len(chunks) > 1 and chunks[-1][1] >= audio.size - AUDIO_RATE_HZ:
-            keep_from = chunks.pop()[0]
+        if not final and len(chunks) > 1 and chunks[-1][-1][1] >= audio.size - AUDIO_RATE_HZ:
+            keep_from = max(0, chunks.pop()[0][0] - _PAD_SAMPLES)
         out: list[SpeechSegment] = []
-        for first, last in chunks:
+        for regions in chunks:
+            # Whisper gets a little context around the speech, as faster-whisper gives it.
+            first = max(0, regions[0][0] - _PAD_SAMPLES)
+            last = min(audio.size, regions[-1][1] + _PAD_SAMPLES)
+            spans = [
+                TimeSpan(start_s + a / AUDIO_RATE_HZ, start_s + b / AUDIO_RATE_HZ)
+                for a, b in regions
+            ]
             out.extend(
                 self.transcriber.transcribe_chunk(
-                    audio[first:last], start_s + first / AUDIO_RATE_HZ
+                    audio[first:last], start_s + first / AUDIO_RATE_HZ, spans
                 )
             )
         rest = audio[keep_from:]

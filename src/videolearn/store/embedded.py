@@ -37,6 +37,7 @@ from videolearn.store.ledger import Ledger
 from videolearn.types import Closing
 
 MARKER_FILE = "videolearn-library.json"
+_TEXT_INDEX = "moments_text"
 _VIDEO_ID = re.compile(r"^[0-9a-f]{64}$")
 
 VIDEOS = pa.schema(
@@ -265,6 +266,39 @@ class LibraryStore(Closing):
             warnings.filterwarnings("ignore", message=r"optimize\(cleanup_older_than=0\)")
             for table in self._tables.values():
                 table.optimize(cleanup_older_than=timedelta(seconds=older_than_s))
+
+    def ensure_text_index(self) -> None:
+        """Create the full-text index over moment text once there is text to index.
+
+        Rows written later are searched too (LanceDB scans what its index does not cover)
+        and folded into the index by `cleanup_versions`' optimize.
+        """
+        table = self._tables["moments"]
+        if table.count_rows() == 0 or any(i.name == _TEXT_INDEX for i in table.list_indices()):
+            return
+        from lancedb.index import FTS
+
+        # Language-neutral tokens: transcripts come in any language, so no stemming and
+        # no English stop words; accents folded so that "strasse" finds "straße".
+        config = FTS(
+            base_tokenizer="simple",
+            lower_case=True,
+            stem=False,
+            remove_stop_words=False,
+            ascii_folding=True,
+            with_position=True,
+        )
+        table.create_index("text", config=config, name=_TEXT_INDEX)
+
+    def search_text(self, query: str, limit: int = 20) -> list[dict[str, Any]]:
+        """Moments whose text matches `query` (BM25), best first, of stored videos only."""
+        table = self._tables["moments"]
+        if not query.strip() or table.count_rows() == 0:
+            return []
+        self.ensure_text_index()
+        known = self.video_ids()
+        hits = table.search(query, query_type="fts").limit(limit * 4).to_list()
+        return [h for h in hits if h["video_id"] in known][:limit]
 
     def version_count(self) -> int:
         """Table versions kept on disk, all tables together."""
