@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_MEDIA ?= demo-media
 DEMO_LIBRARY ?= demo-library
 
-.PHONY: venv demo test test-fast check format bench clean
+.PHONY: venv demo test test-tools check format bench clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,9 +25,18 @@ demo: venv
 	$(BIN)/videolearn status --library $(DEMO_LIBRARY)
 	$(BIN)/videolearn show $(DEMO_MEDIA)/three-shots.mp4 --library $(DEMO_LIBRARY)
 	$(BIN)/videolearn doctor --library $(DEMO_LIBRARY)
+	if [ -f $(DEMO_MEDIA)/spoken.wav ]; then \
+	  $(BIN)/videolearn transcribe $(DEMO_MEDIA)/spoken.wav --format srt; fi
+
+# The tests speak with espeak-ng and drop privileges with setpriv (util-linux): install
+# espeak-ng when it is missing and we may (root on Debian), else say what is missing.
+test-tools:
+	@command -v espeak-ng >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && (apt-get update -qq && apt-get install -y -qq espeak-ng >/dev/null); } \
+	  || { echo "the tests need espeak-ng: apt-get install espeak-ng"; exit 1; }
 
 # pytest exits 5 when it collected no test: that is a failure here.
-test: venv
+test: venv test-tools
 	$(BIN)/python -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc
 
 check: venv
@@ -42,6 +51,7 @@ format: venv
 
 bench: venv
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/speech.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_MEDIA) $(DEMO_LIBRARY)

@@ -121,19 +121,22 @@ RED, GREEN, BLUE, YELLOW = (220, 30, 30), (30, 200, 60), (40, 60, 220), (230, 21
 
 
 def write_demo_set(folder: Path) -> list[Path]:
-    """The demo's sample library: a few short clips and a sound file."""
+    """The demo's sample library: a few short clips, a sound file, and speech when
+    espeak-ng is installed."""
+    import shutil
+
     folder.mkdir(parents=True, exist_ok=True)
-    return [
+    written = [
         write_video(folder / "three-shots.mp4", [(RED, 2.0), (GREEN, 2.0), (BLUE, 2.0)]),
         write_video(folder / "two-shots.mkv", [(YELLOW, 1.5), (BLUE, 2.5)], tone_hz=660.0),
         write_video(folder / "portrait.mp4", [(GREEN, 3.0)], rotation_deg=90, tone_hz=None),
         write_tone(folder / "tone.flac", 3.0),
     ]
-
-
-if __name__ == "__main__":
-    for written in write_demo_set(Path(sys.argv[1] if len(sys.argv) > 1 else "demo-media")):
-        print(f"wrote {written}")
+    if shutil.which("espeak-ng"):
+        written.append(speak(folder / "spoken.wav", SPOKEN_PASSAGES["en"], "en"))
+    else:
+        print("espeak-ng is not installed: the demo has no speech (apt-get install espeak-ng)")
+    return written
 
 
 def speak(path: Path, text: str, voice: str = "en", gap_before_s: float = 0.0) -> Path:
@@ -174,3 +177,21 @@ def write_wav(path: Path, samples: np.ndarray, rate_hz: int) -> Path:
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
     return path
+
+
+# Passages for generated speech in several languages (the same story in each).
+SPOKEN_PASSAGES = {
+    "en": "The weather is nice today and we are going to the park. My sister brought a basket "
+    "of apples and some bread. We will stay there until the evening.",
+    "de": "Das Wetter ist heute schön und wir gehen in den Park. Meine Schwester hat einen Korb "
+    "mit Äpfeln und etwas Brot mitgebracht. Wir bleiben dort bis zum Abend.",
+    "es": "El tiempo es agradable hoy y vamos al parque. Mi hermana trajo una cesta de manzanas "
+    "y un poco de pan. Nos quedaremos allí hasta la noche.",
+    "fr": "Il fait beau aujourd'hui et nous allons au parc. Ma soeur a apporté un panier de "
+    "pommes et du pain. Nous resterons là-bas jusqu'au soir.",
+}
+
+
+if __name__ == "__main__":
+    for written in write_demo_set(Path(sys.argv[1] if len(sys.argv) > 1 else "demo-media")):
+        print(f"wrote {written}")

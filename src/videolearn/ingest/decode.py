@@ -385,7 +385,9 @@ class _AudioCollector:
         fmt = (frame.format.name, frame.layout.name, int(frame.sample_rate))
         if fmt != self.input_format:
             self.flush()
-            self.resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE_HZ)
+            # 16-bit like faster-whisper's own decode_audio: the same samples give Whisper
+            # the same input, and its decoding is sensitive to tiny differences.
+            self.resampler = av.AudioResampler(format="s16", layout="mono", rate=AUDIO_RATE_HZ)
             self.input_format = fmt
         if self.start_s is None:
             self.start_s = max(0.0, t)
@@ -400,7 +402,7 @@ class _AudioCollector:
             self.input_format = None
 
     def _keep(self, out: Any) -> None:
-        samples = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+        samples = out.to_ndarray().reshape(-1).astype(np.float32) / 32768.0
         self.pending.append(samples)
         self.total += samples.size
 
