@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,9 +23,11 @@ from videolearn.apps.transcribe import (
     transcribe_file,
 )
 from videolearn.config import Settings, load_settings
+from videolearn.errors import ExtractorError
 from videolearn.extractors.speech import (
     BUNDLED_MODEL_BYTES,
     SpeechExtractor,
+    SpeechStream,
     Transcriber,
     Word,
     bundled_model_dir,
@@ -246,3 +249,54 @@ def test_index_stores_speech_moments_found_by_text(shared_data: Path, tmp_path: 
         assert not [m for m in clip if m.modality == "speech"]
         hits = lib.store.search_text("fellow Americans")
         assert hits and hits[0]["video_id"] == lib.resolve(str(media / "jfk.flac"))["video_id"]
+
+
+def test_a_model_folder_and_an_unknown_hub_name(tmp_path: Path, settings: Settings) -> None:
+    folder = tmp_path / "my-whisper"
+    shutil.copytree(bundled_model_dir(settings.model_cache_dir), folder)
+    mine = Transcriber(load_settings(tmp_path, speech={"model": str(folder)}).speech, tmp_path)
+    said = mine.transcribe(_read_pcm_16k(speak(tmp_path / "s.wav", SPOKEN_PASSAGES["en"])))
+    assert "going to the park" in " ".join(s.text for s in said).lower()
+    unknown = load_settings(tmp_path, speech={"model": "someone/whisper-nowhere"}).speech
+    with pytest.raises(ExtractorError, match="never downloads models"):
+        Transcriber(unknown, tmp_path).load()
+    (folder / "model.bin").unlink()
+    with pytest.raises(ExtractorError, match="not a CTranslate2 model directory"):
+        Transcriber(load_settings(tmp_path, speech={"model": str(folder)}).speech, tmp_path).load()
+
+
+def _read_pcm_16k(path: Path) -> np.ndarray:
+    from faster_whisper import decode_audio
+
+    return np.asarray(decode_audio(str(path)), dtype=np.float32)
+
+
+def test_long_audio_streams_in_bounded_memory(
+    shared_data: Path, tmp_path: Path, transcriber: Transcriber
+) -> None:
+    # JFK and a generated passage, four times each with pauses (~100 s), fed 2 s at a
+    # time to a stream that may hold 30 s.
+    jfk = _read_pcm_16k(shared_data / "speech" / "jfk.flac")
+    park = _read_pcm_16k(speak(tmp_path / "park.wav", SPOKEN_PASSAGES["en"]))
+    pause = np.zeros(2 * 16000, dtype=np.float32)
+    pieces, jfk_starts_s, at = [], [], 0
+    for _ in range(4):
+        jfk_starts_s.append(at / 16000)
+        pieces += [jfk, pause, park, pause]
+        at += jfk.size + park.size + 2 * pause.size
+    audio = np.concatenate(pieces)
+    alone = [w for s in transcriber.transcribe(jfk) for w in s.words if "fellow" in w.word]
+    speech = load_settings(tmp_path, speech={"window_s": 30.0}).speech
+    stream = SpeechStream(Transcriber(speech, load_settings(tmp_path).model_cache_dir))
+    segments, most_held = [], 0
+    for start in range(0, audio.size, 32000):
+        segments += stream.add(audio[start : start + 32000], start / 16000)
+        most_held = max(most_held, sum(p.size for p in stream._parts))
+    segments += stream.finish()
+    text = " ".join(s.text for s in segments).lower()
+    assert text.count("fellow americans") == 4
+    assert text.count("going to the park") == 4
+    assert most_held <= 16000 * (30 + 2)
+    fellow = [w.start_s for s in segments for w in s.words if "fellow" in w.word]
+    expected = [start + alone[0].start_s for start in jfk_starts_s]
+    assert np.allclose(fellow, expected, atol=0.3), (fellow, expected)

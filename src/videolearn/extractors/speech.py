@@ -221,6 +221,11 @@ class Transcriber:
                 local_files_only=True,
             )
         except (OSError, ValueError, RuntimeError) as err:
+            if s.model != BUNDLED_MODEL and not Path(s.model).expanduser().is_dir():
+                raise ExtractorError(
+                    f"speech model {s.model!r} is neither a CTranslate2 model folder nor in "
+                    "the local Hugging Face cache; videolearn never downloads models"
+                ) from err
             raise ExtractorError(f"could not load the Whisper model {s.model!r}: {err}") from err
         # Regions split at half-second pauses and at most one Whisper window long, so that a
         # change of language between sentences starts a new chunk.
