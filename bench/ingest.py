@@ -27,6 +27,8 @@ from videolearn.config import load_settings
 from videolearn.library import open_library
 
 REPO = Path(__file__).resolve().parents[1]
+# The foundation's extractors; speech has its own benchmark (bench/speech.py).
+FOUNDATION = ["file_hash", "media_info", "shots", "thumbnails"]
 
 
 def decode_only(paths: list[Path], shot_width: int, thumb_width: int, thumb_fps: float) -> int:
@@ -57,7 +59,7 @@ def decode_only(paths: list[Path], shot_width: int, thumb_width: int, thumb_fps:
 def index_once(paths: list[Path]) -> tuple[int, float]:
     folder = Path(tempfile.mkdtemp(prefix="videolearn-bench-"))
     try:
-        settings = load_settings(folder / "library", keep_versions_s=0)
+        settings = load_settings(folder / "library", keep_versions_s=0, extractors=FOUNDATION)
         with open_library(create=True, settings=settings) as lib:
             results = lib.index(paths)
             failed = [r for r in results if r.status != "indexed"]

@@ -91,6 +91,8 @@ class Settings(BaseSettings):
             / "models"
         )
     )
+    # Extractors to run, by name; None runs every available one.
+    extractors: list[str] | None = None
     # Frames per second handed to shot detection; None means every frame.
     shot_fps: float | None = None
     # PySceneDetect ContentDetector threshold (its default) and shortest shot.

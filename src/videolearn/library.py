@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from videolearn.config import Settings, load_settings
 from videolearn.errors import ExtractorError, MediaError, VideoNotFoundError
 from videolearn.extractors.base import Extractor, VideoContext
-from videolearn.extractors.registry import available_extractors
+from videolearn.extractors.registry import available_extractors, order_by_needs
 from videolearn.extractors.runner import decode_request, run_extractors
 from videolearn.ingest.decode import DecodeReport, MediaChunk
 from videolearn.ingest.scan import (
@@ -162,7 +162,18 @@ class Library(Closing):
     def extractors(self) -> list[Extractor]:
         """The enabled extractors, constructed once, in dependency order."""
         if self._extractors is None:
-            self._extractors = [cls(self.settings) for cls in available_extractors().values()]
+            classes = available_extractors()
+            wanted = self.settings.extractors
+            if wanted is not None:
+                unknown = sorted(set(wanted) - set(classes))
+                if unknown:
+                    raise ExtractorError(
+                        f"unknown extractor(s) in settings: {', '.join(unknown)}; "
+                        f"available: {', '.join(classes)}"
+                    )
+                classes = {n: c for n, c in classes.items() if n in wanted}
+                order_by_needs(list(classes.values()))  # raises when a need is left out
+            self._extractors = [cls(self.settings) for cls in classes.values()]
         return self._extractors
 
     def extractor_versions(self) -> dict[str, int]:

@@ -34,3 +34,24 @@ def test_library_defaults_to_env_then_cwd_name(monkeypatch: pytest.MonkeyPatch) 
 def test_bad_limit_is_rejected() -> None:
     with pytest.raises(ValueError, match="max_duration_s"):
         load_settings("x", decode={"max_duration_s": -1})
+
+
+def test_choosing_extractors(tmp_path: Path) -> None:
+    from videolearn.errors import ExtractorError
+    from videolearn.library import open_library
+
+    chosen = load_settings(tmp_path / "a", extractors=["file_hash", "shots"])
+    with open_library(create=True, settings=chosen) as lib:
+        assert [e.name for e in lib.extractors] == ["file_hash", "shots"]
+    unknown = load_settings(tmp_path / "b", extractors=["shots", "nope"])
+    with (
+        open_library(create=True, settings=unknown) as lib,
+        pytest.raises(ExtractorError, match=r"unknown extractor.*nope"),
+    ):
+        _ = lib.extractors
+    needy = load_settings(tmp_path / "c", extractors=["thumbnails"])
+    with (
+        open_library(create=True, settings=needy) as lib,
+        pytest.raises(ExtractorError, match="thumbnails needs 'shots'"),
+    ):
+        _ = lib.extractors
