@@ -276,6 +276,49 @@ def transcribe(
         partial.replace(output)
 
 
+@app.command("hash")
+def hash_command(
+    file: Annotated[Path, typer.Argument(help="A video, audio or image file.", dir_okay=False)],
+    signal: Annotated[str, typer.Option("--signal", help="pdq, vpdq or md5.")] = "vpdq",
+    library: LibraryOption = Path(DEFAULT_LIBRARY),
+    as_json: JsonOption = False,
+) -> None:
+    """Hash a file for exchange: vPDQ in the reference text format, PDQ, or MD5."""
+    from videolearn.apps.hashing import SIGNALS, frame_hashes, md5_of
+    from videolearn.config import load_settings
+    from videolearn.errors import MediaError
+
+    if signal not in SIGNALS:
+        raise _fail(f"--signal must be one of {', '.join(SIGNALS)}, not {signal!r}", EXIT_USAGE)
+    settings = load_settings(library)
+    try:
+        if signal == "md5":
+            digest = md5_of(file, settings)
+            if as_json:
+                _emit({"signal": "md5", "hash": digest})
+            else:
+                typer.echo(digest)
+            return
+        hashes = frame_hashes(file, signal, settings)
+    except MediaError as err:
+        raise _fail(str(err), EXIT_SOME_FAILED) from None
+    for h in hashes:
+        if as_json:
+            _emit(
+                {
+                    "signal": signal,
+                    "frame": h.frame,
+                    "quality": h.quality,
+                    "hash": h.pdq_hex,
+                    "timestamp_s": h.timestamp_s,
+                }
+            )
+        elif signal == "vpdq":
+            typer.echo(h.vpdq_line())
+        else:
+            typer.echo(f"{h.pdq_hex},{h.quality},{h.timestamp_s:.3f}")
+
+
 def main() -> None:
     from videolearn.errors import VideolearnError
 

@@ -8,6 +8,7 @@ from importlib.metadata import entry_points
 from videolearn.errors import ExtractorError
 from videolearn.extractors.base import NAME_PATTERN, Extractor
 from videolearn.extractors.builtin import BUILTIN_EXTRACTORS
+from videolearn.extractors.hashes import PdqExtractor, VpdqExtractor
 from videolearn.extractors.speech import SpeechExtractor
 
 ENTRY_POINT_GROUP = "videolearn.extractors"
@@ -28,7 +29,12 @@ def validate_extractor_class(cls: type[Extractor]) -> None:
 def available_extractors() -> dict[str, type[Extractor]]:
     """Every extractor class by name, built-ins first, in a dependency-respecting order."""
     found: dict[str, type[Extractor]] = {}
-    classes: list[type[Extractor]] = [*BUILTIN_EXTRACTORS, SpeechExtractor]
+    classes: list[type[Extractor]] = [
+        *BUILTIN_EXTRACTORS,
+        PdqExtractor,
+        VpdqExtractor,
+        SpeechExtractor,
+    ]
     for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         loaded = ep.load()
         if not (isinstance(loaded, type) and issubclass(loaded, Extractor)):

@@ -122,7 +122,9 @@ def probe_container(container: Any, path: Path, size_bytes: int, limits: DecodeL
         MediaError: refused format, no audio or video stream, or over a limit.
     """
     fmt = container.format.name
-    if set(fmt.split(",")) & _REFUSED_FORMATS:
+    # image2 reads numbered sequences when the name holds a %d pattern; one image is fine.
+    refused = _REFUSED_FORMATS - ({"image2"} if "%" not in path.name else set())
+    if set(fmt.split(",")) & refused:
         raise MediaError(path, f"container format {fmt!r} refers to other files; not indexed")
     video = audio = None
     if container.streams.video:
@@ -359,7 +361,8 @@ class _FrameCollector:
         ).to_ndarray()
         if quarter_turns:
             return np.ascontiguousarray(np.rot90(image, k=quarter_turns))
-        return np.asarray(image)
+        # Odd widths come back as a view on padded rows: make each frame one block.
+        return np.ascontiguousarray(image)
 
     def take(self) -> dict[FrameSampling, tuple[list[np.ndarray], np.ndarray]]:
         out = {}

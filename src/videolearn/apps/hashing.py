@@ -1,0 +1,57 @@
+"""Hashing one file for exchange: MD5 of the bytes, PDQ per sampled frame, vPDQ per frame.
+
+Works without a library. The file goes through the same limited decode child process as
+`index`, and the same extractors compute the hashes, so a file hashed here matches what
+`index` stores for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from videolearn.config import Settings
+from videolearn.extractors.base import ValueSignal, VideoContext
+from videolearn.extractors.hashes import PdqExtractor, VpdqExtractor, parse_hash_value
+from videolearn.extractors.runner import decode_request, run_extractors
+from videolearn.ingest.scan import identify
+from videolearn.ingest.worker import open_decode
+
+SIGNALS = ("pdq", "vpdq", "md5")
+
+
+@dataclass(frozen=True)
+class FrameHash:
+    """One frame's PDQ hash as exchanged: frame number, quality, hex, time."""
+
+    frame: int
+    quality: int
+    pdq_hex: str
+    timestamp_s: float
+
+    def vpdq_line(self) -> str:
+        """The reference vPDQ text format: `frame,quality,pdq_hex,timestamp_s`."""
+        return f"{self.frame},{self.quality},{self.pdq_hex},{self.timestamp_s:.3f}"
+
+
+def frame_hashes(path: Path, signal: str, settings: Settings) -> list[FrameHash]:
+    """PDQ (`pdq`, one frame a second) or vPDQ (`vpdq`, every frame) hashes of a file.
+
+    Raises:
+        MediaError: the file cannot be decoded.
+    """
+    extractor = {"pdq": PdqExtractor, "vpdq": VpdqExtractor}[signal](settings)
+    identity = identify(path, settings.decode.max_file_size_bytes)
+    with open_decode(path, decode_request([extractor]), settings.decode) as decode:
+        video = VideoContext(identity.sha256, path, decode.info, identity)
+        signals = run_extractors([extractor], video, decode)[extractor.name]
+    out = []
+    for sig in signals:
+        assert isinstance(sig, ValueSignal)
+        frame, quality, digest = parse_hash_value(sig.value)
+        out.append(FrameHash(frame, quality, digest, sig.span.start_s))
+    return out
+
+
+def md5_of(path: Path, settings: Settings) -> str:
+    return identify(path, settings.decode.max_file_size_bytes).md5

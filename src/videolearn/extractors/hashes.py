@@ -1,0 +1,115 @@
+"""Perceptual hashes in the formats hash exchanges use: PDQ per sampled frame, and vPDQ
+(PDQ of every frame, as Facebook's vpdq computes it).
+
+PDQ comes from the `pdqhash` bindings of Facebook's C++ PDQ. vPDQ is computed on our own
+decode (the frames every other extractor shares) at native size, which gives the
+reference `vpdq` tool's hashes: hashing downscaled frames changes them. Hex strings are the
+exchange format: 64 hex digits, most significant bit first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from videolearn.extractors.base import (
+    Extractor,
+    ExtractorPass,
+    Sampling,
+    Signal,
+    ValueSignal,
+    VideoContext,
+)
+from videolearn.ingest.decode import FrameSampling, MediaChunk
+from videolearn.types import TimeSpan
+
+# Frames are never scaled up, so this width means "native size".
+NATIVE_WIDTH_PX = 1 << 16
+# The reference photo hasher shrinks pictures to at most 512 px before PDQ.
+PDQ_MAX_SIDE_PX = 512
+
+
+def pdq_hash(image_rgb: np.ndarray) -> tuple[str, int]:
+    """PDQ of an (H, W, 3) uint8 RGB picture: (64 hex digits, quality 0-100)."""
+    import pdqhash
+
+    bits, quality = pdqhash.compute(np.ascontiguousarray(image_rgb))
+    return np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes().hex(), int(quality)
+
+
+def hamming_hex(a: str, b: str) -> int:
+    """Bits that differ between two hashes given as hex."""
+    return (int(a, 16) ^ int(b, 16)).bit_count()
+
+
+class VpdqExtractor(Extractor):
+    """vPDQ: the PDQ hash and quality of every frame, at native size."""
+
+    name = "vpdq"
+    version = 1
+    signal_type = ValueSignal
+    sampling = Sampling(frames=FrameSampling(None, NATIVE_WIDTH_PX))
+
+    def begin(self, video: VideoContext) -> ExtractorPass:
+        fps = video.info.video.average_fps if video.info.video else None
+        return _HashPass(self, "vpdq", 1.0 / fps if fps else 0.0)
+
+
+class PdqExtractor(Extractor):
+    """PDQ of one frame a second, shrunk to at most 512 px like the photo hasher."""
+
+    name = "pdq"
+    version = 1
+    signal_type = ValueSignal
+    sampling = Sampling(frames=FrameSampling(1.0, PDQ_MAX_SIDE_PX))
+
+    def begin(self, video: VideoContext) -> ExtractorPass:
+        return _HashPass(self, "pdq", 1.0)
+
+
+class _HashPass(ExtractorPass):
+    """Hashes each frame of the extractor's sampling as it arrives.
+
+    Values: `frame,quality,hex` with the frame's number in the sampling; the span starts
+    at the frame's time.
+    """
+
+    def __init__(self, extractor: Extractor, kind: str, frame_s: float) -> None:
+        self.extractor = extractor
+        self.kind = kind
+        self.frame_s = frame_s
+        self.number = 0
+
+    def feed(self, chunk: MediaChunk) -> Iterable[Signal]:
+        batch = self.extractor.frames_of(chunk)
+        if batch is None:
+            return []
+        out: list[Signal] = []
+        for frame, t in zip(batch.frames, batch.times_s, strict=True):
+            image = frame
+            if self.kind == "pdq" and max(frame.shape[:2]) > PDQ_MAX_SIDE_PX:
+                image = _shrink(frame, PDQ_MAX_SIDE_PX)
+            digest, quality = pdq_hash(image)
+            span = TimeSpan(float(t), float(t) + self.frame_s)
+            out.append(ValueSignal(span, self.kind, f"{self.number},{quality},{digest}"))
+            self.number += 1
+        return out
+
+    def finish(self, end_s: float, earlier: Mapping[str, Sequence[Signal]]) -> Iterable[Signal]:
+        return []
+
+
+def _shrink(image: np.ndarray, max_side_px: int) -> np.ndarray:
+    import cv2
+
+    h, w = image.shape[:2]
+    scale = max_side_px / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
+
+
+def parse_hash_value(value: str) -> tuple[int, int, str]:
+    """(frame, quality, hex) from a stored pdq/vpdq value."""
+    frame, quality, digest = value.split(",")
+    return int(frame), int(quality), digest
