@@ -73,6 +73,22 @@ class SpeechSettings(BaseModel):
     low_logprob: float = -1.0
 
 
+class MatchSettings(BaseModel):
+    """Hash matching thresholds (python-threatexchange's defaults). `[match]` in TOML."""
+
+    model_config = ConfigDict(frozen=True)
+
+    pdq_distance: int = Field(default=31, ge=0, le=256)
+    pdq_quality: int = Field(default=50, ge=0, le=100)
+    vpdq_distance: int = Field(default=31, ge=0, le=256)
+    vpdq_quality: int = Field(default=50, ge=0, le=100)
+    # Share of the query's distinct frames that must have a near frame in the banked video.
+    vpdq_query_match_percent: float = Field(default=80.0, ge=0, le=100)
+    # Share of the banked video's frames that must be matched (0: a short clip cut from a
+    # long banked video still matches).
+    vpdq_target_match_percent: float = Field(default=0.0, ge=0, le=100)
+
+
 class Settings(BaseSettings):
     """Library-wide settings."""
 
@@ -83,6 +99,7 @@ class Settings(BaseSettings):
     library: Path = Path(DEFAULT_LIBRARY)
     decode: DecodeLimits = Field(default_factory=DecodeLimits)
     speech: SpeechSettings = Field(default_factory=SpeechSettings)
+    match: MatchSettings = Field(default_factory=MatchSettings)
     # Where derived model files (the joined Whisper model) are kept.
     model_cache_dir: Path = Field(
         default_factory=lambda: (

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -317,6 +318,175 @@ def hash_command(
             typer.echo(h.vpdq_line())
         else:
             typer.echo(f"{h.pdq_hex},{h.quality},{h.timestamp_s:.3f}")
+
+
+bank_app = typer.Typer(help="Hash banks: known content to match against.", no_args_is_help=True)
+app.add_typer(bank_app, name="bank")
+
+
+def _banks_of(library: Path) -> Any:
+    lib = _open(library, create=True)
+    return lib, lib.store.banks
+
+
+@bank_app.command("create")
+def bank_create(
+    name: Annotated[str, typer.Argument(help="Capital letters, digits and _.")],
+    library: LibraryOption = Path(DEFAULT_LIBRARY),
+) -> None:
+    """Create an empty bank."""
+    from videolearn.store.banks import BankError
+
+    lib, banks = _banks_of(library)
+    with lib:
+        try:
+            banks.create(name)
+        except BankError as err:
+            raise _fail(str(err), EXIT_USAGE) from None
+    typer.echo(f"created bank {name}")
+
+
+@bank_app.command("add")
+def bank_add(
+    name: Annotated[str, typer.Argument(help="The bank.")],
+    target: Annotated[str, typer.Argument(help="A file to hash, or with --signal a hash value.")],
+    signal: Annotated[
+        str | None, typer.Option("--signal", help="md5, pdq or vpdq: TARGET is a value.")
+    ] = None,
+    library: LibraryOption = Path(DEFAULT_LIBRARY),
+) -> None:
+    """Add a file (its MD5 and vPDQ) or one hash value to a bank."""
+    from videolearn.apps.matching import hash_for_matching
+    from videolearn.errors import MediaError
+    from videolearn.store.banks import (
+        SIGNAL_TYPES,
+        BankError,
+        VpdqFrame,
+        check_value,
+        vpdq_from_tx,
+    )
+
+    lib, banks = _banks_of(library)
+    with lib:
+        try:
+            banks.require(name)
+            if signal is not None:
+                if signal not in SIGNAL_TYPES:
+                    raise BankError(f"--signal must be one of {', '.join(SIGNAL_TYPES)}")
+                if signal == "vpdq":
+                    frames = vpdq_from_tx(target, "the value")
+                    added = banks.add(name, "vpdq", "value", frames=frames)
+                else:
+                    added = banks.add(name, signal, "value", check_value(signal, target, "value"))
+                typer.echo("added" if added else "already in the bank")
+                return
+            path = Path(target)
+            md5, _, vpdq = hash_for_matching(path, lib.settings)
+            frames = [VpdqFrame(f.frame, f.quality, f.pdq_hex, f.timestamp_s) for f in vpdq]
+            entries: list[tuple[str, str, str, Sequence[VpdqFrame]]] = [("md5", path.name, md5, ())]
+            if frames:
+                entries.append(("vpdq", path.name, "", frames))
+            added = banks.add_many(name, entries)
+        except (BankError, MediaError) as err:
+            raise _fail(str(err), EXIT_SOME_FAILED) from None
+    typer.echo(f"added {added} signal(s) of {path.name} to {name}")
+
+
+@bank_app.command("import")
+def bank_import(
+    name: Annotated[str, typer.Argument(help="The bank.")],
+    file: Annotated[Path, typer.Argument(help="`<signal_type> <signal>` lines, or a vPDQ file.")],
+    library: LibraryOption = Path(DEFAULT_LIBRARY),
+) -> None:
+    """Import signals from a python-threatexchange file or a vPDQ text file."""
+    from videolearn.store.banks import BankError
+
+    lib, banks = _banks_of(library)
+    with lib:
+        try:
+            added = banks.import_file(name, file)
+        except BankError as err:
+            raise _fail(str(err), EXIT_SOME_FAILED) from None
+    typer.echo(f"imported {added} signal(s) into {name}")
+
+
+@bank_app.command("export")
+def bank_export(
+    name: Annotated[str, typer.Argument(help="The bank.")],
+    library: LibraryOption = Path(DEFAULT_LIBRARY),
+) -> None:
+    """Print a bank as python-threatexchange `<signal_type> <signal>` lines."""
+    from videolearn.store.banks import BankError
+
+    lib, banks = _banks_of(library)
+    with lib:
+        try:
+            lines = banks.export_lines(name)
+        except BankError as err:
+            raise _fail(str(err), EXIT_USAGE) from None
+    for line in lines:
+        typer.echo(line)
+
+
+@bank_app.command("list")
+def bank_list(library: LibraryOption = Path(DEFAULT_LIBRARY), as_json: JsonOption = False) -> None:
+    """Banks and how many signals of each type they hold."""
+    lib, banks = _banks_of(library)
+    with lib:
+        summaries = banks.summaries()
+    for s in summaries:
+        if as_json:
+            _emit({"name": s.name, "entries": s.entries})
+        else:
+            typer.echo(f"{s.name}: " + ", ".join(f"{n} {t}" for t, n in s.entries.items()))
+
+
+@app.command()
+def match(
+    file: Annotated[Path, typer.Argument(help="A video or image to check.", dir_okay=False)],
+    bank: Annotated[str | None, typer.Option("--bank", help="Only this bank.")] = None,
+    library: LibraryOption = Path(DEFAULT_LIBRARY),
+    as_json: JsonOption = False,
+) -> None:
+    """Match a file against the banks: MD5, PDQ and vPDQ, with matched time spans."""
+    from videolearn.apps.matching import Matcher, hash_for_matching
+    from videolearn.errors import MediaError
+    from videolearn.store.banks import BankError
+
+    with _open(library) as lib:
+        try:
+            if bank is not None:
+                lib.store.banks.require(bank)
+            md5, pdq, vpdq = hash_for_matching(file, lib.settings)
+        except BankError as err:
+            raise _fail(str(err), EXIT_USAGE) from None
+        except MediaError as err:
+            raise _fail(str(err), EXIT_SOME_FAILED) from None
+        matcher = Matcher(lib.store.banks, lib.settings.match)
+        found = matcher.match(str(file.absolute()), md5, pdq, vpdq, bank)
+        if not vpdq and not pdq:
+            typer.echo(f"note: {file} has no frame to hash (audio only)", err=True)
+        elif vpdq and all(f.quality < lib.settings.match.vpdq_quality for f in vpdq):
+            typer.echo(
+                f"note: every frame of {file} is below the vPDQ quality bar "
+                f"({lib.settings.match.vpdq_quality}): too dark or flat to match",
+                err=True,
+            )
+    for m in found:
+        if as_json:
+            _emit(m.to_json())
+        else:
+            how = (
+                f"distance {m.distance}"
+                if m.distance is not None
+                else f"{m.query_match_percent:.0f}% of the query, "
+                f"{m.target_match_percent:.0f}% of the banked video"
+            )
+            typer.echo(
+                f"{m.bank} {m.signal_type} {m.matched_content}: {how}, query "
+                f"{m.query_start_s:.1f}-{m.query_end_s:.1f} s = match "
+                f"{m.match_start_s:.1f}-{m.match_end_s:.1f} s"
+            )
 
 
 def main() -> None:

@@ -33,6 +33,7 @@ import pyarrow as pa
 
 from videolearn.errors import LibraryLockedError, LibraryNotFoundError
 from videolearn.extractors.base import Moment, Signal, Thumbnail, ValueSignal
+from videolearn.store.banks import BankStore
 from videolearn.store.ledger import Ledger
 from videolearn.types import Closing
 
@@ -169,6 +170,7 @@ class LibraryStore(Closing):
             root.mkdir(parents=True, exist_ok=True)
             marker.write_text(json.dumps({"format": 1}) + "\n")
         self.ledger = Ledger(root / "ledger.sqlite")
+        self.banks = BankStore(root / "ledger.sqlite")
         self._db = lancedb.connect(str(root / "lance"))
         existing = set(self._db.list_tables().tables)
         self._tables = {}
@@ -181,6 +183,7 @@ class LibraryStore(Closing):
 
     def close(self) -> None:
         self.ledger.close()
+        self.banks.close()
 
     # -- writing ------------------------------------------------------------------------
 

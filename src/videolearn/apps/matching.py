@@ -1,0 +1,273 @@
+"""Matching files against hash banks: MD5 exactly, PDQ and vPDQ by Hamming distance.
+
+Every banked PDQ hash (PDQ entries and each distinct vPDQ frame) goes into one FAISS
+binary index, searched by range: exact within the threshold, as HMA does it. The index is
+rebuilt from the banks when they change and swapped in whole, so a lookup never sees half
+an index. vPDQ matching follows python-threatexchange: frames below the quality threshold
+are dropped, identical hashes counted once, and a banked video matches when enough of the
+query's frames have a near frame in it; the matched stretches of both videos are reported.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from videolearn.apps.hashing import FrameHash
+from videolearn.config import MatchSettings, Settings
+from videolearn.extractors.base import ValueSignal, VideoContext
+from videolearn.extractors.hashes import PdqExtractor, VpdqExtractor, parse_hash_value
+from videolearn.extractors.runner import decode_request, run_extractors
+from videolearn.ingest.scan import identify
+from videolearn.ingest.worker import open_decode
+from videolearn.store.banks import BankEntry, BankStore
+
+
+@dataclass(frozen=True)
+class Match:
+    """A query file (or a stretch of it) that matches banked content."""
+
+    bank: str
+    signal_type: str
+    path: str
+    matched_content: str
+    query_start_s: float
+    query_end_s: float
+    match_start_s: float
+    match_end_s: float
+    distance: int | None = None
+    query_match_percent: float | None = None
+    target_match_percent: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "bank": self.bank,
+            "signal_type": self.signal_type,
+            "path": self.path,
+            "matched_content": self.matched_content,
+        }
+        if self.distance is not None:
+            out["distance"] = self.distance
+        if self.query_match_percent is not None:
+            out["query_match_percent"] = round(self.query_match_percent, 2)
+            out["target_match_percent"] = round(self.target_match_percent or 0.0, 2)
+        out |= {
+            "query_start_s": self.query_start_s,
+            "query_end_s": self.query_end_s,
+            "match_start_s": self.match_start_s,
+            "match_end_s": self.match_end_s,
+        }
+        return out
+
+
+def to_codes(hexes: Sequence[str]) -> np.ndarray:
+    """PDQ hex strings as (N, 32) uint8 rows, FAISS's binary layout."""
+    if not hexes:
+        return np.zeros((0, 32), dtype=np.uint8)
+    return np.frombuffer(bytes.fromhex("".join(hexes)), dtype=np.uint8).reshape(-1, 32)
+
+
+class HashIndex:
+    """Every banked PDQ hash in a FAISS binary index, with what each row stands for."""
+
+    def __init__(
+        self, codes: np.ndarray, entry_ids: np.ndarray, first_s: np.ndarray, last_s: np.ndarray
+    ) -> None:
+        import faiss
+
+        self.entry_ids = entry_ids
+        self.first_s = first_s
+        self.last_s = last_s
+        self._index = faiss.IndexBinaryFlat(256)
+        if len(codes):
+            self._index.add(codes)
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    @classmethod
+    def from_banks(cls, banks: BankStore, min_quality: int) -> HashIndex:
+        hexes: list[str] = []
+        entry_ids: list[int] = []
+        first_s: list[float] = []
+        last_s: list[float] = []
+        for entry in banks.entries():
+            if entry.signal_type == "pdq":
+                hexes.append(entry.value)
+                entry_ids.append(entry.id)
+                first_s.append(0.0)
+                last_s.append(0.0)
+        # One row per distinct frame hash of each banked video, with the span it covers.
+        rows: dict[tuple[int, str], list[float]] = {}
+        for entry_id, quality, digest, t in banks.all_frames():
+            if quality < min_quality:
+                continue
+            span = rows.setdefault((entry_id, digest), [t, t])
+            span[0], span[1] = min(span[0], t), max(span[1], t)
+        for (entry_id, digest), (t0, t1) in rows.items():
+            hexes.append(digest)
+            entry_ids.append(entry_id)
+            first_s.append(t0)
+            last_s.append(t1)
+        return cls(to_codes(hexes), np.array(entry_ids), np.array(first_s), np.array(last_s))
+
+    def search(self, hexes: Sequence[str], max_distance: int) -> list[list[tuple[int, int]]]:
+        """For each query hash, the (row, distance) pairs within `max_distance` bits."""
+        if not hexes or not len(self):
+            return [[] for _ in hexes]
+        limits, distances, rows = self._index.range_search(to_codes(hexes), max_distance + 1)
+        return [
+            list(
+                zip(
+                    rows[limits[i] : limits[i + 1]].tolist(),
+                    distances[limits[i] : limits[i + 1]].astype(int).tolist(),
+                    strict=True,
+                )
+            )
+            for i in range(len(hexes))
+        ]
+
+
+class Matcher:
+    """Matches hashes against the banks, rebuilding its index when the banks change."""
+
+    def __init__(self, banks: BankStore, settings: MatchSettings) -> None:
+        self.banks = banks
+        self.settings = settings
+        self._index: HashIndex | None = None
+        self._generation = -1
+
+    @property
+    def index(self) -> HashIndex:
+        generation = self.banks.generation()
+        if self._index is None or generation != self._generation:
+            # Build the new index beside the old one, then swap: readers keep whichever
+            # they hold, and the old one is freed when the last of them lets go.
+            self._index = HashIndex.from_banks(self.banks, self.settings.vpdq_quality)
+            self._generation = generation
+        return self._index
+
+    def match(
+        self,
+        path: str,
+        md5: str,
+        pdq: Sequence[FrameHash],
+        vpdq: Sequence[FrameHash],
+        bank: str | None = None,
+    ) -> list[Match]:
+        entries = {e.id: e for e in self.banks.entries(bank)}
+        matches = [
+            Match(e.bank, "md5", path, e.content, 0.0, 0.0, 0.0, 0.0, distance=0)
+            for e in entries.values()
+            if e.signal_type == "md5" and e.value == md5
+        ]
+        matches += self._match_pdq(path, pdq, entries)
+        matches += self._match_vpdq(path, vpdq, entries)
+        return matches
+
+    def _match_pdq(
+        self, path: str, frames: Sequence[FrameHash], entries: dict[int, BankEntry]
+    ) -> list[Match]:
+        s = self.settings
+        good = [f for f in frames if f.quality >= s.pdq_quality]
+        best: dict[int, tuple[int, FrameHash]] = {}
+        index = self.index
+        for frame, hits in zip(
+            good, index.search([f.pdq_hex for f in good], s.pdq_distance), strict=True
+        ):
+            for row, distance in hits:
+                entry = entries.get(int(index.entry_ids[row]))
+                if entry is None or entry.signal_type != "pdq":
+                    continue
+                if entry.id not in best or distance < best[entry.id][0]:
+                    best[entry.id] = (distance, frame)
+        return [
+            Match(
+                entries[eid].bank,
+                "pdq",
+                path,
+                entries[eid].content,
+                frame.timestamp_s,
+                frame.timestamp_s,
+                0.0,
+                0.0,
+                distance=distance,
+            )
+            for eid, (distance, frame) in sorted(best.items())
+        ]
+
+    def _match_vpdq(
+        self, path: str, frames: Sequence[FrameHash], entries: dict[int, BankEntry]
+    ) -> list[Match]:
+        s = self.settings
+        # Distinct query hashes above the quality bar, with the times they occur.
+        query: dict[str, list[float]] = {}
+        for f in frames:
+            if f.quality >= s.vpdq_quality:
+                query.setdefault(f.pdq_hex, []).append(f.timestamp_s)
+        if not query:
+            return []
+        hexes = list(query)
+        index = self.index
+        matched_query: dict[int, set[str]] = defaultdict(set)
+        matched_rows: dict[int, set[int]] = defaultdict(set)
+        for digest, hits in zip(hexes, index.search(hexes, s.vpdq_distance), strict=True):
+            for row, _ in hits:
+                entry_id = int(index.entry_ids[row])
+                entry = entries.get(entry_id)
+                if entry is None or entry.signal_type != "vpdq":
+                    continue
+                matched_query[entry_id].add(digest)
+                matched_rows[entry_id].add(row)
+        rows_per_entry = (
+            np.bincount(index.entry_ids.astype(np.int64)) if len(index) else np.zeros(0)
+        )
+        out = []
+        for entry_id, digests in sorted(matched_query.items()):
+            query_pct = 100.0 * len(digests) / len(query)
+            target_pct = 100.0 * len(matched_rows[entry_id]) / max(1, int(rows_per_entry[entry_id]))
+            if query_pct < s.vpdq_query_match_percent or target_pct < s.vpdq_target_match_percent:
+                continue
+            query_times = [t for d in digests for t in query[d]]
+            rows = sorted(matched_rows[entry_id])
+            out.append(
+                Match(
+                    entries[entry_id].bank,
+                    "vpdq",
+                    path,
+                    entries[entry_id].content,
+                    min(query_times),
+                    max(query_times),
+                    float(index.first_s[rows].min()),
+                    float(index.last_s[rows].max()),
+                    query_match_percent=query_pct,
+                    target_match_percent=target_pct,
+                )
+            )
+        return out
+
+
+def hash_for_matching(
+    path: Path, settings: Settings
+) -> tuple[str, list[FrameHash], list[FrameHash]]:
+    """MD5, PDQ (1/s) and vPDQ (every frame) of a file from one decode."""
+    identity = identify(path, settings.decode.max_file_size_bytes)
+    extractors = [PdqExtractor(settings), VpdqExtractor(settings)]
+    with open_decode(path, decode_request(extractors), settings.decode) as decode:
+        video = VideoContext(identity.sha256, path, decode.info, identity)
+        signals = run_extractors(extractors, video, decode)
+
+    def frames(name: str) -> list[FrameHash]:
+        out = []
+        for sig in signals[name]:
+            assert isinstance(sig, ValueSignal)
+            number, quality, digest = parse_hash_value(sig.value)
+            out.append(FrameHash(number, quality, digest, sig.span.start_s))
+        return out
+
+    return identity.md5, frames("pdq"), frames("vpdq")

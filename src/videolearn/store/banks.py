@@ -1,0 +1,287 @@
+"""Hash banks: named lists of known content's hashes (MD5, PDQ, vPDQ), kept in the ledger.
+
+Banks change rarely and are small next to the library, so they live in SQLite beside the
+job ledger; matching builds its in-memory index from here. Files in and out use the
+formats hash exchanges use: python-threatexchange's `<signal_type> <signal>` lines, and
+the vPDQ text format (`frame,quality,pdq_hex,timestamp_s` per line, one video a file).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from videolearn.errors import VideolearnError
+
+BANK_NAME = re.compile(r"^[A-Z0-9_]+$")
+SIGNAL_TYPES = ("md5", "pdq", "vpdq")
+# python-threatexchange calls the MD5 of a video file "video_md5".
+_TX_NAMES = {"md5": "video_md5", "pdq": "pdq", "vpdq": "vpdq"}
+_FROM_TX = {"video_md5": "md5", "md5": "md5", "pdq": "pdq", "vpdq": "vpdq"}
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_HEX32 = re.compile(r"^[0-9a-f]{32}$")
+_VPDQ_LINE = re.compile(r"^\d+,\d{1,3},[0-9a-fA-F]{64},\d+(\.\d+)?$")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS banks (
+    name TEXT PRIMARY KEY,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS bank_entries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    bank TEXT NOT NULL REFERENCES banks(name) ON DELETE CASCADE,
+    signal_type TEXT NOT NULL,
+    content TEXT NOT NULL,
+    value TEXT NOT NULL,
+    added_at REAL NOT NULL,
+    UNIQUE (bank, signal_type, value)
+);
+CREATE TABLE IF NOT EXISTS bank_frames (
+    entry_id INTEGER NOT NULL REFERENCES bank_entries(id) ON DELETE CASCADE,
+    frame INTEGER NOT NULL,
+    quality INTEGER NOT NULL,
+    pdq_hex TEXT NOT NULL,
+    timestamp_s REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS bank_frames_entry ON bank_frames (entry_id);
+CREATE TABLE IF NOT EXISTS bank_generation (id INTEGER PRIMARY KEY CHECK (id = 0), n INTEGER);
+INSERT OR IGNORE INTO bank_generation VALUES (0, 0);
+"""
+
+
+class BankError(VideolearnError):
+    """A bank operation was refused; the message says why (and which line of a file)."""
+
+
+@dataclass(frozen=True)
+class VpdqFrame:
+    frame: int
+    quality: int
+    pdq_hex: str
+    timestamp_s: float
+
+
+@dataclass(frozen=True)
+class BankEntry:
+    """One banked signal: an MD5, a PDQ hash, or a whole video's vPDQ frames."""
+
+    id: int
+    bank: str
+    signal_type: str
+    content: str
+    value: str
+
+
+@dataclass(frozen=True)
+class BankSummary:
+    name: str
+    entries: dict[str, int]
+
+
+def check_bank_name(name: str) -> str:
+    if not BANK_NAME.match(name):
+        raise BankError(f"bank name {name!r} must be capital letters, digits and _ only")
+    return name
+
+
+def parse_vpdq_text(lines: Iterable[str], source: str) -> list[VpdqFrame]:
+    """Frames from the vPDQ text format. Raises BankError naming the bad line."""
+    frames = []
+    for number, raw in enumerate(lines, start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        if not _VPDQ_LINE.match(line):
+            raise BankError(
+                f"{source} line {number}: not `frame,quality,pdq_hex,timestamp_s`: {line[:80]!r}"
+            )
+        frame, quality, digest, timestamp = line.split(",")
+        if int(quality) > 100:
+            raise BankError(f"{source} line {number}: quality {quality} is over 100")
+        frames.append(VpdqFrame(int(frame), int(quality), digest.lower(), float(timestamp)))
+    return frames
+
+
+def vpdq_to_tx(frames: Sequence[VpdqFrame]) -> str:
+    """python-threatexchange's vPDQ signal string: a JSON list of `hex,quality,time`."""
+    return json.dumps([f"{f.pdq_hex},{f.quality},{f.timestamp_s:.3f}" for f in frames])
+
+
+def vpdq_from_tx(signal: str, source: str) -> list[VpdqFrame]:
+    try:
+        items = json.loads(signal)
+        frames = []
+        for number, item in enumerate(items):
+            digest, quality, timestamp = str(item).split(",")
+            if not _HEX64.match(digest.lower()) or not 0 <= int(quality) <= 100:
+                raise ValueError(item)
+            frames.append(VpdqFrame(number, int(quality), digest.lower(), float(timestamp)))
+    except (ValueError, TypeError) as err:
+        raise BankError(
+            f"{source}: not a vPDQ signal (JSON list of hex,quality,time): {err}"
+        ) from None
+    return frames
+
+
+def check_value(signal_type: str, value: str, source: str) -> str:
+    """A normalised md5/pdq value; raises BankError saying what is wrong."""
+    value = value.strip().lower()
+    if signal_type == "md5" and not _HEX32.match(value):
+        raise BankError(f"{source}: an md5 is 32 hex digits, got {len(value)} characters")
+    if signal_type == "pdq" and not _HEX64.match(value):
+        raise BankError(f"{source}: a PDQ hash is 64 hex digits, got {len(value)} characters")
+    return value
+
+
+class BankStore:
+    """Banks in the library's SQLite database."""
+
+    def __init__(self, db_path: Path) -> None:
+        self._db = sqlite3.connect(db_path, timeout=30, isolation_level=None)
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def generation(self) -> int:
+        """Bumped on every change, so an index knows when to rebuild."""
+        return int(self._db.execute("SELECT n FROM bank_generation").fetchone()[0])
+
+    def _bump(self) -> None:
+        self._db.execute("UPDATE bank_generation SET n = n + 1")
+
+    def create(self, name: str) -> None:
+        check_bank_name(name)
+        try:
+            self._db.execute("INSERT INTO banks VALUES (?, ?)", (name, time.time()))
+        except sqlite3.IntegrityError:
+            raise BankError(f"bank {name} already exists") from None
+
+    def require(self, name: str) -> str:
+        check_bank_name(name)
+        if not self._db.execute("SELECT 1 FROM banks WHERE name=?", (name,)).fetchone():
+            raise BankError(f"no bank named {name}; create it with `videolearn bank create {name}`")
+        return name
+
+    def summaries(self) -> list[BankSummary]:
+        out = []
+        for (name,) in self._db.execute("SELECT name FROM banks ORDER BY name").fetchall():
+            counts = dict(
+                self._db.execute(
+                    "SELECT signal_type, count(*) FROM bank_entries WHERE bank=?"
+                    " GROUP BY signal_type",
+                    (name,),
+                ).fetchall()
+            )
+            out.append(BankSummary(name, {t: int(counts.get(t, 0)) for t in SIGNAL_TYPES}))
+        return out
+
+    def add(
+        self,
+        bank: str,
+        signal_type: str,
+        content: str,
+        value: str = "",
+        frames: Sequence[VpdqFrame] = (),
+    ) -> bool:
+        """Add one entry; False when the bank already holds that exact signal."""
+        return self.add_many(bank, [(signal_type, content, value, frames)]) == 1
+
+    def add_many(
+        self, bank: str, entries: Sequence[tuple[str, str, str, Sequence[VpdqFrame]]]
+    ) -> int:
+        """Add entries in one transaction (all or none); returns how many were new."""
+        self.require(bank)
+        added = 0
+        now = time.time()
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for signal_type, content, given, frames in entries:
+                value = vpdq_to_tx(frames) if signal_type == "vpdq" else given
+                cur = self._db.execute(
+                    "INSERT OR IGNORE INTO bank_entries"
+                    " (bank, signal_type, content, value, added_at) VALUES (?, ?, ?, ?, ?)",
+                    (bank, signal_type, content, value, now),
+                )
+                if cur.rowcount:
+                    added += 1
+                    self._db.executemany(
+                        "INSERT INTO bank_frames VALUES (?, ?, ?, ?, ?)",
+                        [
+                            (cur.lastrowid, f.frame, f.quality, f.pdq_hex, f.timestamp_s)
+                            for f in frames
+                        ],
+                    )
+            self._bump()
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return added
+
+    def entries(self, bank: str | None = None) -> list[BankEntry]:
+        sql = "SELECT id, bank, signal_type, content, value FROM bank_entries"
+        rows = (
+            self._db.execute(sql + " WHERE bank=? ORDER BY id", (bank,))
+            if bank
+            else self._db.execute(sql + " ORDER BY id")
+        )
+        return [BankEntry(*r) for r in rows]
+
+    def frames(self, entry_id: int) -> list[VpdqFrame]:
+        rows = self._db.execute(
+            "SELECT frame, quality, pdq_hex, timestamp_s FROM bank_frames WHERE entry_id=?"
+            " ORDER BY frame",
+            (entry_id,),
+        )
+        return [VpdqFrame(*r) for r in rows]
+
+    def all_frames(self) -> list[tuple[int, int, str, float]]:
+        """(entry id, quality, pdq_hex, timestamp_s) of every banked vPDQ frame."""
+        return list(
+            self._db.execute(
+                "SELECT entry_id, quality, pdq_hex, timestamp_s FROM bank_frames"
+                " ORDER BY entry_id, frame"
+            )
+        )
+
+    def import_file(self, bank: str, path: Path) -> int:
+        """Import a python-threatexchange signal file, or one video's vPDQ text file."""
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as err:
+            raise BankError(f"{path}: cannot be read: {err}") from None
+        first = next((line.strip() for line in lines if line.strip()), "")
+        if _VPDQ_LINE.match(first):
+            frames = parse_vpdq_text(lines, str(path))
+            return self.add_many(bank, [("vpdq", path.stem, "", frames)])
+        entries: list[tuple[str, str, str, Sequence[VpdqFrame]]] = []
+        for number, raw in enumerate(lines, start=1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            where = f"{path} line {number}"
+            kind, _, signal = line.partition(" ")
+            signal_type = _FROM_TX.get(kind.lower())
+            if signal_type is None or not signal.strip():
+                raise BankError(
+                    f"{where}: expected `<signal_type> <signal>` with a type among "
+                    f"{', '.join(sorted(_FROM_TX))}, got {line[:80]!r}"
+                )
+            content = f"{path.name}:{number}"
+            if signal_type == "vpdq":
+                entries.append(("vpdq", content, "", vpdq_from_tx(signal.strip(), where)))
+            else:
+                entries.append((signal_type, content, check_value(signal_type, signal, where), ()))
+        return self.add_many(bank, entries)
+
+    def export_lines(self, bank: str) -> list[str]:
+        """The bank in python-threatexchange's `<signal_type> <signal>` format."""
+        self.require(bank)
+        return [f"{_TX_NAMES[e.signal_type]} {e.value}" for e in self.entries(bank)]
