@@ -192,6 +192,28 @@ SPOKEN_PASSAGES = {
 }
 
 
+def cut_video(source: Path, target: Path, start_s: float, end_s: float) -> Path:
+    """Re-encode the frames of `source` shown from `start_s` to `end_s` (H.264, no sound):
+    what a re-upload of a clip taken from a longer video looks like."""
+    with av.open(str(source)) as src, av.open(str(target), "w") as out:
+        stream = src.streams.video[0]
+        rate = stream.average_rate or Fraction(25)
+        dst = out.add_stream("libx264", rate=rate)
+        dst.width, dst.height, dst.pix_fmt = stream.width, stream.height, "yuv420p"
+        dst.options = {"preset": "ultrafast", "crf": "18"}
+        number = 0
+        for frame in src.decode(stream):
+            t = float(frame.time or 0.0)
+            if start_s <= t < end_s:
+                image = frame.to_ndarray(format="rgb24")
+                picture = av.VideoFrame.from_ndarray(image, format="rgb24")
+                picture.pts = number
+                number += 1
+                out.mux(dst.encode(picture))
+        out.mux(dst.encode(None))
+    return target
+
+
 if __name__ == "__main__":
     for written in write_demo_set(Path(sys.argv[1] if len(sys.argv) > 1 else "demo-media")):
         print(f"wrote {written}")

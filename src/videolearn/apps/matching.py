@@ -216,6 +216,7 @@ class Matcher:
         index = self.index
         matched_query: dict[int, set[str]] = defaultdict(set)
         matched_rows: dict[int, set[int]] = defaultdict(set)
+        pairs: dict[int, list[tuple[float, int]]] = defaultdict(list)  # (query time, row)
         for digest, hits in zip(hexes, index.search(hexes, s.vpdq_distance), strict=True):
             for row, _ in hits:
                 entry_id = int(index.entry_ids[row])
@@ -224,6 +225,7 @@ class Matcher:
                     continue
                 matched_query[entry_id].add(digest)
                 matched_rows[entry_id].add(row)
+                pairs[entry_id].extend((t, row) for t in query[digest])
         rows_per_entry = (
             np.bincount(index.entry_ids.astype(np.int64)) if len(index) else np.zeros(0)
         )
@@ -233,23 +235,39 @@ class Matcher:
             target_pct = 100.0 * len(matched_rows[entry_id]) / max(1, int(rows_per_entry[entry_id]))
             if query_pct < s.vpdq_query_match_percent or target_pct < s.vpdq_target_match_percent:
                 continue
-            query_times = [t for d in digests for t in query[d]]
-            rows = sorted(matched_rows[entry_id])
+            span = _aligned_spans(pairs[entry_id], index)
+            entry = entries[entry_id]
             out.append(
                 Match(
-                    entries[entry_id].bank,
+                    entry.bank,
                     "vpdq",
                     path,
-                    entries[entry_id].content,
-                    min(query_times),
-                    max(query_times),
-                    float(index.first_s[rows].min()),
-                    float(index.last_s[rows].max()),
+                    entry.content,
+                    *span,
                     query_match_percent=query_pct,
                     target_match_percent=target_pct,
                 )
             )
         return out
+
+
+def _aligned_spans(
+    pairs: Sequence[tuple[float, int]], index: HashIndex
+) -> tuple[float, float, float, float]:
+    """Which stretch of the query matched which stretch of the banked video.
+
+    A static scene makes frames match at many times; the true alignment is the time
+    offset most matched pairs agree on (to the second). The spans are those of the
+    pairs that agree with it.
+    """
+    query_s = np.array([t for t, _ in pairs])
+    target_s = index.first_s[[row for _, row in pairs]]
+    offsets = np.round(target_s - query_s)
+    values, counts = np.unique(offsets, return_counts=True)
+    best = values[np.argmax(counts)]
+    agree = np.abs(target_s - query_s - best) <= 1.0
+    q, t = query_s[agree], target_s[agree]
+    return float(q.min()), float(q.max()), float(t.min()), float(t.max())
 
 
 def hash_for_matching(
