@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from videolearn.config import Settings, load_settings
 from videolearn.errors import ExtractorError, MediaError, VideoNotFoundError
-from videolearn.extractors.base import Extractor, VideoContext
+from videolearn.extractors.base import Extractor, Signal, VideoContext
 from videolearn.extractors.registry import available_extractors, order_by_needs
 from videolearn.extractors.runner import decode_request, run_extractors
 from videolearn.ingest.decode import DecodeReport, MediaChunk
@@ -85,6 +85,8 @@ class VideoDetail:
     extractors: dict[str, int]
     thumbnails: list[TimeSpan]
     moments: list[StoredMoment]
+    # Bank matches recorded when the video was indexed (the `match --json` shape).
+    matches: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The `show --json` document: the video's fields at the top, then the lists."""
@@ -95,6 +97,7 @@ class VideoDetail:
             "extractors": self.extractors,
             "thumbnails": [{"start_s": t.start_s, "end_s": t.end_s} for t in self.thumbnails],
             "moments": [m.to_json() for m in self.moments],
+            "matches": self.matches,
         }
 
 
@@ -152,6 +155,7 @@ class Library(Closing):
         self.settings = settings
         self.store: LibraryStore = open_store(settings.library, create=create)
         self._extractors: list[Extractor] | None = None
+        self._matcher: Any = None
 
     def close(self) -> None:
         self.store.close()
@@ -295,9 +299,32 @@ class Library(Closing):
         assert decode.report is not None
         outputs = [ExtractorOutput(ex.name, ex.version, signals[ex.name]) for ex in extractors]
         self.store.write_video(_video_row(identity, info, decode.report), outputs)
+        self._match_banks(identity, signals)
         self._mark(identity, "indexed")
         self._drop_if_unreferenced(started.previous, video_id)
         return IndexResult(key, video_id, "indexed")
+
+    def _match_banks(self, identity: FileIdentity, signals: dict[str, list[Signal]]) -> None:
+        """Match a newly indexed video against every bank and record what matched."""
+        banks = self.store.banks
+        if not banks.has_entries():
+            banks.forget_video(identity.sha256)
+            return
+        from videolearn.apps.hashing import to_frame_hashes
+        from videolearn.apps.matching import Matcher
+
+        if self._matcher is None:
+            self._matcher = Matcher(banks, self.settings.match)
+        found = self._matcher.match(
+            str(identity.path),
+            identity.md5,
+            to_frame_hashes(signals.get("pdq", [])),
+            to_frame_hashes(signals.get("vpdq", [])),
+        )
+        banks.record_matches(
+            identity.sha256,
+            [(m.entry_id, m.signal_type, json.dumps(m.to_json())) for m in found],
+        )
 
     def _mark(self, identity: FileIdentity, status: str, reason: str | None = None) -> None:
         self.store.ledger.set(
@@ -382,6 +409,7 @@ class Library(Closing):
                 )
                 for m in self.store.rows_for("moments", video_id)
             ],
+            matches=self.store.banks.matches_of(video_id),
         )
 
     # -- removing and checking ------------------------------------------------------------

@@ -157,3 +157,29 @@ def test_index_search_is_exact_within_the_threshold() -> None:
         distances = (all_bits != np.unpackbits(q)).sum(axis=1)
         expected = {(int(r), int(distances[r])) for r in np.flatnonzero(distances <= 31)}
         assert set(hits) == expected
+
+
+def test_index_records_bank_matches_and_forget_drops_them(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    library = tmp_path / "library"
+    run("bank", "create", "KNOWN", "--library", library)
+    reference = shared_data / "threatexchange/vpdq-hashes/chair-orig-22-sd-bar.txt"
+    run("bank", "import", "KNOWN", reference, "--library", library)
+    media = tmp_path / "uploads"
+    media.mkdir()
+    upload = media / "upload.mp4"
+    upload.write_bytes((shared_data / VIDEOS / "chair-20-sd-bar.mp4").read_bytes())
+    (media / "street.avi").write_bytes((shared_data / "video" / "tree.avi").read_bytes())
+    run("index", media, "--library", library)
+    shown = json.loads(run("show", upload, "--library", library, "--json").stdout)
+    [recorded] = shown["matches"]
+    assert recorded["bank"] == "KNOWN" and recorded["signal_type"] == "vpdq"
+    assert recorded["matched_content"] == "chair-orig-22-sd-bar"
+    other = json.loads(run("show", media / "street.avi", "--library", library, "--json").stdout)
+    assert other["matches"] == []
+    run("forget", upload, "--library", library)
+    from videolearn.library import open_library
+
+    with open_library(library) as lib:
+        assert lib.store.banks.matches_of(shown["video_id"]) == []

@@ -7,11 +7,12 @@ Works without a library. The file goes through the same limited decode child pro
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from videolearn.config import Settings
-from videolearn.extractors.base import ValueSignal, VideoContext
+from videolearn.extractors.base import Signal, ValueSignal, VideoContext
 from videolearn.extractors.hashes import PdqExtractor, VpdqExtractor, parse_hash_value
 from videolearn.extractors.runner import decode_request, run_extractors
 from videolearn.ingest.scan import identify
@@ -45,6 +46,11 @@ def frame_hashes(path: Path, signal: str, settings: Settings) -> list[FrameHash]
     with open_decode(path, decode_request([extractor]), settings.decode) as decode:
         video = VideoContext(identity.sha256, path, decode.info, identity)
         signals = run_extractors([extractor], video, decode)[extractor.name]
+    return to_frame_hashes(signals)
+
+
+def to_frame_hashes(signals: Sequence[Signal]) -> list[FrameHash]:
+    """The pdq/vpdq extractors' signals as frame hashes."""
     out = []
     for sig in signals:
         assert isinstance(sig, ValueSignal)

@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from videolearn.apps.hashing import FrameHash
+from videolearn.apps.hashing import FrameHash, to_frame_hashes
 from videolearn.config import MatchSettings, Settings
-from videolearn.extractors.base import ValueSignal, VideoContext
-from videolearn.extractors.hashes import PdqExtractor, VpdqExtractor, parse_hash_value
+from videolearn.extractors.base import VideoContext
+from videolearn.extractors.hashes import PdqExtractor, VpdqExtractor
 from videolearn.extractors.runner import decode_request, run_extractors
 from videolearn.ingest.scan import identify
 from videolearn.ingest.worker import open_decode
@@ -43,6 +43,8 @@ class Match:
     distance: int | None = None
     query_match_percent: float | None = None
     target_match_percent: float | None = None
+    # The bank entry matched (the store's id; not part of the exchanged JSON).
+    entry_id: int = -1
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -162,7 +164,7 @@ class Matcher:
     ) -> list[Match]:
         entries = {e.id: e for e in self.banks.entries(bank)}
         matches = [
-            Match(e.bank, "md5", path, e.content, 0.0, 0.0, 0.0, 0.0, distance=0)
+            Match(e.bank, "md5", path, e.content, 0.0, 0.0, 0.0, 0.0, distance=0, entry_id=e.id)
             for e in entries.values()
             if e.signal_type == "md5" and e.value == md5
         ]
@@ -186,20 +188,15 @@ class Matcher:
                     continue
                 if entry.id not in best or distance < best[entry.id][0]:
                     best[entry.id] = (distance, frame)
-        return [
-            Match(
-                entries[eid].bank,
-                "pdq",
-                path,
-                entries[eid].content,
-                frame.timestamp_s,
-                frame.timestamp_s,
-                0.0,
-                0.0,
-                distance=distance,
+        out = []
+        for eid, (distance, frame) in sorted(best.items()):
+            t, entry = frame.timestamp_s, entries[eid]
+            out.append(
+                Match(
+                    entry.bank, "pdq", path, entry.content, t, t, 0.0, 0.0, distance, entry_id=eid
+                )
             )
-            for eid, (distance, frame) in sorted(best.items())
-        ]
+        return out
 
     def _match_vpdq(
         self, path: str, frames: Sequence[FrameHash], entries: dict[int, BankEntry]
@@ -246,6 +243,7 @@ class Matcher:
                     *span,
                     query_match_percent=query_pct,
                     target_match_percent=target_pct,
+                    entry_id=entry_id,
                 )
             )
         return out
@@ -280,12 +278,4 @@ def hash_for_matching(
         video = VideoContext(identity.sha256, path, decode.info, identity)
         signals = run_extractors(extractors, video, decode)
 
-    def frames(name: str) -> list[FrameHash]:
-        out = []
-        for sig in signals[name]:
-            assert isinstance(sig, ValueSignal)
-            number, quality, digest = parse_hash_value(sig.value)
-            out.append(FrameHash(number, quality, digest, sig.span.start_s))
-        return out
-
-    return identity.md5, frames("pdq"), frames("vpdq")
+    return identity.md5, to_frame_hashes(signals["pdq"]), to_frame_hashes(signals["vpdq"])

@@ -49,6 +49,14 @@ CREATE TABLE IF NOT EXISTS bank_frames (
     timestamp_s REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS bank_frames_entry ON bank_frames (entry_id);
+CREATE TABLE IF NOT EXISTS video_matches (
+    video_id TEXT NOT NULL,
+    entry_id INTEGER NOT NULL REFERENCES bank_entries(id) ON DELETE CASCADE,
+    signal_type TEXT NOT NULL,
+    match_json TEXT NOT NULL,
+    matched_at REAL NOT NULL,
+    PRIMARY KEY (video_id, entry_id, signal_type)
+);
 CREATE TABLE IF NOT EXISTS bank_generation (id INTEGER PRIMARY KEY CHECK (id = 0), n INTEGER);
 INSERT OR IGNORE INTO bank_generation VALUES (0, 0);
 """
@@ -250,6 +258,34 @@ class BankStore:
                 " ORDER BY entry_id, frame"
             )
         )
+
+    def has_entries(self) -> bool:
+        return self._db.execute("SELECT 1 FROM bank_entries LIMIT 1").fetchone() is not None
+
+    def record_matches(self, video_id: str, matches: Sequence[tuple[int, str, str]]) -> None:
+        """Replace what is recorded for a video: (entry id, signal type, match JSON) rows."""
+        now = time.time()
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("DELETE FROM video_matches WHERE video_id=?", (video_id,))
+            self._db.executemany(
+                "INSERT OR REPLACE INTO video_matches VALUES (?, ?, ?, ?, ?)",
+                [(video_id, entry_id, kind, doc, now) for entry_id, kind, doc in matches],
+            )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def matches_of(self, video_id: str) -> list[dict[str, object]]:
+        rows = self._db.execute(
+            "SELECT match_json FROM video_matches WHERE video_id=? ORDER BY entry_id, signal_type",
+            (video_id,),
+        )
+        return [json.loads(r[0]) for r in rows]
+
+    def forget_video(self, video_id: str) -> None:
+        self._db.execute("DELETE FROM video_matches WHERE video_id=?", (video_id,))
 
     def import_file(self, bank: str, path: Path) -> int:
         """Import a python-threatexchange signal file, or one video's vPDQ text file."""

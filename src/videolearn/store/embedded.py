@@ -252,6 +252,7 @@ class LibraryStore(Closing):
             if self._count(name, video_id):
                 self._tables[name].delete(f"video_id = '{video_id}'")
         self.ledger.remove_video(video_id)
+        self.banks.forget_video(video_id)
 
     def delete_orphans(self) -> int:
         """Delete derived rows whose video is not in `videos`; returns how many videos."""
