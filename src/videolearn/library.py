@@ -310,17 +310,11 @@ class Library(Closing):
         if not banks.has_entries():
             banks.forget_video(identity.sha256)
             return
-        from videolearn.apps.hashing import to_frame_hashes
-        from videolearn.apps.matching import Matcher
+        from videolearn.apps.matching import Matcher, hashes_of
 
         if self._matcher is None:
             self._matcher = Matcher(banks, self.settings.match)
-        found = self._matcher.match(
-            str(identity.path),
-            identity.md5,
-            to_frame_hashes(signals.get("pdq", [])),
-            to_frame_hashes(signals.get("vpdq", [])),
-        )
+        found = self._matcher.match(str(identity.path), hashes_of(identity.md5, signals))
         banks.record_matches(
             identity.sha256,
             [(m.entry_id, m.signal_type, json.dumps(m.to_json())) for m in found],

@@ -214,6 +214,32 @@ def cut_video(source: Path, target: Path, start_s: float, end_s: float) -> Path:
     return target
 
 
+def pad_video(
+    source: Path, target: Path, pad_px: tuple[int, int, int, int], grey: bool = True
+) -> Path:
+    """Re-encode `source` with black bars (top, bottom, left, right pixels) and, with
+    `grey`, without colour: the padded re-upload that plain vPDQ misses."""
+    top, bottom, left, right = pad_px
+    with av.open(str(source)) as src, av.open(str(target), "w") as out:
+        stream = src.streams.video[0]
+        dst = out.add_stream("libx264", rate=stream.average_rate or Fraction(25))
+        dst.width = stream.width + left + right
+        dst.height = stream.height + top + bottom
+        dst.pix_fmt = "yuv420p"
+        dst.options = {"preset": "ultrafast", "crf": "18"}
+        for number, frame in enumerate(src.decode(stream)):
+            image = np.asarray(frame.to_ndarray(format="rgb24"))
+            if grey:
+                luma = image @ np.array([0.299, 0.587, 0.114])
+                image = np.repeat(luma[..., None], 3, axis=2).round().astype(np.uint8)
+            padded = np.pad(image, ((top, bottom), (left, right), (0, 0)))
+            picture = av.VideoFrame.from_ndarray(padded, format="rgb24")
+            picture.pts = number
+            out.mux(dst.encode(picture))
+        out.mux(dst.encode(None))
+    return target
+
+
 if __name__ == "__main__":
     for written in write_demo_set(Path(sys.argv[1] if len(sys.argv) > 1 else "demo-media")):
         print(f"wrote {written}")

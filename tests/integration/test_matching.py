@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from videolearn.apps.matching import HashIndex, to_codes
-from videolearn.samples import cut_video, write_video
+from videolearn.samples import cut_video, pad_video, write_video
 
 CLI = [sys.executable, "-m", "videolearn"]
 VIDEOS = "threatexchange/videos"
@@ -65,7 +65,7 @@ def test_chair_family_matches_its_original(shared_data: Path, library: Path, nam
 
 def test_exact_copy_matches_by_md5_too(shared_data: Path, library: Path) -> None:
     found = matches(shared_data / VIDEOS / "chair-orig-22-sd-bar.mp4", library, "--bank", "KNOWN")
-    assert {m["signal_type"] for m in found} == {"md5", "vpdq"}
+    assert {m["signal_type"] for m in found} == {"md5", "vpdq", "vpdq_cropped"}
     vpdq = next(m for m in found if m["signal_type"] == "vpdq")
     assert vpdq["query_match_percent"] == 100 and vpdq["target_match_percent"] == 100
 
@@ -81,7 +81,7 @@ def test_a_clip_cut_from_a_banked_video_is_found_and_located(
     shared_data: Path, library: Path, tmp_path: Path
 ) -> None:
     clip = cut_video(shared_data / "video" / "vtest.avi", tmp_path / "clip.mp4", 30.0, 40.0)
-    [found] = matches(clip, library)
+    found = next(m for m in matches(clip, library) if m["signal_type"] == "vpdq")
     assert found["bank"] == "STREET" and found["matched_content"] == "vtest.avi"
     assert found["query_match_percent"] >= 80
     assert found["target_match_percent"] < 25  # 10 s of a 79.5 s video
@@ -101,7 +101,7 @@ def test_export_import_round_trip_and_bad_files(library: Path, tmp_path: Path) -
         json.loads(x)
         for x in run("bank", "list", "--library", library, "--json").stdout.splitlines()
     ]
-    assert {"name": "COPY", "entries": {"md5": 1, "pdq": 1, "vpdq": 1}} in listed
+    assert {"name": "COPY", "entries": {"md5": 1, "pdq": 1, "vpdq": 1, "vpdq_cropped": 0}} in listed
 
     bad = tmp_path / "bad.txt"
     bad.write_text("pdq " + "ab" * 32 + "\nsha1 1234\n")
@@ -183,3 +183,21 @@ def test_index_records_bank_matches_and_forget_drops_them(
 
     with open_library(library) as lib:
         assert lib.store.banks.matches_of(shown["video_id"]) == []
+
+
+@pytest.mark.parametrize(
+    ("pad_px", "grey"),
+    [((120, 120, 0, 0), True), ((0, 0, 200, 200), False), ((40, 0, 90, 0), True)],
+)
+def test_padded_copies_match_by_the_border_robust_hash(
+    shared_data: Path, library: Path, tmp_path: Path, pad_px: tuple[int, int, int, int], grey: bool
+) -> None:
+    copy = pad_video(
+        shared_data / VIDEOS / "chair-orig-22-sd-bar.mp4", tmp_path / "copy.mp4", pad_px, grey
+    )
+    found = {m["signal_type"]: m for m in matches(copy, library, "--bank", "KNOWN")}
+    # Plain vPDQ, computed as the exchange computes it, misses the padded copy...
+    assert "vpdq" not in found
+    # ...the hash of the picture without its borders finds it.
+    assert found["vpdq_cropped"]["matched_content"] == "chair-orig-22-sd-bar.mp4"
+    assert found["vpdq_cropped"]["query_match_percent"] >= 80

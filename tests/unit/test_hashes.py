@@ -14,7 +14,13 @@ import pytest
 from tests.contract import ExtractorContract
 from videolearn.apps.hashing import frame_hashes
 from videolearn.config import Settings, load_settings
-from videolearn.extractors.hashes import PdqExtractor, VpdqExtractor, hamming_hex
+from videolearn.extractors.hashes import (
+    PdqExtractor,
+    VpdqCroppedExtractor,
+    VpdqExtractor,
+    crop_uniform_borders,
+    hamming_hex,
+)
 
 REFERENCE = "threatexchange/vpdq-hashes"
 
@@ -25,6 +31,20 @@ class TestPdqContract(ExtractorContract):
 
 class TestVpdqContract(ExtractorContract):
     extractor_class = VpdqExtractor
+
+
+class TestVpdqCroppedContract(ExtractorContract):
+    extractor_class = VpdqCroppedExtractor
+
+
+def test_crop_uniform_borders() -> None:
+    rng = np.random.default_rng(1)
+    picture = rng.integers(0, 256, (100, 60, 3), dtype=np.uint8)
+    padded = np.pad(picture, ((30, 10), (0, 25), (0, 0)), constant_values=16)
+    assert np.array_equal(crop_uniform_borders(padded), picture)
+    assert np.array_equal(crop_uniform_borders(picture), picture)
+    flat = np.full((50, 50, 3), 7, dtype=np.uint8)  # all border: 40% at most per side
+    assert crop_uniform_borders(flat).shape == (10, 10, 3)
 
 
 @pytest.fixture(scope="module")

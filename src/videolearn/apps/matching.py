@@ -11,7 +11,7 @@ query's frames have a near frame in it; the matched stretches of both videos are
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +20,8 @@ import numpy as np
 
 from videolearn.apps.hashing import FrameHash, to_frame_hashes
 from videolearn.config import MatchSettings, Settings
-from videolearn.extractors.base import VideoContext
-from videolearn.extractors.hashes import PdqExtractor, VpdqExtractor
+from videolearn.extractors.base import Signal, VideoContext
+from videolearn.extractors.hashes import PdqExtractor, VpdqCroppedExtractor, VpdqExtractor
 from videolearn.extractors.runner import decode_request, run_extractors
 from videolearn.ingest.scan import identify
 from videolearn.ingest.worker import open_decode
@@ -154,22 +154,16 @@ class Matcher:
             self._generation = generation
         return self._index
 
-    def match(
-        self,
-        path: str,
-        md5: str,
-        pdq: Sequence[FrameHash],
-        vpdq: Sequence[FrameHash],
-        bank: str | None = None,
-    ) -> list[Match]:
+    def match(self, path: str, query: QueryHashes, bank: str | None = None) -> list[Match]:
         entries = {e.id: e for e in self.banks.entries(bank)}
         matches = [
             Match(e.bank, "md5", path, e.content, 0.0, 0.0, 0.0, 0.0, distance=0, entry_id=e.id)
             for e in entries.values()
-            if e.signal_type == "md5" and e.value == md5
+            if e.signal_type == "md5" and e.value == query.md5
         ]
-        matches += self._match_pdq(path, pdq, entries)
-        matches += self._match_vpdq(path, vpdq, entries)
+        matches += self._match_pdq(path, query.pdq, entries)
+        matches += self._match_vpdq(path, query.vpdq, entries, "vpdq")
+        matches += self._match_vpdq(path, query.vpdq_cropped, entries, "vpdq_cropped")
         return matches
 
     def _match_pdq(
@@ -199,7 +193,11 @@ class Matcher:
         return out
 
     def _match_vpdq(
-        self, path: str, frames: Sequence[FrameHash], entries: dict[int, BankEntry]
+        self,
+        path: str,
+        frames: Sequence[FrameHash],
+        entries: dict[int, BankEntry],
+        signal_type: str,
     ) -> list[Match]:
         s = self.settings
         # Distinct query hashes above the quality bar, with the times they occur.
@@ -218,7 +216,7 @@ class Matcher:
             for row, _ in hits:
                 entry_id = int(index.entry_ids[row])
                 entry = entries.get(entry_id)
-                if entry is None or entry.signal_type != "vpdq":
+                if entry is None or entry.signal_type != signal_type:
                     continue
                 matched_query[entry_id].add(digest)
                 matched_rows[entry_id].add(row)
@@ -237,7 +235,7 @@ class Matcher:
             out.append(
                 Match(
                     entry.bank,
-                    "vpdq",
+                    signal_type,
                     path,
                     entry.content,
                     *span,
@@ -268,14 +266,31 @@ def _aligned_spans(
     return float(q.min()), float(q.max()), float(t.min()), float(t.max())
 
 
-def hash_for_matching(
-    path: Path, settings: Settings
-) -> tuple[str, list[FrameHash], list[FrameHash]]:
-    """MD5, PDQ (1/s) and vPDQ (every frame) of a file from one decode."""
+@dataclass(frozen=True)
+class QueryHashes:
+    """A file's hashes as matching uses them."""
+
+    md5: str
+    pdq: list[FrameHash]
+    vpdq: list[FrameHash]
+    vpdq_cropped: list[FrameHash]
+
+
+def hash_for_matching(path: Path, settings: Settings) -> QueryHashes:
+    """MD5, PDQ (1/s), vPDQ and border-cropped vPDQ (every frame) of a file, one decode."""
     identity = identify(path, settings.decode.max_file_size_bytes)
-    extractors = [PdqExtractor(settings), VpdqExtractor(settings)]
+    extractors = [PdqExtractor(settings), VpdqExtractor(settings), VpdqCroppedExtractor(settings)]
     with open_decode(path, decode_request(extractors), settings.decode) as decode:
         video = VideoContext(identity.sha256, path, decode.info, identity)
         signals = run_extractors(extractors, video, decode)
+    return hashes_of(identity.md5, signals)
 
-    return identity.md5, to_frame_hashes(signals["pdq"]), to_frame_hashes(signals["vpdq"])
+
+def hashes_of(md5: str, signals: Mapping[str, Sequence[Signal]]) -> QueryHashes:
+    """QueryHashes from extractor outputs (missing extractors give no frames)."""
+    return QueryHashes(
+        md5,
+        to_frame_hashes(signals.get("pdq", ())),
+        to_frame_hashes(signals.get("vpdq", ())),
+        to_frame_hashes(signals.get("vpdq_cropped", ())),
+    )

@@ -381,11 +381,15 @@ def bank_add(
                 typer.echo("added" if added else "already in the bank")
                 return
             path = Path(target)
-            md5, _, vpdq = hash_for_matching(path, lib.settings)
-            frames = [VpdqFrame(f.frame, f.quality, f.pdq_hex, f.timestamp_s) for f in vpdq]
-            entries: list[tuple[str, str, str, Sequence[VpdqFrame]]] = [("md5", path.name, md5, ())]
-            if frames:
-                entries.append(("vpdq", path.name, "", frames))
+            hashes = hash_for_matching(path, lib.settings)
+            entries: list[tuple[str, str, str, Sequence[VpdqFrame]]] = [
+                ("md5", path.name, hashes.md5, ())
+            ]
+            # The exchangeable vPDQ, and the border-robust one beside it.
+            for kind, found in (("vpdq", hashes.vpdq), ("vpdq_cropped", hashes.vpdq_cropped)):
+                frames = [VpdqFrame(f.frame, f.quality, f.pdq_hex, f.timestamp_s) for f in found]
+                if frames:
+                    entries.append((kind, path.name, "", frames))
             added = banks.add_many(name, entries)
         except (BankError, MediaError) as err:
             raise _fail(str(err), EXIT_SOME_FAILED) from None
@@ -457,14 +461,15 @@ def match(
         try:
             if bank is not None:
                 lib.store.banks.require(bank)
-            md5, pdq, vpdq = hash_for_matching(file, lib.settings)
+            query = hash_for_matching(file, lib.settings)
         except BankError as err:
             raise _fail(str(err), EXIT_USAGE) from None
         except MediaError as err:
             raise _fail(str(err), EXIT_SOME_FAILED) from None
         matcher = Matcher(lib.store.banks, lib.settings.match)
-        found = matcher.match(str(file.absolute()), md5, pdq, vpdq, bank)
-        if not vpdq and not pdq:
+        found = matcher.match(str(file.absolute()), query, bank)
+        vpdq = query.vpdq
+        if not vpdq and not query.pdq:
             typer.echo(f"note: {file} has no frame to hash (audio only)", err=True)
         elif vpdq and all(f.quality < lib.settings.match.vpdq_quality for f in vpdq):
             typer.echo(

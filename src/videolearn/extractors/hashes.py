@@ -56,6 +56,48 @@ class VpdqExtractor(Extractor):
         return _HashPass(self, "vpdq", 1.0 / fps if fps else 0.0)
 
 
+class VpdqCroppedExtractor(Extractor):
+    """vPDQ of every frame after cutting off uniform borders (letterbox, pillarbox,
+    padding): a second, border-robust signal beside the exchange-compatible vPDQ, which
+    stays exactly as the reference computes it."""
+
+    name = "vpdq_cropped"
+    version = 1
+    signal_type = ValueSignal
+    sampling = Sampling(frames=FrameSampling(None, NATIVE_WIDTH_PX))
+
+    def begin(self, video: VideoContext) -> ExtractorPass:
+        fps = video.info.video.average_fps if video.info.video else None
+        return _HashPass(self, "vpdq_cropped", 1.0 / fps if fps else 0.0)
+
+
+def crop_uniform_borders(image: np.ndarray, tolerance: float = 10.0) -> np.ndarray:
+    """Cut rows and columns of one flat colour off the edges of an (H, W, 3) picture.
+
+    A row (or column) is border while every pixel in it stays within `tolerance` of the
+    row's median colour; at most 40% of each dimension goes from either side.
+    """
+    luma = image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+    def flat(lines: np.ndarray) -> np.ndarray:  # (N, L) -> (N,) bool
+        spread = np.abs(lines - np.median(lines, axis=1, keepdims=True)).max(axis=1)
+        return np.asarray(spread <= tolerance)
+
+    rows, cols = flat(luma), flat(luma.T)
+    h, w = luma.shape
+    top = _run(rows, 2 * h // 5)
+    bottom = _run(rows[::-1], 2 * h // 5)
+    left = _run(cols, 2 * w // 5)
+    right = _run(cols[::-1], 2 * w // 5)
+    return image[top : h - bottom, left : w - right]
+
+
+def _run(flags: np.ndarray, limit: int) -> int:
+    """Length of the leading run of True in `flags`, at most `limit`."""
+    stop = np.flatnonzero(~flags[:limit])
+    return int(stop[0]) if stop.size else limit
+
+
 class PdqExtractor(Extractor):
     """PDQ of one frame a second, shrunk to at most 512 px like the photo hasher."""
 
@@ -90,6 +132,8 @@ class _HashPass(ExtractorPass):
             image = frame
             if self.kind == "pdq" and max(frame.shape[:2]) > PDQ_MAX_SIDE_PX:
                 image = _shrink(frame, PDQ_MAX_SIDE_PX)
+            elif self.kind == "vpdq_cropped":
+                image = crop_uniform_borders(frame)
             digest, quality = pdq_hash(image)
             span = TimeSpan(float(t), float(t) + self.frame_s)
             out.append(ValueSignal(span, self.kind, f"{self.number},{quality},{digest}"))

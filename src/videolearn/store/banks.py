@@ -19,7 +19,7 @@ from pathlib import Path
 from videolearn.errors import VideolearnError
 
 BANK_NAME = re.compile(r"^[A-Z0-9_]+$")
-SIGNAL_TYPES = ("md5", "pdq", "vpdq")
+SIGNAL_TYPES = ("md5", "pdq", "vpdq", "vpdq_cropped")
 # python-threatexchange calls the MD5 of a video file "video_md5".
 _TX_NAMES = {"md5": "video_md5", "pdq": "pdq", "vpdq": "vpdq"}
 _FROM_TX = {"video_md5": "md5", "md5": "md5", "pdq": "pdq", "vpdq": "vpdq"}
@@ -211,7 +211,7 @@ class BankStore:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             for signal_type, content, given, frames in entries:
-                value = vpdq_to_tx(frames) if signal_type == "vpdq" else given
+                value = vpdq_to_tx(frames) if signal_type.startswith("vpdq") else given
                 cur = self._db.execute(
                     "INSERT OR IGNORE INTO bank_entries"
                     " (bank, signal_type, content, value, added_at) VALUES (?, ?, ?, ?, ?)",
@@ -318,6 +318,13 @@ class BankStore:
         return self.add_many(bank, entries)
 
     def export_lines(self, bank: str) -> list[str]:
-        """The bank in python-threatexchange's `<signal_type> <signal>` format."""
+        """The bank in python-threatexchange's `<signal_type> <signal>` format.
+
+        The border-robust `vpdq_cropped` signal is videolearn's own and is not exchanged.
+        """
         self.require(bank)
-        return [f"{_TX_NAMES[e.signal_type]} {e.value}" for e in self.entries(bank)]
+        return [
+            f"{_TX_NAMES[e.signal_type]} {e.value}"
+            for e in self.entries(bank)
+            if e.signal_type in _TX_NAMES
+        ]
