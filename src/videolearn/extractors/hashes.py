@@ -53,22 +53,16 @@ class VpdqExtractor(Extractor):
 
     def begin(self, video: VideoContext) -> ExtractorPass:
         fps = video.info.video.average_fps if video.info.video else None
-        return _HashPass(self, "vpdq", 1.0 / fps if fps else 0.0)
+        return _HashPass(self, self.name, 1.0 / fps if fps else 0.0)
 
 
-class VpdqCroppedExtractor(Extractor):
+class VpdqCroppedExtractor(VpdqExtractor):
     """vPDQ of every frame after cutting off uniform borders (letterbox, pillarbox,
     padding): a second, border-robust signal beside the exchange-compatible vPDQ, which
     stays exactly as the reference computes it."""
 
     name = "vpdq_cropped"
     version = 1
-    signal_type = ValueSignal
-    sampling = Sampling(frames=FrameSampling(None, NATIVE_WIDTH_PX))
-
-    def begin(self, video: VideoContext) -> ExtractorPass:
-        fps = video.info.video.average_fps if video.info.video else None
-        return _HashPass(self, "vpdq_cropped", 1.0 / fps if fps else 0.0)
 
 
 def crop_uniform_borders(image: np.ndarray, tolerance: float = 10.0) -> np.ndarray:
