@@ -52,6 +52,7 @@ format: venv
 bench: venv
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/speech.py
+	$(BIN)/python bench/matching.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_MEDIA) $(DEMO_LIBRARY)
