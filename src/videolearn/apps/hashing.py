@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from videolearn.config import Settings
-from videolearn.extractors.base import Signal, ValueSignal, VideoContext
+from videolearn.extractors.base import Signal, ValueSignal
 from videolearn.extractors.hashes import PdqExtractor, VpdqExtractor, parse_hash_value
-from videolearn.extractors.runner import decode_request, run_extractors
+from videolearn.extractors.runner import extract_file
 from videolearn.ingest.scan import identify
-from videolearn.ingest.worker import open_decode
 
 SIGNALS = ("pdq", "vpdq", "md5")
 
@@ -42,11 +41,8 @@ def frame_hashes(path: Path, signal: str, settings: Settings) -> list[FrameHash]
         MediaError: the file cannot be decoded.
     """
     extractor = {"pdq": PdqExtractor, "vpdq": VpdqExtractor}[signal](settings)
-    identity = identify(path, settings.decode.max_file_size_bytes)
-    with open_decode(path, decode_request([extractor]), settings.decode) as decode:
-        video = VideoContext(identity.sha256, path, decode.info, identity)
-        signals = run_extractors([extractor], video, decode)[extractor.name]
-    return to_frame_hashes(signals)
+    _, signals = extract_file(path, [extractor], settings)
+    return to_frame_hashes(signals[extractor.name])
 
 
 def to_frame_hashes(signals: Sequence[Signal]) -> list[FrameHash]:

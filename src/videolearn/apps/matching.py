@@ -20,11 +20,9 @@ import numpy as np
 
 from videolearn.apps.hashing import FrameHash, to_frame_hashes
 from videolearn.config import MatchSettings, Settings
-from videolearn.extractors.base import Signal, VideoContext
+from videolearn.extractors.base import Signal
 from videolearn.extractors.hashes import PdqExtractor, VpdqCroppedExtractor, VpdqExtractor
-from videolearn.extractors.runner import decode_request, run_extractors
-from videolearn.ingest.scan import identify
-from videolearn.ingest.worker import open_decode
+from videolearn.extractors.runner import extract_file
 from videolearn.store.banks import BankEntry, BankStore
 
 
@@ -278,11 +276,8 @@ class QueryHashes:
 
 def hash_for_matching(path: Path, settings: Settings) -> QueryHashes:
     """MD5, PDQ (1/s), vPDQ and border-cropped vPDQ (every frame) of a file, one decode."""
-    identity = identify(path, settings.decode.max_file_size_bytes)
     extractors = [PdqExtractor(settings), VpdqExtractor(settings), VpdqCroppedExtractor(settings)]
-    with open_decode(path, decode_request(extractors), settings.decode) as decode:
-        video = VideoContext(identity.sha256, path, decode.info, identity)
-        signals = run_extractors(extractors, video, decode)
+    identity, signals = extract_file(path, extractors, settings)
     return hashes_of(identity.md5, signals)
 
 

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
+from videolearn.config import Settings
 from videolearn.errors import ExtractorError
 from videolearn.extractors.base import Extractor, Signal, VideoContext
 from videolearn.ingest.decode import DecodeRequest, MediaChunk
+from videolearn.ingest.scan import FileIdentity, identify
+from videolearn.ingest.worker import open_decode
 
 
 def decode_request(extractors: Sequence[Extractor], chunk_s: float = 2.0) -> DecodeRequest:
@@ -72,3 +76,18 @@ def _blame(extractor: Extractor) -> Iterator[None]:
         raise ExtractorError(
             f"extractor {extractor.name} failed: {type(err).__name__}: {err}"
         ) from err
+
+
+def extract_file(
+    path: Path, extractors: Sequence[Extractor], settings: Settings
+) -> tuple[FileIdentity, dict[str, list[Signal]]]:
+    """Run extractors over one file outside any library: identify it, decode it once in
+    the limited child process, and return its identity and the signals by extractor.
+
+    Raises:
+        MediaError: the file cannot be read or decoded.
+    """
+    identity = identify(path, settings.decode.max_file_size_bytes)
+    with open_decode(path, decode_request(extractors), settings.decode) as decode:
+        video = VideoContext(identity.sha256, path, decode.info, identity)
+        return identity, run_extractors(extractors, video, decode)

@@ -12,7 +12,8 @@ import json
 import re
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,6 +162,17 @@ class BankStore:
         """Bumped on every change, so an index knows when to rebuild."""
         return int(self._db.execute("SELECT n FROM bank_generation").fetchone()[0])
 
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """All or nothing: commit when the block ends, roll back when it raises."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
     def _bump(self) -> None:
         self._db.execute("UPDATE bank_generation SET n = n + 1")
 
@@ -208,8 +220,7 @@ class BankStore:
         self.require(bank)
         added = 0
         now = time.time()
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction():
             for signal_type, content, given, frames in entries:
                 value = vpdq_to_tx(frames) if signal_type.startswith("vpdq") else given
                 cur = self._db.execute(
@@ -227,10 +238,6 @@ class BankStore:
                         ],
                     )
             self._bump()
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
         return added
 
     def entries(self, bank: str | None = None) -> list[BankEntry]:
@@ -241,14 +248,6 @@ class BankStore:
             else self._db.execute(sql + " ORDER BY id")
         )
         return [BankEntry(*r) for r in rows]
-
-    def frames(self, entry_id: int) -> list[VpdqFrame]:
-        rows = self._db.execute(
-            "SELECT frame, quality, pdq_hex, timestamp_s FROM bank_frames WHERE entry_id=?"
-            " ORDER BY frame",
-            (entry_id,),
-        )
-        return [VpdqFrame(*r) for r in rows]
 
     def all_frames(self) -> list[tuple[int, int, str, float]]:
         """(entry id, quality, pdq_hex, timestamp_s) of every banked vPDQ frame."""
@@ -265,17 +264,12 @@ class BankStore:
     def record_matches(self, video_id: str, matches: Sequence[tuple[int, str, str]]) -> None:
         """Replace what is recorded for a video: (entry id, signal type, match JSON) rows."""
         now = time.time()
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction():
             self._db.execute("DELETE FROM video_matches WHERE video_id=?", (video_id,))
             self._db.executemany(
                 "INSERT OR REPLACE INTO video_matches VALUES (?, ?, ?, ?, ?)",
                 [(video_id, entry_id, kind, doc, now) for entry_id, kind, doc in matches],
             )
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
 
     def matches_of(self, video_id: str) -> list[dict[str, object]]:
         rows = self._db.execute(
