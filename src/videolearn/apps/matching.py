@@ -1,7 +1,8 @@
 """Matching files against hash banks: MD5 exactly, PDQ and vPDQ by Hamming distance.
 
-Every banked PDQ hash (PDQ entries and each distinct vPDQ frame) goes into one FAISS
-binary index, searched by range: exact within the threshold, as HMA does it. The index is
+Every banked PDQ hash (PDQ entries and each distinct vPDQ frame) goes into one Hamming
+index (`store.hamming`), searched by range: exact within the threshold, as HMA's FAISS index
+is, but built for lookups at 10 million hashes. The index is
 rebuilt from the banks when they change and swapped in whole, so a lookup never sees half
 an index. vPDQ matching follows python-threatexchange: frames below the quality threshold
 are dropped, identical hashes counted once, and a banked video matches when enough of the
@@ -24,6 +25,7 @@ from videolearn.extractors.base import Signal
 from videolearn.extractors.hashes import PdqExtractor, VpdqCroppedExtractor, VpdqExtractor
 from videolearn.extractors.runner import extract_file
 from videolearn.store.banks import BankEntry, BankStore
+from videolearn.store.hamming import HammingIndex
 
 
 @dataclass(frozen=True)
@@ -66,29 +68,30 @@ class Match:
 
 
 def to_codes(hexes: Sequence[str]) -> np.ndarray:
-    """PDQ hex strings as (N, 32) uint8 rows, FAISS's binary layout."""
+    """PDQ hex strings as (N, 32) uint8 rows."""
     if not hexes:
         return np.zeros((0, 32), dtype=np.uint8)
     return np.frombuffer(bytes.fromhex("".join(hexes)), dtype=np.uint8).reshape(-1, 32)
 
 
 class HashIndex:
-    """Every banked PDQ hash in a FAISS binary index, with what each row stands for."""
+    """Every banked PDQ hash in one Hamming index, with what each row stands for."""
 
     def __init__(
         self, codes: np.ndarray, entry_ids: np.ndarray, first_s: np.ndarray, last_s: np.ndarray
     ) -> None:
-        import faiss
-
         self.entry_ids = entry_ids
         self.first_s = first_s
         self.last_s = last_s
-        self._index = faiss.IndexBinaryFlat(256)
-        if len(codes):
-            self._index.add(codes)
+        self._index = HammingIndex(codes)
 
     def __len__(self) -> int:
-        return int(self._index.ntotal)
+        return len(self._index)
+
+    @property
+    def size_bytes(self) -> int:
+        """Memory held by the hashes and their lookup tables."""
+        return self._index.size_bytes
 
     @classmethod
     def from_banks(cls, banks: BankStore, min_quality: int) -> HashIndex:
@@ -118,14 +121,12 @@ class HashIndex:
 
     def search(self, hexes: Sequence[str], max_distance: int) -> list[list[tuple[int, int]]]:
         """For each query hash, the (row, distance) pairs within `max_distance` bits."""
-        if not hexes or not len(self):
-            return [[] for _ in hexes]
-        limits, distances, rows = self._index.range_search(to_codes(hexes), max_distance + 1)
+        limits, rows, distances = self._index.search(to_codes(hexes), max_distance)
         return [
             list(
                 zip(
                     rows[limits[i] : limits[i + 1]].tolist(),
-                    distances[limits[i] : limits[i + 1]].astype(int).tolist(),
+                    distances[limits[i] : limits[i + 1]].tolist(),
                     strict=True,
                 )
             )
