@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_MEDIA ?= demo-media
 DEMO_LIBRARY ?= demo-library
 
-.PHONY: venv demo test test-tools check format bench clean
+.PHONY: venv demo test test-tools check format bench bench-tools clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,10 +49,21 @@ format: venv
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
-bench: venv
+# bench/hashing.py compares with Facebook's C++ vpdq, which builds only against FFmpeg's
+# development files.
+bench-tools: venv
+	@$(BIN)/python -c "import vpdq" 2>/dev/null || { \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get update -qq \
+	    && apt-get install -y -qq libavcodec-dev libavformat-dev libswscale-dev libavutil-dev \
+	       libavfilter-dev libavdevice-dev pkg-config g++ >/dev/null; } \
+	  || echo "vpdq may not build: it needs FFmpeg's development packages"; \
+	  $(BIN)/pip install --quiet vpdq==0.2.5; }
+
+bench: venv bench-tools
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/speech.py
 	$(BIN)/python bench/matching.py
+	$(BIN)/python bench/hashing.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_MEDIA) $(DEMO_LIBRARY)

@@ -1,15 +1,17 @@
 """Perceptual hashes in the formats hash exchanges use: PDQ per sampled frame, and vPDQ
 (PDQ of every frame, as Facebook's vpdq computes it).
 
-PDQ comes from the `pdqhash` bindings of Facebook's C++ PDQ. vPDQ is computed on our own
-decode (the frames every other extractor shares) at native size, which gives the
-reference `vpdq` tool's hashes: hashing downscaled frames changes them. Hex strings are the
+PDQ is our numba build of Facebook's C++ PDQ (`extractors.pdq`: the same bits, faster).
+vPDQ is computed on our own decode (the frames every other extractor shares) at native
+size, which gives the reference `vpdq` tool's hashes: hashing downscaled frames changes
+them. Hex strings are the
 exchange format: 64 hex digits, most significant bit first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,18 +26,26 @@ from videolearn.extractors.base import (
 from videolearn.ingest.decode import FrameSampling, MediaChunk
 from videolearn.types import TimeSpan
 
+if TYPE_CHECKING:
+    from videolearn.extractors.pdq import PdqHasher
+
 # Frames are never scaled up, so this width means "native size".
 NATIVE_WIDTH_PX = 1 << 16
 # The reference photo hasher shrinks pictures to at most 512 px before PDQ.
 PDQ_MAX_SIDE_PX = 512
 
 
-def pdq_hash(image_rgb: np.ndarray) -> tuple[str, int]:
-    """PDQ of an (H, W, 3) uint8 RGB picture: (64 hex digits, quality 0-100)."""
-    import pdqhash
+def pdq_hash(image_rgb: np.ndarray, hasher: PdqHasher | None = None) -> tuple[str, int]:
+    """PDQ of an (H, W, 3) uint8 RGB picture: (64 hex digits, quality 0-100).
 
-    bits, quality = pdqhash.compute(np.ascontiguousarray(image_rgb))
-    return np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes().hex(), int(quality)
+    Pass a `hasher` to reuse its buffers across pictures of one size (video frames).
+    """
+    if hasher is None:
+        from videolearn.extractors.pdq import PdqHasher
+
+        hasher = PdqHasher()
+    digest, quality = hasher.hash(image_rgb)
+    return digest.hex(), quality
 
 
 def hamming_hex(a: str, b: str) -> int:
@@ -118,21 +128,27 @@ class _HashPass(ExtractorPass):
         self.number = 0
 
     def feed(self, chunk: MediaChunk) -> Iterable[Signal]:
+        from videolearn.extractors.pdq import hash_pictures
+
         batch = self.extractor.frames_of(chunk)
         if batch is None:
             return []
+        hashes = hash_pictures(
+            batch.frames, self.extractor.settings.match.hash_threads, self._prepare
+        )
         out: list[Signal] = []
-        for frame, t in zip(batch.frames, batch.times_s, strict=True):
-            image = frame
-            if self.kind == "pdq" and max(frame.shape[:2]) > PDQ_MAX_SIDE_PX:
-                image = _shrink(frame, PDQ_MAX_SIDE_PX)
-            elif self.kind == "vpdq_cropped":
-                image = crop_uniform_borders(frame)
-            digest, quality = pdq_hash(image)
+        for (digest, quality), t in zip(hashes, batch.times_s, strict=True):
             span = TimeSpan(float(t), float(t) + self.frame_s)
-            out.append(ValueSignal(span, self.kind, f"{self.number},{quality},{digest}"))
+            out.append(ValueSignal(span, self.kind, f"{self.number},{quality},{digest.hex()}"))
             self.number += 1
         return out
+
+    def _prepare(self, frame: np.ndarray) -> np.ndarray:
+        if self.kind == "pdq" and max(frame.shape[:2]) > PDQ_MAX_SIDE_PX:
+            return _shrink(frame, PDQ_MAX_SIDE_PX)
+        if self.kind == "vpdq_cropped":
+            return crop_uniform_borders(frame)
+        return frame
 
     def finish(self, end_s: float, earlier: Mapping[str, Sequence[Signal]]) -> Iterable[Signal]:
         return []
