@@ -87,6 +87,9 @@ class MatchSettings(BaseModel):
     # Share of the banked video's frames that must be matched (0: a short clip cut from a
     # long banked video still matches).
     vpdq_target_match_percent: float = Field(default=0.0, ge=0, le=100)
+    # vpdq_tiles: how many of a frame's four quadrants must be near the same quadrants of
+    # a banked video for the frame to count as matched (a logo spoils one or two).
+    tiles_to_match: int = Field(default=2, ge=1, le=4)
     # Threads hashing frames for pdq/vpdq (0: one per available core; decoding runs in
     # its own process beside them).
     hash_threads: int = Field(default=0, ge=0, le=256)

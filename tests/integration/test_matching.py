@@ -63,9 +63,35 @@ def test_chair_family_matches_its_original(shared_data: Path, library: Path, nam
     assert found[0]["query_match_percent"] >= 80
 
 
+def test_a_large_logo_is_matched_by_the_quadrants(shared_data: Path, library: Path) -> None:
+    found = matches(shared_data / VIDEOS / "chair-22-with-large-logo-bar.mp4", library)
+    by_signal = {m["signal_type"]: m for m in found}
+    # The logo moves the whole-frame hashes ~54 bits (median): vPDQ misses it...
+    assert "vpdq" not in by_signal and "vpdq_cropped" not in by_signal
+    # ...while the two quadrants below the logo still match, frame after frame.
+    [tiles] = found
+    assert tiles["signal_type"] == "vpdq_tiles" and tiles["bank"] == "KNOWN"
+    assert tiles["matched_content"] == "chair-orig-22-sd-bar.mp4"
+    assert tiles["query_match_percent"] >= 80
+    # Same frames in both files: the matched stretches line up.
+    assert abs(tiles["query_start_s"] - tiles["match_start_s"]) <= 1.0
+    assert abs(tiles["query_end_s"] - tiles["match_end_s"]) <= 1.0
+
+
+def test_a_padded_copy_with_a_logo_still_matches(
+    shared_data: Path, library: Path, tmp_path: Path
+) -> None:
+    logo = shared_data / VIDEOS / "chair-22-with-large-logo-bar.mp4"
+    copy = pad_video(logo, tmp_path / "copy.mp4", (0, 0, 160, 160), grey=True)
+    found = matches(copy, library, "--bank", "KNOWN")
+    assert [(m["signal_type"], m["matched_content"]) for m in found] == [
+        ("vpdq_tiles", "chair-orig-22-sd-bar.mp4")
+    ]
+
+
 def test_exact_copy_matches_by_md5_too(shared_data: Path, library: Path) -> None:
     found = matches(shared_data / VIDEOS / "chair-orig-22-sd-bar.mp4", library, "--bank", "KNOWN")
-    assert {m["signal_type"] for m in found} == {"md5", "vpdq", "vpdq_cropped"}
+    assert {m["signal_type"] for m in found} == {"md5", "vpdq", "vpdq_cropped", "vpdq_tiles"}
     vpdq = next(m for m in found if m["signal_type"] == "vpdq")
     assert vpdq["query_match_percent"] == 100 and vpdq["target_match_percent"] == 100
 
@@ -101,7 +127,8 @@ def test_export_import_round_trip_and_bad_files(library: Path, tmp_path: Path) -
         json.loads(x)
         for x in run("bank", "list", "--library", library, "--json").stdout.splitlines()
     ]
-    assert {"name": "COPY", "entries": {"md5": 1, "pdq": 1, "vpdq": 1, "vpdq_cropped": 0}} in listed
+    counts = {"md5": 1, "pdq": 1, "vpdq": 1, "vpdq_cropped": 0, "vpdq_tiles": 0}
+    assert {"name": "COPY", "entries": counts} in listed
 
     bad = tmp_path / "bad.txt"
     bad.write_text("pdq " + "ab" * 32 + "\nsha1 1234\n")

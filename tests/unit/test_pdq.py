@@ -75,8 +75,8 @@ def test_threads_hash_as_one_does(shared_data: Path) -> None:
     frames = video_frames(shared_data / "threatexchange/videos/chair-19-sd-bar.mp4", 20)
     frames += [np.zeros((3, 3, 3), np.uint8), frames[0][100:300, 50:400]]
     one = hash_pictures(frames, threads=1)
-    assert one == [PdqHasher().hash(f) for f in frames]
+    assert one == [[PdqHasher().hash(f)] for f in frames]
     for threads in (2, 3, 0):
         assert hash_pictures(frames, threads=threads) == one
-    flipped = hash_pictures(frames, threads=2, prepare=lambda f: f[::-1])
-    assert flipped == [PdqHasher().hash(f[::-1]) for f in frames] != one
+    halves = hash_pictures(frames, threads=2, prepare=lambda f: [f[::-1], f[:, ::-1]])
+    assert halves == [[PdqHasher().hash(f[::-1]), PdqHasher().hash(f[:, ::-1])] for f in frames]

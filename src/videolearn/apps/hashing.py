@@ -22,12 +22,14 @@ SIGNALS = ("pdq", "vpdq", "md5")
 
 @dataclass(frozen=True)
 class FrameHash:
-    """One frame's PDQ hash as exchanged: frame number, quality, hex, time."""
+    """One frame's PDQ hash as exchanged: frame number, quality, hex, time (and for the
+    tiles signal, which quadrant: 0-3 = top left, top right, bottom left, bottom right)."""
 
     frame: int
     quality: int
     pdq_hex: str
     timestamp_s: float
+    tile: int = 0
 
     def vpdq_line(self) -> str:
         """The reference vPDQ text format: `frame,quality,pdq_hex,timestamp_s`."""
@@ -50,8 +52,8 @@ def to_frame_hashes(signals: Sequence[Signal]) -> list[FrameHash]:
     out = []
     for sig in signals:
         assert isinstance(sig, ValueSignal)
-        frame, quality, digest = parse_hash_value(sig.value)
-        out.append(FrameHash(frame, quality, digest, sig.span.start_s))
+        frame, quality, digest, tile = parse_hash_value(sig.value)
+        out.append(FrameHash(frame, quality, digest, sig.span.start_s, tile))
     return out
 
 

@@ -22,9 +22,14 @@ import numpy as np
 from videolearn.apps.hashing import FrameHash, to_frame_hashes
 from videolearn.config import MatchSettings, Settings
 from videolearn.extractors.base import Signal
-from videolearn.extractors.hashes import PdqExtractor, VpdqCroppedExtractor, VpdqExtractor
+from videolearn.extractors.hashes import (
+    PdqExtractor,
+    VpdqCroppedExtractor,
+    VpdqExtractor,
+    VpdqTilesExtractor,
+)
 from videolearn.extractors.runner import extract_file
-from videolearn.store.banks import BankEntry, BankStore
+from videolearn.store.banks import BankEntry, BankStore, VpdqFrame
 from videolearn.store.hamming import HammingIndex
 
 
@@ -78,11 +83,18 @@ class HashIndex:
     """Every banked PDQ hash in one Hamming index, with what each row stands for."""
 
     def __init__(
-        self, codes: np.ndarray, entry_ids: np.ndarray, first_s: np.ndarray, last_s: np.ndarray
+        self,
+        codes: np.ndarray,
+        entry_ids: np.ndarray,
+        first_s: np.ndarray,
+        last_s: np.ndarray,
+        tiles: np.ndarray | None = None,
     ) -> None:
         self.entry_ids = entry_ids
         self.first_s = first_s
         self.last_s = last_s
+        # The quadrant of each row of a tiles entry (0 for everything else).
+        self.tiles = tiles if tiles is not None else np.zeros(len(entry_ids), np.int8)
         self._index = HammingIndex(codes)
 
     def __len__(self) -> int:
@@ -99,25 +111,35 @@ class HashIndex:
         entry_ids: list[int] = []
         first_s: list[float] = []
         last_s: list[float] = []
+        tiles: list[int] = []
         for entry in banks.entries():
             if entry.signal_type == "pdq":
                 hexes.append(entry.value)
                 entry_ids.append(entry.id)
                 first_s.append(0.0)
                 last_s.append(0.0)
-        # One row per distinct frame hash of each banked video, with the span it covers.
-        rows: dict[tuple[int, str], list[float]] = {}
-        for entry_id, quality, digest, t in banks.all_frames():
+                tiles.append(0)
+        # One row per distinct frame hash (per quadrant, for tiles) of each banked video,
+        # with the span it covers.
+        rows: dict[tuple[int, str, int], list[float]] = {}
+        for entry_id, quality, digest, t, tile in banks.all_frames():
             if quality < min_quality:
                 continue
-            span = rows.setdefault((entry_id, digest), [t, t])
+            span = rows.setdefault((entry_id, digest, tile), [t, t])
             span[0], span[1] = min(span[0], t), max(span[1], t)
-        for (entry_id, digest), (t0, t1) in rows.items():
+        for (entry_id, digest, tile), (t0, t1) in rows.items():
             hexes.append(digest)
             entry_ids.append(entry_id)
             first_s.append(t0)
             last_s.append(t1)
-        return cls(to_codes(hexes), np.array(entry_ids), np.array(first_s), np.array(last_s))
+            tiles.append(tile)
+        return cls(
+            to_codes(hexes),
+            np.array(entry_ids, np.int64),
+            np.array(first_s),
+            np.array(last_s),
+            np.array(tiles, np.int8),
+        )
 
     def search(self, hexes: Sequence[str], max_distance: int) -> list[list[tuple[int, int]]]:
         """For each query hash, the (row, distance) pairs within `max_distance` bits."""
@@ -163,6 +185,7 @@ class Matcher:
         matches += self._match_pdq(path, query.pdq, entries)
         matches += self._match_vpdq(path, query.vpdq, entries, "vpdq")
         matches += self._match_vpdq(path, query.vpdq_cropped, entries, "vpdq_cropped")
+        matches += self._match_tiles(path, query.vpdq_tiles, entries)
         return matches
 
     def _match_pdq(
@@ -208,28 +231,78 @@ class Matcher:
             return []
         hexes = list(query)
         index = self.index
-        matched_query: dict[int, set[str]] = defaultdict(set)
-        matched_rows: dict[int, set[int]] = defaultdict(set)
-        pairs: dict[int, list[tuple[float, int]]] = defaultdict(list)  # (query time, row)
+        found = _Found()
         for digest, hits in zip(hexes, index.search(hexes, s.vpdq_distance), strict=True):
+            rows: dict[int, list[int]] = defaultdict(list)
             for row, _ in hits:
-                entry_id = int(index.entry_ids[row])
-                entry = entries.get(entry_id)
-                if entry is None or entry.signal_type != signal_type:
-                    continue
-                matched_query[entry_id].add(digest)
-                matched_rows[entry_id].add(row)
-                pairs[entry_id].extend((t, row) for t in query[digest])
+                entry = entries.get(int(index.entry_ids[row]))
+                if entry is not None and entry.signal_type == signal_type:
+                    rows[entry.id].append(row)
+            for entry_id, entry_rows in rows.items():
+                found.add(entry_id, query[digest], entry_rows)
+        return self._video_matches(path, signal_type, entries, found, len(query))
+
+    def _match_tiles(
+        self, path: str, tiles: Sequence[FrameHash], entries: dict[int, BankEntry]
+    ) -> list[Match]:
+        """A query frame matches a banked video when at least `tiles_to_match` of its
+        quadrants are near the same quadrants of that video's frames; the video matches
+        when enough of the query's distinct frames do, as for vPDQ."""
+        s = self.settings
+        quadrants: dict[int, dict[int, str]] = defaultdict(dict)
+        times: dict[int, float] = {}
+        for f in tiles:
+            times[f.frame] = f.timestamp_s
+            if f.quality >= s.vpdq_quality:
+                quadrants[f.frame][f.tile] = f.pdq_hex
+        # Frames with enough good quadrants; identical frames counted once.
+        query: dict[tuple[tuple[int, str], ...], list[float]] = defaultdict(list)
+        for frame, found_tiles in quadrants.items():
+            if len(found_tiles) >= s.tiles_to_match:
+                query[tuple(sorted(found_tiles.items()))].append(times[frame])
+        if not query:
+            return []
+        hexes = sorted({digest for key in query for _, digest in key})
+        index = self.index
+        hits = dict(zip(hexes, index.search(hexes, s.vpdq_distance), strict=True))
+        found = _Found()
+        for key, at in query.items():
+            matched_tiles: dict[int, set[int]] = defaultdict(set)
+            rows: dict[int, list[int]] = defaultdict(list)
+            for tile, digest in key:
+                for row, _ in hits[digest]:
+                    entry = entries.get(int(index.entry_ids[row]))
+                    if entry is None or entry.signal_type != "vpdq_tiles":
+                        continue
+                    if index.tiles[row] == tile:
+                        matched_tiles[entry.id].add(tile)
+                        rows[entry.id].append(row)
+            for entry_id, which in matched_tiles.items():
+                if len(which) >= s.tiles_to_match:
+                    found.add(entry_id, at, rows[entry_id])
+        return self._video_matches(path, "vpdq_tiles", entries, found, len(query))
+
+    def _video_matches(
+        self,
+        path: str,
+        signal_type: str,
+        entries: dict[int, BankEntry],
+        found: _Found,
+        query_size: int,
+    ) -> list[Match]:
+        """Matches for the banked videos enough of the query's distinct frames matched."""
+        s = self.settings
+        index = self.index
         rows_per_entry = (
             np.bincount(index.entry_ids.astype(np.int64)) if len(index) else np.zeros(0)
         )
         out = []
-        for entry_id, digests in sorted(matched_query.items()):
-            query_pct = 100.0 * len(digests) / len(query)
-            target_pct = 100.0 * len(matched_rows[entry_id]) / max(1, int(rows_per_entry[entry_id]))
+        for entry_id, matched in sorted(found.query_frames.items()):
+            query_pct = 100.0 * matched / query_size
+            target_rows = max(1, int(rows_per_entry[entry_id]))
+            target_pct = 100.0 * len(found.rows[entry_id]) / target_rows
             if query_pct < s.vpdq_query_match_percent or target_pct < s.vpdq_target_match_percent:
                 continue
-            span = _aligned_spans(pairs[entry_id], index)
             entry = entries[entry_id]
             out.append(
                 Match(
@@ -237,13 +310,28 @@ class Matcher:
                     signal_type,
                     path,
                     entry.content,
-                    *span,
+                    *_aligned_spans(found.pairs[entry_id], index),
                     query_match_percent=query_pct,
                     target_match_percent=target_pct,
                     entry_id=entry_id,
                 )
             )
         return out
+
+
+class _Found:
+    """What matched, per banked video: how many distinct query frames, which of its rows,
+    and (query time, row) pairs for alignment."""
+
+    def __init__(self) -> None:
+        self.query_frames: dict[int, int] = defaultdict(int)
+        self.rows: dict[int, set[int]] = defaultdict(set)
+        self.pairs: dict[int, list[tuple[float, int]]] = defaultdict(list)
+
+    def add(self, entry_id: int, query_times: Sequence[float], rows: Sequence[int]) -> None:
+        self.query_frames[entry_id] += 1
+        self.rows[entry_id].update(rows)
+        self.pairs[entry_id].extend((t, row) for t in query_times for row in rows)
 
 
 def _aligned_spans(
@@ -273,13 +361,42 @@ class QueryHashes:
     pdq: list[FrameHash]
     vpdq: list[FrameHash]
     vpdq_cropped: list[FrameHash]
+    vpdq_tiles: list[FrameHash]
 
 
 def hash_for_matching(path: Path, settings: Settings) -> QueryHashes:
-    """MD5, PDQ (1/s), vPDQ and border-cropped vPDQ (every frame) of a file, one decode."""
-    extractors = [PdqExtractor(settings), VpdqExtractor(settings), VpdqCroppedExtractor(settings)]
+    """MD5, PDQ (1/s), and vPDQ, border-cropped vPDQ and quadrants (every frame) of a
+    file, one decode."""
+    extractors = [
+        PdqExtractor(settings),
+        VpdqExtractor(settings),
+        VpdqCroppedExtractor(settings),
+        VpdqTilesExtractor(settings),
+    ]
     identity, signals = extract_file(path, extractors, settings)
     return hashes_of(identity.md5, signals)
+
+
+def bank_file(banks: BankStore, bank: str, path: Path, settings: Settings) -> int:
+    """Hash a file and add its MD5, its vPDQ and the border- and logo-robust signals
+    beside it to `bank`, all or none; returns how many were new.
+
+    Raises:
+        MediaError: the file cannot be decoded.
+        BankError: no such bank.
+    """
+    banks.require(bank)
+    hashes = hash_for_matching(path, settings)
+    entries: list[tuple[str, str, str, Sequence[VpdqFrame]]] = [("md5", path.name, hashes.md5, ())]
+    for kind, found in (
+        ("vpdq", hashes.vpdq),
+        ("vpdq_cropped", hashes.vpdq_cropped),
+        ("vpdq_tiles", hashes.vpdq_tiles),
+    ):
+        frames = [VpdqFrame(f.frame, f.quality, f.pdq_hex, f.timestamp_s, f.tile) for f in found]
+        if frames:
+            entries.append((kind, path.name, "", frames))
+    return banks.add_many(bank, entries)
 
 
 def hashes_of(md5: str, signals: Mapping[str, Sequence[Signal]]) -> QueryHashes:
@@ -289,4 +406,5 @@ def hashes_of(md5: str, signals: Mapping[str, Sequence[Signal]]) -> QueryHashes:
         to_frame_hashes(signals.get("pdq", ())),
         to_frame_hashes(signals.get("vpdq", ())),
         to_frame_hashes(signals.get("vpdq_cropped", ())),
+        to_frame_hashes(signals.get("vpdq_tiles", ())),
     )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -356,23 +355,17 @@ def bank_add(
     library: LibraryOption = Path(DEFAULT_LIBRARY),
 ) -> None:
     """Add a file (its MD5 and vPDQ) or one hash value to a bank."""
-    from videolearn.apps.matching import hash_for_matching
+    from videolearn.apps.matching import bank_file
     from videolearn.errors import MediaError
-    from videolearn.store.banks import (
-        SIGNAL_TYPES,
-        BankError,
-        VpdqFrame,
-        check_value,
-        vpdq_from_tx,
-    )
+    from videolearn.store.banks import EXCHANGED_TYPES, BankError, check_value, vpdq_from_tx
 
     lib, banks = _banks_of(library)
     with lib:
         try:
             banks.require(name)
             if signal is not None:
-                if signal not in SIGNAL_TYPES:
-                    raise BankError(f"--signal must be one of {', '.join(SIGNAL_TYPES)}")
+                if signal not in EXCHANGED_TYPES:
+                    raise BankError(f"--signal must be one of {', '.join(EXCHANGED_TYPES)}")
                 if signal == "vpdq":
                     frames = vpdq_from_tx(target, "the value")
                     added = banks.add(name, "vpdq", "value", frames=frames)
@@ -381,16 +374,7 @@ def bank_add(
                 typer.echo("added" if added else "already in the bank")
                 return
             path = Path(target)
-            hashes = hash_for_matching(path, lib.settings)
-            entries: list[tuple[str, str, str, Sequence[VpdqFrame]]] = [
-                ("md5", path.name, hashes.md5, ())
-            ]
-            # The exchangeable vPDQ, and the border-robust one beside it.
-            for kind, found in (("vpdq", hashes.vpdq), ("vpdq_cropped", hashes.vpdq_cropped)):
-                frames = [VpdqFrame(f.frame, f.quality, f.pdq_hex, f.timestamp_s) for f in found]
-                if frames:
-                    entries.append((kind, path.name, "", frames))
-            added = banks.add_many(name, entries)
+            added = bank_file(banks, name, path, lib.settings)
         except (BankError, MediaError) as err:
             raise _fail(str(err), EXIT_SOME_FAILED) from None
     typer.echo(f"added {added} signal(s) of {path.name} to {name}")

@@ -75,31 +75,33 @@ class VpdqCroppedExtractor(VpdqExtractor):
     version = 1
 
 
+class VpdqTilesExtractor(VpdqExtractor):
+    """PDQ of the four quadrants of every frame, after cutting uniform borders: a logo or
+    caption laid over part of the picture spoils one or two quadrants and leaves the rest
+    matching. A third, videolearn-only signal beside vPDQ and its border-robust form."""
+
+    name = "vpdq_tiles"
+    version = 1
+
+
 def crop_uniform_borders(image: np.ndarray, tolerance: float = 10.0) -> np.ndarray:
     """Cut rows and columns of one flat colour off the edges of an (H, W, 3) picture.
 
     A row (or column) is border while every pixel in it stays within `tolerance` of the
-    row's median colour; at most 40% of each dimension goes from either side.
+    line's median luma; at most 40% of each dimension goes from either side.
     """
-    luma = image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    from videolearn.extractors.pdq import uniform_borders
 
-    def flat(lines: np.ndarray) -> np.ndarray:  # (N, L) -> (N,) bool
-        spread = np.abs(lines - np.median(lines, axis=1, keepdims=True)).max(axis=1)
-        return np.asarray(spread <= tolerance)
-
-    rows, cols = flat(luma), flat(luma.T)
-    h, w = luma.shape
-    top = _run(rows, 2 * h // 5)
-    bottom = _run(rows[::-1], 2 * h // 5)
-    left = _run(cols, 2 * w // 5)
-    right = _run(cols[::-1], 2 * w // 5)
+    h, w = image.shape[:2]
+    top, bottom, left, right = uniform_borders(np.ascontiguousarray(image), tolerance)
     return image[top : h - bottom, left : w - right]
 
 
-def _run(flags: np.ndarray, limit: int) -> int:
-    """Length of the leading run of True in `flags`, at most `limit`."""
-    stop = np.flatnonzero(~flags[:limit])
-    return int(stop[0]) if stop.size else limit
+def quadrants(image: np.ndarray) -> list[np.ndarray]:
+    """Top left, top right, bottom left, bottom right of a picture."""
+    h, w = image.shape[:2]
+    rows, cols = ((0, h // 2), (h // 2, h)), ((0, w // 2), (w // 2, w))
+    return [image[r0:r1, c0:c1] for r0, r1 in rows for c0, c1 in cols]
 
 
 class PdqExtractor(Extractor):
@@ -137,18 +139,28 @@ class _HashPass(ExtractorPass):
             batch.frames, self.extractor.settings.match.hash_threads, self._prepare
         )
         out: list[Signal] = []
-        for (digest, quality), t in zip(hashes, batch.times_s, strict=True):
+        for found, t in zip(hashes, batch.times_s, strict=True):
             span = TimeSpan(float(t), float(t) + self.frame_s)
-            out.append(ValueSignal(span, self.kind, f"{self.number},{quality},{digest.hex()}"))
+            for tile, (digest, quality) in enumerate(found):
+                value = f"{self.number},{quality},{digest.hex()}"
+                if self.tiled:  # tiles carry their quadrant: `frame,quality,hex,tile`
+                    value += f",{tile}"
+                out.append(ValueSignal(span, self.kind, value))
             self.number += 1
         return out
 
-    def _prepare(self, frame: np.ndarray) -> np.ndarray:
+    @property
+    def tiled(self) -> bool:
+        return self.kind == "vpdq_tiles"
+
+    def _prepare(self, frame: np.ndarray) -> Sequence[np.ndarray]:
         if self.kind == "pdq" and max(frame.shape[:2]) > PDQ_MAX_SIDE_PX:
-            return _shrink(frame, PDQ_MAX_SIDE_PX)
+            return [_shrink(frame, PDQ_MAX_SIDE_PX)]
         if self.kind == "vpdq_cropped":
-            return crop_uniform_borders(frame)
-        return frame
+            return [crop_uniform_borders(frame)]
+        if self.tiled:
+            return quadrants(crop_uniform_borders(frame))
+        return [frame]
 
     def finish(self, end_s: float, earlier: Mapping[str, Sequence[Signal]]) -> Iterable[Signal]:
         return []
@@ -163,7 +175,7 @@ def _shrink(image: np.ndarray, max_side_px: int) -> np.ndarray:
     return np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
 
 
-def parse_hash_value(value: str) -> tuple[int, int, str]:
-    """(frame, quality, hex) from a stored pdq/vpdq value."""
-    frame, quality, digest = value.split(",")
-    return int(frame), int(quality), digest
+def parse_hash_value(value: str) -> tuple[int, int, str, int]:
+    """(frame, quality, hex, tile) from a stored pdq/vpdq value (tile 0 but for tiles)."""
+    frame, quality, digest, *tile = value.split(",")
+    return int(frame), int(quality), digest, int(tile[0]) if tile else 0

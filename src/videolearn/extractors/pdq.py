@@ -266,19 +266,23 @@ def available_cores() -> int:
 def hash_pictures(
     pictures: Sequence[np.ndarray] | np.ndarray,
     threads: int = 1,
-    prepare: Callable[[np.ndarray], np.ndarray] | None = None,
-) -> list[tuple[bytes, int]]:
+    prepare: Callable[[np.ndarray], Sequence[np.ndarray]] | None = None,
+) -> list[list[tuple[bytes, int]]]:
     """PDQ (hash, quality) of each picture, in order, on up to `threads` threads.
 
     Args:
         pictures: (H, W, 3) uint8 RGB pictures, e.g. a decoded batch's (N, H, W, 3) frames.
         threads: how many threads share the work (0: one per available core).
-        prepare: applied to each picture before hashing, on the hashing thread (cropping).
+        prepare: turns each picture into the pictures to hash (a crop, tiles), on the
+            hashing thread; by default each picture is hashed as it is.
+
+    Returns:
+        For each picture, the hashes of what `prepare` made of it.
     """
 
-    def work(part: Sequence[np.ndarray] | np.ndarray) -> list[tuple[bytes, int]]:
+    def work(part: Sequence[np.ndarray] | np.ndarray) -> list[list[tuple[bytes, int]]]:
         hasher = _thread_hasher()
-        return [hasher.hash(prepare(p) if prepare else p) for p in part]
+        return [[hasher.hash(q) for q in (prepare(p) if prepare else (p,))] for p in part]
 
     threads = min(threads or available_cores(), len(pictures))
     if threads <= 1:
@@ -290,3 +294,39 @@ def hash_pictures(
     step = -(-len(pictures) // threads)
     parts = [pool.submit(work, pictures[i : i + step]) for i in range(0, len(pictures), step)]
     return [result for part in parts for result in part.result()]
+
+
+@njit(cache=True, nogil=True)
+def _line_is_flat(
+    rgb: np.ndarray, index: int, is_row: bool, line: np.ndarray, tolerance: float
+) -> bool:
+    # Every pixel's luma within `tolerance` of the line's median luma.
+    n = rgb.shape[1] if is_row else rgb.shape[0]
+    for k in range(n):
+        i, j = (index, k) if is_row else (k, index)
+        line[k] = (
+            np.float32(0.299) * np.float32(rgb[i, j, 0])
+            + np.float32(0.587) * np.float32(rgb[i, j, 1])
+            + np.float32(0.114) * np.float32(rgb[i, j, 2])
+        )
+    return bool(np.abs(line[:n] - np.median(line[:n])).max() <= tolerance)
+
+
+@njit(cache=True, nogil=True)
+def uniform_borders(rgb: np.ndarray, tolerance: float) -> tuple[int, int, int, int]:
+    """Rows and columns of one flat colour at each edge of an (H, W, 3) picture: (top,
+    bottom, left, right), each at most 40% of its dimension. Scans inward from each edge
+    and stops at the first line with detail, so a picture without borders costs 4 lines.
+    """
+    rows, cols = rgb.shape[0], rgb.shape[1]
+    line = np.empty(max(rows, cols), np.float32)
+    top = bottom = left = right = 0
+    while top < 2 * rows // 5 and _line_is_flat(rgb, top, True, line, tolerance):
+        top += 1
+    while bottom < 2 * rows // 5 and _line_is_flat(rgb, rows - 1 - bottom, True, line, tolerance):
+        bottom += 1
+    while left < 2 * cols // 5 and _line_is_flat(rgb, left, False, line, tolerance):
+        left += 1
+    while right < 2 * cols // 5 and _line_is_flat(rgb, cols - 1 - right, False, line, tolerance):
+        right += 1
+    return top, bottom, left, right

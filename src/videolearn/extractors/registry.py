@@ -8,7 +8,12 @@ from importlib.metadata import entry_points
 from videolearn.errors import ExtractorError
 from videolearn.extractors.base import NAME_PATTERN, Extractor
 from videolearn.extractors.builtin import BUILTIN_EXTRACTORS
-from videolearn.extractors.hashes import PdqExtractor, VpdqCroppedExtractor, VpdqExtractor
+from videolearn.extractors.hashes import (
+    PdqExtractor,
+    VpdqCroppedExtractor,
+    VpdqExtractor,
+    VpdqTilesExtractor,
+)
 from videolearn.extractors.speech import SpeechExtractor
 
 ENTRY_POINT_GROUP = "videolearn.extractors"
@@ -34,6 +39,7 @@ def available_extractors() -> dict[str, type[Extractor]]:
         PdqExtractor,
         VpdqExtractor,
         VpdqCroppedExtractor,
+        VpdqTilesExtractor,
         SpeechExtractor,
     ]
     for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):

@@ -20,7 +20,9 @@ from pathlib import Path
 from videolearn.errors import VideolearnError
 
 BANK_NAME = re.compile(r"^[A-Z0-9_]+$")
-SIGNAL_TYPES = ("md5", "pdq", "vpdq", "vpdq_cropped")
+SIGNAL_TYPES = ("md5", "pdq", "vpdq", "vpdq_cropped", "vpdq_tiles")
+# What hash exchanges know; the border- and logo-robust signals are ours.
+EXCHANGED_TYPES = ("md5", "pdq", "vpdq")
 # python-threatexchange calls the MD5 of a video file "video_md5".
 _TX_NAMES = {"md5": "video_md5", "pdq": "pdq", "vpdq": "vpdq"}
 _FROM_TX = {"video_md5": "md5", "md5": "md5", "pdq": "pdq", "vpdq": "vpdq"}
@@ -47,7 +49,8 @@ CREATE TABLE IF NOT EXISTS bank_frames (
     frame INTEGER NOT NULL,
     quality INTEGER NOT NULL,
     pdq_hex TEXT NOT NULL,
-    timestamp_s REAL NOT NULL
+    timestamp_s REAL NOT NULL,
+    tile INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS bank_frames_entry ON bank_frames (entry_id);
 CREATE TABLE IF NOT EXISTS video_matches (
@@ -73,6 +76,7 @@ class VpdqFrame:
     quality: int
     pdq_hex: str
     timestamp_s: float
+    tile: int = 0  # the quadrant, for the tiles signal
 
 
 @dataclass(frozen=True)
@@ -117,8 +121,15 @@ def parse_vpdq_text(lines: Iterable[str], source: str) -> list[VpdqFrame]:
 
 
 def vpdq_to_tx(frames: Sequence[VpdqFrame]) -> str:
-    """python-threatexchange's vPDQ signal string: a JSON list of `hex,quality,time`."""
-    return json.dumps([f"{f.pdq_hex},{f.quality},{f.timestamp_s:.3f}" for f in frames])
+    """python-threatexchange's vPDQ signal string: a JSON list of `hex,quality,time`
+    (tiles, our own, add `,tile`)."""
+    tiled = any(f.tile for f in frames)
+    return json.dumps(
+        [
+            f"{f.pdq_hex},{f.quality},{f.timestamp_s:.3f}" + (f",{f.tile}" if tiled else "")
+            for f in frames
+        ]
+    )
 
 
 def vpdq_from_tx(signal: str, source: str) -> list[VpdqFrame]:
@@ -154,6 +165,10 @@ class BankStore:
         self._db = sqlite3.connect(db_path, timeout=30, isolation_level=None)
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
+        # Banks made before the tiles signal lack its column.
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(bank_frames)")}
+        if "tile" not in columns:
+            self._db.execute("ALTER TABLE bank_frames ADD COLUMN tile INTEGER NOT NULL DEFAULT 0")
 
     def close(self) -> None:
         self._db.close()
@@ -231,9 +246,11 @@ class BankStore:
                 if cur.rowcount:
                     added += 1
                     self._db.executemany(
-                        "INSERT INTO bank_frames VALUES (?, ?, ?, ?, ?)",
+                        "INSERT INTO bank_frames"
+                        " (entry_id, frame, quality, pdq_hex, timestamp_s, tile)"
+                        " VALUES (?, ?, ?, ?, ?, ?)",
                         [
-                            (cur.lastrowid, f.frame, f.quality, f.pdq_hex, f.timestamp_s)
+                            (cur.lastrowid, f.frame, f.quality, f.pdq_hex, f.timestamp_s, f.tile)
                             for f in frames
                         ],
                     )
@@ -249,12 +266,12 @@ class BankStore:
         )
         return [BankEntry(*r) for r in rows]
 
-    def all_frames(self) -> list[tuple[int, int, str, float]]:
-        """(entry id, quality, pdq_hex, timestamp_s) of every banked vPDQ frame."""
+    def all_frames(self) -> list[tuple[int, int, str, float, int]]:
+        """(entry id, quality, pdq_hex, timestamp_s, tile) of every banked vPDQ frame."""
         return list(
             self._db.execute(
-                "SELECT entry_id, quality, pdq_hex, timestamp_s FROM bank_frames"
-                " ORDER BY entry_id, frame"
+                "SELECT entry_id, quality, pdq_hex, timestamp_s, tile FROM bank_frames"
+                " ORDER BY entry_id, frame, tile"
             )
         )
 
@@ -314,7 +331,8 @@ class BankStore:
     def export_lines(self, bank: str) -> list[str]:
         """The bank in python-threatexchange's `<signal_type> <signal>` format.
 
-        The border-robust `vpdq_cropped` signal is videolearn's own and is not exchanged.
+        The border- and logo-robust `vpdq_cropped` and `vpdq_tiles` signals are
+        videolearn's own and are not exchanged.
         """
         self.require(bank)
         return [
