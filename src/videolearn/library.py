@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from videolearn.config import Settings, load_settings
 from videolearn.errors import ExtractorError, MediaError, VideoNotFoundError
-from videolearn.extractors.base import Extractor, Signal, VideoContext
+from videolearn.extractors.base import Extractor, Signal, ValueSignal, VideoContext
 from videolearn.extractors.registry import available_extractors, order_by_needs
 from videolearn.extractors.runner import decode_request, run_extractors
 from videolearn.ingest.decode import DecodeReport, MediaChunk
@@ -41,6 +41,14 @@ class IndexResult:
     video_id: str | None
     status: str  # "indexed" | "unchanged" | "failed"
     reason: str | None = None
+
+
+@dataclass(frozen=True)
+class RematchResult:
+    """Stored videos matched again against changed banks, and the matches they have now."""
+
+    videos: int
+    matches: int
 
 
 @dataclass(frozen=True)
@@ -227,6 +235,7 @@ class Library(Closing):
                 s: sum(r.status == s for r in results) for s in ("indexed", "unchanged", "failed")
             }
             self.store.ledger.finish_run(run_id, **counts)
+            self.rematch()  # unchanged files, when the banks changed since their last run
             self.store.ensure_text_index()
             self.store.cleanup_versions(self.settings.keep_versions_s)
         return results
@@ -306,19 +315,51 @@ class Library(Closing):
 
     def _match_banks(self, identity: FileIdentity, signals: dict[str, list[Signal]]) -> None:
         """Match a newly indexed video against every bank and record what matched."""
+        self._record_matches(identity.sha256, str(identity.path), identity.md5, signals)
+
+    def _record_matches(
+        self, video_id: str, path: str, md5: str, signals: Mapping[str, Sequence[Signal]]
+    ) -> list[Any]:
         banks = self.store.banks
+        generation = banks.generation()
         if not banks.has_entries():
-            banks.forget_video(identity.sha256)
-            return
+            banks.record_matches(video_id, [], generation)
+            return []
         from videolearn.apps.matching import Matcher, hashes_of
 
         if self._matcher is None:
             self._matcher = Matcher(banks, self.settings.match)
-        found = self._matcher.match(str(identity.path), hashes_of(identity.md5, signals))
+        found: list[Any] = self._matcher.match(path, hashes_of(md5, signals))
         banks.record_matches(
-            identity.sha256,
+            video_id,
             [(m.entry_id, m.signal_type, json.dumps(m.to_json())) for m in found],
+            generation,
         )
+        return found
+
+    def rematch(self) -> RematchResult:
+        """Match the stored videos again whose matches predate the banks' last change,
+        from their stored hashes (no decoding). `index` and `bank add`/`import` call it."""
+        banks = self.store.banks
+        generation = banks.generation()
+        done = banks.matched_generations()
+        videos = matches = 0
+        for row in self.store.videos():
+            video_id = row["video_id"]
+            if done.get(video_id) == generation:
+                continue
+            signals: dict[str, list[Signal]] = {}
+            md5 = ""
+            for sig in self.store.rows_for("signals", video_id):
+                if sig["kind"] == "md5":
+                    md5 = sig["value"]
+                span = TimeSpan(sig["start_s"], sig["end_s"])
+                signals.setdefault(sig["extractor"], []).append(
+                    ValueSignal(span, sig["kind"], sig["value"])
+                )
+            matches += len(self._record_matches(video_id, row["path"] or "", md5, signals))
+            videos += 1
+        return RematchResult(videos, matches)
 
     def _mark(self, identity: FileIdentity, status: str, reason: str | None = None) -> None:
         self.store.ledger.set(

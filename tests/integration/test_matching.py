@@ -212,6 +212,31 @@ def test_index_records_bank_matches_and_forget_drops_them(
         assert lib.store.banks.matches_of(shown["video_id"]) == []
 
 
+def test_stored_videos_are_matched_again_when_banks_change(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    library = tmp_path / "library"
+    media = tmp_path / "uploads"
+    media.mkdir()
+    upload = media / "upload.mp4"
+    upload.write_bytes((shared_data / VIDEOS / "chair-20-sd-bar.mp4").read_bytes())
+    (media / "street.avi").write_bytes((shared_data / "video" / "tree.avi").read_bytes())
+    run("index", media, "--library", library)  # no banks yet
+    assert json.loads(run("show", upload, "--library", library, "--json").stdout)["matches"] == []
+    run("bank", "create", "KNOWN", "--library", library)
+    reference = shared_data / "threatexchange/vpdq-hashes/chair-orig-22-sd-bar.txt"
+    added = run("bank", "import", "KNOWN", reference, "--library", library).stdout
+    # From the stored hashes: nothing is decoded again.
+    assert "matched 2 stored video(s) again: 1 match(es)" in added
+    [found] = json.loads(run("show", upload, "--library", library, "--json").stdout)["matches"]
+    assert (found["signal_type"], found["matched_content"]) == ("vpdq", "chair-orig-22-sd-bar")
+    # Up to date now: neither a second index nor an unchanged bank matches again.
+    assert "matched" not in run("bank", "import", "KNOWN", reference, "--library", library).stdout
+    run("index", media, "--library", library)
+    [again] = json.loads(run("show", upload, "--library", library, "--json").stdout)["matches"]
+    assert again == found
+
+
 @pytest.mark.parametrize(
     ("pad_px", "grey"),
     [((120, 120, 0, 0), True), ((0, 0, 200, 200), False), ((40, 0, 90, 0), True)],

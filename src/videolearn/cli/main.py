@@ -323,6 +323,20 @@ bank_app = typer.Typer(help="Hash banks: known content to match against.", no_ar
 app.add_typer(bank_app, name="bank")
 
 
+def _rematch(lib: Library) -> None:
+    """Match the library's stored videos against the changed banks."""
+    from videolearn.errors import LibraryLockedError
+
+    try:
+        with lib.store.writing():
+            result = lib.rematch()
+    except LibraryLockedError as err:
+        typer.echo(f"stored videos not matched again now: {err}; the next index will", err=True)
+        return
+    if result.videos:
+        typer.echo(f"matched {result.videos} stored video(s) again: {result.matches} match(es)")
+
+
 def _banks_of(library: Path) -> Any:
     lib = _open(library, create=True)
     return lib, lib.store.banks
@@ -377,7 +391,8 @@ def bank_add(
             added = bank_file(banks, name, path, lib.settings)
         except (BankError, MediaError) as err:
             raise _fail(str(err), EXIT_SOME_FAILED) from None
-    typer.echo(f"added {added} signal(s) of {path.name} to {name}")
+        typer.echo(f"added {added} signal(s) of {path.name} to {name}")
+        _rematch(lib)
 
 
 @bank_app.command("import")
@@ -395,7 +410,8 @@ def bank_import(
             added = banks.import_file(name, file)
         except BankError as err:
             raise _fail(str(err), EXIT_SOME_FAILED) from None
-    typer.echo(f"imported {added} signal(s) into {name}")
+        typer.echo(f"imported {added} signal(s) into {name}")
+        _rematch(lib)
 
 
 @bank_app.command("export")

@@ -61,6 +61,12 @@ CREATE TABLE IF NOT EXISTS video_matches (
     matched_at REAL NOT NULL,
     PRIMARY KEY (video_id, entry_id, signal_type)
 );
+-- The bank generation each stored video was last matched at: older ones are matched again.
+CREATE TABLE IF NOT EXISTS matched_videos (
+    video_id TEXT PRIMARY KEY,
+    generation INTEGER NOT NULL,
+    matched_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS bank_generation (id INTEGER PRIMARY KEY CHECK (id = 0), n INTEGER);
 INSERT OR IGNORE INTO bank_generation VALUES (0, 0);
 """
@@ -254,7 +260,8 @@ class BankStore:
                             for f in frames
                         ],
                     )
-            self._bump()
+            if added:
+                self._bump()
         return added
 
     def entries(self, bank: str | None = None) -> list[BankEntry]:
@@ -278,8 +285,11 @@ class BankStore:
     def has_entries(self) -> bool:
         return self._db.execute("SELECT 1 FROM bank_entries LIMIT 1").fetchone() is not None
 
-    def record_matches(self, video_id: str, matches: Sequence[tuple[int, str, str]]) -> None:
-        """Replace what is recorded for a video: (entry id, signal type, match JSON) rows."""
+    def record_matches(
+        self, video_id: str, matches: Sequence[tuple[int, str, str]], generation: int
+    ) -> None:
+        """Replace what is recorded for a video: (entry id, signal type, match JSON) rows,
+        found against the banks as they were at `generation`."""
         now = time.time()
         with self._transaction():
             self._db.execute("DELETE FROM video_matches WHERE video_id=?", (video_id,))
@@ -287,6 +297,15 @@ class BankStore:
                 "INSERT OR REPLACE INTO video_matches VALUES (?, ?, ?, ?, ?)",
                 [(video_id, entry_id, kind, doc, now) for entry_id, kind, doc in matches],
             )
+            self._db.execute(
+                "INSERT OR REPLACE INTO matched_videos VALUES (?, ?, ?)",
+                (video_id, generation, now),
+            )
+
+    def matched_generations(self) -> dict[str, int]:
+        """The bank generation each video was last matched at."""
+        rows = self._db.execute("SELECT video_id, generation FROM matched_videos")
+        return {video_id: int(generation) for video_id, generation in rows}
 
     def matches_of(self, video_id: str) -> list[dict[str, object]]:
         rows = self._db.execute(
@@ -296,7 +315,9 @@ class BankStore:
         return [json.loads(r[0]) for r in rows]
 
     def forget_video(self, video_id: str) -> None:
-        self._db.execute("DELETE FROM video_matches WHERE video_id=?", (video_id,))
+        with self._transaction():
+            self._db.execute("DELETE FROM video_matches WHERE video_id=?", (video_id,))
+            self._db.execute("DELETE FROM matched_videos WHERE video_id=?", (video_id,))
 
     def import_file(self, bank: str, path: Path) -> int:
         """Import a python-threatexchange signal file, or one video's vPDQ text file."""
