@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -95,6 +95,24 @@ class MatchSettings(BaseModel):
     hash_threads: int = Field(default=0, ge=0, le=256)
 
 
+class LearnSettings(BaseModel):
+    """Self-supervised training (`videolearn learn`). `[learn]` in TOML."""
+
+    model_config = ConfigDict(frozen=True)
+
+    video_model: Literal["timesformer", "r2plus1d"] = "timesformer"
+    # "tiny": 8 frames of 112 px; "ci": 8 frames of 32 px (fast, for tests and trials).
+    size: Literal["tiny", "ci"] = "tiny"
+    batch_size: int = Field(default=64, ge=2)
+    steps: int = Field(default=5000, ge=1)
+    lr: float = Field(default=1e-3, gt=0)
+    # Training reads at most this much of the start of each video (whole files are
+    # decoded into memory at the clip size).
+    max_file_s: float = Field(default=120.0, gt=0)
+    loader_workers: int = Field(default=1, ge=0)
+    checkpoint_every_s: float = Field(default=60.0, gt=0)
+
+
 class Settings(BaseSettings):
     """Library-wide settings."""
 
@@ -105,6 +123,7 @@ class Settings(BaseSettings):
     library: Path = Path(DEFAULT_LIBRARY)
     decode: DecodeLimits = Field(default_factory=DecodeLimits)
     speech: SpeechSettings = Field(default_factory=SpeechSettings)
+    learn: LearnSettings = Field(default_factory=LearnSettings)
     match: MatchSettings = Field(default_factory=MatchSettings)
     # Where derived model files (the joined Whisper model) are kept.
     model_cache_dir: Path = Field(

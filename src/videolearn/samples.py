@@ -98,14 +98,39 @@ def _write_tone(
 ) -> None:
     n = round(seconds * AUDIO_RATE_HZ)
     samples = (0.3 * np.sin(2 * np.pi * hz * np.arange(n) / AUDIO_RATE_HZ)).astype(np.float32)
+    _write_samples(out, stream, samples, AUDIO_RATE_HZ)
+
+
+def _write_samples(
+    out: av.container.OutputContainer, stream: av.AudioStream, samples: np.ndarray, rate_hz: int
+) -> None:
     block = 1024
-    for start in range(0, n, block):
-        chunk = samples[start : start + block].reshape(1, -1)
+    for start in range(0, len(samples), block):
+        chunk = samples[start : start + block].astype(np.float32).reshape(1, -1)
         frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
-        frame.sample_rate = AUDIO_RATE_HZ
+        frame.sample_rate = rate_hz
         frame.pts = start
         out.mux(stream.encode(frame))
     out.mux(stream.encode(None))
+
+
+def write_av(
+    path: Path, frames: np.ndarray, fps: float, audio: np.ndarray, audio_rate_hz: int
+) -> Path:
+    """Write (T, H, W, 3) uint8 RGB frames (H.264) and mono float audio in [-1, 1] (AAC)
+    to an MP4 file, as a camera or an editor would."""
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx264", rate=Fraction(fps).limit_denominator())
+        vs.height, vs.width = frames.shape[1:3]
+        vs.pix_fmt = "yuv420p"
+        vs.options = {"preset": "ultrafast", "crf": "18"}
+        aus = out.add_stream("aac", rate=audio_rate_hz)
+        aus.layout = "mono"
+        for image in frames:
+            out.mux(vs.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        out.mux(vs.encode(None))
+        _write_samples(out, aus, audio, audio_rate_hz)
+    return path
 
 
 def write_tone(path: Path, seconds: float, hz: float = 440.0, codec: str = "flac") -> Path:

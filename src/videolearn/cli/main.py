@@ -494,6 +494,120 @@ def match(
             )
 
 
+@app.command()
+def learn(  # noqa: PLR0917  typer options
+    steps: Annotated[int | None, typer.Option(help="Training steps in all.")] = None,
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    model: Annotated[str | None, typer.Option(help="timesformer or r2plus1d.")] = None,
+    size: Annotated[str | None, typer.Option(help="tiny (112 px) or ci (32 px).")] = None,
+    library: LibraryOption = Path(DEFAULT_LIBRARY),
+    no_progress: NoProgressOption = False,
+) -> None:
+    """Self-supervised training on the library's videos (GDT); resumes its checkpoint.
+
+    Under torchrun every process trains a share of each batch.
+    """
+    from dataclasses import replace
+
+    from videolearn.learning.data import ClipSpec
+    from videolearn.learning.train import LearnConfig, StepReport, library_media, train
+
+    with _open(library) as lib:
+        s = lib.settings.learn
+        size = size or s.size
+        try:
+            config = LearnConfig(
+                video_model=model or s.video_model,
+                size=size,
+                batch_size=s.batch_size,
+                steps=steps or s.steps,
+                lr=s.lr,
+                seed=0,
+                checkpoint_every_s=s.checkpoint_every_s,
+                loader_workers=s.loader_workers,
+                spec=ClipSpec(size_px=32 if size == "ci" else 112),
+            )
+        except ValueError as err:
+            raise _fail(str(err), EXIT_USAGE) from None
+        if device not in ("cpu", "cuda"):
+            raise _fail("--device must be cpu or cuda", EXIT_USAGE)
+        paths = [Path(v["path"]) for v in lib.store.videos() if v["audio_codec"] and v["fps"]]
+        media, skipped = library_media(paths, config.spec, lib.settings.decode, s.max_file_s)
+        for line in skipped:
+            typer.echo(f"skipped {line}", err=True)
+        if not media:
+            raise _fail(
+                f"no video with pictures and sound in {lib.store.root}: index some first",
+                EXIT_SOME_FAILED,
+            )
+        checkpoint = lib.store.root / "models" / "av.pt"
+        typer.echo(f"training on {len(media)} video(s); checkpoint {checkpoint}")
+        show_bar = not no_progress and sys.stderr.isatty()
+
+        def report(r: StepReport) -> None:
+            if show_bar:
+                typer.echo(
+                    f"\rstep {r.step}/{r.steps} loss {r.loss:.3f} {r.clips_per_s:.0f} clips/s",
+                    err=True,
+                    nl=False,
+                )
+            elif r.step % 50 == 0 or r.step == r.steps:
+                typer.echo(f"step {r.step}/{r.steps} loss {r.loss:.3f} {r.clips_per_s:.0f} clips/s")
+
+        train(media, replace(config), checkpoint, on_step=report, device=device)
+        if show_bar:
+            typer.echo("", err=True)
+        typer.echo(f"saved {checkpoint}")
+
+
+@app.command("learn-eval")
+def learn_eval(  # noqa: PLR0917  typer options
+    quick: Annotated[bool, typer.Option("--quick", help="The 15-minute CPU setting.")] = False,
+    folder: Annotated[
+        Path | None, typer.Option(help="Where the generated files go (kept for reuse).")
+    ] = None,
+    models: Annotated[
+        str | None, typer.Option(help="Comma-separated: timesformer,r2plus1d.")
+    ] = None,
+    seeds: Annotated[int | None, typer.Option(help="Training seeds per model.")] = None,
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    as_json: JsonOption = False,
+) -> None:
+    """The generated audio-visual benchmark: trained models against random ones."""
+    import tempfile
+    from dataclasses import replace
+
+    from videolearn.learning.benchmark import BenchmarkConfig, run
+
+    config = BenchmarkConfig.quick() if quick else BenchmarkConfig()
+    if models:
+        config = replace(config, models=tuple(m.strip() for m in models.split(",")))
+    if seeds:
+        config = replace(config, seeds=seeds)
+    where = folder or Path(tempfile.gettempdir()) / "videolearn-learn-eval"
+
+    def progress(line: str) -> None:
+        typer.echo(line, err=True)
+
+    results = run(where, config, progress, device=device)
+    if as_json:
+        _emit(results)
+        return
+    for name, runs in results["models"].items():
+        for kind, metrics in runs.items():
+            typer.echo(f"{name} {kind}: " + _metric_line(metrics))
+    typer.echo("raw: " + _metric_line(results["raw"]))
+    typer.echo("chance: " + _metric_line(results["chance"]))
+
+
+def _metric_line(metrics: dict[str, float]) -> str:
+    return ", ".join(
+        f"{k} {v:.3f}" + (f"±{metrics[k + '_std']:.3f}" if k + "_std" in metrics else "")
+        for k, v in metrics.items()
+        if not k.endswith("_std")
+    )
+
+
 def main() -> None:
     from videolearn.errors import VideolearnError
 

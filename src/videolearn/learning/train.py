@@ -1,0 +1,254 @@
+"""Self-supervised training: the video and audio towers learn from clips with GDT's loss.
+
+One step: a batch of clips, each clip's video through the video tower, its audio and a
+time-shifted copy of its audio through the audio tower, projections, the loss, AdamW with
+warm-up and cosine decay. Batches are a pure function of (seed, step), so a run killed and
+resumed from its last checkpoint sees the same batches it would have seen. Checkpoints are
+written whole to a temporary file and renamed over the old one. Under `torchrun` every
+rank trains its own share of each batch and the loss gathers every rank's features.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from videolearn.config import DecodeLimits
+from videolearn.learning.data import ClipSpec, DecodedMedia, TrainingClips
+from videolearn.learning.models import (
+    AudioResNet,
+    AudioResNetConfig,
+    R2Plus1D,
+    R2Plus1DConfig,
+    TimeSformer,
+    TimeSformerConfig,
+)
+from videolearn.learning.objectives import ProjectionHead, gdt_loss
+
+VIDEO_MODELS = ("timesformer", "r2plus1d")
+
+
+@dataclass(frozen=True)
+class LearnConfig:
+    """A training run. Sizes: "tiny" (8 x 112 px) or "ci" (8 x 32 px)."""
+
+    video_model: str = "timesformer"
+    size: str = "tiny"
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 50
+    steps: int = 2000
+    # Train for this much wall time instead, the schedule following the clock (the
+    # benchmark's fixed budgets; such a run does not resume exactly).
+    budget_s: float | None = None
+    # Time-shifted audio of the same clip, a negative for its video (seconds, either way).
+    shift_s: tuple[float, float] = (0.2, 0.5)
+    seed: int = 0
+    checkpoint_every_s: float = 60.0
+    loader_workers: int = 1
+    spec: ClipSpec = field(default_factory=ClipSpec)
+
+    def __post_init__(self) -> None:
+        if self.video_model not in VIDEO_MODELS:
+            raise ValueError(f"video_model must be one of {', '.join(VIDEO_MODELS)}")
+        if self.size not in ("tiny", "ci"):
+            raise ValueError("size must be tiny or ci")
+
+
+class AudioVisualModel(nn.Module):
+    """Both towers and their projection heads."""
+
+    def __init__(self, video_model: str, size: str) -> None:
+        super().__init__()
+        ci = size == "ci"
+        self.video: nn.Module
+        if video_model == "timesformer":
+            cfg = TimeSformerConfig.ci() if ci else TimeSformerConfig()
+            self.video = TimeSformer(replace(cfg, stem_channels=32, pool="mean"))
+        else:
+            self.video = R2Plus1D(R2Plus1DConfig.ci() if ci else R2Plus1DConfig())
+        self.audio = AudioResNet(AudioResNetConfig.ci() if ci else AudioResNetConfig())
+        self.video_head = ProjectionHead(int(self.video.dim))
+        self.audio_head = ProjectionHead(int(self.audio.dim))
+
+    def embed_video(self, clips: torch.Tensor) -> torch.Tensor:
+        """(B, 3, T, S, S) -> (B, dim) backbone features."""
+        return self.video(clips)  # type: ignore[no-any-return]
+
+    def embed_audio(self, audio: torch.Tensor) -> torch.Tensor:
+        """(B, samples) -> (B, dim) backbone features."""
+        return self.audio(audio)  # type: ignore[no-any-return]
+
+    def loss(self, video: torch.Tensor, audio: torch.Tensor, shifted: torch.Tensor) -> torch.Tensor:
+        v = self.video_head(self.embed_video(video))
+        a = self.audio_head(self.embed_audio(torch.cat([audio, shifted])))
+        b = video.shape[0]
+        return gdt_loss(v, a[:b], a[b:, None, :])
+
+
+@dataclass(frozen=True)
+class StepReport:
+    step: int
+    steps: int
+    loss: float
+    clips_per_s: float
+
+
+def _lr_at(config: LearnConfig, step: int, elapsed_s: float) -> float:
+    warm = min(1.0, (step + 1) / max(1, config.warmup_steps))
+    done = elapsed_s / config.budget_s if config.budget_s else step / config.steps
+    return config.lr * warm * 0.5 * (1 + math.cos(math.pi * min(1.0, done)))
+
+
+class _Batches(torch.utils.data.IterableDataset[tuple[torch.Tensor, ...]]):
+    """Whole batches, batch k drawn from a stream seeded by (seed, k): resumable exactly.
+    Worker w of W makes batches w, w + W, ...; the loader hands them out in that order."""
+
+    def __init__(self, clips: TrainingClips, batch: int, first: int, last: int) -> None:
+        self.clips = clips
+        self.batch = batch
+        self.first = first
+        self.last = last
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
+        info = torch.utils.data.get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        for step in range(self.first + worker, self.last, workers):
+            stream = self.clips.stream([self.clips.seed, step])
+            items = [next(stream) for _ in range(self.batch)]
+            yield tuple(torch.stack(list(parts)) for parts in zip(*items, strict=True))
+
+
+def train(
+    media: Sequence[DecodedMedia],
+    config: LearnConfig,
+    checkpoint: Path,
+    *,
+    on_step: Callable[[StepReport], None] | None = None,
+    device: str = "cpu",
+) -> AudioVisualModel:
+    """Train (or resume training, when `checkpoint` exists) and return the model.
+
+    Args:
+        media: decoded files to draw clips from.
+        config: the run; a resumed run keeps the checkpoint's config.
+        checkpoint: where state is saved (every `checkpoint_every_s` and at the end).
+        on_step: called after every step (rank 0).
+        device: "cpu" or "cuda"; CUDA trains in bfloat16 autocast.
+    """
+    rank, world = _distributed()
+    torch.manual_seed(config.seed)
+    model = AudioVisualModel(config.video_model, config.size).to(device)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
+    step = 0
+    if checkpoint.exists():
+        state = torch.load(checkpoint, map_location=device, weights_only=False)
+        config = LearnConfig(**{**state["config"], "spec": ClipSpec(**state["config"]["spec"])})
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        step = int(state["step"])
+    trained: nn.Module = model
+    if world > 1:
+        trained = nn.parallel.DistributedDataParallel(model)
+    per_rank = config.batch_size // world
+    clips = TrainingClips(
+        media, config.spec, seed=config.seed * 1000 + rank, shift_s=config.shift_s
+    )
+    loader = torch.utils.data.DataLoader(
+        _Batches(clips, per_rank, step, config.steps),
+        batch_size=None,
+        num_workers=config.loader_workers,
+        prefetch_factor=4 if config.loader_workers else None,
+        persistent_workers=False,
+    )
+    started = last_save = time.monotonic()
+    first = step
+    model.train()
+    for video, audio, shifted in loader:
+        elapsed_s = time.monotonic() - started
+        if config.budget_s is not None and elapsed_s >= config.budget_s:
+            break
+        for group in optimizer.param_groups:
+            group["lr"] = _lr_at(config, step, elapsed_s)
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=device == "cuda"):
+            loss = (
+                trained.module.loss(video.to(device), audio.to(device), shifted.to(device))
+                if isinstance(trained, nn.parallel.DistributedDataParallel)
+                else model.loss(video.to(device), audio.to(device), shifted.to(device))
+            )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        step += 1
+        now = time.monotonic()
+        if rank == 0 and now - last_save >= config.checkpoint_every_s:
+            save_checkpoint(checkpoint, model, optimizer, config, step)
+            last_save = now
+        if rank == 0 and on_step is not None:
+            rate = (step - first) * config.batch_size / max(1e-9, now - started)
+            on_step(StepReport(step, config.steps, loss.item(), rate))
+    if rank == 0:
+        save_checkpoint(checkpoint, model, optimizer, config, step)
+    return model
+
+
+def save_checkpoint(
+    path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, config: LearnConfig, step: int
+) -> None:
+    """Write the whole training state beside `path`, then rename it over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    state = {
+        "config": asdict(config),
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "step": step,
+    }
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def load_model(path: Path, device: str = "cpu") -> tuple[AudioVisualModel, LearnConfig, int]:
+    """A trained model (in eval mode), its config and its step, from a checkpoint."""
+    state = torch.load(path, map_location=device, weights_only=False)
+    config = LearnConfig(**{**state["config"], "spec": ClipSpec(**state["config"]["spec"])})
+    model = AudioVisualModel(config.video_model, config.size).to(device)
+    model.load_state_dict(state["model"])
+    return model.eval(), config, int(state["step"])
+
+
+def _distributed() -> tuple[int, int]:
+    """(rank, world size); joins the process group when started by torchrun."""
+    if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
+        return 0, 1
+    if not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend)
+    return dist.get_rank(), dist.get_world_size()
+
+
+def library_media(
+    paths: Sequence[Path], spec: ClipSpec, limits: DecodeLimits, max_file_s: float
+) -> tuple[list[DecodedMedia], list[str]]:
+    """Decode the library's files for training: (decoded, one line per file skipped)."""
+    from videolearn.errors import MediaError
+    from videolearn.learning.data import decode_media
+
+    media, skipped = [], []
+    for path in paths:
+        try:
+            media.append(decode_media(path, spec, limits, max_s=max_file_s))
+        except MediaError as err:
+            skipped.append(str(err))
+    return media, skipped
