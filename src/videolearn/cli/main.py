@@ -507,10 +507,14 @@ def learn(  # noqa: PLR0917  typer options
 
     Under torchrun every process trains a share of each batch.
     """
-    from dataclasses import replace
-
     from videolearn.learning.data import ClipSpec
-    from videolearn.learning.train import LearnConfig, StepReport, library_media, train
+    from videolearn.learning.train import (
+        LearnConfig,
+        StepReport,
+        checkpoint_step,
+        library_media,
+        train,
+    )
 
     with _open(library) as lib:
         s = lib.settings.learn
@@ -532,32 +536,33 @@ def learn(  # noqa: PLR0917  typer options
         if device not in ("cpu", "cuda"):
             raise _fail("--device must be cpu or cuda", EXIT_USAGE)
         paths = [Path(v["path"]) for v in lib.store.videos() if v["audio_codec"] and v["fps"]]
-        media, skipped = library_media(paths, config.spec, lib.settings.decode, s.max_file_s)
-        for line in skipped:
-            typer.echo(f"skipped {line}", err=True)
-        if not media:
-            raise _fail(
-                f"no video with pictures and sound in {lib.store.root}: index some first",
-                EXIT_SOME_FAILED,
-            )
-        checkpoint = lib.store.root / "models" / "av.pt"
-        typer.echo(f"training on {len(media)} video(s); checkpoint {checkpoint}")
-        show_bar = not no_progress and sys.stderr.isatty()
+        root, limits = lib.store.root, lib.settings.decode
+    # The library is closed before the loader's worker processes fork.
+    media, skipped = library_media(paths, config.spec, limits, s.max_file_s)
+    for line in skipped:
+        typer.echo(f"skipped {line}", err=True)
+    if not media:
+        raise _fail(
+            f"no video with pictures and sound in {root}: index some first", EXIT_SOME_FAILED
+        )
+    checkpoint = root / "models" / "av.pt"
+    typer.echo(f"training on {len(media)} video(s); checkpoint {checkpoint}")
+    if checkpoint.exists():
+        done = checkpoint_step(checkpoint)
+        typer.echo(f"resuming from step {done} (the checkpoint's settings hold)")
+    show_bar = not no_progress and sys.stderr.isatty()
 
-        def report(r: StepReport) -> None:
-            if show_bar:
-                typer.echo(
-                    f"\rstep {r.step}/{r.steps} loss {r.loss:.3f} {r.clips_per_s:.0f} clips/s",
-                    err=True,
-                    nl=False,
-                )
-            elif r.step % 50 == 0 or r.step == r.steps:
-                typer.echo(f"step {r.step}/{r.steps} loss {r.loss:.3f} {r.clips_per_s:.0f} clips/s")
-
-        train(media, replace(config), checkpoint, on_step=report, device=device)
+    def report(r: StepReport) -> None:
+        line = f"step {r.step}/{r.steps} loss {r.loss:.3f} {r.clips_per_s:.0f} clips/s"
         if show_bar:
-            typer.echo("", err=True)
-        typer.echo(f"saved {checkpoint}")
+            typer.echo("\r" + line, err=True, nl=False)
+        elif r.step % 50 == 0 or r.step == r.steps:
+            typer.echo(line)
+
+    train(media, config, checkpoint, on_step=report, device=device)
+    if show_bar:
+        typer.echo("", err=True)
+    typer.echo(f"saved {checkpoint}")
 
 
 @app.command("learn-eval")

@@ -88,7 +88,10 @@ class AudioVisualModel(nn.Module):
         """(B, samples) -> (B, dim) backbone features."""
         return self.audio(audio)  # type: ignore[no-any-return]
 
-    def loss(self, video: torch.Tensor, audio: torch.Tensor, shifted: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, video: torch.Tensor, audio: torch.Tensor, shifted: torch.Tensor
+    ) -> torch.Tensor:
+        """The GDT loss of a batch: clips, their audio, and their audio shifted in time."""
         v = self.video_head(self.embed_video(video))
         a = self.audio_head(self.embed_audio(torch.cat([audio, shifted])))
         b = video.shape[0]
@@ -182,11 +185,8 @@ def train(
         for group in optimizer.param_groups:
             group["lr"] = _lr_at(config, step, elapsed_s)
         with torch.autocast(device, dtype=torch.bfloat16, enabled=device == "cuda"):
-            loss = (
-                trained.module.loss(video.to(device), audio.to(device), shifted.to(device))
-                if isinstance(trained, nn.parallel.DistributedDataParallel)
-                else model.loss(video.to(device), audio.to(device), shifted.to(device))
-            )
+            # Through DDP's forward when distributed: that is what syncs the gradients.
+            loss = trained(video.to(device), audio.to(device), shifted.to(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -217,6 +217,11 @@ def save_checkpoint(
     }
     torch.save(state, tmp)
     tmp.replace(path)
+
+
+def checkpoint_step(path: Path) -> int:
+    """How many steps the checkpoint at `path` has trained."""
+    return int(torch.load(path, map_location="cpu", weights_only=False)["step"])
 
 
 def load_model(path: Path, device: str = "cpu") -> tuple[AudioVisualModel, LearnConfig, int]:

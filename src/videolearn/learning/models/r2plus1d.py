@@ -35,7 +35,9 @@ def _conv2plus1d(cin: int, cout: int, stride: tuple[int, int]) -> nn.Sequential:
     )
 
 
-class _Block(nn.Module):
+class ResidualBlock2Plus1D(nn.Module):
+    """Two (2+1)D convolutions with a residual connection; stride is (time, space)."""
+
     def __init__(self, cin: int, cout: int, stride: tuple[int, int]) -> None:
         super().__init__()
         self.conv1 = _conv2plus1d(cin, cout, stride)
@@ -73,7 +75,7 @@ class R2Plus1D(nn.Module):
         strides = [(1, 1), (2, 2), (2, 2), (2, 2)]
         self.stages = nn.Sequential(
             *(
-                _Block(cin, cout, s)
+                ResidualBlock2Plus1D(cin, cout, s)
                 for cin, cout, s in zip((w[0], *w[:-1]), w, strides, strict=True)
             )
         )

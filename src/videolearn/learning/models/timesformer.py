@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from videolearn.learning.models.r2plus1d import ResidualBlock2Plus1D
+
 
 @dataclass(frozen=True)
 class TimeSformerConfig:
@@ -35,9 +37,15 @@ class TimeSformerConfig:
     # first layer on, as a 3-D CNN has it.
     stem_temporal: bool = False
     stem_layers: int = 2  # 2 or 3 (a stride-1 layer between the two stride-2 ones)
+    # "conv": plain 3x3(x3) layers; "r2plus1d": R(2+1)D's stem and two residual (2+1)D
+    # blocks (the second doubling the channels), the same downsampling by 4.
+    stem_kind: str = "conv"
     # "cls": the class token's output, as in the paper; "mean": the average of the class
     # token and every patch token, which from-scratch training picks up faster.
     pool: str = "cls"
+    # The output's normalisation: "layer" (the paper) or "batch" (features that keep
+    # their differences across clips, which the contrastive loss feeds on).
+    final_norm: str = "layer"
     dropout: float = 0.0
 
     @classmethod
@@ -108,7 +116,21 @@ class TimeSformer(nn.Module):
         self.cfg = cfg
         self.dim = cfg.dim
         self.stem: nn.Module = nn.Identity()
-        if cfg.stem_channels:
+        if cfg.stem_channels and cfg.stem_kind == "r2plus1d":
+            c = cfg.stem_channels
+            self.stem = nn.Sequential(
+                nn.Conv3d(3, c, (1, 5, 5), stride=(1, 2, 2), padding=(0, 2, 2), bias=False),
+                nn.BatchNorm3d(c),
+                nn.ReLU(inplace=True),
+                nn.Conv3d(c, c, (3, 1, 1), padding=(1, 0, 0), bias=False),
+                nn.BatchNorm3d(c),
+                nn.ReLU(inplace=True),
+                ResidualBlock2Plus1D(c, c, (1, 1)),
+                ResidualBlock2Plus1D(c, 2 * c, (1, 2)),
+            )
+            left = cfg.patch_px // 4
+            self.embed: nn.Module = nn.Conv2d(2 * c, cfg.dim, left, stride=left)
+        elif cfg.stem_channels:
             # 3x3(x3) convolutions, two of them stride 2, then a projection of what is left
             # of each patch.
             c = cfg.stem_channels
@@ -129,7 +151,7 @@ class TimeSformer(nn.Module):
                 ]
             self.stem = nn.Sequential(*layers)
             left = cfg.patch_px // 4
-            self.embed: nn.Module = nn.Conv2d(c, cfg.dim, left, stride=left)
+            self.embed = nn.Conv2d(c, cfg.dim, left, stride=left)
         else:
             self.embed = nn.Conv2d(3, cfg.dim, cfg.patch_px, stride=cfg.patch_px)
         self.cls = nn.Parameter(torch.zeros(1, 1, cfg.dim))
@@ -138,7 +160,11 @@ class TimeSformer(nn.Module):
         for p in (self.cls, self.pos_space, self.pos_time):
             nn.init.trunc_normal_(p, std=0.02)
         self.blocks = nn.ModuleList(_DividedBlock(cfg) for _ in range(cfg.depth))
-        self.norm = nn.LayerNorm(cfg.dim)
+        self.norm: nn.Module = {
+            "batch": nn.BatchNorm1d(cfg.dim),
+            "layer": nn.LayerNorm(cfg.dim),
+            "none": nn.Identity(),
+        }[cfg.final_norm]
         self.apply(_init_linear)
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
