@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,13 +54,6 @@ class BenchmarkConfig:
     @classmethod
     def quick(cls) -> BenchmarkConfig:
         return cls(train_files=1200, eval_per_concept=12, duplicates=48, train_minutes=1.6)
-
-
-@dataclass(frozen=True)
-class EvalClip:
-    concept: Concept
-    path: Path
-    shift_s: float  # half the clip's event spacing: the most out of sync a shift gets
 
 
 def generate(folder: Path, config: BenchmarkConfig, seed: int = 0) -> dict[str, Any]:
@@ -320,11 +313,3 @@ def run(
     }
     results["seconds"] = round(time.monotonic() - started)
     return results
-
-
-def quick_config() -> BenchmarkConfig:
-    return BenchmarkConfig.quick()
-
-
-def with_models(config: BenchmarkConfig, models: tuple[str, ...]) -> BenchmarkConfig:
-    return replace(config, models=models)
