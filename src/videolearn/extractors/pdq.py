@@ -47,47 +47,12 @@ def _window(size: int) -> int:
 
 
 @njit(cache=True, nogil=True)
-def _box_rows(src: np.ndarray, rows: tuple[int, int, int], dst: np.ndarray, window: int) -> None:
-    """box1DFloat along `rows` = (first, count, length) of src into rows 0..count of dst."""
-    first, count, cols = rows
-    half = (window + 2) // 2
-    sums = np.zeros(_ROWS_AT_ONCE, np.float32)
-    ri = li = oi = size = 0
-    for _ in range(half - 1):  # accumulate, no writes
-        for k in range(count):
-            sums[k] += src[first + k, ri]
-        ri += 1
-        size += 1
-    for _ in range(window - half + 1):  # writes with a growing window
-        size += 1
-        n = np.float32(size)
-        for k in range(count):
-            sums[k] += src[first + k, ri]
-            dst[k, oi] = sums[k] / n
-        ri += 1
-        oi += 1
-    n = np.float32(size)
-    for _ in range(cols - window):  # the full window slides
-        for k in range(count):
-            sums[k] += src[first + k, ri]
-            sums[k] -= src[first + k, li]
-            dst[k, oi] = sums[k] / n
-        ri += 1
-        li += 1
-        oi += 1
-    for _ in range(half - 1):  # writes with a shrinking window
-        size -= 1
-        n = np.float32(size)
-        for k in range(count):
-            sums[k] -= src[first + k, li]
-            dst[k, oi] = sums[k] / n
-        li += 1
-        oi += 1
+def _box_down(src: np.ndarray, dst: np.ndarray, window: int, sums: np.ndarray) -> None:
+    """box1DFloat down the first axis of src into dst, every column at once.
 
-
-@njit(cache=True, nogil=True)
-def _box_cols(src: np.ndarray, dst: np.ndarray, window: int, sums: np.ndarray) -> None:
-    """box1DFloat down every column of src into dst, all columns at once."""
+    Along rows too: given transposed views, the columns are rows; each element's sums
+    still run in the reference's order.
+    """
     rows, cols = src.shape
     half = (window + 2) // 2
     sums[:cols] = 0
@@ -124,16 +89,21 @@ def _box_cols(src: np.ndarray, dst: np.ndarray, window: int, sums: np.ndarray) -
         oi += 1
 
 
+@njit(inline="always")
+def _luma(rgb: np.ndarray, i: int, j: int) -> np.float32:
+    # fillFloatLumaFromRGB, in float32.
+    return (
+        np.float32(0.299) * np.float32(rgb[i, j, 0])
+        + np.float32(0.587) * np.float32(rgb[i, j, 1])
+        + np.float32(0.114) * np.float32(rgb[i, j, 2])
+    )
+
+
 @njit(cache=True, nogil=True)
 def _luma_rows(rgb: np.ndarray, first: int, count: int, out: np.ndarray) -> None:
-    r_coeff, g_coeff, b_coeff = np.float32(0.299), np.float32(0.587), np.float32(0.114)
     for k in range(count):
         for j in range(rgb.shape[1]):
-            out[k, j] = (
-                r_coeff * np.float32(rgb[first + k, j, 0])
-                + g_coeff * np.float32(rgb[first + k, j, 1])
-                + b_coeff * np.float32(rgb[first + k, j, 2])
-            )
+            out[k, j] = _luma(rgb, first + k, j)
 
 
 @njit(cache=True, nogil=True)
@@ -143,7 +113,7 @@ def _downsample(
     """The 64x64 luma the reference hashes: two x/y passes of box filters, then decimation.
 
     full, other: (rows, cols) float32; narrow: (2, rows, 64) float32; lines: two
-    (_ROWS_AT_ONCE, cols) float32 scratch rows.
+    (_ROWS_AT_ONCE, cols) float32 buffers, the filters' running sums and scratch rows.
     """
     rows, cols = rgb.shape[0], rgb.shape[1]
     block = np.empty((64, 64), np.float32)
@@ -156,22 +126,23 @@ def _downsample(
         _luma_rows(rgb, 0, 64, block)
         return block
     along_rows, along_cols = _window(cols), _window(rows)
+    sums = lines[0].ravel()
     # Pass 1: luma and the row filter, eight rows at a time, then the column filter.
     for first in range(0, rows, _ROWS_AT_ONCE):
         count = min(_ROWS_AT_ONCE, rows - first)
-        _luma_rows(rgb, first, count, lines[0])
-        _box_rows(lines[0], (0, count, cols), lines[1], along_rows)
-        full[first : first + count] = lines[1][:count, :cols]
-    _box_cols(full, other, along_cols, lines[0].ravel())
+        _luma_rows(rgb, first, count, lines[1])
+        _box_down(lines[1][:count, :cols].T, full[first : first + count].T, along_rows, sums)
+    _box_down(full, other, along_cols, sums)
     # Pass 2: the row filter keeps only the 64 columns decimation reads, and the column
     # filter runs over those alone.
     for first in range(0, rows, _ROWS_AT_ONCE):
         count = min(_ROWS_AT_ONCE, rows - first)
-        _box_rows(other, (first, count, cols), lines[1], along_rows)
+        filtered = lines[1][:count, :cols]
+        _box_down(other[first : first + count].T, filtered.T, along_rows, sums)
         for k in range(count):
             for j in range(64):
-                narrow[0, first + k, j] = lines[1][k, keep_cols[j]]
-    _box_cols(narrow[0], narrow[1], along_cols, lines[0].ravel())
+                narrow[0, first + k, j] = filtered[k, keep_cols[j]]
+    _box_down(narrow[0], narrow[1], along_cols, sums)
     for i in range(64):
         block[i] = narrow[1, keep_rows[i]]
     return block
@@ -304,11 +275,7 @@ def _line_is_flat(
     n = rgb.shape[1] if is_row else rgb.shape[0]
     for k in range(n):
         i, j = (index, k) if is_row else (k, index)
-        line[k] = (
-            np.float32(0.299) * np.float32(rgb[i, j, 0])
-            + np.float32(0.587) * np.float32(rgb[i, j, 1])
-            + np.float32(0.114) * np.float32(rgb[i, j, 2])
-        )
+        line[k] = _luma(rgb, i, j)
     return bool(np.abs(line[:n] - np.median(line[:n])).max() <= tolerance)
 
 
