@@ -33,7 +33,7 @@ def rss_mb() -> float:
 
 def build(codes: np.ndarray) -> HashIndex:
     n = len(codes)
-    return HashIndex(codes, np.zeros(n, np.int32), np.zeros(n), np.zeros(n))
+    return HashIndex(codes, np.zeros(n, np.int32), np.zeros(n))
 
 
 def main() -> None:

@@ -176,7 +176,6 @@ def test_index_search_is_exact_within_the_threshold() -> None:
         to_codes([bytes(b).hex() for b in banked]),
         np.arange(len(banked)),
         np.zeros(len(banked)),
-        np.zeros(len(banked)),
     )
     got = index.search(hexes, 31)
     all_bits = np.unpackbits(banked, axis=1)

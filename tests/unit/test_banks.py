@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from videolearn.store.banks import BankStore, VpdqFrame
+from videolearn.store.banks import BankStore, FrameHash
 
 OLD_SCHEMA = """
 CREATE TABLE banks (name TEXT PRIMARY KEY, created_at REAL NOT NULL);
@@ -29,7 +29,7 @@ def test_a_bank_made_before_tiles_opens_and_takes_tiles(tmp_path: Path) -> None:
         conn.executescript(OLD_SCHEMA.format(hex=digest))
     banks = BankStore(db)
     assert banks.all_frames() == [(1, 90, digest, 0.0, 0)]
-    tiles = [VpdqFrame(0, 80, "cd" * 32, 0.0, tile) for tile in range(4)]
+    tiles = [FrameHash(0, 80, "cd" * 32, 0.0, tile) for tile in range(4)]
     assert banks.add("OLD", "vpdq_tiles", "new.mp4", frames=tiles)
     assert [row[4] for row in banks.all_frames()] == [0, 0, 1, 2, 3]
     assert not banks.add("OLD", "vpdq_tiles", "again.mp4", frames=tiles)  # same signal

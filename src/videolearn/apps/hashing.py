@@ -8,7 +8,6 @@ Works without a library. The file goes through the same limited decode child pro
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from videolearn.config import Settings
@@ -16,24 +15,9 @@ from videolearn.extractors.base import Signal, ValueSignal
 from videolearn.extractors.hashes import PdqExtractor, VpdqExtractor, parse_hash_value
 from videolearn.extractors.runner import extract_file
 from videolearn.ingest.scan import identify
+from videolearn.store.banks import FrameHash
 
 SIGNALS = ("pdq", "vpdq", "md5")
-
-
-@dataclass(frozen=True)
-class FrameHash:
-    """One frame's PDQ hash as exchanged: frame number, quality, hex, time (and for the
-    tiles signal, which quadrant: 0-3 = top left, top right, bottom left, bottom right)."""
-
-    frame: int
-    quality: int
-    pdq_hex: str
-    timestamp_s: float
-    tile: int = 0
-
-    def vpdq_line(self) -> str:
-        """The reference vPDQ text format: `frame,quality,pdq_hex,timestamp_s`."""
-        return f"{self.frame},{self.quality},{self.pdq_hex},{self.timestamp_s:.3f}"
 
 
 def frame_hashes(path: Path, signal: str, settings: Settings) -> list[FrameHash]:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from videolearn.apps.hashing import FrameHash, to_frame_hashes
+from videolearn.apps.hashing import to_frame_hashes
 from videolearn.config import MatchSettings, Settings
 from videolearn.extractors.base import Signal
 from videolearn.extractors.hashes import (
@@ -29,7 +29,7 @@ from videolearn.extractors.hashes import (
     VpdqTilesExtractor,
 )
 from videolearn.extractors.runner import extract_file
-from videolearn.store.banks import BankEntry, BankStore, VpdqFrame
+from videolearn.store.banks import BankEntry, BankStore, FrameHash
 from videolearn.store.hamming import HammingIndex
 
 
@@ -87,14 +87,15 @@ class HashIndex:
         codes: np.ndarray,
         entry_ids: np.ndarray,
         first_s: np.ndarray,
-        last_s: np.ndarray,
         tiles: np.ndarray | None = None,
     ) -> None:
         self.entry_ids = entry_ids
+        # When each row's hash first occurs in its banked video (0 for a PDQ entry).
         self.first_s = first_s
-        self.last_s = last_s
         # The quadrant of each row of a tiles entry (0 for everything else).
         self.tiles = tiles if tiles is not None else np.zeros(len(entry_ids), np.int8)
+        # How many rows each bank entry has (indexed by entry id).
+        self.rows_per_entry = np.bincount(entry_ids.astype(np.int64), minlength=1)
         self._index = HammingIndex(codes)
 
     def __len__(self) -> int:
@@ -110,34 +111,29 @@ class HashIndex:
         hexes: list[str] = []
         entry_ids: list[int] = []
         first_s: list[float] = []
-        last_s: list[float] = []
         tiles: list[int] = []
         for entry in banks.entries():
             if entry.signal_type == "pdq":
                 hexes.append(entry.value)
                 entry_ids.append(entry.id)
                 first_s.append(0.0)
-                last_s.append(0.0)
                 tiles.append(0)
         # One row per distinct frame hash (per quadrant, for tiles) of each banked video,
-        # with the span it covers.
-        rows: dict[tuple[int, str, int], list[float]] = {}
+        # at the first time it occurs.
+        rows: dict[tuple[int, str, int], float] = {}
         for entry_id, quality, digest, t, tile in banks.all_frames():
-            if quality < min_quality:
-                continue
-            span = rows.setdefault((entry_id, digest, tile), [t, t])
-            span[0], span[1] = min(span[0], t), max(span[1], t)
-        for (entry_id, digest, tile), (t0, t1) in rows.items():
+            if quality >= min_quality:
+                key = (entry_id, digest, tile)
+                rows[key] = min(rows.get(key, t), t)
+        for (entry_id, digest, tile), t in rows.items():
             hexes.append(digest)
             entry_ids.append(entry_id)
-            first_s.append(t0)
-            last_s.append(t1)
+            first_s.append(t)
             tiles.append(tile)
         return cls(
             to_codes(hexes),
             np.array(entry_ids, np.int64),
             np.array(first_s),
-            np.array(last_s),
             np.array(tiles, np.int8),
         )
 
@@ -293,13 +289,10 @@ class Matcher:
         """Matches for the banked videos enough of the query's distinct frames matched."""
         s = self.settings
         index = self.index
-        rows_per_entry = (
-            np.bincount(index.entry_ids.astype(np.int64)) if len(index) else np.zeros(0)
-        )
         out = []
         for entry_id, matched in sorted(found.query_frames.items()):
             query_pct = 100.0 * matched / query_size
-            target_rows = max(1, int(rows_per_entry[entry_id]))
+            target_rows = max(1, int(index.rows_per_entry[entry_id]))
             target_pct = 100.0 * len(found.rows[entry_id]) / target_rows
             if query_pct < s.vpdq_query_match_percent or target_pct < s.vpdq_target_match_percent:
                 continue
@@ -387,13 +380,12 @@ def bank_file(banks: BankStore, bank: str, path: Path, settings: Settings) -> in
     """
     banks.require(bank)
     hashes = hash_for_matching(path, settings)
-    entries: list[tuple[str, str, str, Sequence[VpdqFrame]]] = [("md5", path.name, hashes.md5, ())]
-    for kind, found in (
+    entries: list[tuple[str, str, str, Sequence[FrameHash]]] = [("md5", path.name, hashes.md5, ())]
+    for kind, frames in (
         ("vpdq", hashes.vpdq),
         ("vpdq_cropped", hashes.vpdq_cropped),
         ("vpdq_tiles", hashes.vpdq_tiles),
     ):
-        frames = [VpdqFrame(f.frame, f.quality, f.pdq_hex, f.timestamp_s, f.tile) for f in found]
         if frames:
             entries.append((kind, path.name, "", frames))
     return banks.add_many(bank, entries)

@@ -4,14 +4,12 @@
 PDQ is our numba build of Facebook's C++ PDQ (`extractors.pdq`: the same bits, faster).
 vPDQ is computed on our own decode (the frames every other extractor shares) at native
 size, which gives the reference `vpdq` tool's hashes: hashing downscaled frames changes
-them. Hex strings are the
-exchange format: 64 hex digits, most significant bit first.
+them. Hex strings are the exchange format: 64 hex digits, most significant bit first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,26 +24,10 @@ from videolearn.extractors.base import (
 from videolearn.ingest.decode import FrameSampling, MediaChunk
 from videolearn.types import TimeSpan
 
-if TYPE_CHECKING:
-    from videolearn.extractors.pdq import PdqHasher
-
 # Frames are never scaled up, so this width means "native size".
 NATIVE_WIDTH_PX = 1 << 16
 # The reference photo hasher shrinks pictures to at most 512 px before PDQ.
 PDQ_MAX_SIDE_PX = 512
-
-
-def pdq_hash(image_rgb: np.ndarray, hasher: PdqHasher | None = None) -> tuple[str, int]:
-    """PDQ of an (H, W, 3) uint8 RGB picture: (64 hex digits, quality 0-100).
-
-    Pass a `hasher` to reuse its buffers across pictures of one size (video frames).
-    """
-    if hasher is None:
-        from videolearn.extractors.pdq import PdqHasher
-
-        hasher = PdqHasher()
-    digest, quality = hasher.hash(image_rgb)
-    return digest.hex(), quality
 
 
 def hamming_hex(a: str, b: str) -> int:

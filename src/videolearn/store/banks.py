@@ -77,12 +77,19 @@ class BankError(VideolearnError):
 
 
 @dataclass(frozen=True)
-class VpdqFrame:
+class FrameHash:
+    """One frame's PDQ hash as exchanged: frame number, quality, hex, time (and for the
+    tiles signal, which quadrant: 0-3 = top left, top right, bottom left, bottom right)."""
+
     frame: int
     quality: int
     pdq_hex: str
     timestamp_s: float
-    tile: int = 0  # the quadrant, for the tiles signal
+    tile: int = 0
+
+    def vpdq_line(self) -> str:
+        """The reference vPDQ text format: `frame,quality,pdq_hex,timestamp_s`."""
+        return f"{self.frame},{self.quality},{self.pdq_hex},{self.timestamp_s:.3f}"
 
 
 @dataclass(frozen=True)
@@ -108,7 +115,7 @@ def check_bank_name(name: str) -> str:
     return name
 
 
-def parse_vpdq_text(lines: Iterable[str], source: str) -> list[VpdqFrame]:
+def parse_vpdq_text(lines: Iterable[str], source: str) -> list[FrameHash]:
     """Frames from the vPDQ text format. Raises BankError naming the bad line."""
     frames = []
     for number, raw in enumerate(lines, start=1):
@@ -122,11 +129,11 @@ def parse_vpdq_text(lines: Iterable[str], source: str) -> list[VpdqFrame]:
         frame, quality, digest, timestamp = line.split(",")
         if int(quality) > 100:
             raise BankError(f"{source} line {number}: quality {quality} is over 100")
-        frames.append(VpdqFrame(int(frame), int(quality), digest.lower(), float(timestamp)))
+        frames.append(FrameHash(int(frame), int(quality), digest.lower(), float(timestamp)))
     return frames
 
 
-def vpdq_to_tx(frames: Sequence[VpdqFrame]) -> str:
+def vpdq_to_tx(frames: Sequence[FrameHash]) -> str:
     """python-threatexchange's vPDQ signal string: a JSON list of `hex,quality,time`
     (tiles, our own, add `,tile`)."""
     tiled = any(f.tile for f in frames)
@@ -138,7 +145,7 @@ def vpdq_to_tx(frames: Sequence[VpdqFrame]) -> str:
     )
 
 
-def vpdq_from_tx(signal: str, source: str) -> list[VpdqFrame]:
+def vpdq_from_tx(signal: str, source: str) -> list[FrameHash]:
     try:
         items = json.loads(signal)
         frames = []
@@ -146,7 +153,7 @@ def vpdq_from_tx(signal: str, source: str) -> list[VpdqFrame]:
             digest, quality, timestamp = str(item).split(",")
             if not _HEX64.match(digest.lower()) or not 0 <= int(quality) <= 100:
                 raise ValueError(item)
-            frames.append(VpdqFrame(number, int(quality), digest.lower(), float(timestamp)))
+            frames.append(FrameHash(number, int(quality), digest.lower(), float(timestamp)))
     except (ValueError, TypeError) as err:
         raise BankError(
             f"{source}: not a vPDQ signal (JSON list of hex,quality,time): {err}"
@@ -229,13 +236,13 @@ class BankStore:
         signal_type: str,
         content: str,
         value: str = "",
-        frames: Sequence[VpdqFrame] = (),
+        frames: Sequence[FrameHash] = (),
     ) -> bool:
         """Add one entry; False when the bank already holds that exact signal."""
         return self.add_many(bank, [(signal_type, content, value, frames)]) == 1
 
     def add_many(
-        self, bank: str, entries: Sequence[tuple[str, str, str, Sequence[VpdqFrame]]]
+        self, bank: str, entries: Sequence[tuple[str, str, str, Sequence[FrameHash]]]
     ) -> int:
         """Add entries in one transaction (all or none); returns how many were new."""
         self.require(bank)
@@ -329,7 +336,7 @@ class BankStore:
         if _VPDQ_LINE.match(first):
             frames = parse_vpdq_text(lines, str(path))
             return self.add_many(bank, [("vpdq", path.stem, "", frames)])
-        entries: list[tuple[str, str, str, Sequence[VpdqFrame]]] = []
+        entries: list[tuple[str, str, str, Sequence[FrameHash]]] = []
         for number, raw in enumerate(lines, start=1):
             line = raw.strip()
             if not line or line.startswith("#"):
