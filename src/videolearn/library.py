@@ -308,18 +308,15 @@ class Library(Closing):
         assert decode.report is not None
         outputs = [ExtractorOutput(ex.name, ex.version, signals[ex.name]) for ex in extractors]
         self.store.write_video(_video_row(identity, info, decode.report), outputs)
-        self._match_banks(identity, signals)
+        self._record_matches(identity.sha256, str(identity.path), identity.md5, signals)
         self._mark(identity, "indexed")
         self._drop_if_unreferenced(started.previous, video_id)
         return IndexResult(key, video_id, "indexed")
 
-    def _match_banks(self, identity: FileIdentity, signals: dict[str, list[Signal]]) -> None:
-        """Match a newly indexed video against every bank and record what matched."""
-        self._record_matches(identity.sha256, str(identity.path), identity.md5, signals)
-
     def _record_matches(
         self, video_id: str, path: str, md5: str, signals: Mapping[str, Sequence[Signal]]
     ) -> list[Any]:
+        """Match a video's hashes against every bank and record what matched."""
         banks = self.store.banks
         generation = banks.generation()
         if not banks.has_entries():

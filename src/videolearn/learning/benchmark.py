@@ -91,25 +91,21 @@ def generate(folder: Path, config: BenchmarkConfig, seed: int = 0) -> dict[str, 
             for i in range(config.eval_per_concept)
         ]
     originals = splits["seen_new"][: config.duplicates]
-    splits["duplicates"] = [_edited_copy(folder, item, rng) for item in originals]
+    splits["duplicates"] = [_edited_copy(folder, item, spec, rng) for item in originals]
     manifest = {"key": key, "splits": splits}
     manifest_path.write_text(json.dumps(manifest))
     return manifest
 
 
-def _edited_copy(folder: Path, item: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+def _edited_copy(
+    folder: Path, item: dict[str, Any], spec: ClipSpec, rng: np.random.Generator
+) -> dict[str, Any]:
     """The clip re-encoded after an edit a re-upload might carry: brightness and contrast,
     a slight crop, a small overlay, added noise, louder or quieter sound."""
-    import av
-
-    source = folder / item["path"]
-    with av.open(str(source)) as container:
-        frames = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
-    with av.open(str(source)) as container:
-        audio = np.concatenate(
-            [f.to_ndarray().reshape(-1) for f in container.decode(audio=0)]
-        ).astype(np.float32)
-        rate = container.streams.audio[0].rate
+    # The clip was written at the spec's size and rate: decoding at the spec gives it back.
+    source = decode_media(folder / item["path"], spec, DecodeLimits())
+    frames = source.frames
+    audio = source.audio.astype(np.float32) / 32768
     edited = frames.astype(np.float32) * rng.uniform(0.8, 1.2) + rng.uniform(-20, 20)
     s = frames.shape[1]
     cut = max(1, s // 10)
@@ -123,9 +119,9 @@ def _edited_copy(folder: Path, item: dict[str, Any], rng: np.random.Generator) -
     write_av(
         folder / name,
         np.clip(edited, 0, 255).astype(np.uint8),
-        len(frames) / (len(audio) / rate),
+        spec.fps,
         np.clip(audio * rng.uniform(0.6, 1.4), -1, 1),
-        rate,
+        SAMPLE_RATE_HZ,
     )
     return {**item, "path": name, "original": item["path"]}
 

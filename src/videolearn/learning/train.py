@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -149,15 +150,20 @@ def train(
         device: "cpu" or "cuda"; CUDA trains in bfloat16 autocast.
     """
     rank, world = _distributed()
+    state = (
+        torch.load(checkpoint, map_location=device, weights_only=False)
+        if checkpoint.exists()
+        else None
+    )
+    if state is not None:  # the model is built as the checkpoint's config says
+        config = _config_of(state)
     torch.manual_seed(config.seed)
     model = AudioVisualModel(config.video_model, config.size).to(device)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
     step = 0
-    if checkpoint.exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=False)
-        config = LearnConfig(**{**state["config"], "spec": ClipSpec(**state["config"]["spec"])})
+    if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         step = int(state["step"])
@@ -227,10 +233,15 @@ def checkpoint_step(path: Path) -> int:
 def load_model(path: Path, device: str = "cpu") -> tuple[AudioVisualModel, LearnConfig, int]:
     """A trained model (in eval mode), its config and its step, from a checkpoint."""
     state = torch.load(path, map_location=device, weights_only=False)
-    config = LearnConfig(**{**state["config"], "spec": ClipSpec(**state["config"]["spec"])})
+    config = _config_of(state)
     model = AudioVisualModel(config.video_model, config.size).to(device)
     model.load_state_dict(state["model"])
     return model.eval(), config, int(state["step"])
+
+
+def _config_of(state: dict[str, Any]) -> LearnConfig:
+    saved = state["config"]
+    return LearnConfig(**{**saved, "spec": ClipSpec(**saved["spec"])})
 
 
 def _distributed() -> tuple[int, int]:

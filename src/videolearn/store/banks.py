@@ -187,7 +187,7 @@ class BankStore:
         self._db.close()
 
     def generation(self) -> int:
-        """Bumped on every change, so an index knows when to rebuild."""
+        """Bumped whenever entries are added, so an index knows when to rebuild."""
         return int(self._db.execute("SELECT n FROM bank_generation").fetchone()[0])
 
     @contextmanager
