@@ -24,6 +24,7 @@ import torch
 from videolearn.config import DecodeLimits
 from videolearn.learning.data import ClipSpec, DecodedMedia, decode_media, to_video_tensor, window
 from videolearn.learning.evaluation import (
+    duplicate_top1,
     knn_accuracy,
     linear_probe_accuracy,
     nmi,
@@ -196,7 +197,7 @@ def _measure_model(
         np.concatenate([pr, sr]),
     )
     originals, copies = dups
-    out["duplicate_top1"] = _duplicate_top1(
+    out["duplicate_top1"] = duplicate_top1(
         _batched(model.embed_video, originals.video), _batched(model.embed_video, copies.video)
     )
     return out
@@ -209,13 +210,6 @@ def _feature_metrics(video: np.ndarray, audio: np.ndarray, labels: np.ndarray) -
         "heldout_linear_video": linear_probe_accuracy(video, labels),
         "heldout_nmi": nmi(video, labels),
     }
-
-
-def _duplicate_top1(originals: np.ndarray, copies: np.ndarray) -> float:
-    """How often an edited copy's nearest original is its own."""
-    o = originals / np.linalg.norm(originals, axis=1, keepdims=True)
-    c = copies / np.linalg.norm(copies, axis=1, keepdims=True)
-    return float((np.argmax(c @ o.T, axis=1) == np.arange(len(c))).mean())
 
 
 def _raw_video(video: torch.Tensor) -> np.ndarray:
@@ -293,7 +287,7 @@ def run(
         }
     raw = _feature_metrics(_raw_video(heldout.video), _raw_audio(heldout.audio), heldout.labels)
     raw["seen_new_knn_video"] = knn_accuracy(_raw_video(seen.video), seen.labels)
-    raw["duplicate_top1"] = _duplicate_top1(_raw_video(originals.video), _raw_video(copies.video))
+    raw["duplicate_top1"] = duplicate_top1(_raw_video(originals.video), _raw_video(copies.video))
     results["raw"] = {k: round(v, 4) for k, v in raw.items()}
     results["chance"] = {
         "heldout_knn_video": 1 / len(HELD_OUT),

@@ -12,6 +12,7 @@ labels (which training never saw):
   shifted by half an event spacing, and above it reversed.
 - `nmi`: k-means clusters of the features against the concepts (normalised mutual
   information).
+- `duplicate_top1`: how often an edited copy's nearest original is its own.
 """
 
 from __future__ import annotations
@@ -90,6 +91,12 @@ def sync_accuracy(
         [true > (v * _normalise(shifted)).sum(1), true > (v * _normalise(reversed_)).sum(1)]
     )
     return float(wins.mean())
+
+
+def duplicate_top1(originals: np.ndarray, copies: np.ndarray) -> float:
+    """How often copy i's nearest original (cosine) is original i."""
+    nearest = np.argmax(_normalise(copies) @ _normalise(originals).T, axis=1)
+    return float((nearest == np.arange(len(copies))).mean())
 
 
 def nmi(features: np.ndarray, labels: np.ndarray, seed: int = 0) -> float:
