@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_MEDIA ?= demo-media
 DEMO_LIBRARY ?= demo-library
 
-.PHONY: venv demo test test-tools check format bench bench-tools clean
+.PHONY: venv demo test test-tools check format bench bench-tools default-model clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -64,6 +64,13 @@ bench: venv bench-tools
 	$(BIN)/python bench/speech.py
 	$(BIN)/python bench/matching.py
 	$(BIN)/python bench/hashing.py
+
+# The audio-visual model av_embed ships with: the TimeSformer trained on the generated
+# benchmark for DEFAULT_MODEL_MINUTES on this machine's CPU.
+DEFAULT_MODEL_MINUTES ?= 12
+default-model: venv
+	$(BIN)/python -m videolearn.learning.benchmark src/videolearn/learning/default_av.pt \
+	  $(DEFAULT_MODEL_MINUTES)
 
 clean:
 	rm -rf $(VENV) $(DEMO_MEDIA) $(DEMO_LIBRARY)

@@ -19,7 +19,7 @@ from videolearn.extractors.runner import decode_request, run_extractors
 from videolearn.ingest.decode import MediaChunk, open_media
 from videolearn.ingest.scan import identify
 from videolearn.samples import BLUE, GREEN, RED, write_video
-from videolearn.store.embedded import ExtractorOutput, open_store
+from videolearn.store.embedded import DERIVED_TABLES, ExtractorOutput, open_store
 
 
 class ExtractorContract:
@@ -81,9 +81,7 @@ class ExtractorContract:
                 [ExtractorOutput(ex.name, ex.version, signals)],
             )
             stored = [
-                row
-                for table in ("moments", "signals", "thumbnails")
-                for row in store.rows_for(table, video.video_id)
+                row for table in DERIVED_TABLES for row in store.rows_for(table, video.video_id)
             ]
             assert len(stored) == len(signals)
             assert {(r["start_s"], r["end_s"]) for r in stored} == {

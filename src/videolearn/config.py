@@ -111,6 +111,12 @@ class LearnSettings(BaseModel):
     max_file_s: float = Field(default=120.0, gt=0)
     loader_workers: int = Field(default=1, ge=0)
     checkpoint_every_s: float = Field(default=60.0, gt=0)
+    # GDT's time reversal: each clip's audio played backwards is another negative for its
+    # video (costs a third more audio-tower work per step).
+    reverse: bool = False
+    # `av_embed`: a clip every this many seconds of each video, and torch's threads for it.
+    embed_every_s: float = Field(default=1.0, gt=0)
+    embed_threads: int = Field(default=1, ge=1)
 
 
 class Settings(BaseSettings):

@@ -93,6 +93,8 @@ class VideoDetail:
     extractors: dict[str, int]
     thumbnails: list[TimeSpan]
     moments: list[StoredMoment]
+    # Learned vectors per span, described (kind, span, dimensions, weights), not listed.
+    embeddings: list[dict[str, Any]] = field(default_factory=list)
     # Bank matches recorded when the video was indexed (the `match --json` shape).
     matches: list[dict[str, Any]] = field(default_factory=list)
 
@@ -105,6 +107,7 @@ class VideoDetail:
             "extractors": self.extractors,
             "thumbnails": [{"start_s": t.start_s, "end_s": t.end_s} for t in self.thumbnails],
             "moments": [m.to_json() for m in self.moments],
+            "embeddings": self.embeddings,
             "matches": self.matches,
         }
 
@@ -440,6 +443,16 @@ class Library(Closing):
                     json.loads(m["attrs"] or "{}"),
                 )
                 for m in self.store.rows_for("moments", video_id)
+            ],
+            embeddings=[
+                {
+                    "kind": e["kind"],
+                    "start_s": e["start_s"],
+                    "end_s": e["end_s"],
+                    "dim": len(e["vector"]),
+                    "model": e["model"],
+                }
+                for e in self.store.rows_for("embeddings", video_id)
             ],
             matches=self.store.banks.matches_of(video_id),
         )

@@ -16,6 +16,7 @@ import pytest
 from videolearn.config import load_settings
 from videolearn.library import IndexResult, open_library
 from videolearn.samples import BLUE, GREEN, RED, YELLOW, write_tone, write_video
+from videolearn.store.embedded import DERIVED_TABLES
 
 CLI = [sys.executable, "-m", "videolearn"]
 
@@ -102,6 +103,12 @@ def test_show_gives_info_and_shots(indexed, media: Path) -> None:
     shots = [m for m in shown["moments"] if m["modality"] == "shot"]
     assert [round(m["start_s"], 2) for m in shots] == [0.0, 1.0, 2.0]
     assert all("label" in m and "score" in m for m in shots)
+    # Learned picture and sound vectors per shot.
+    vectors = shown["embeddings"]
+    assert sorted((e["kind"], round(e["start_s"], 2)) for e in vectors) == [
+        (kind, start) for kind in ("av_audio", "av_video") for start in (0.0, 1.0, 2.0)
+    ]
+    assert all(e["dim"] > 0 and e["model"].startswith("default_av.pt:") for e in vectors)
     rotated = lines(run("show", media / "rotated.mp4", "--library", library, "--json"))[0]
     assert (rotated["width_px"], rotated["height_px"]) == (120, 160)
     audio = lines(run("show", media / "tone.flac", "--library", library, "--json"))[0]
@@ -137,10 +144,14 @@ def test_moved_file_is_the_same_video_with_a_new_path(media: Path, tmp_path: Pat
 def test_forget_removes_every_derived_row(media: Path, tmp_path: Path) -> None:
     library = tmp_path / "lib"
     run("index", media / "three.mp4", media / "silent.mkv", "--library", library)
+    with open_library(library) as lib:
+        video_id = lib.resolve(str(media / "three.mp4"))["video_id"]
+        for table in DERIVED_TABLES:
+            assert lib.store.rows_for(table, video_id), table
     forgotten = lines(run("forget", media / "three.mp4", "--library", library, "--json"))[0]
     with open_library(library) as lib:
-        video_id = forgotten["video_id"]
-        for table in ("moments", "signals", "thumbnails"):
+        assert forgotten["video_id"] == video_id
+        for table in DERIVED_TABLES:
             assert lib.store.rows_for(table, video_id) == []
         assert lib.store.get_video(video_id) is None
         assert lib.store.ledger.paths_of(video_id) == []
@@ -278,7 +289,7 @@ def _snapshot(library: Path) -> dict[str, list]:
     """Everything stored, without times of writing."""
     with open_library(library) as lib:
         out: dict[str, list] = {"videos": sorted(map(_freeze, lib.store.videos()))}
-        for table in ("moments", "signals", "thumbnails"):
+        for table in DERIVED_TABLES:
             out[table] = sorted(
                 _freeze(row)
                 for video_id in lib.store.video_ids()

@@ -43,6 +43,7 @@ SPEC = ClipSpec(frames=8, fps=8.0, size_px=32)
     [
         TimeSformer(TimeSformerConfig.ci()),
         TimeSformer(replace(TimeSformerConfig.ci(), stem_channels=16, stem_temporal=True)),
+        TimeSformer(replace(TimeSformerConfig.ci(), stem_channels=16, pool="max")),
         R2Plus1D(R2Plus1DConfig.ci()),
     ],
 )

@@ -529,6 +529,7 @@ def learn(  # noqa: PLR0917  typer options
                 seed=0,
                 checkpoint_every_s=s.checkpoint_every_s,
                 loader_workers=s.loader_workers,
+                reverse=s.reverse,
                 spec=ClipSpec(size_px=32 if size == "ci" else 112),
             )
         except ValueError as err:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+
 from videolearn.config import Settings
 from videolearn.ingest.decode import FrameBatch, FrameSampling, MediaChunk
 from videolearn.ingest.scan import FileIdentity
@@ -56,7 +58,27 @@ class Thumbnail:
     height_px: int
 
 
-Signal = Moment | ValueSignal | Thumbnail
+@dataclass(frozen=True, eq=False)
+class Embedding:
+    """A feature vector standing for a span: what a learned model saw or heard there.
+    `model` names the weights that made it (vectors from different weights do not compare)."""
+
+    span: TimeSpan
+    kind: str
+    vector: np.ndarray  # (dim,) float32
+    model: str
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Embedding)
+            and (self.span, self.kind, self.model) == (other.span, other.kind, other.model)
+            and np.array_equal(self.vector, other.vector)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+Signal = Moment | ValueSignal | Thumbnail | Embedding
 
 
 @dataclass(frozen=True)
@@ -98,7 +120,7 @@ class Extractor(ABC):
 
     name: ClassVar[str]
     version: ClassVar[int]
-    signal_type: ClassVar[type[Moment] | type[ValueSignal] | type[Thumbnail]]
+    signal_type: ClassVar[type[Moment] | type[ValueSignal] | type[Thumbnail] | type[Embedding]]
     sampling: Sampling = Sampling()
     # Names of extractors whose signals this one reads in `finish`.
     needs: ClassVar[tuple[str, ...]] = ()

@@ -80,7 +80,7 @@ def decode_media(
         for chunk in reader.iter_chunks(DecodeRequest(frames=(sampling,), audio=True)):
             batch = chunk.frames.get(sampling)
             if batch is not None and len(batch.frames):
-                frames.append(_centre_square(batch.frames, spec.size_px))
+                frames.append(centre_square(batch.frames, spec.size_px))
                 times.append(batch.times_s)
             if chunk.audio is not None:
                 audio.append(chunk.audio.samples)
@@ -97,7 +97,7 @@ def decode_media(
     )
 
 
-def _centre_square(frames: np.ndarray, size_px: int) -> np.ndarray:
+def centre_square(frames: np.ndarray, size_px: int) -> np.ndarray:
     """(N, H, W, 3) -> (N, S, S, 3): the centre, resized when a side is not S already."""
     _, h, w, _ = frames.shape
     side = min(h, w)
@@ -114,7 +114,8 @@ def _centre_square(frames: np.ndarray, size_px: int) -> np.ndarray:
 
 def window(media: DecodedMedia, start_s: float, spec: ClipSpec) -> tuple[np.ndarray, np.ndarray]:
     """The clip starting at `start_s`: (T, S, S, 3) uint8 frames and float32 audio."""
-    first = int(np.searchsorted(media.times_s, start_s - 1e-6))
+    # Past the last picture (pictures ending before the sound), the last one stands in.
+    first = min(int(np.searchsorted(media.times_s, start_s - 1e-6)), len(media.frames) - 1)
     frames = media.frames[first : first + spec.frames]
     if len(frames) < spec.frames:  # a short tail: repeat the last picture
         frames = np.concatenate([frames, np.repeat(frames[-1:], spec.frames - len(frames), 0)])

@@ -9,7 +9,7 @@ half a video.
 Layout::
 
     LIBRARY/
-      lance/          videos, moments, signals, thumbnails tables
+      lance/          videos, moments, signals, thumbnails, embeddings tables
       ledger.sqlite   per-file state and runs (WAL)
       write.lock      held by the one writer
 """
@@ -32,7 +32,7 @@ import lancedb
 import pyarrow as pa
 
 from videolearn.errors import LibraryLockedError, LibraryNotFoundError
-from videolearn.extractors.base import Moment, Signal, Thumbnail, ValueSignal
+from videolearn.extractors.base import Embedding, Moment, Signal, Thumbnail, ValueSignal
 from videolearn.store.banks import BankStore
 from videolearn.store.ledger import Ledger
 from videolearn.types import Closing
@@ -89,10 +89,19 @@ THUMBNAILS = pa.schema(
         pa.field("jpeg", pa.binary()),
     ]
 )
+EMBEDDINGS = pa.schema(
+    [
+        *_SPAN_FIELDS,
+        pa.field("kind", pa.string()),
+        pa.field("model", pa.string()),
+        pa.field("vector", pa.list_(pa.float32())),
+    ]
+)
 DERIVED_TABLES: dict[str, pa.Schema] = {
     "moments": MOMENTS,
     "signals": SIGNALS,
     "thumbnails": THUMBNAILS,
+    "embeddings": EMBEDDINGS,
 }
 
 
@@ -137,6 +146,11 @@ def _rows(video_id: str, output: ExtractorOutput) -> dict[str, list[dict[str, An
             )
         elif isinstance(sig, ValueSignal):
             rows["signals"].append(base | {"key": key, "kind": sig.kind, "value": sig.value})
+        elif isinstance(sig, Embedding):
+            rows["embeddings"].append(
+                base
+                | {"key": key, "kind": sig.kind, "model": sig.model, "vector": sig.vector.tolist()}
+            )
         elif isinstance(sig, Thumbnail):
             rows["thumbnails"].append(
                 base
