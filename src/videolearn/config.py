@@ -114,6 +114,9 @@ class LearnSettings(BaseModel):
     # GDT's time reversal: each clip's audio played backwards is another negative for its
     # video (costs a third more audio-tower work per step).
     reverse: bool = False
+    # The projection heads also see a coarse timeline of each tower's features (synchrony
+    # 0.60 against 0.49 in 6 minutes on 2 cores, held-out video kNN 0.44 against 0.62).
+    timing: bool = False
     # `av_embed`: a clip every this many seconds of each video, and torch's threads for it.
     embed_every_s: float = Field(default=1.0, gt=0)
     embed_threads: int = Field(default=1, ge=1)

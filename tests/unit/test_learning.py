@@ -32,7 +32,13 @@ from videolearn.learning.models import (
 from videolearn.learning.models.audio import LogMel, mel_filters
 from videolearn.learning.objectives import gdt_loss
 from videolearn.learning.synthetic import CONCEPTS, HELD_OUT, SEEN, event_times, render
-from videolearn.learning.train import LearnConfig, StepReport, load_model, train
+from videolearn.learning.train import (
+    AudioVisualModel,
+    LearnConfig,
+    StepReport,
+    load_model,
+    train,
+)
 from videolearn.samples import write_av
 
 SPEC = ClipSpec(frames=8, fps=8.0, size_px=32)
@@ -95,6 +101,24 @@ def test_gdt_loss_prefers_matching_pairs() -> None:
     # A hard negative equal to the positive costs exactly one more equal logit.
     hard = gdt_loss(v, v, v[:, None, :])
     assert hard > matched
+
+
+@pytest.mark.parametrize("video_model", ["timesformer", "r2plus1d"])
+def test_transformations_and_timelines_reach_the_loss(video_model: str) -> None:
+    torch.manual_seed(0)
+    video, audio = torch.rand(4, 3, 8, 32, 32), torch.randn(4, 16000) * 0.1
+    plain = AudioVisualModel(video_model, "ci")
+    both = AudioVisualModel(video_model, "ci", reverse=True, timing=True)
+    assert plain.video_timeline is None
+    loss = both(video, audio, audio.roll(4000, -1))
+    loss.backward()
+    assert torch.isfinite(loss)
+    for timeline in (both.video_timeline, both.audio_timeline):
+        assert timeline is not None and timeline.narrow.weight.grad.abs().sum() > 0
+    both.eval()
+    with torch.no_grad():
+        a = both.project_audio(audio)
+    assert a.shape == (4, 128) and torch.allclose(a.norm(dim=1), torch.ones(4))
 
 
 def test_synthetic_concepts_and_events() -> None:

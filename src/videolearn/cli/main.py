@@ -530,6 +530,7 @@ def learn(  # noqa: PLR0917  typer options
                 checkpoint_every_s=s.checkpoint_every_s,
                 loader_workers=s.loader_workers,
                 reverse=s.reverse,
+                timing=s.timing,
                 spec=ClipSpec(size_px=32 if size == "ci" else 112),
             )
         except ValueError as err:

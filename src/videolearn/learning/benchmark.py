@@ -186,11 +186,8 @@ def _measure_model(
 
     def projected(data: _EvalData) -> tuple[np.ndarray, ...]:
         return (
-            _batched(lambda x: model.video_head(model.embed_video(x)), data.video),
-            *(
-                _batched(lambda x: model.audio_head(model.embed_audio(x)), a)
-                for a in (data.audio, data.shifted, data.reversed_)
-            ),
+            _batched(model.project_video, data.video),
+            *(_batched(model.project_audio, a) for a in (data.audio, data.shifted, data.reversed_)),
         )
 
     pv, pa, ps, pr = projected(heldout)

@@ -107,5 +107,9 @@ class AudioResNet(nn.Module):
         )
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        x = self.norm(self.logmel(audio))
-        return self.stages(self.stem(x)).mean(dim=(2, 3))  # type: ignore[no-any-return]
+        return self.features(audio)[0]
+
+    def features(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, dim) pooled features and (B, dim, T') averaged over frequency per time step."""
+        x = self.stages(self.stem(self.norm(self.logmel(audio))))  # (B, C, F', T')
+        return x.mean(dim=(2, 3)), x.mean(dim=2)

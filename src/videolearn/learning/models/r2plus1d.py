@@ -81,5 +81,9 @@ class R2Plus1D(nn.Module):
         )
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
-        x = self.stages(self.stem(clips - 0.5))
-        return x.mean(dim=(2, 3, 4))  # type: ignore[no-any-return]
+        return self.features(clips)[0]
+
+    def features(self, clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, dim) pooled features and (B, dim, T') averaged over space per time step."""
+        x = self.stages(self.stem(clips - 0.5))  # (B, C, T', H', W')
+        return x.mean(dim=(2, 3, 4)), x.mean(dim=(3, 4))

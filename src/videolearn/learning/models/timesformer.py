@@ -171,6 +171,11 @@ class TimeSformer(nn.Module):
         self.apply(_init_linear)
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
+        return self.features(clips)[0]
+
+    def features(self, clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, dim) pooled features and (B, dim, T) per frame (each feature's largest
+        value over the frame's patch tokens)."""
         x = self.stem(clips - 0.5)  # (B, C', T, H', W')
         b, c, t, h, w = x.shape
         x = self.embed(x.transpose(1, 2).reshape(b * t, c, h, w))  # (B*T, D, H/p, W/p)
@@ -179,11 +184,14 @@ class TimeSformer(nn.Module):
         cls = self.cls.expand(b, -1, -1)
         for block in self.blocks:
             cls, x = block(cls, x)
+        per_frame = x.amax(dim=2)  # (B, T, D)
         if self.cfg.pool == "max":
-            return self.norm(x.amax(dim=(1, 2)))  # type: ignore[no-any-return]
-        if self.cfg.pool == "mean":
-            return self.norm((cls[:, 0] + x.mean(dim=(1, 2))) / 2)  # type: ignore[no-any-return]
-        return self.norm(cls[:, 0])  # type: ignore[no-any-return]
+            pooled = per_frame.amax(dim=1)
+        elif self.cfg.pool == "mean":
+            pooled = (cls[:, 0] + x.mean(dim=(1, 2))) / 2
+        else:
+            pooled = cls[:, 0]
+        return self.norm(pooled), per_frame.transpose(1, 2)
 
 
 def _init_linear(module: nn.Module) -> None:
