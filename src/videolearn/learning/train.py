@@ -216,9 +216,7 @@ def train(
     if state is not None:  # the model is built as the checkpoint's config says
         config = _config_of(state)
     torch.manual_seed(config.seed)
-    model = AudioVisualModel(config.video_model, config.size, config.reverse, config.timing).to(
-        device
-    )
+    model = _model_of(config).to(device)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
@@ -294,11 +292,13 @@ def load_model(path: Path, device: str = "cpu") -> tuple[AudioVisualModel, Learn
     """A trained model (in eval mode), its config and its step, from a checkpoint."""
     state = torch.load(path, map_location=device, weights_only=False)
     config = _config_of(state)
-    model = AudioVisualModel(config.video_model, config.size, config.reverse, config.timing).to(
-        device
-    )
+    model = _model_of(config).to(device)
     model.load_state_dict(state["model"])
     return model.eval(), config, int(state["step"])
+
+
+def _model_of(config: LearnConfig) -> AudioVisualModel:
+    return AudioVisualModel(config.video_model, config.size, config.reverse, config.timing)
 
 
 def _config_of(state: dict[str, Any]) -> LearnConfig:
