@@ -28,7 +28,7 @@ from videolearn.ingest.scan import (
     stat_file,
 )
 from videolearn.ingest.worker import DecodeProcess, open_decode
-from videolearn.store.embedded import ExtractorOutput, LibraryStore, open_store
+from videolearn.store.embedded import ExtractorOutput, LibraryStore, open_store, version_tag
 from videolearn.store.ledger import FileEntry
 from videolearn.types import Closing, MediaInfo, TimeSpan
 
@@ -90,7 +90,7 @@ class VideoDetail:
     info: dict[str, Any]
     paths: list[str]
     hashes: dict[str, str]
-    extractors: dict[str, int]
+    extractors: dict[str, int | str]
     thumbnails: list[TimeSpan]
     moments: list[StoredMoment]
     # Learned vectors per span, described (kind, span, dimensions, weights), not listed.
@@ -191,8 +191,8 @@ class Library(Closing):
             self._extractors = [cls(self.settings) for cls in classes.values()]
         return self._extractors
 
-    def extractor_versions(self) -> dict[str, int]:
-        return {ex.name: ex.version for ex in self.extractors}
+    def extractor_versions(self) -> dict[str, int | str]:
+        return {ex.name: version_tag(ex.version, ex.revision) for ex in self.extractors}
 
     def index(
         self, paths: Iterable[Path | str], progress: IndexProgress | None = None
@@ -309,7 +309,9 @@ class Library(Closing):
             self._mark(identity, "failed", reason)
             return IndexResult(key, video_id, "failed", reason)
         assert decode.report is not None
-        outputs = [ExtractorOutput(ex.name, ex.version, signals[ex.name]) for ex in extractors]
+        outputs = [
+            ExtractorOutput(ex.name, ex.version, signals[ex.name], ex.revision) for ex in extractors
+        ]
         self.store.write_video(_video_row(identity, info, decode.report), outputs)
         self._record_matches(identity.sha256, str(identity.path), identity.md5, signals)
         self._mark(identity, "indexed")
@@ -371,7 +373,7 @@ class Library(Closing):
             reason=reason,
         )
 
-    def _is_current(self, video_id: str, versions: dict[str, int]) -> bool:
+    def _is_current(self, video_id: str, versions: dict[str, int | str]) -> bool:
         row = self.store.get_video(video_id)
         return row is not None and json.loads(row["extractors"] or "{}") == versions
 

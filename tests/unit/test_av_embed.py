@@ -19,6 +19,7 @@ from videolearn.learning.data import ClipSpec, decode_media, window
 from videolearn.learning.embed import DEFAULT_CHECKPOINT, AvEmbedExtractor
 from videolearn.learning.synthetic import SEEN, render
 from videolearn.learning.train import LearnConfig, load_model, train
+from videolearn.library import open_library
 from videolearn.samples import write_av, write_tone
 
 
@@ -94,3 +95,23 @@ def test_a_library_that_trained_uses_its_own_model(av_file: Path, tmp_path: Path
     denser = _embed(av_file, library, learn={"embed_every_s": 0.5})
     assert [e.span for e in denser] == [e.span for e in found]
     assert not np.allclose(denser[0].vector, found[0].vector)
+
+
+def test_index_embeds_again_once_the_library_has_its_own_model(
+    av_file: Path, tmp_path: Path
+) -> None:
+    library = tmp_path / "lib"
+    settings = load_settings(library, extractors=["shots", "av_embed"])
+    with open_library(create=True, settings=settings) as lib:
+        [first] = lib.index([av_file])
+        assert [r.status for r in lib.index([av_file])] == ["unchanged"]
+    spec = ClipSpec(frames=8, fps=8.0, size_px=32)
+    config = LearnConfig(video_model="r2plus1d", size="ci", batch_size=4, steps=2, spec=spec)
+    train([decode_media(av_file, spec, DecodeLimits())], config, library / "models" / "av.pt")
+    with open_library(settings=settings) as lib:
+        [after] = lib.index([av_file])  # new weights: the stored vectors are stale
+        assert after.status == "indexed" and after.video_id == first.video_id
+        rows = lib.store.rows_for("embeddings", after.video_id)
+        assert rows and {r["model"].split(":")[0] for r in rows} == {"av.pt"}
+        assert str(lib.show(str(av_file)).extractors["av_embed"]).startswith("1:av.pt:")
+        assert [r.status for r in lib.index([av_file])] == ["unchanged"]

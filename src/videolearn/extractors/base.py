@@ -122,6 +122,9 @@ class Extractor(ABC):
     version: ClassVar[int]
     signal_type: ClassVar[type[Moment] | type[ValueSignal] | type[Thumbnail] | type[Embedding]]
     sampling: Sampling = Sampling()
+    # What besides `version` decides the output, such as the weights a learned extractor
+    # loads; when it changes, stored output is stale and videos are indexed again.
+    revision: str = ""
     # Names of extractors whose signals this one reads in `finish`.
     needs: ClassVar[tuple[str, ...]] = ()
 

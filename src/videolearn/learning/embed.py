@@ -9,7 +9,8 @@ features, L2-normalised: `av_video` and `av_audio`. A file without sound gets no
 
 The weights are the library's own (`models/av.pt`, written by `videolearn learn`) when it
 has trained, else the model this package ships, trained on the generated benchmark. Each
-vector names the weights that made it: vectors from different weights do not compare.
+vector names the weights that made it: vectors from different weights do not compare. The
+weights are the extractor's `revision`, so new weights make `index` embed videos again.
 
 The extractor is registered through the `videolearn.extractors` entry point, like a
 plug-in: the extractor layer does not import the learning layer.
@@ -86,6 +87,7 @@ class AvEmbedExtractor(Extractor):
         self.sampling = Sampling(frames=FrameSampling(self.spec.fps, width + width % 2), audio=True)
         digest = hashlib.sha256(self.checkpoint.read_bytes()).hexdigest()[:16]
         self.model_name = f"{self.checkpoint.name}:{digest}"
+        self.revision = self.model_name  # new weights: videos are embedded again
         self._model: AudioVisualModel | None = None
 
     def load(self) -> None:

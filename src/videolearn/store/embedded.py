@@ -57,7 +57,8 @@ VIDEOS = pa.schema(
         pa.field("audio_sample_rate_hz", pa.int32()),
         pa.field("frames_decoded", pa.int64()),
         pa.field("corrupt_packets", pa.int32()),
-        # JSON object: extractor name -> version that produced the stored rows.
+        # JSON object: extractor name -> version (with ":revision" when the extractor has
+        # one) that produced the stored rows.
         pa.field("extractors", pa.string()),
     ]
 )
@@ -112,6 +113,13 @@ class ExtractorOutput:
     name: str
     version: int
     signals: Sequence[Signal]
+    revision: str = ""
+
+
+def version_tag(version: int, revision: str = "") -> int | str:
+    """How a video row records which extractor made its rows: the version, and with it the
+    revision (the weights it loaded) when the extractor has one."""
+    return f"{version}:{revision}" if revision else version
 
 
 def _check_id(video_id: str) -> str:
@@ -243,7 +251,9 @@ class LibraryStore(Closing):
             elif self._count(name, video_id):
                 table.delete(f"video_id = '{video_id}'")
         row = dict(video_row)
-        row["extractors"] = json.dumps({o.name: o.version for o in outputs}, sort_keys=True)
+        row["extractors"] = json.dumps(
+            {o.name: version_tag(o.version, o.revision) for o in outputs}, sort_keys=True
+        )
         (
             self._tables["videos"]
             .merge_insert("video_id")
