@@ -109,6 +109,8 @@ def test_show_gives_info_and_shots(indexed, media: Path) -> None:
         (kind, start) for kind in ("av_audio", "av_video") for start in (0.0, 1.0, 2.0)
     ]
     assert all(e["dim"] > 0 and e["model"].startswith("default_av.pt:") for e in vectors)
+    plain = run("show", media / "three.mp4", "--library", library).stdout
+    assert "vectors: 3 x av_video" in plain and "vectors: 3 x av_audio" in plain
     rotated = lines(run("show", media / "rotated.mp4", "--library", library, "--json"))[0]
     assert (rotated["width_px"], rotated["height_px"]) == (120, 160)
     audio = lines(run("show", media / "tone.flac", "--library", library, "--json"))[0]

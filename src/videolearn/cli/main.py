@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -179,6 +180,9 @@ def show(
     for m in detail.moments:
         span = f"{m.span.start_s:9.2f} - {m.span.end_s:9.2f}"
         typer.echo(f"  {span}  {m.modality:6} {m.text or m.label}")
+    kinds = Counter((e["kind"], e["dim"], e["model"]) for e in detail.embeddings)
+    for (kind, dim, model), count in sorted(kinds.items()):
+        typer.echo(f"  vectors: {count} x {kind} ({dim}-d, {model})")
 
 
 @app.command()
