@@ -10,6 +10,7 @@ import torch
 
 from tests.contract import ExtractorContract
 from videolearn.config import DecodeLimits, load_settings
+from videolearn.errors import ExtractorError
 from videolearn.extractors.base import Embedding, VideoContext
 from videolearn.extractors.registry import available_extractors
 from videolearn.extractors.runner import decode_request, run_extractors
@@ -115,3 +116,11 @@ def test_index_embeds_again_once_the_library_has_its_own_model(
         assert rows and {r["model"].split(":")[0] for r in rows} == {"av.pt"}
         assert str(lib.show(str(av_file)).extractors["av_embed"]).startswith("1:av.pt:")
         assert [r.status for r in lib.index([av_file])] == ["unchanged"]
+
+
+def test_an_unreadable_library_model_is_named(tmp_path: Path) -> None:
+    library = tmp_path / "lib"
+    (library / "models").mkdir(parents=True)
+    (library / "models" / "av.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ExtractorError, match=r"av_embed: cannot read the model .*av\.pt"):
+        AvEmbedExtractor(load_settings(library))

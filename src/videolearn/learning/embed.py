@@ -76,12 +76,16 @@ class AvEmbedExtractor(Extractor):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        self.checkpoint = embed_checkpoint(settings)
-        if not self.checkpoint.is_file():
-            from videolearn.errors import ExtractorError
+        from videolearn.errors import ExtractorError
 
-            raise ExtractorError(f"av_embed: no model at {self.checkpoint}")
-        self.spec = _read_spec(self.checkpoint)
+        self.checkpoint = embed_checkpoint(settings)
+        try:
+            self.spec = _read_spec(self.checkpoint)
+        except (OSError, RuntimeError, KeyError, TypeError) as err:
+            raise ExtractorError(
+                f"av_embed: cannot read the model {self.checkpoint}: {err}; "
+                "train again with `videolearn learn`, or delete it to use the shipped model"
+            ) from err
         # Wide enough that a 16:9 picture's short side is at least the clip's side.
         width = math.ceil(self.spec.size_px * 16 / 9)
         self.sampling = Sampling(frames=FrameSampling(self.spec.fps, width + width % 2), audio=True)
