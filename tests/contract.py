@@ -22,6 +22,24 @@ from videolearn.samples import BLUE, GREEN, RED, write_video
 from videolearn.store.embedded import DERIVED_TABLES, ExtractorOutput, open_store
 
 
+def run_extractor(
+    name: str, media_file: Path, settings: Settings
+) -> tuple[VideoContext, list[Signal]]:
+    """One extractor and the ones it needs, fed from one decode like the runner does."""
+    classes = available_extractors()
+    wanted = [name]
+    for needed in wanted:
+        wanted.extend(n for n in classes[needed].needs if n not in wanted)
+    extractors = [cls(settings) for n, cls in classes.items() if n in wanted]
+    for ex in extractors:
+        ex.load()
+    identity = identify(media_file, settings.decode.max_file_size_bytes)
+    with open_media(media_file, settings.decode) as media:
+        chunks: list[MediaChunk] = list(media.iter_chunks(decode_request(extractors)))
+        video = VideoContext(identity.sha256, media_file, media.info, identity)
+    return video, run_extractors(extractors, video, chunks)[name]
+
+
 class ExtractorContract:
     extractor_class: ClassVar[type[Extractor]]
 
@@ -37,20 +55,7 @@ class ExtractorContract:
         return load_settings(tmp_path_factory.mktemp("lib") / "library", keep_versions_s=0)
 
     def _run(self, media_file: Path, settings: Settings) -> tuple[VideoContext, list[Signal]]:
-        # The extractor and the ones it needs, fed from one decode like the runner does.
-        classes = available_extractors()
-        wanted = [self.extractor_class.name]
-        for name in wanted:
-            wanted.extend(n for n in classes[name].needs if n not in wanted)
-        extractors = [cls(settings) for name, cls in classes.items() if name in wanted]
-        for ex in extractors:
-            ex.load()
-        identity = identify(media_file, settings.decode.max_file_size_bytes)
-        with open_media(media_file, settings.decode) as media:
-            chunks: list[MediaChunk] = list(media.iter_chunks(decode_request(extractors)))
-            video = VideoContext(identity.sha256, media_file, media.info, identity)
-        signals = run_extractors(extractors, video, chunks)
-        return video, signals[self.extractor_class.name]
+        return run_extractor(self.extractor_class.name, media_file, settings)
 
     def test_declarations(self) -> None:
         validate_extractor_class(self.extractor_class)

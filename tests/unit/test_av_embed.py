@@ -8,14 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from tests.contract import ExtractorContract
+from tests.contract import ExtractorContract, run_extractor
 from videolearn.config import DecodeLimits, load_settings
 from videolearn.errors import ExtractorError
-from videolearn.extractors.base import Embedding, VideoContext
-from videolearn.extractors.registry import available_extractors
-from videolearn.extractors.runner import decode_request, run_extractors
-from videolearn.ingest.decode import open_media
-from videolearn.ingest.scan import identify
+from videolearn.extractors.base import Embedding
 from videolearn.learning.data import ClipSpec, decode_media, window
 from videolearn.learning.embed import DEFAULT_CHECKPOINT, AvEmbedExtractor
 from videolearn.learning.synthetic import SEEN, render
@@ -29,16 +25,7 @@ class TestAvEmbedContract(ExtractorContract):
 
 
 def _embed(path: Path, library: Path, **overrides: object) -> list[Embedding]:
-    settings = load_settings(library, **overrides)
-    classes = available_extractors()
-    extractors = [classes["shots"](settings), classes["av_embed"](settings)]
-    for ex in extractors:
-        ex.load()
-    identity = identify(path, settings.decode.max_file_size_bytes)
-    with open_media(path, settings.decode) as media:
-        video = VideoContext(identity.sha256, path, media.info, identity)
-        signals = run_extractors(extractors, video, media.iter_chunks(decode_request(extractors)))
-    found = signals["av_embed"]
+    _, found = run_extractor("av_embed", path, load_settings(library, **overrides))
     assert all(isinstance(s, Embedding) for s in found)
     return found  # type: ignore[return-value]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,14 @@ import numpy as np
 import torch
 
 from videolearn.config import DecodeLimits
-from videolearn.learning.data import ClipSpec, DecodedMedia, decode_media, to_video_tensor, window
+from videolearn.learning.data import (
+    ClipSpec,
+    DecodedMedia,
+    decode_media,
+    from_pcm16,
+    to_video_tensor,
+    window,
+)
 from videolearn.learning.evaluation import (
     duplicate_top1,
     knn_accuracy,
@@ -33,7 +40,14 @@ from videolearn.learning.evaluation import (
 )
 from videolearn.learning.models.audio import SAMPLE_RATE_HZ
 from videolearn.learning.synthetic import HELD_OUT, SEEN, Concept, render
-from videolearn.learning.train import VIDEO_MODELS, AudioVisualModel, LearnConfig, train
+from videolearn.learning.train import (
+    VIDEO_MODELS,
+    AudioVisualModel,
+    LearnConfig,
+    checkpoint_step,
+    save_checkpoint,
+    train,
+)
 from videolearn.samples import write_av
 
 
@@ -116,7 +130,7 @@ def _edited_copy(
     # The clip was written at the spec's size and rate: decoding at the spec gives it back.
     source = decode_media(folder / item["path"], spec, DecodeLimits())
     frames = source.frames
-    audio = source.audio.astype(np.float32) / 32768
+    audio = from_pcm16(source.audio)
     edited = frames.astype(np.float32) * rng.uniform(0.8, 1.2) + rng.uniform(-20, 20)
     s = frames.shape[1]
     cut = max(1, s // 10)
@@ -339,13 +353,10 @@ def make_default_model(
     )
     checkpoint = folder / "checkpoints" / "default.pt"
     checkpoint.unlink(missing_ok=True)
-    train(media, learn, checkpoint)
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    del state["optimizer"]
-    tmp = out.with_name(f".{out.name}.tmp")
-    torch.save(state, tmp)
-    tmp.replace(out)
-    return {"config": state["config"], "step": state["step"]}
+    model = train(media, learn, checkpoint)
+    step = checkpoint_step(checkpoint)
+    save_checkpoint(out, model, None, learn, step)
+    return {"config": asdict(learn), "step": step}
 
 
 if __name__ == "__main__":  # python -m videolearn.learning.benchmark OUT MINUTES [FOLDER]

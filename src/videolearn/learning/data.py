@@ -88,13 +88,20 @@ def decode_media(
                 break
     if not frames or not audio:
         raise MediaError(path, "no pictures or no sound decoded")
-    samples = np.concatenate(audio)
     return DecodedMedia(
-        str(path),
-        np.concatenate(frames),
-        np.concatenate(times),
-        np.clip(samples * 32767, -32768, 32767).astype(np.int16),
+        str(path), np.concatenate(frames), np.concatenate(times), to_pcm16(np.concatenate(audio))
     )
+
+
+def to_pcm16(samples: np.ndarray) -> np.ndarray:
+    """Float samples in [-1, 1] -> int16, as `DecodedMedia` keeps its sound."""
+    pcm: np.ndarray = np.clip(samples * 32767, -32768, 32767).astype(np.int16)
+    return pcm
+
+
+def from_pcm16(pcm: np.ndarray) -> np.ndarray:
+    """int16 samples -> float32 in [-1, 1)."""
+    return pcm.astype(np.float32) / 32768
 
 
 def centre_square(frames: np.ndarray, size_px: int) -> np.ndarray:
@@ -120,7 +127,7 @@ def window(media: DecodedMedia, start_s: float, spec: ClipSpec) -> tuple[np.ndar
     if len(frames) < spec.frames:  # a short tail: repeat the last picture
         frames = np.concatenate([frames, np.repeat(frames[-1:], spec.frames - len(frames), 0)])
     a0 = round(start_s * SAMPLE_RATE_HZ)
-    audio = media.audio[a0 : a0 + spec.audio_samples].astype(np.float32) / 32768
+    audio = from_pcm16(media.audio[a0 : a0 + spec.audio_samples])
     if len(audio) < spec.audio_samples:
         audio = np.pad(audio, (0, spec.audio_samples - len(audio)))
     return frames, audio

@@ -39,7 +39,6 @@ from videolearn.ingest.decode import AUDIO_RATE_HZ, FrameSampling, MediaChunk
 from videolearn.types import TimeSpan
 
 if TYPE_CHECKING:  # torch is imported when the extractor is built, not when it is listed
-    from videolearn.learning.data import ClipSpec
     from videolearn.learning.train import AudioVisualModel
 
 DEFAULT_CHECKPOINT = Path(__file__).with_name("default_av.pt")
@@ -51,15 +50,6 @@ def embed_checkpoint(settings: Settings) -> Path:
     """The weights `av_embed` uses: the library's trained model, else the shipped one."""
     own = settings.library / LIBRARY_CHECKPOINT
     return own if own.is_file() else DEFAULT_CHECKPOINT
-
-
-def _read_spec(path: Path) -> ClipSpec:
-    import torch
-
-    from videolearn.learning.data import ClipSpec
-
-    state = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
-    return ClipSpec(**state["config"]["spec"])
 
 
 class AvEmbedExtractor(Extractor):
@@ -77,11 +67,12 @@ class AvEmbedExtractor(Extractor):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         from videolearn.errors import ExtractorError
+        from videolearn.learning.train import checkpoint_config
 
         self.checkpoint = embed_checkpoint(settings)
         try:
-            self.spec = _read_spec(self.checkpoint)
-        except (OSError, RuntimeError, KeyError, TypeError) as err:
+            self.spec = checkpoint_config(self.checkpoint).spec
+        except (OSError, RuntimeError, KeyError, TypeError, ValueError) as err:
             raise ExtractorError(
                 f"av_embed: cannot read the model {self.checkpoint}: {err}; "
                 "train again with `videolearn learn`, or delete it to use the shipped model"
@@ -137,7 +128,7 @@ class _AvEmbedPass(ExtractorPass):
         self.has_audio = video.info.audio is not None
         self.frames: list[np.ndarray] = []  # (S, S, 3) each
         self.times: list[float] = []
-        self.audio: list[np.ndarray] = []
+        self.audio: list[np.ndarray] = []  # int16, 16 kHz
         self.audio_start_s = 0.0  # media time of the first buffered sample
         self.next_s = 0.0
         self.pending: list[tuple[float, np.ndarray, np.ndarray]] = []
@@ -146,7 +137,7 @@ class _AvEmbedPass(ExtractorPass):
         self.audio_vectors: list[np.ndarray] = []
 
     def feed(self, chunk: MediaChunk) -> Iterable[Signal]:
-        from videolearn.learning.data import centre_square
+        from videolearn.learning.data import centre_square, to_pcm16
 
         batch = self.ex.frames_of(chunk)
         if batch is not None and len(batch.frames):
@@ -155,7 +146,7 @@ class _AvEmbedPass(ExtractorPass):
         if chunk.audio is not None:
             if not self.audio:  # the first sound: where the buffer starts
                 self.audio_start_s = chunk.audio.start_s
-            self.audio.append(chunk.audio.samples)
+            self.audio.append(to_pcm16(chunk.audio.samples))  # as training decodes it
         while self.next_s + self.spec.duration_s <= chunk.end_s:
             self._cut(self.next_s)
             self.next_s += self.every_s
@@ -198,13 +189,8 @@ class _AvEmbedPass(ExtractorPass):
         size = self.spec.size_px
         frames = np.stack(self.frames) if self.frames else np.zeros((1, size, size, 3), np.uint8)
         times = np.array(self.times) if self.times else np.zeros(1)
-        samples = np.concatenate(self.audio) if self.audio else np.zeros(0, np.float32)
-        media = DecodedMedia(
-            "",
-            frames,
-            times - self.audio_start_s,
-            np.clip(samples * 32767, -32768, 32767).astype(np.int16),
-        )
+        samples = np.concatenate(self.audio) if self.audio else np.zeros(0, np.int16)
+        media = DecodedMedia("", frames, times - self.audio_start_s, samples)
         clip_frames, clip_audio = window(media, start_s - self.audio_start_s, self.spec)
         self.pending.append((start_s, clip_frames, clip_audio))
 

@@ -268,19 +268,26 @@ def train(
 
 
 def save_checkpoint(
-    path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, config: LearnConfig, step: int
+    path: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer | None,
+    config: LearnConfig,
+    step: int,
 ) -> None:
-    """Write the whole training state beside `path`, then rename it over `path`."""
+    """Write the training state beside `path`, then rename it over `path`. Without an
+    optimizer, the weights and config alone: a model to ship, not to resume."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    state = {
-        "config": asdict(config),
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "step": step,
-    }
+    state: dict[str, Any] = {"config": asdict(config), "model": model.state_dict(), "step": step}
+    if optimizer is not None:
+        state["optimizer"] = optimizer.state_dict()
     torch.save(state, tmp)
     tmp.replace(path)
+
+
+def checkpoint_config(path: Path) -> LearnConfig:
+    """The config a checkpoint was trained with (its tensors are not read)."""
+    return _config_of(torch.load(path, map_location="cpu", weights_only=False, mmap=True))
 
 
 def checkpoint_step(path: Path) -> int:
