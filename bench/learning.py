@@ -29,7 +29,7 @@ import torch
 from videolearn.config import DecodeLimits
 from videolearn.learning.benchmark import BenchmarkConfig, generate
 from videolearn.learning.data import ClipSpec, decode_media
-from videolearn.learning.train import AudioVisualModel, LearnConfig, _Batches, train
+from videolearn.learning.train import LearnConfig, _Batches, build_model, train
 
 SPECS = {"ci": ClipSpec(8, 8.0, 32), "tiny": ClipSpec(8, 8.0, 112)}
 
@@ -88,7 +88,7 @@ def _measure(
     from videolearn.learning.data import TrainingClips
 
     torch.manual_seed(0)
-    model = AudioVisualModel(name, size, learn.reverse).to(device)
+    model = build_model(learn).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     clips = TrainingClips(media, learn.spec, seed=0, shift_s=learn.shift_s)
     video, audio, shifted = (

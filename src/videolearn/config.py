@@ -73,6 +73,66 @@ class SpeechSettings(BaseModel):
     low_logprob: float = -1.0
 
 
+class SoundSettings(BaseModel):
+    """Sound events (YAMNet). `[sounds]` in TOML, `VIDEOLEARN_SOUNDS__*`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # A class counts in a 0.96 s patch when it is among the patch's `top_k` classes and
+    # scores at least `threshold` (a sigmoid score in [0, 1]).
+    threshold: float = Field(default=0.3, gt=0, lt=1)
+    top_k: int = Field(default=3, ge=1, le=521)
+    # AudioSet class names never stored as moments.
+    ignore: tuple[str, ...] = ("Silence",)
+    # onnxruntime threads.
+    threads: int = Field(default=1, ge=1)
+
+
+class OcrSettings(BaseModel):
+    """On-screen text. `[ocr]` in TOML, `VIDEOLEARN_OCR__*`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # "rapidocr" (bundled models) or "tesseract" (the tesseract binary must be installed).
+    engine: str = Field(default="rapidocr", pattern="^(rapidocr|tesseract)$")
+    # Tesseract's language packs, joined with "+".
+    languages: str = Field(default="eng+deu", pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$")
+    # Frames looked at per second, and their width (never scaled up).
+    sample_fps: float = Field(default=1.0, gt=0, le=30)
+    width_px: int = Field(default=1280, ge=64)
+    # A frame is read again when a cell of an 8 x 8 grid changed by this much (mean
+    # absolute difference, 0-255) since the last frame read, or `every_s` has passed.
+    change: float = Field(default=10.0, ge=0)
+    every_s: float = Field(default=5.0, gt=0)
+    # Lines read with less confidence (0-1) are dropped.
+    min_confidence: float = Field(default=0.5, ge=0, le=1)
+    # Threads of the engine (onnxruntime's, or tesseract's OpenMP).
+    threads: int = Field(default=1, ge=1)
+
+
+# NudeNet's classes that count as nudity by default (of its 18: faces, feet, armpits,
+# bellies and covered parts do not).
+NUDITY_CLASSES = (
+    "FEMALE_GENITALIA_EXPOSED",
+    "MALE_GENITALIA_EXPOSED",
+    "FEMALE_BREAST_EXPOSED",
+    "BUTTOCKS_EXPOSED",
+    "ANUS_EXPOSED",
+)
+
+
+class NuditySettings(BaseModel):
+    """Nudity detection (the optional `nsfw` extra). `[nudity]` in TOML."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sample_fps: float = Field(default=1.0, gt=0, le=30)
+    # A detection counts at this score (NudeNet's own floor is 0.2).
+    threshold: float = Field(default=0.5, ge=0.2, le=1)
+    classes: tuple[str, ...] = NUDITY_CLASSES
+    threads: int = Field(default=1, ge=1)
+
+
 class MatchSettings(BaseModel):
     """Hash matching thresholds (python-threatexchange's defaults). `[match]` in TOML."""
 
@@ -114,9 +174,8 @@ class LearnSettings(BaseModel):
     # GDT's time reversal: each clip's audio played backwards is another negative for its
     # video (costs a third more audio-tower work per step).
     reverse: bool = False
-    # The projection heads also see a coarse timeline of each tower's features (synchrony
-    # 0.60 against 0.49 in 6 minutes on 2 cores, held-out video kNN 0.44 against 0.62).
-    timing: bool = False
+    # A synchrony head trained beside the GDT loss (see learning.train.LearnConfig.sync).
+    sync: bool = True
     # `av_embed`: a clip every this many seconds of each video, and torch's threads for it.
     embed_every_s: float = Field(default=1.0, gt=0)
     embed_threads: int = Field(default=1, ge=1)
@@ -132,6 +191,9 @@ class Settings(BaseSettings):
     library: Path = Path(DEFAULT_LIBRARY)
     decode: DecodeLimits = Field(default_factory=DecodeLimits)
     speech: SpeechSettings = Field(default_factory=SpeechSettings)
+    sounds: SoundSettings = Field(default_factory=SoundSettings)
+    ocr: OcrSettings = Field(default_factory=OcrSettings)
+    nudity: NuditySettings = Field(default_factory=NuditySettings)
     learn: LearnSettings = Field(default_factory=LearnSettings)
     match: MatchSettings = Field(default_factory=MatchSettings)
     # Where derived model files (the joined Whisper model) are kept.

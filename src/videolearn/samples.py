@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import cast
@@ -141,6 +142,77 @@ def write_av(
     return path
 
 
+# Fonts with the glyphs of the captions' languages (umlauts, accents): Debian's
+# fonts-dejavu-core. Pillow's own default font has no umlauts.
+FONT_FILES = (
+    Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+    Path("/usr/share/fonts/dejavu/DejaVuSans.ttf"),
+)
+
+
+@dataclass(frozen=True)
+class Caption:
+    """Text burnt into a video from `start_s` to `end_s`, its top at `y` (a fraction of
+    the height), `size_px` high."""
+
+    text: str
+    start_s: float
+    end_s: float
+    y: float = 0.4
+    size_px: int = 32
+
+
+def write_captioned_video(
+    path: Path,
+    captions: Sequence[Caption],
+    seconds: float,
+    *,
+    fps: int = 10,
+    size: tuple[int, int] = (640, 360),
+    audio: np.ndarray | None = None,
+    audio_rate_hz: int = 16_000,
+) -> Path:
+    """Write an H.264 video of a slowly drifting colour gradient with `captions` drawn on
+    it (white with a dark outline, as subtitles and titles are), with `audio` (mono float
+    samples, AAC) as its sound when given."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font_file = next((f for f in FONT_FILES if f.is_file()), None)
+    if font_file is None:
+        raise FileNotFoundError("no DejaVuSans.ttf: apt-get install fonts-dejavu-core")
+    fonts = {c.size_px: ImageFont.truetype(str(font_file), c.size_px) for c in captions}
+    width, height = size
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    with av.open(str(path), "w") as out:
+        vs = _h264(out, Fraction(fps), width, height)
+        aus = None
+        if audio is not None:
+            aus = out.add_stream("aac", rate=audio_rate_hz)
+            aus.layout = "mono"
+        for i in range(round(seconds * fps)):
+            t = i / fps
+            phase = (xx + yy + 20 * t) / (width + height)
+            rgb = np.stack([60 + 50 * phase, 90 + 40 * np.sin(3 * phase), 140 - 60 * phase], -1)
+            image = Image.fromarray(rgb.clip(0, 255).astype(np.uint8))
+            draw = ImageDraw.Draw(image)
+            for c in captions:
+                if c.start_s <= t < c.end_s:
+                    draw.text(
+                        (width * 0.06, height * c.y),
+                        c.text,
+                        font=fonts[c.size_px],
+                        fill=(255, 255, 255),
+                        stroke_width=2,
+                        stroke_fill=(0, 0, 0),
+                    )
+            frame = av.VideoFrame.from_ndarray(np.asarray(image), format="rgb24")
+            out.mux(vs.encode(frame))
+        out.mux(vs.encode(None))
+        if aus is not None and audio is not None:
+            _write_samples(out, aus, audio, audio_rate_hz)
+    return path
+
+
 def write_tone(path: Path, seconds: float, hz: float = 440.0, codec: str = "flac") -> Path:
     """Write an audio-only file holding one sine tone."""
     with av.open(str(path), "w") as out:
@@ -210,6 +282,33 @@ def write_wav(path: Path, samples: np.ndarray, rate_hz: int) -> Path:
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
     return path
+
+
+def sound_effect(kind: str, seconds: float, rate_hz: int = 16_000, seed: int = 0) -> np.ndarray:
+    """Mono float samples of a synthesised everyday sound, for the sound-event tests.
+
+    Kinds: "music" (a melody of decaying harmonic notes), "phone" (the US ring: 440 + 480 Hz,
+    2 s on, 1 s off), "beeps" (1 kHz, 0.15 s every 0.5 s), "noise" (white noise), "silence".
+    """
+    t = np.arange(round(seconds * rate_hz)) / rate_hz
+    out = np.zeros_like(t)
+    if kind == "music":
+        notes_hz = (261.6, 329.6, 392.0, 523.3, 392.0, 329.6, 293.7, 349.2)
+        for k in range(int(seconds / 0.5)):
+            hz, part = notes_hz[k % len(notes_hz)], (t >= k * 0.5) & (t < (k + 1) * 0.5)
+            tt = t[part] - k * 0.5
+            tone = sum(0.2 / h * np.sin(2 * np.pi * hz * h * tt) for h in (1, 2, 3))
+            out[part] = (tone + 0.1 * np.sin(np.pi * hz * tt)) * np.exp(-3 * tt)
+    elif kind == "phone":
+        ring = 0.25 * (np.sin(2 * np.pi * 440 * t) + np.sin(2 * np.pi * 480 * t))
+        out = ring * ((t % 3.0) < 2.0)
+    elif kind == "beeps":
+        out = 0.5 * np.sin(2 * np.pi * 1000 * t) * ((t % 0.5) < 0.15)
+    elif kind == "noise":
+        out = np.random.default_rng(seed).normal(0, 0.3, t.size)
+    elif kind != "silence":
+        raise ValueError(f"unknown sound {kind!r}")
+    return np.clip(out, -1, 1).astype(np.float32)
 
 
 # Passages for generated speech in several languages (the same story in each).

@@ -30,7 +30,7 @@ from videolearn.learning.models import (
     TimeSformerConfig,
 )
 from videolearn.learning.models.audio import LogMel, mel_filters
-from videolearn.learning.objectives import gdt_loss
+from videolearn.learning.objectives import gdt_loss, sync_loss
 from videolearn.learning.synthetic import CONCEPTS, HELD_OUT, SEEN, event_times, render
 from videolearn.learning.train import (
     AudioVisualModel,
@@ -104,21 +104,36 @@ def test_gdt_loss_prefers_matching_pairs() -> None:
 
 
 @pytest.mark.parametrize("video_model", ["timesformer", "r2plus1d"])
-def test_transformations_and_timelines_reach_the_loss(video_model: str) -> None:
+def test_transformations_and_the_sync_head_reach_the_loss(video_model: str) -> None:
     torch.manual_seed(0)
     video, audio = torch.rand(4, 3, 8, 32, 32), torch.randn(4, 16000) * 0.1
     plain = AudioVisualModel(video_model, "ci")
-    both = AudioVisualModel(video_model, "ci", reverse=True, timing=True)
-    assert plain.video_timeline is None
+    both = AudioVisualModel(video_model, "ci", reverse=True, sync=True)
+    assert plain.sync_head is None and both.sync_head is not None
     loss = both(video, audio, audio.roll(4000, -1))
     loss.backward()
     assert torch.isfinite(loss)
-    for timeline in (both.video_timeline, both.audio_timeline):
-        assert timeline is not None and timeline.narrow.weight.grad.abs().sum() > 0
+    for layer in (both.sync_head.video[0], both.sync_head.audio_out):
+        assert layer.weight.grad is not None and layer.weight.grad.abs().sum() > 0
     both.eval()
     with torch.no_grad():
-        a = both.project_audio(audio)
-    assert a.shape == (4, 128) and torch.allclose(a.norm(dim=1), torch.ones(4))
+        v, a = both.project_video(video), plain.eval().project_audio(audio)
+        timeline = both.sync_head.audio_timeline(audio)
+    # The joint space: the concept projection beside the scaled synchrony timeline.
+    assert v.shape == (4, 128 + timeline.shape[1]) and a.shape == (4, 128)
+    assert torch.allclose(v.norm(dim=1), torch.ones(4))
+    assert timeline.shape == (4, 32 * 8) and torch.allclose(timeline.norm(dim=1), torch.ones(4))
+
+
+def test_sync_loss_prefers_the_true_timeline() -> None:
+    torch.manual_seed(0)
+    v = torch.nn.functional.normalize(torch.randn(8, 16), dim=1)
+    others = torch.nn.functional.normalize(torch.randn(8, 2, 16), dim=-1)
+    assert (
+        sync_loss(v, v, others)
+        < 0.1
+        < sync_loss(v, others[:, 0], torch.stack([v, others[:, 1]], 1))
+    )
 
 
 def test_synthetic_concepts_and_events() -> None:

@@ -534,7 +534,7 @@ def learn(  # noqa: PLR0917  typer options
                 checkpoint_every_s=s.checkpoint_every_s,
                 loader_workers=s.loader_workers,
                 reverse=s.reverse,
-                timing=s.timing,
+                sync=s.sync,
                 spec=ClipSpec(size_px=32 if size == "ci" else 112),
             )
         except ValueError as err:

@@ -14,6 +14,9 @@ from videolearn.extractors.hashes import (
     VpdqExtractor,
     VpdqTilesExtractor,
 )
+from videolearn.extractors.nudity import NudityExtractor, nudenet_installed
+from videolearn.extractors.ocr import OcrExtractor
+from videolearn.extractors.sounds import SoundsExtractor
 from videolearn.extractors.speech import SpeechExtractor
 
 ENTRY_POINT_GROUP = "videolearn.extractors"
@@ -41,7 +44,11 @@ def available_extractors() -> dict[str, type[Extractor]]:
         VpdqCroppedExtractor,
         VpdqTilesExtractor,
         SpeechExtractor,
+        SoundsExtractor,
+        OcrExtractor,
     ]
+    if nudenet_installed():  # the optional nsfw extra
+        classes.append(NudityExtractor)
     for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         loaded = ep.load()
         if not (isinstance(loaded, type) and issubclass(loaded, Extractor)):

@@ -44,6 +44,7 @@ from videolearn.learning.train import (
     VIDEO_MODELS,
     AudioVisualModel,
     LearnConfig,
+    build_model,
     checkpoint_step,
     save_checkpoint,
     train,
@@ -285,9 +286,6 @@ def run(
     for name in config.models:
         trained_runs, random_runs = [], []
         for seed in range(config.seeds):
-            torch.manual_seed(seed)
-            untrained = AudioVisualModel(name, config.size)
-            random_runs.append(_measure_model(untrained, heldout, seen, (originals, copies)))
             learn = LearnConfig(
                 video_model=name,
                 size=config.size,
@@ -297,6 +295,9 @@ def run(
                 budget_s=config.train_minutes * 60,
                 steps=1_000_000,
             )
+            torch.manual_seed(seed)
+            untrained = build_model(learn)  # the same network, synchrony head included
+            random_runs.append(_measure_model(untrained, heldout, seen, (originals, copies)))
             checkpoint = folder / "checkpoints" / f"{name}-{seed}.pt"
             checkpoint.unlink(missing_ok=True)
             model = train(decoded["train"], learn, checkpoint, device=device)

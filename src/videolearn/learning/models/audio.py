@@ -2,16 +2,17 @@
 
 16 kHz mono audio, 25 ms windows every 10 ms, 64 mel bands (as GDT and YAMNet-style
 networks take it). The mel filter bank is built here (no torchaudio): triangular filters
-evenly spaced on the HTK mel scale between 0 Hz and 8 kHz.
+evenly spaced on the HTK mel scale between 0 Hz and 8 kHz (`extractors.audio`).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from videolearn.extractors.audio import mel_filters as shared_mel_filters
 
 SAMPLE_RATE_HZ = 16_000
 WINDOW = 400  # 25 ms
@@ -28,21 +29,9 @@ class AudioResNetConfig:
         return cls(widths=(32, 64, 96, 128))
 
 
-def mel_filters(n_fft: int = 512, mels: int = MELS, rate_hz: int = SAMPLE_RATE_HZ) -> torch.Tensor:
-    """(mels, n_fft // 2 + 1) triangular filters on the HTK mel scale."""
-
-    def to_mel(hz: float) -> float:
-        return 2595.0 * math.log10(1.0 + hz / 700.0)
-
-    def to_hz(mel: torch.Tensor) -> torch.Tensor:
-        return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
-
-    edges = to_hz(torch.linspace(0.0, to_mel(rate_hz / 2), mels + 2, dtype=torch.float64))
-    bins = torch.linspace(0.0, rate_hz / 2, n_fft // 2 + 1, dtype=torch.float64)
-    lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
-    rising = (bins - lower) / (centre - lower)
-    falling = (upper - bins) / (upper - centre)
-    return torch.clamp(torch.minimum(rising, falling), min=0.0).float()
+def mel_filters() -> torch.Tensor:
+    """(64, 257) triangular filters on the HTK mel scale between 0 Hz and 8 kHz."""
+    return torch.from_numpy(shared_mel_filters(mels=MELS, rate_hz=SAMPLE_RATE_HZ))
 
 
 class LogMel(nn.Module):

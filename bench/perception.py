@@ -1,0 +1,176 @@
+"""Perception throughput on 2 cores: sounds, OCR (both engines), and a whole `index` run.
+
+Media (generated here, so the expected text is known): a 720p video with espeak-ng speech
+and burnt-in captions in English, German and French, `--seconds` long (captions change
+every 4 s). Prints:
+
+- `sounds`: seconds of audio per second (the extractor alone, on the video's sound);
+- `ocr` per engine: frames sampled and frames read per second, and the character error
+  rate of each caption;
+- `index` with the default pipeline (file hash, media info, shots, thumbnails, speech,
+  sounds, OCR) as x-realtime, against a decode-only pass over the same file in the same
+  run (PyAV, every frame scaled to the shot width, audio resampled to 16 kHz), as a
+  ratio. The goal for the whole default pipeline is at least 2x realtime on 2 cores.
+
+    python bench/perception.py [--seconds 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+from av.audio.resampler import AudioResampler
+
+from videolearn.config import Settings, load_settings
+from videolearn.extractors.ocr import OcrExtractor
+from videolearn.extractors.runner import extract_file
+from videolearn.extractors.sounds import SoundsExtractor
+from videolearn.library import open_library
+from videolearn.samples import SPOKEN_PASSAGES, Caption, speak, write_captioned_video
+
+PIPELINE = ["file_hash", "media_info", "shots", "thumbnails", "speech", "sounds", "ocr"]
+LINES = [
+    "Welcome to the Harbour",
+    "Grüße aus der Straße",
+    "Le café est fermé",
+    "Price: 42.50 EUR",
+    "Öffnungszeiten täglich",
+    "Next stop: Central Station",
+]
+
+
+def character_error_rate(reference: str, hypothesis: str) -> float:
+    d = np.arange(len(hypothesis) + 1)
+    for i, r in enumerate(reference, start=1):
+        prev, d[0] = d.copy(), i
+        for j, h in enumerate(hypothesis, start=1):
+            d[j] = min(prev[j] + 1, d[j - 1] + 1, prev[j - 1] + (r != h))
+    return float(d[len(hypothesis)]) / max(1, len(reference))
+
+
+def read_audio(path: Path, rate_hz: int = 16_000) -> np.ndarray:
+    with av.open(str(path)) as container:
+        resampler = AudioResampler(format="flt", layout="mono", rate=rate_hz)
+        parts = [
+            f.to_ndarray()[0] for p in container.decode(audio=0) for f in resampler.resample(p)
+        ]
+    return np.concatenate(parts)
+
+
+def make_media(folder: Path, seconds: float) -> tuple[Path, list[Caption]]:
+    speech = np.concatenate(
+        [
+            read_audio(speak(folder / f"{lang}.wav", text, voice=lang))
+            for lang, text in SPOKEN_PASSAGES.items()
+        ]
+    )
+    audio = np.resize(speech, round(seconds * 16_000)).astype(np.float32)
+    captions = [
+        Caption(LINES[k % len(LINES)], k * 4.0, (k + 1) * 4.0, 0.7 if k % 2 else 0.12, 40)
+        for k in range(int(seconds // 4))
+    ]
+    path = write_captioned_video(
+        folder / "perception-720p.mp4", captions, seconds, fps=25, size=(1280, 720), audio=audio
+    )
+    return path, captions
+
+
+def decode_only(path: Path, width: int) -> float:
+    start = time.perf_counter()
+    with av.open(str(path)) as container:
+        container.streams.video[0].thread_count = 1
+        resampler = AudioResampler(format="flt", layout="mono", rate=16_000)
+        for packet in container.demux():
+            for frame in packet.decode():
+                if isinstance(frame, av.VideoFrame):
+                    h = round(width * frame.height / frame.width / 2) * 2
+                    frame.reformat(width=width, height=h, format="bgr24").to_ndarray()
+                elif isinstance(frame, av.AudioFrame):
+                    for out in resampler.resample(frame):
+                        out.to_ndarray()
+    return time.perf_counter() - start
+
+
+def bench_sounds(path: Path, settings: Settings, seconds: float) -> None:
+    extractor = SoundsExtractor(settings)
+    extractor.load()
+    start = time.perf_counter()
+    _, signals = extract_file(path, [extractor], settings)
+    elapsed = time.perf_counter() - start
+    labels = sorted({m.label for m in signals["sounds"]})  # type: ignore[union-attr]
+    print(f"sounds: {seconds / elapsed:7.1f} s of audio per s  ({elapsed:.1f} s; heard {labels})")
+
+
+def bench_ocr(path: Path, settings: Settings, captions: list[Caption], seconds: float) -> None:
+    for engine in ("rapidocr", "tesseract"):
+        s = load_settings(settings.library, ocr={"engine": engine})
+        extractor = OcrExtractor(s)
+        extractor.load()
+        start = time.perf_counter()
+        _, signals = extract_file(path, [extractor], s)
+        elapsed = time.perf_counter() - start
+        found = signals["ocr"]
+        errors = []
+        for c in captions:
+            overlapping = [
+                m for m in found if m.span.start_s < c.end_s and m.span.end_s > c.start_s
+            ]
+            best = min(
+                (character_error_rate(c.text, m.text) for m in overlapping),  # type: ignore[attr-defined]
+                default=1.0,
+            )
+            errors.append(best)
+        sampled = seconds * s.ocr.sample_fps
+        print(
+            f"ocr {engine:9s}: {sampled / elapsed:6.1f} sampled frames/s, "
+            f"{seconds / elapsed:5.1f}x realtime, {len(found)} moments for {len(captions)} "
+            f"captions, CER mean {np.mean(errors):.3f} max {max(errors):.3f}"
+        )
+
+
+def bench_index(path: Path, settings: Settings, seconds: float, repeats: int) -> None:
+    idx_s, ref_s = [], []
+    for _ in range(repeats):
+        ref_s.append(decode_only(path, settings.shot_width_px))
+        folder = Path(tempfile.mkdtemp(prefix="videolearn-bench-"))
+        try:
+            s = load_settings(folder / "library", keep_versions_s=0, extractors=PIPELINE)
+            start = time.perf_counter()
+            with open_library(create=True, settings=s) as lib:
+                results = lib.index([path])
+            idx_s.append(time.perf_counter() - start)
+            if any(r.status != "indexed" for r in results):
+                raise SystemExit(f"index failed: {results}")
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+    ref, idx = min(ref_s), min(idx_s)
+    print(f"decode-only (reference): {seconds / ref:6.1f}x realtime")
+    print(f"index {','.join(PIPELINE)}: {seconds / idx:6.1f}x realtime (goal >= 2)")
+    print(f"ratio index/decode-only: {ref / idx:.3f}  (best of {repeats})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="videolearn-perception-"))
+    try:
+        path, captions = make_media(folder, args.seconds)
+        settings = load_settings(folder / "library")
+        print(f"media: {path.name}, {args.seconds:.0f} s, 1280x720 at 25 fps, speech")
+        bench_sounds(path, settings, args.seconds)
+        bench_ocr(path, settings, captions, args.seconds)
+        bench_index(path, settings, args.seconds, args.repeats)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

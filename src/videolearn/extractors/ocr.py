@@ -1,0 +1,320 @@
+"""On-screen text: lines read from sampled frames, one moment per line while it stays.
+
+Frames arrive at `ocr.sample_fps`; a frame is read when it is the first, when it differs
+from the last frame read (a cut, a title appearing: the largest change of any cell of a
+coarse grid), or when `ocr.every_s` has passed. Frames in between carry the last reading
+forward, so a title shown for 5 s is read once and is one moment. Lines read in
+consecutive readings with similar text at an overlapping place are the same line; its
+moment keeps the reading with the highest confidence.
+
+Engines: `rapidocr` (rapidocr-onnxruntime's bundled PP-OCRv4 models: good boxes, weak on
+Latin text: it drops spaces and umlauts) or `tesseract` (the `tesseract` binary with the
+language packs in `ocr.languages`: reads Latin text well). Each moment says which engine
+read it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from videolearn.config import OcrSettings, Settings
+from videolearn.errors import ExtractorError
+from videolearn.extractors.base import (
+    Extractor,
+    ExtractorPass,
+    Moment,
+    Sampling,
+    Signal,
+    VideoContext,
+)
+from videolearn.ingest.decode import FrameSampling, MediaChunk
+from videolearn.types import TimeSpan
+
+ENGINES = ("rapidocr", "tesseract")
+_GRID = 8  # the change test's cells per side
+
+
+@dataclass(frozen=True)
+class TextLine:
+    """A line of text in one frame: its box as fractions of the frame (x0, y0, x1, y1)."""
+
+    text: str
+    box: tuple[float, float, float, float]
+    confidence: float
+
+
+def _rapidocr(threads: int) -> Any:
+    try:
+        from rapidocr_onnxruntime import RapidOCR
+    except ImportError as err:
+        raise ExtractorError(
+            "OCR needs rapidocr-onnxruntime (pip install --no-deps rapidocr-onnxruntime==1.4.4)"
+        ) from err
+    return RapidOCR(intra_op_num_threads=threads, inter_op_num_threads=1)
+
+
+def _box_of(points: Sequence[Sequence[float]], width: int, height: int) -> tuple[float, ...]:
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    return min(xs) / width, min(ys) / height, max(xs) / width, max(ys) / height
+
+
+class RapidOcrEngine:
+    """rapidocr's detector finds the lines, its recogniser reads them."""
+
+    name = "rapidocr"
+
+    def __init__(self, threads: int) -> None:
+        self._ocr = _rapidocr(threads)
+
+    def read(self, bgr: np.ndarray) -> list[TextLine]:
+        height, width = bgr.shape[:2]
+        found, _ = self._ocr(bgr, use_cls=False)
+        lines = [
+            TextLine(str(text).strip(), _rounded(_box_of(points, width, height)), float(conf))
+            for points, text, conf in found or ()
+        ]
+        return [line for line in lines if line.text]
+
+
+class TesseractEngine:
+    """rapidocr's detector finds the lines; Tesseract reads each one (cut out, grey,
+    binarised dark on light, 64 px high: Tesseract reads clean lines well and busy frames
+    badly)."""
+
+    name = "tesseract"
+
+    def __init__(self, languages: str, threads: int, binary: str = "tesseract") -> None:
+        path = shutil.which(binary)
+        if path is None:
+            raise ExtractorError(
+                f"the tesseract OCR engine needs the {binary!r} binary "
+                "(Debian: apt-get install tesseract-ocr tesseract-ocr-deu ...)"
+            )
+        self.binary = path
+        self.languages = languages
+        self.env = {"OMP_THREAD_LIMIT": str(threads), "PATH": os.environ.get("PATH", "")}
+        self._detector = _rapidocr(threads)
+
+    def read(self, bgr: np.ndarray) -> list[TextLine]:
+        height, width = bgr.shape[:2]
+        found, _ = self._detector(bgr, use_cls=False, use_rec=False)
+        lines = []
+        for points in found if found is not None else ():
+            words = self._words(_line_image(bgr, points))
+            if words:
+                text = " ".join(w for w, _ in words)
+                confidence = float(np.mean([c for _, c in words]))
+                box = _rounded(_box_of(points, width, height))
+                lines.append(TextLine(text, box, confidence))
+        return lines
+
+    def _words(self, image: np.ndarray) -> list[tuple[str, float]]:
+        """(word, confidence 0-1) of one line image, in reading order."""
+        ok, png = cv2.imencode(".png", image)
+        if not ok:
+            raise ExtractorError("could not encode a text line for tesseract")
+        done = subprocess.run(
+            [self.binary, "stdin", "stdout", "-l", self.languages, "--psm", "7", "tsv"],
+            input=png.tobytes(),
+            capture_output=True,
+            env=self.env,
+            check=False,
+            timeout=60,
+        )
+        if done.returncode != 0:
+            message = done.stderr.decode(errors="replace").strip().splitlines()
+            raise ExtractorError(
+                f"tesseract failed (languages {self.languages!r}): "
+                f"{message[-1] if message else done.returncode}"
+            )
+        words = []
+        for row in done.stdout.decode("utf-8", errors="replace").splitlines()[1:]:
+            cells = row.split("\t")
+            if len(cells) >= 12 and cells[0] == "5" and cells[11].strip():
+                words.append((cells[11].strip(), max(0.0, float(cells[10])) / 100))
+        return words
+
+
+def _line_image(bgr: np.ndarray, points: Sequence[Sequence[float]]) -> np.ndarray:
+    """One detected line cut out with a margin, grey, 64 px high, binarised (Otsu) with
+    the text dark on a light ground, and a white border."""
+    height, width = bgr.shape[:2]
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    x0, y0 = max(0, int(min(xs)) - 4), max(0, int(min(ys)) - 4)
+    x1, y1 = min(width, int(max(xs)) + 4), min(height, int(max(ys)) + 4)
+    grey = cv2.cvtColor(bgr[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY)
+    scale = 64 / max(1, grey.shape[0])
+    grey = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    _, binary = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    if (binary > 0).mean() < 0.5:  # mostly dark: light text on a dark ground
+        binary = 255 - binary
+    return cv2.copyMakeBorder(binary, 16, 16, 16, 16, cv2.BORDER_CONSTANT, value=255)
+
+
+def _rounded(box: tuple[float, ...]) -> tuple[float, float, float, float]:
+    x0, y0, x1, y1 = (round(min(1.0, max(0.0, v)), 4) for v in box)
+    return x0, y0, x1, y1
+
+
+def make_engine(settings: OcrSettings) -> RapidOcrEngine | TesseractEngine:
+    if settings.engine == "tesseract":
+        return TesseractEngine(settings.languages, settings.threads)
+    return RapidOcrEngine(settings.threads)
+
+
+def _normal(text: str) -> str:
+    return re.sub(r"\W+", "", text.casefold())
+
+
+def same_line(a: TextLine, b: TextLine, min_similarity: float = 0.8) -> bool:
+    """Similar text (ignoring case, spaces and punctuation) in overlapping boxes."""
+    ax0, ay0, ax1, ay1 = a.box
+    bx0, by0, bx1, by1 = b.box
+    overlap = max(0.0, min(ax1, bx1) - max(ax0, bx0)) * max(0.0, min(ay1, by1) - max(ay0, by0))
+    smaller = min((ax1 - ax0) * (ay1 - ay0), (bx1 - bx0) * (by1 - by0))
+    if smaller <= 0 or overlap / smaller < 0.3:
+        return False
+    na, nb = _normal(a.text), _normal(b.text)
+    return na == nb or difflib.SequenceMatcher(None, na, nb).ratio() >= min_similarity
+
+
+def change(a: np.ndarray, b: np.ndarray) -> float:
+    """The largest mean absolute difference (0-255) of any cell of an 8 x 8 grid between
+    two grey frames of one size (at full size: thin strokes of text survive)."""
+    diff = cv2.absdiff(a, b)
+    h, w = diff.shape
+    means = cv2.resize(diff, (_GRID, _GRID), interpolation=cv2.INTER_AREA)
+    return float(means.max()) if h >= _GRID and w >= _GRID else float(diff.mean())
+
+
+@dataclass(eq=False)  # compared by identity
+class _Open:
+    best: TextLine
+    latest: TextLine
+    first_s: float
+    last_s: float
+    sightings: int = 1
+
+
+@dataclass
+class TextTracker:
+    """Turns readings of frames into moments: a line lasts while readings keep finding it."""
+
+    engine_name: str
+    step_s: float  # time between sampled frames
+    open: list[_Open] = field(default_factory=list)
+    done: list[Moment] = field(default_factory=list)
+
+    def reading(self, time_s: float, lines: Sequence[TextLine]) -> None:
+        """The lines read at `time_s`: each continues an open line or opens one; open
+        lines not read again end."""
+        kept: list[_Open] = []
+        for line in lines:
+            match = next(
+                (o for o in self.open if o not in kept and same_line(o.latest, line)), None
+            )
+            if match is None:
+                kept.append(_Open(line, line, time_s, time_s))
+                continue
+            match.latest, match.last_s, match.sightings = line, time_s, match.sightings + 1
+            if line.confidence > match.best.confidence:
+                match.best = line
+            kept.append(match)
+        for o in self.open:
+            if o not in kept:
+                self._close(o, end_s=time_s)
+        self.open = kept
+
+    def unchanged(self, time_s: float) -> None:
+        """A frame like the last one read: every open line goes on."""
+        for o in self.open:
+            o.last_s = time_s
+
+    def finish(self, end_s: float) -> list[Moment]:
+        for o in self.open:
+            self._close(o, end_s=min(end_s, o.last_s + self.step_s))
+        self.open = []
+        return sorted(self.done, key=lambda m: (m.span.start_s, m.span.end_s, m.text))
+
+    def _close(self, o: _Open, end_s: float) -> None:
+        end_s = max(o.first_s, min(end_s, o.last_s + self.step_s))
+        self.done.append(
+            Moment(
+                TimeSpan(round(o.first_s, 3), round(end_s, 3)),
+                "text",
+                text=o.best.text,
+                score=round(o.best.confidence, 4),
+                attrs={"box": list(o.best.box), "engine": self.engine_name},
+            )
+        )
+
+
+class OcrExtractor(Extractor):
+    """On-screen text lines as `text` moments, with their box and the engine that read them."""
+
+    name = "ocr"
+    version = 1
+    signal_type = Moment
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.options: OcrSettings = settings.ocr
+        self.sampling = Sampling(
+            frames=FrameSampling(self.options.sample_fps, self.options.width_px, "bgr24")
+        )
+        self.revision = self.options.engine
+        self._engine: RapidOcrEngine | TesseractEngine | None = None
+
+    def load(self) -> None:
+        if self._engine is None:
+            self._engine = make_engine(self.options)
+
+    def begin(self, video: VideoContext) -> ExtractorPass:
+        self.load()
+        assert self._engine is not None
+        return _OcrPass(self, self._engine)
+
+
+class _OcrPass(ExtractorPass):
+    def __init__(self, extractor: OcrExtractor, engine: Any) -> None:
+        self.options = extractor.options
+        self.frames_of = extractor.frames_of
+        self.engine = engine
+        self.tracker = TextTracker(engine.name, 1.0 / self.options.sample_fps)
+        self.last_small: np.ndarray | None = None
+        self.last_read_s = -np.inf
+        self.last_s = 0.0
+
+    def feed(self, chunk: MediaChunk) -> Iterable[Signal]:
+        batch = self.frames_of(chunk)
+        if batch is None:
+            return ()
+        o = self.options
+        for image, time_s in zip(batch.frames, batch.times_s, strict=True):
+            t = float(time_s)
+            self.last_s = t
+            small = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+            if (
+                self.last_small is not None
+                and t - self.last_read_s < o.every_s
+                and change(small, self.last_small) < o.change
+            ):
+                self.tracker.unchanged(t)
+                continue
+            lines = [ln for ln in self.engine.read(image) if ln.confidence >= o.min_confidence]
+            self.tracker.reading(t, lines)
+            self.last_small, self.last_read_s = small, t
+        return ()
+
+    def finish(self, end_s: float, earlier: Mapping[str, Sequence[Signal]]) -> Iterable[Signal]:
+        return self.tracker.finish(max(end_s, self.last_s))
