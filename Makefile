@@ -73,6 +73,7 @@ bench: venv bench-tools
 	$(BIN)/python bench/matching.py
 	$(BIN)/python bench/hashing.py
 	$(BIN)/python bench/learning.py
+	$(BIN)/python bench/perception.py
 
 # The audio-visual model av_embed ships with: the TimeSformer trained on the generated
 # benchmark for DEFAULT_MODEL_MINUTES on this machine's CPU.
