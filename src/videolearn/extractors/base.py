@@ -112,7 +112,7 @@ class ExtractorPass(ABC):
     @abstractmethod
     def finish(self, end_s: float, earlier: Mapping[str, Sequence[Signal]]) -> Iterable[Signal]:
         """No more chunks. `end_s` is where decoding ended; `earlier` holds the signals of
-        the extractors named in `needs`."""
+        the extractors named in `needs`, and of those in `reads` that ran."""
 
 
 class Extractor(ABC):
@@ -125,8 +125,10 @@ class Extractor(ABC):
     # What besides `version` decides the output, such as the weights a learned extractor
     # loads; when it changes, stored output is stale and videos are indexed again.
     revision: str = ""
-    # Names of extractors whose signals this one reads in `finish`.
+    # Names of extractors whose signals this one reads in `finish`: `needs` must be
+    # enabled with it, `reads` are read when they are.
     needs: ClassVar[tuple[str, ...]] = ()
+    reads: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

