@@ -454,7 +454,8 @@ class Library(Closing):
                     "dim": len(e["vector"]),
                     "model": e["model"],
                 }
-                for e in self.store.rows_for("embeddings", video_id)
+                for table in ("embeddings", "text_vectors")
+                for e in self.store.rows_for(table, video_id)
             ],
             matches=self.store.banks.matches_of(video_id),
         )

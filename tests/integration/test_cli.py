@@ -104,11 +104,15 @@ def test_show_gives_info_and_shots(indexed, media: Path) -> None:
     assert [round(m["start_s"], 2) for m in shots] == [0.0, 1.0, 2.0]
     assert all("label" in m and "score" in m for m in shots)
     # Learned picture and sound vectors per shot.
-    vectors = shown["embeddings"]
+    vectors = [e for e in shown["embeddings"] if e["kind"].startswith("av_")]
     assert sorted((e["kind"], round(e["start_s"], 2)) for e in vectors) == [
         (kind, start) for kind in ("av_audio", "av_video") for start in (0.0, 1.0, 2.0)
     ]
     assert all(e["dim"] > 0 and e["model"].startswith("default_av.pt:") for e in vectors)
+    # A text vector per sound moment (the tone's class names).
+    sounds = [m for m in shown["moments"] if m["modality"] == "sound"]
+    text = [e for e in shown["embeddings"] if e["kind"] == "e5_sound"]
+    assert sounds and len(text) == len(sounds) and all(e["dim"] == 384 for e in text)
     plain = run("show", media / "three.mp4", "--library", library).stdout
     assert "vectors: 3 x av_video" in plain and "vectors: 3 x av_audio" in plain
     rotated = lines(run("show", media / "rotated.mp4", "--library", library, "--json"))[0]

@@ -9,11 +9,11 @@ import pytest
 
 from tests.contract import ExtractorContract, run_extractor
 from videolearn.config import load_settings
-from videolearn.extractors.base import Embedding, Moment
+from videolearn.extractors.base import Embedding, Moment, TextEmbedding
 from videolearn.extractors.registry import available_extractors, order_by_needs
 from videolearn.extractors.text_embed import DIM, MODEL_NAME, TextEmbedder, TextEmbedExtractor
 from videolearn.library import open_library
-from videolearn.samples import SPOKEN_PASSAGES, Caption, write_captioned_video
+from videolearn.samples import SPOKEN_PASSAGES, Caption, sound_effect, write_captioned_video
 
 
 class TestTextEmbedContract(ExtractorContract):
@@ -53,7 +53,7 @@ def test_every_text_moment_gets_a_vector_with_its_span(tmp_path: Path) -> None:
     settings = load_settings(tmp_path / "library")
     _, found = run_extractor("text_embed", video, settings)
     _, lines = run_extractor("ocr", video, settings)
-    assert all(isinstance(e, Embedding) for e in found)
+    assert all(isinstance(e, TextEmbedding) for e in found)
     vectors = [e for e in found if isinstance(e, Embedding)]
     assert {(e.span.start_s, e.span.end_s) for e in vectors} == {
         (m.span.start_s, m.span.end_s) for m in lines
@@ -90,3 +90,32 @@ def test_sound_labels_are_embedded_as_their_class_names(tmp_path: Path) -> None:
     labels = [m for m in sounds if isinstance(m, Moment)]
     assert labels and len(found) == len(labels)
     assert {e.kind for e in found if isinstance(e, Embedding)} == {"e5_sound"}
+
+
+def test_text_and_learned_vectors_are_stored_side_by_side(tmp_path: Path) -> None:
+    """Learned (128-d) and text (384-d) vectors of one video: each in its own table."""
+    video = write_captioned_video(
+        tmp_path / "both.mp4",
+        [Caption("Harbour tour", 0.0, 3.0)],
+        3.0,
+        audio=sound_effect("music", 3.0),
+    )
+    wanted = ["file_hash", "media_info", "shots", "sounds", "ocr", "text_embed", "av_embed"]
+    settings = load_settings(tmp_path / "library", keep_versions_s=0, extractors=wanted)
+    with open_library(create=True, settings=settings) as lib:
+        (result,) = lib.index([video])
+        assert result.status == "indexed", result.reason
+        text = lib.store.rows_for("text_vectors", result.video_id)
+        learned = lib.store.rows_for("embeddings", result.video_id)
+        detail = lib.show(str(video))
+    assert {r["kind"] for r in text} >= {"e5_text", "e5_sound"}
+    assert all(len(r["vector"]) == DIM for r in text)
+    assert {r["kind"] for r in learned} == {"av_video", "av_audio"}
+    assert {e["kind"] for e in detail.embeddings} == {r["kind"] for r in text + learned}
+
+
+def test_a_text_vector_has_one_size() -> None:
+    from videolearn.types import TimeSpan
+
+    with pytest.raises(ValueError, match="384"):
+        TextEmbedding(TimeSpan(0, 1), "e5_text", np.zeros(128, np.float32), MODEL_NAME)

@@ -78,7 +78,21 @@ class Embedding:
     __hash__ = None  # type: ignore[assignment]
 
 
-Signal = Moment | ValueSignal | Thumbnail | Embedding
+# Text vectors have one size, so that they can sit in a fixed-size vector column.
+TEXT_VECTOR_DIM = 384
+
+
+@dataclass(frozen=True, eq=False)
+class TextEmbedding(Embedding):
+    """A multilingual vector of a text moment (speech, on-screen text, a sound's label),
+    `TEXT_VECTOR_DIM` long: stored apart from other vectors, for vector search."""
+
+    def __post_init__(self) -> None:
+        if self.vector.shape != (TEXT_VECTOR_DIM,):
+            raise ValueError(f"a text vector has {TEXT_VECTOR_DIM} values, not {self.vector.shape}")
+
+
+Signal = Moment | ValueSignal | Thumbnail | Embedding | TextEmbedding
 
 
 @dataclass(frozen=True)
@@ -120,7 +134,9 @@ class Extractor(ABC):
 
     name: ClassVar[str]
     version: ClassVar[int]
-    signal_type: ClassVar[type[Moment] | type[ValueSignal] | type[Thumbnail] | type[Embedding]]
+    signal_type: ClassVar[
+        type[Moment] | type[ValueSignal] | type[Thumbnail] | type[Embedding] | type[TextEmbedding]
+    ]
     sampling: Sampling = Sampling()
     # What besides `version` decides the output, such as the weights a learned extractor
     # loads; when it changes, stored output is stale and videos are indexed again.

@@ -8,9 +8,9 @@ consecutive readings with similar text at an overlapping place are the same line
 moment keeps the reading with the highest confidence.
 
 Engines: `rapidocr` (rapidocr-onnxruntime's bundled PP-OCRv4 models: good boxes, weak on
-Latin text: it drops spaces and umlauts) or `tesseract` (the `tesseract` binary with the
-language packs in `ocr.languages`: reads Latin text well). Each moment says which engine
-read it.
+Latin text: it drops spaces and umlauts) or `tesseract` (rapidocr's boxes, each line read
+by the `tesseract` binary with the language packs in `ocr.languages`: reads Latin text
+well). Each moment says which engine read it.
 """
 
 from __future__ import annotations
@@ -203,7 +203,6 @@ class _Open:
     latest: TextLine
     first_s: float
     last_s: float
-    sightings: int = 1
 
 
 @dataclass
@@ -226,7 +225,7 @@ class TextTracker:
             if match is None:
                 kept.append(_Open(line, line, time_s, time_s))
                 continue
-            match.latest, match.last_s, match.sightings = line, time_s, match.sightings + 1
+            match.latest, match.last_s = line, time_s
             if line.confidence > match.best.confidence:
                 match.best = line
             kept.append(match)
@@ -291,7 +290,7 @@ class _OcrPass(ExtractorPass):
         self.frames_of = extractor.frames_of
         self.engine = engine
         self.tracker = TextTracker(engine.name, 1.0 / self.options.sample_fps)
-        self.last_small: np.ndarray | None = None
+        self.last_grey: np.ndarray | None = None
         self.last_read_s = -np.inf
         self.last_s = 0.0
 
@@ -303,17 +302,17 @@ class _OcrPass(ExtractorPass):
         for image, time_s in zip(batch.frames, batch.times_s, strict=True):
             t = float(time_s)
             self.last_s = t
-            small = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+            grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
             if (
-                self.last_small is not None
+                self.last_grey is not None
                 and t - self.last_read_s < o.every_s
-                and change(small, self.last_small) < o.change
+                and change(grey, self.last_grey) < o.change
             ):
                 self.tracker.unchanged(t)
                 continue
             lines = [ln for ln in self.engine.read(image) if ln.confidence >= o.min_confidence]
             self.tracker.reading(t, lines)
-            self.last_small, self.last_read_s = small, t
+            self.last_grey, self.last_read_s = grey, t
         return ()
 
     def finish(self, end_s: float, earlier: Mapping[str, Sequence[Signal]]) -> Iterable[Signal]:

@@ -6,8 +6,9 @@ ctypes: no torch, no download). E5 wants a prefix: moments are embedded as passa
 L2-normalised, and a query in one language finds a passage in another.
 
 The extractor reads the moments of `speech`, `ocr` and `sounds` when those ran, and stores
-one `Embedding` per moment with the moment's span, its kind naming the moment's modality
-(`e5_speech`, `e5_text`, `e5_sound`).
+one `TextEmbedding` per moment with the moment's span, its kind naming the moment's
+modality (`e5_speech`, `e5_text`, `e5_sound`); the store keeps them in their own table with
+a fixed-size vector column.
 """
 
 from __future__ import annotations
@@ -20,16 +21,17 @@ import numpy as np
 from videolearn.config import Settings
 from videolearn.errors import ExtractorError
 from videolearn.extractors.base import (
-    Embedding,
+    TEXT_VECTOR_DIM,
     Extractor,
     ExtractorPass,
     Moment,
     Signal,
+    TextEmbedding,
     VideoContext,
 )
 
 MODEL_NAME = "multilingual-e5-small-q4"
-DIM = 384
+DIM = TEXT_VECTOR_DIM
 
 
 class TextEmbedder:
@@ -71,7 +73,7 @@ class TextEmbedExtractor(Extractor):
 
     name = "text_embed"
     version = 1
-    signal_type = Embedding
+    signal_type = TextEmbedding
     reads = ("speech", "ocr", "sounds")
     revision = MODEL_NAME
 
@@ -99,6 +101,6 @@ class _TextEmbedPass(ExtractorPass):
         ]
         vectors = self.embedder.passages([moment_text(m) for m in moments])
         return [
-            Embedding(m.span, f"e5_{m.modality}", vector, MODEL_NAME)
+            TextEmbedding(m.span, f"e5_{m.modality}", vector, MODEL_NAME)
             for m, vector in zip(moments, vectors, strict=True)
         ]

@@ -9,7 +9,7 @@ half a video.
 Layout::
 
     LIBRARY/
-      lance/          videos, moments, signals, thumbnails, embeddings tables
+      lance/          videos, moments, signals, thumbnails, embeddings, text_vectors tables
       ledger.sqlite   per-file state and runs (WAL)
       write.lock      held by the one writer
 """
@@ -32,7 +32,15 @@ import lancedb
 import pyarrow as pa
 
 from videolearn.errors import LibraryLockedError, LibraryNotFoundError
-from videolearn.extractors.base import Embedding, Moment, Signal, Thumbnail, ValueSignal
+from videolearn.extractors.base import (
+    TEXT_VECTOR_DIM,
+    Embedding,
+    Moment,
+    Signal,
+    TextEmbedding,
+    Thumbnail,
+    ValueSignal,
+)
 from videolearn.store.banks import BankStore
 from videolearn.store.ledger import Ledger
 from videolearn.types import Closing
@@ -98,11 +106,22 @@ EMBEDDINGS = pa.schema(
         pa.field("vector", pa.list_(pa.float32())),
     ]
 )
+# Text vectors (one size) apart from the learned vectors (one size per model): LanceDB
+# wants the vectors of a column to be of one size, and search wants a fixed-size column.
+TEXT_VECTORS = pa.schema(
+    [
+        *_SPAN_FIELDS,
+        pa.field("kind", pa.string()),
+        pa.field("model", pa.string()),
+        pa.field("vector", pa.list_(pa.float32(), TEXT_VECTOR_DIM)),
+    ]
+)
 DERIVED_TABLES: dict[str, pa.Schema] = {
     "moments": MOMENTS,
     "signals": SIGNALS,
     "thumbnails": THUMBNAILS,
     "embeddings": EMBEDDINGS,
+    "text_vectors": TEXT_VECTORS,
 }
 
 
@@ -154,6 +173,11 @@ def _rows(video_id: str, output: ExtractorOutput) -> dict[str, list[dict[str, An
             )
         elif isinstance(sig, ValueSignal):
             rows["signals"].append(base | {"key": key, "kind": sig.kind, "value": sig.value})
+        elif isinstance(sig, TextEmbedding):
+            rows["text_vectors"].append(
+                base
+                | {"key": key, "kind": sig.kind, "model": sig.model, "vector": sig.vector.tolist()}
+            )
         elif isinstance(sig, Embedding):
             rows["embeddings"].append(
                 base
