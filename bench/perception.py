@@ -34,7 +34,13 @@ from videolearn.extractors.registry import available_extractors
 from videolearn.extractors.runner import extract_file
 from videolearn.extractors.sounds import SoundsExtractor
 from videolearn.library import open_library
-from videolearn.samples import SPOKEN_PASSAGES, Caption, speak, write_captioned_video
+from videolearn.samples import (
+    SPOKEN_PASSAGES,
+    Caption,
+    character_error_rate,
+    speak,
+    write_captioned_video,
+)
 
 PIPELINE = [
     "file_hash",
@@ -54,15 +60,6 @@ LINES = [
     "Öffnungszeiten täglich",
     "Next stop: Central Station",
 ]
-
-
-def character_error_rate(reference: str, hypothesis: str) -> float:
-    d = np.arange(len(hypothesis) + 1)
-    for i, r in enumerate(reference, start=1):
-        prev, d[0] = d.copy(), i
-        for j, h in enumerate(hypothesis, start=1):
-            d[j] = min(prev[j] + 1, d[j - 1] + 1, prev[j - 1] + (r != h))
-    return float(d[len(hypothesis)]) / max(1, len(reference))
 
 
 def read_audio(path: Path, rate_hz: int = 16_000) -> np.ndarray:

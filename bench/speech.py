@@ -14,7 +14,6 @@ in four languages when espeak-ng is installed.
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 import tempfile
 import time
@@ -39,17 +38,6 @@ def direct(model: object, path: Path) -> str:
         condition_on_previous_text=False,
     )
     return " ".join(s.text for s in segments)
-
-
-def wer(reference: str, hypothesis: str) -> float:
-    ref = re.sub(r"[^\w\s']", " ", reference.lower()).split()
-    hyp = re.sub(r"[^\w\s']", " ", hypothesis.lower()).split()
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, start=1):
-        prev, row = row, [i] + [0] * len(hyp)
-        for j, h in enumerate(hyp, start=1):
-            row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (r != h))
-    return row[-1] / max(1, len(ref))
 
 
 def main() -> None:
@@ -83,7 +71,7 @@ def main() -> None:
     print(f"speech extractor path: {ours:6.2f} s  {total_s / ours:5.1f}x realtime")
     print(f"ratio extractor/direct: {theirs / ours:.2f}  (goal >= 0.95, best of {args.repeats})")
     if shutil.which("espeak-ng"):
-        from videolearn.samples import SPOKEN_PASSAGES, speak
+        from videolearn.samples import SPOKEN_PASSAGES, speak, word_error_rate
 
         folder = Path(tempfile.mkdtemp())
         rates = {}
@@ -91,7 +79,7 @@ def main() -> None:
             said = transcribe_file(
                 speak(folder / f"{voice}.wav", text, voice), settings, transcriber
             )
-            rates[voice] = wer(text, " ".join(s.text for s in said.segments))
+            rates[voice] = word_error_rate(text, " ".join(s.text for s in said.segments))
         print("espeak-ng word error rate: " + ", ".join(f"{k} {v:.2f}" for k, v in rates.items()))
 
 

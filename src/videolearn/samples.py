@@ -7,6 +7,7 @@ Run `python -m videolearn.samples DIR` to write the demo set.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -309,6 +310,31 @@ def sound_effect(kind: str, seconds: float, rate_hz: int = 16_000, seed: int = 0
     elif kind != "silence":
         raise ValueError(f"unknown sound {kind!r}")
     return np.clip(out, -1, 1).astype(np.float32)
+
+
+def words_of(text: str) -> list[str]:
+    """Lower-case words without punctuation (apostrophes kept): how transcripts compare."""
+    return re.sub(r"[^\w\s']", " ", text.lower()).split()
+
+
+def _error_rate(reference: Sequence[str], hypothesis: Sequence[str]) -> float:
+    """Edit distance (substitutions, insertions, deletions) over the reference's length."""
+    row = list(range(len(hypothesis) + 1))
+    for i, r in enumerate(reference, start=1):
+        prev, row = row, [i] + [0] * len(hypothesis)
+        for j, h in enumerate(hypothesis, start=1):
+            row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (r != h))
+    return row[-1] / max(1, len(reference))
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """What came back from a sample's speech against what it says, word by word."""
+    return _error_rate(words_of(reference), words_of(hypothesis))
+
+
+def character_error_rate(reference: str, hypothesis: str) -> float:
+    """What came back from a sample's text against what it shows, character by character."""
+    return _error_rate(reference, hypothesis)
 
 
 # Passages for generated speech in several languages (the same story in each).

@@ -20,7 +20,7 @@ from videolearn.extractors.ocr import (
     change,
     same_line,
 )
-from videolearn.samples import Caption, write_captioned_video
+from videolearn.samples import Caption, character_error_rate, write_captioned_video
 
 CAPTIONS = [
     Caption("Welcome to the Harbour", 0.0, 5.0, 0.15),
@@ -28,15 +28,6 @@ CAPTIONS = [
     Caption("Le café est fermé", 6.0, 10.0, 0.75),
     Caption("Price: 42.50 EUR", 8.0, 12.0, 0.15, 24),
 ]
-
-
-def character_error_rate(reference: str, hypothesis: str) -> float:
-    d = np.arange(len(hypothesis) + 1)
-    for i, r in enumerate(reference, start=1):
-        prev, d[0] = d.copy(), i
-        for j, h in enumerate(hypothesis, start=1):
-            d[j] = min(prev[j] + 1, d[j - 1] + 1, prev[j - 1] + (r != h))
-    return float(d[len(hypothesis)]) / max(1, len(reference))
 
 
 @pytest.fixture(scope="module")

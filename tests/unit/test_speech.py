@@ -33,26 +33,20 @@ from videolearn.extractors.speech import (
     bundled_model_dir,
     cut_repetitions,
 )
-from videolearn.samples import SPOKEN_PASSAGES, speak, write_tone, write_video, write_wav
+from videolearn.samples import (
+    SPOKEN_PASSAGES,
+    speak,
+    word_error_rate,
+    words_of,
+    write_tone,
+    write_video,
+    write_wav,
+)
 
 JFK = (
     "and so my fellow americans ask not what your country can do for you "
     "ask what you can do for your country"
 )
-
-
-def words_of(text: str) -> list[str]:
-    return re.sub(r"[^\w\s']", " ", text.lower()).split()
-
-
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    ref, hyp = words_of(reference), words_of(hypothesis)
-    d = np.arange(len(hyp) + 1)
-    for i, r in enumerate(ref, start=1):
-        prev, d[0] = d.copy(), i
-        for j, h in enumerate(hyp, start=1):
-            d[j] = min(prev[j] + 1, d[j - 1] + 1, prev[j - 1] + (r != h))
-    return float(d[len(hyp)]) / max(1, len(ref))
 
 
 @pytest.fixture(scope="module")
