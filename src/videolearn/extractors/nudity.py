@@ -31,6 +31,7 @@ from videolearn.extractors.base import (
     Signal,
     VideoContext,
 )
+from videolearn.extractors.runs import RunTracker
 from videolearn.ingest.decode import FrameSampling, MediaChunk
 from videolearn.types import TimeSpan
 
@@ -94,13 +95,6 @@ class NudeNet:
         return out
 
 
-@dataclass
-class _Run:
-    first_s: float
-    last_s: float
-    best: Detection
-
-
 class NudityExtractor(Extractor):
     """Exposed body parts (NudeNet) as `nudity` moments with class, score and box."""
 
@@ -125,9 +119,12 @@ class _NudityPass(ExtractorPass):
     def __init__(self, extractor: NudityExtractor) -> None:
         self.extractor = extractor
         self.options = extractor.options
-        self.step_s = 1.0 / self.options.sample_fps
-        self.open: dict[str, _Run] = {}
-        self.done: list[Moment] = []
+        self.tracker = RunTracker[Detection](
+            1.0 / self.options.sample_fps,
+            lambda a, b: a.label == b.label,
+            lambda d: d.score,
+            _moment,
+        )
         self.last_s = 0.0
 
     def feed(self, chunk: MediaChunk) -> Iterable[Signal]:
@@ -143,33 +140,15 @@ class _NudityPass(ExtractorPass):
                 counts = d.label in o.classes and d.score >= o.threshold
                 if counts and (d.label not in best or d.score > best[d.label].score):
                     best[d.label] = d
-            for label in list(self.open):
-                if label not in best:
-                    self._close(self.open.pop(label), t)
-            for label, d in best.items():
-                run = self.open.get(label)
-                if run is None:
-                    self.open[label] = _Run(t, t, d)
-                else:
-                    run.last_s = t
-                    if d.score > run.best.score:
-                        run.best = d
+            self.tracker.reading(t, list(best.values()))
         return ()
 
     def finish(self, end_s: float, earlier: Mapping[str, Sequence[Signal]]) -> Iterable[Signal]:
-        for run in self.open.values():
-            self._close(run, max(end_s, self.last_s))
-        self.open = {}
-        return sorted(self.done, key=lambda m: (m.span.start_s, m.label))
+        found = self.tracker.finish(max(end_s, self.last_s))
+        return sorted(found, key=lambda m: (m.span.start_s, m.label))
 
-    def _close(self, run: _Run, end_s: float) -> None:
-        end_s = max(run.first_s, min(end_s, run.last_s + self.step_s))
-        self.done.append(
-            Moment(
-                TimeSpan(round(run.first_s, 3), round(end_s, 3)),
-                "nudity",
-                label=run.best.label,
-                score=round(run.best.score, 4),
-                attrs={"box": list(run.best.box)},
-            )
-        )
+
+def _moment(d: Detection, span: TimeSpan) -> Moment:
+    return Moment(
+        span, "nudity", label=d.label, score=round(d.score, 4), attrs={"box": list(d.box)}
+    )

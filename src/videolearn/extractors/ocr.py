@@ -21,7 +21,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -37,6 +37,7 @@ from videolearn.extractors.base import (
     Signal,
     VideoContext,
 )
+from videolearn.extractors.runs import RunTracker
 from videolearn.ingest.decode import FrameSampling, MediaChunk
 from videolearn.types import TimeSpan
 
@@ -197,65 +198,24 @@ def change(a: np.ndarray, b: np.ndarray) -> float:
     return float(means.max()) if h >= _GRID and w >= _GRID else float(diff.mean())
 
 
-@dataclass(eq=False)  # compared by identity
-class _Open:
-    best: TextLine
-    latest: TextLine
-    first_s: float
-    last_s: float
+class TextTracker(RunTracker[TextLine]):
+    """Readings of frames in, a `text` moment per line while readings keep finding it (the
+    line read with the highest confidence, its box, the engine)."""
 
-
-@dataclass
-class TextTracker:
-    """Turns readings of frames into moments: a line lasts while readings keep finding it."""
-
-    engine_name: str
-    step_s: float  # time between sampled frames
-    open: list[_Open] = field(default_factory=list)
-    done: list[Moment] = field(default_factory=list)
-
-    def reading(self, time_s: float, lines: Sequence[TextLine]) -> None:
-        """The lines read at `time_s`: each continues an open line or opens one; open
-        lines not read again end."""
-        kept: list[_Open] = []
-        for line in lines:
-            match = next(
-                (o for o in self.open if o not in kept and same_line(o.latest, line)), None
+    def __init__(self, engine_name: str, step_s: float) -> None:
+        def moment(line: TextLine, span: TimeSpan) -> Moment:
+            return Moment(
+                span,
+                "text",
+                text=line.text,
+                score=round(line.confidence, 4),
+                attrs={"box": list(line.box), "engine": engine_name},
             )
-            if match is None:
-                kept.append(_Open(line, line, time_s, time_s))
-                continue
-            match.latest, match.last_s = line, time_s
-            if line.confidence > match.best.confidence:
-                match.best = line
-            kept.append(match)
-        for o in self.open:
-            if o not in kept:
-                self._close(o, end_s=time_s)
-        self.open = kept
 
-    def unchanged(self, time_s: float) -> None:
-        """A frame like the last one read: every open line goes on."""
-        for o in self.open:
-            o.last_s = time_s
+        super().__init__(step_s, same_line, lambda line: line.confidence, moment)
 
     def finish(self, end_s: float) -> list[Moment]:
-        for o in self.open:
-            self._close(o, end_s=min(end_s, o.last_s + self.step_s))
-        self.open = []
-        return sorted(self.done, key=lambda m: (m.span.start_s, m.span.end_s, m.text))
-
-    def _close(self, o: _Open, end_s: float) -> None:
-        end_s = max(o.first_s, min(end_s, o.last_s + self.step_s))
-        self.done.append(
-            Moment(
-                TimeSpan(round(o.first_s, 3), round(end_s, 3)),
-                "text",
-                text=o.best.text,
-                score=round(o.best.confidence, 4),
-                attrs={"box": list(o.best.box), "engine": self.engine_name},
-            )
-        )
+        return sorted(super().finish(end_s), key=lambda m: (m.span.start_s, m.span.end_s, m.text))
 
 
 class OcrExtractor(Extractor):
