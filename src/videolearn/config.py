@@ -47,6 +47,21 @@ class DecodeLimits(BaseModel):
     parallel_files: int = Field(default=2, ge=1)
 
 
+class WorkerSettings(BaseModel):
+    """Where extractors run during `index`. `[workers]` in TOML, `VIDEOLEARN_WORKERS__*`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # Each model family (CTranslate2, onnxruntime, torch, ...) in a worker process of its
+    # own, beside the index process; false runs every extractor in the index process.
+    processes: bool = True
+    # Chunks (`chunk_s` of media each) a worker may fall behind the index process before
+    # the index process waits for it: bounds the memory of frames and audio in transit.
+    queue_chunks: int = Field(default=16, ge=1)
+    # How long a worker may take to load its models before the run gives up on it.
+    load_timeout_s: float = Field(default=600.0, gt=0)
+
+
 class SpeechSettings(BaseModel):
     """Speech recognition (faster-whisper). `[speech]` in TOML, `VIDEOLEARN_SPEECH__*`."""
 
@@ -58,8 +73,10 @@ class SpeechSettings(BaseModel):
     device: str = Field(default="cpu", pattern="^(cpu|cuda)$")
     # int8 on CPU, float16 on CUDA when left empty.
     compute_type: str = ""
-    # CTranslate2 threads; 0: one per core.
-    threads: int = Field(default=0, ge=0)
+    # CTranslate2 threads; 0: one per core. One by default: during `index` the decode and
+    # the other model families share the cores, and a second thread cost more CPU than it
+    # saved there (24.5 s of CPU for 20.9 s against 18.3 s for 17.3 s on 60 s of speech).
+    threads: int = Field(default=1, ge=0)
     beam_size: int = Field(default=5, ge=1)
     # Force one language (ISO code) instead of detecting it per stretch of speech.
     language: str | None = None
@@ -67,8 +84,10 @@ class SpeechSettings(BaseModel):
     initial_prompt: str | None = None
     # Silero VAD speech threshold (faster-whisper's default).
     vad_threshold: float = Field(default=0.5, gt=0, lt=1)
-    # Audio held before transcribing, in seconds: bounds memory on long files.
-    window_s: float = Field(default=300.0, ge=30.0)
+    # Audio held before transcribing, in seconds: bounds memory on long files, and lets
+    # transcription start before a file has been decoded to its end. A little more than
+    # one Whisper window (30 s), so that a window's worth of speech is complete in it.
+    window_s: float = Field(default=40.0, ge=30.0)
     # Segments less likely than this (mean token log-probability) are marked low confidence.
     low_logprob: float = -1.0
 
@@ -199,6 +218,7 @@ class Settings(BaseSettings):
 
     library: Path = Path(DEFAULT_LIBRARY)
     decode: DecodeLimits = Field(default_factory=DecodeLimits)
+    workers: WorkerSettings = Field(default_factory=WorkerSettings)
     speech: SpeechSettings = Field(default_factory=SpeechSettings)
     sounds: SoundSettings = Field(default_factory=SoundSettings)
     ocr: OcrSettings = Field(default_factory=OcrSettings)

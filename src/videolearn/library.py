@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -16,6 +17,7 @@ from typing import Any, Protocol
 from videolearn.config import Settings, load_settings
 from videolearn.errors import ExtractorError, MediaError, VideoNotFoundError
 from videolearn.extractors.base import Extractor, Signal, ValueSignal, VideoContext
+from videolearn.extractors.processes import ExtractorWorkers, open_extractor_workers
 from videolearn.extractors.registry import available_extractors, order_by_needs
 from videolearn.extractors.runner import decode_request, run_extractors
 from videolearn.ingest.decode import DecodeReport, MediaChunk
@@ -206,11 +208,17 @@ class Library(Closing):
         progress = progress or _Silent()
         found = list(iter_media_files(Path(p) for p in paths))
         results: list[IndexResult] = []
-        with self.store.writing():
+        with self.store.writing(), ExitStack() as stack:
             run_id = self.store.ledger.start_run()
+            workers: ExtractorWorkers | None = None
             if any(item.problem is None for item in found):
+                if self.settings.workers.processes:
+                    workers = stack.enter_context(
+                        open_extractor_workers(self.extractors, self.settings)
+                    )
                 for ex in self.extractors:
-                    ex.load()
+                    if workers is None or ex.name not in workers.names:
+                        ex.load()
             # Started files in order; up to `parallel_files` of them decoding at once.
             window: deque[_Started] = deque()
             next_index = 0
@@ -227,7 +235,7 @@ class Library(Closing):
                     top_up()
                     started = window.popleft()
                     progress.file_started(item.path, number, len(found))
-                    result = started.result or self._finish(started, progress, top_up)
+                    result = started.result or self._finish(started, progress, top_up, workers)
                     results.append(result)
                     progress.file_done(result)
             finally:
@@ -284,7 +292,11 @@ class Library(Closing):
         return _Started(None, identity, previous, decode)
 
     def _finish(
-        self, started: _Started, progress: IndexProgress, after_decode: Callable[[], None]
+        self,
+        started: _Started,
+        progress: IndexProgress,
+        after_decode: Callable[[], None],
+        workers: ExtractorWorkers | None,
     ) -> IndexResult:
         """Run the extractors over a started decode and store what they found."""
         identity, decode = started.identity, started.decode
@@ -303,7 +315,7 @@ class Library(Closing):
 
         try:
             with decode:
-                signals = run_extractors(extractors, video, chunks(), on_progress)
+                signals = run_extractors(extractors, video, chunks(), on_progress, workers)
         except (MediaError, ExtractorError) as err:
             reason = err.reason if isinstance(err, MediaError) else str(err)
             self._mark(identity, "failed", reason)

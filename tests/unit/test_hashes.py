@@ -119,3 +119,38 @@ def test_hash_command_formats(shared_data: Path, tmp_path: Path) -> None:
     pdq = run("pdq")
     assert all(re.fullmatch(r"[0-9a-f]{64},\d{1,3},\d+\.\d{3}", line) for line in pdq)
     assert len(pdq) == 5  # one a second over 5 s
+
+
+def test_cropped_vpdq_takes_whole_frame_hashes_only_where_nothing_is_cut(
+    settings: Settings,
+) -> None:
+    from videolearn.extractors.base import VideoContext
+    from videolearn.extractors.pdq import hash_pictures
+    from videolearn.extractors.runner import run_extractors
+    from videolearn.ingest.decode import FrameBatch, MediaChunk
+    from videolearn.ingest.scan import FileIdentity
+    from videolearn.types import MediaInfo, VideoStreamInfo
+
+    rng = np.random.default_rng(7)
+    frames = rng.integers(0, 256, (6, 96, 128, 3), dtype=np.uint8)
+    frames[1, :20] = frames[1, -20:] = 0  # letterboxed
+    frames[4, :, :30] = 255  # a white bar at the left
+    info = MediaInfo("mp4", 0.24, 0, None, VideoStreamInfo("h264", 128, 96, 25.0), None)
+    video = VideoContext("v", Path("v.mp4"), info, FileIdentity(Path("v.mp4"), "v", "", 0, 0))
+    whole, cropped = VpdqExtractor(settings), VpdqCroppedExtractor(settings)
+    sampling = whole.sampling.frames
+    assert sampling is not None
+    chunk = MediaChunk(0.24, {sampling: FrameBatch(frames, np.arange(6) / 25)})
+
+    both = run_extractors([whole, cropped], video, [chunk])
+    alone = run_extractors([cropped], video, [chunk])["vpdq_cropped"]
+    expected = [
+        f"{i},{quality},{digest.hex()}"
+        for i, [(digest, quality)] in enumerate(
+            hash_pictures([crop_uniform_borders(f) for f in frames])
+        )
+    ]
+    assert [s.value for s in both["vpdq_cropped"]] == expected  # type: ignore[union-attr]
+    assert [s.value for s in alone] == expected  # type: ignore[union-attr]
+    same = [a.value == b.value for a, b in zip(both["vpdq"], both["vpdq_cropped"], strict=True)]  # type: ignore[union-attr]
+    assert same == [True, False, True, True, False, True]

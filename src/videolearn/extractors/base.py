@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from videolearn.config import Settings
+from videolearn.errors import ExtractorError
 from videolearn.ingest.decode import FrameBatch, FrameSampling, MediaChunk
 from videolearn.ingest.scan import FileIdentity
 from videolearn.types import MediaInfo, TimeSpan
@@ -145,6 +146,10 @@ class Extractor(ABC):
     # enabled with it, `reads` are read when they are.
     needs: ClassVar[tuple[str, ...]] = ()
     reads: ClassVar[tuple[str, ...]] = ()
+    # The model runtime this extractor loads ("ctranslate2", "onnxruntime", "torch", ...).
+    # In an index run the extractors of one family share a worker process, each family
+    # its own (`extractors.processes`); "" runs in the index process itself.
+    family: ClassVar[str] = ""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -174,3 +179,10 @@ class Extractor(ABC):
         for chunk in chunks:
             yield from work.feed(chunk)
         yield from work.finish(end_s, earlier or {})
+
+
+def describe_failure(extractor_name: str, err: Exception) -> str:
+    """The sentence a file fails with when an extractor raised `err` on it."""
+    if isinstance(err, ExtractorError):
+        return str(err)
+    return f"extractor {extractor_name} failed: {type(err).__name__}: {err}"

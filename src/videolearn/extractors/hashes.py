@@ -9,6 +9,7 @@ them. Hex strings are the exchange format: 64 hex digits, most significant bit f
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -21,7 +22,7 @@ from videolearn.extractors.base import (
     ValueSignal,
     VideoContext,
 )
-from videolearn.ingest.decode import FrameSampling, MediaChunk
+from videolearn.ingest.decode import FrameBatch, FrameSampling, MediaChunk
 from videolearn.types import TimeSpan
 
 # Frames are never scaled up, so this width means "native size".
@@ -64,6 +65,25 @@ class VpdqTilesExtractor(VpdqExtractor):
 
     name = "vpdq_tiles"
     version = 1
+
+
+class _WholeFrameHashes:
+    """vpdq's (hash, quality) per frame of the batch it hashed last: the passes of a chunk
+    run in order (vpdq before vpdq_cropped), and a frame without borders need not be
+    hashed twice. Known only for that very batch object."""
+
+    def __init__(self) -> None:
+        self._last: tuple[weakref.ref[FrameBatch], list[tuple[bytes, int]]] | None = None
+
+    def put(self, batch: FrameBatch, hashes: list[tuple[bytes, int]]) -> None:
+        self._last = (weakref.ref(batch), hashes)
+
+    def get(self, batch: FrameBatch) -> list[tuple[bytes, int]] | None:
+        last = self._last
+        return last[1] if last is not None and last[0]() is batch else None
+
+
+_whole_frame_hashes = _WholeFrameHashes()
 
 
 def crop_uniform_borders(image: np.ndarray, tolerance: float = 10.0) -> np.ndarray:
@@ -117,9 +137,13 @@ class _HashPass(ExtractorPass):
         batch = self.extractor.frames_of(chunk)
         if batch is None:
             return []
-        hashes = hash_pictures(
-            batch.frames, self.extractor.settings.match.hash_threads, self._prepare
-        )
+        threads = self.extractor.settings.match.hash_threads
+        if self.kind == "vpdq_cropped":
+            hashes = self._cropped_hashes(batch)
+        else:
+            hashes = hash_pictures(batch.frames, threads, self._prepare)
+            if self.kind == "vpdq":
+                _whole_frame_hashes.put(batch, [found[0] for found in hashes])
         out: list[Signal] = []
         for found, t in zip(hashes, batch.times_s, strict=True):
             span = TimeSpan(float(t), float(t) + self.frame_s)
@@ -130,6 +154,26 @@ class _HashPass(ExtractorPass):
                 out.append(ValueSignal(span, self.kind, value))
             self.number += 1
         return out
+
+    def _cropped_hashes(self, batch: FrameBatch) -> list[list[tuple[bytes, int]]]:
+        """vPDQ after cutting borders; a frame without borders is the frame vpdq hashed."""
+        from videolearn.extractors.pdq import hash_pictures
+
+        crops = [crop_uniform_borders(frame) for frame in batch.frames]
+        known = _whole_frame_hashes.get(batch)
+        todo = [
+            i
+            for i, (crop, frame) in enumerate(zip(crops, batch.frames, strict=True))
+            if known is None or crop.shape != frame.shape
+        ]
+        hashed = iter(
+            hash_pictures([crops[i] for i in todo], self.extractor.settings.match.hash_threads)
+        )
+        todo_set = set(todo)
+        return [
+            next(hashed) if i in todo_set or known is None else [known[i]]
+            for i in range(len(crops))
+        ]
 
     @property
     def tiled(self) -> bool:

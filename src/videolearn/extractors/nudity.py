@@ -101,6 +101,7 @@ class NudityExtractor(Extractor):
     name = "nudity"
     version = 1
     signal_type = Moment
+    family = "onnxruntime"
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)

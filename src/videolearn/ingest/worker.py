@@ -77,7 +77,9 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _mp_context() -> Any:
+def mp_context() -> Any:
+    """The forkserver context every child of videolearn's starts from: a process that has
+    imported PyAV and nothing heavier, no threads, no models."""
     global _context
     if _context is None:
         _context = multiprocessing.get_context("forkserver")
@@ -158,7 +160,8 @@ def _decode_child(  # noqa: PLR0917  a Process target takes positional arguments
         conn.close()
 
 
-def _start_without_main(process: Any) -> None:
+def start_without_main(process: Any) -> None:
+    """Start a child of `mp_context()` without re-importing the parent's `__main__`."""
     # multiprocessing makes every child re-import the parent's __main__ script (its "safe
     # importing of main module" for spawn and forkserver). Our child's target lives in this
     # module and needs nothing from __main__, and a script that imports heavy libraries
@@ -179,7 +182,7 @@ class DecodeProcess(Closing):
         self.limits = limits
         self.report: DecodeReport | None = None
         self._deadline = time.monotonic() + limits.wall_s
-        ctx = _mp_context()
+        ctx = mp_context()
         self._spill_dir = _spill_dir()
         self._budget = _SpillBudget(ctx, limits.spill_bytes)
         self._conn, child_conn = ctx.Pipe(duplex=False)
@@ -189,7 +192,7 @@ class DecodeProcess(Closing):
             name=f"videolearn-decode:{path.name}",
             daemon=True,
         )
-        _start_without_main(self._process)
+        start_without_main(self._process)
         child_conn.close()
         kind, payload = self._receive()
         if kind != "info":

@@ -62,6 +62,7 @@ class AvEmbedExtractor(Extractor):
     name = "av_embed"
     version = 1
     signal_type = Embedding
+    family = "torch"
     needs = ("shots",)
 
     def __init__(self, settings: Settings) -> None:
