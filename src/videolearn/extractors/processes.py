@@ -7,7 +7,11 @@ forkserver (a clean process: no threads, no models), which builds its extractors
 settings, loads them once and runs their passes on the chunks the index process sends it.
 Sending is asynchronous through a bounded queue, so the families work at the same time as
 the index process and each other; the bound (`workers.queue_chunks`) is how far the index
-process may run ahead of a slower family before it waits.
+process may run ahead of a slower family before it waits. A family whose extractors only
+listen (speech) decodes the sound itself, in a limited decode child of its own: sound is
+cheap to decode, and that way transcription need not wait for the index process to get
+through the pictures (it would otherwise be left with the last Whisper window of every
+file to do alone, on one core, after everything else is done).
 
 A worker that raises fails the file with the extractor's name and the reason, like an
 extractor in the index process does. A worker that dies (killed, out of memory, a crash in
@@ -17,17 +21,20 @@ native code) fails the file it was working on and is started again for the next 
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import signal
 import time
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from videolearn.config import Settings
-from videolearn.errors import ExtractorError
+from videolearn.config import DecodeLimits, Settings
+from videolearn.errors import ExtractorError, MediaError
 from videolearn.extractors.base import (
     Extractor,
     ExtractorPass,
@@ -35,8 +42,8 @@ from videolearn.extractors.base import (
     VideoContext,
     describe_failure,
 )
-from videolearn.ingest.decode import FrameBatch, FrameSampling, MediaChunk
-from videolearn.ingest.worker import mp_context, start_without_main
+from videolearn.ingest.decode import DecodeRequest, FrameBatch, FrameSampling, MediaChunk
+from videolearn.ingest.worker import mp_context, open_decode, process_alive, start_without_main
 from videolearn.types import Closing
 
 # How often a wait on a worker checks that it is still alive.
@@ -53,9 +60,77 @@ class _Finished:
     failure: str | None
 
 
-def _worker_main(
+class _Work:
+    """A worker's extractors and their passes over the current file."""
+
+    def __init__(self, extractors: list[Extractor]) -> None:
+        self.extractors = extractors
+        self.number = -1
+        self.passes: dict[str, ExtractorPass] = {}
+        self.found: dict[str, list[Signal]] = {}
+        self.failures: dict[str, str] = {}
+        self.finished: dict[str, _Finished] = {}
+
+    def begin(self, number: int, video: VideoContext) -> None:
+        self.number = number
+        self.passes.clear()
+        self.failures.clear()
+        self.finished.clear()
+        self.found = {ex.name: [] for ex in self.extractors}
+        for ex in self.extractors:
+            try:
+                self.passes[ex.name] = ex.begin(video)
+            except Exception as err:
+                self.failures[ex.name] = describe_failure(ex.name, err)
+
+    def feed(self, chunk: MediaChunk) -> None:
+        for ex in self.extractors:
+            if ex.name in self.failures:
+                continue
+            try:
+                self.found[ex.name].extend(self.passes[ex.name].feed(chunk))
+            except Exception as err:
+                self.failures[ex.name] = describe_failure(ex.name, err)
+
+    def read_sound(self, path: Path, limits: DecodeLimits, moved_on: Callable[[], bool]) -> None:
+        """Decode the file's sound here, in a limited child of this worker, and feed it:
+        the sound does not wait for the index process to get through the pictures."""
+        end_s = 0.0
+        try:
+            with open_decode(path, DecodeRequest(audio=True), limits) as decode:
+                for chunk in decode:
+                    end_s = max(end_s, chunk.end_s)
+                    self.feed(chunk)
+                    if moved_on():
+                        return
+        except MediaError as err:
+            for ex in self.extractors:
+                self.failures.setdefault(
+                    ex.name, f"extractor {ex.name} could not read the sound: {err.reason}"
+                )
+            return
+        # All the sound is here: extractors that wait for nobody's signals finish now, not
+        # when the index process, still busy with the pictures, asks.
+        for ex in self.extractors:
+            if not ex.needs and not ex.reads:
+                self.finished[ex.name] = self.finish(ex.name, end_s, {})
+
+    def finish(self, name: str, end_s: float, earlier: Mapping[str, Sequence[Signal]]) -> _Finished:
+        if name in self.finished:
+            return self.finished.pop(name)
+        if name not in self.failures:
+            try:
+                self.found[name].extend(self.passes[name].finish(end_s, earlier))
+            except Exception as err:
+                self.failures[name] = describe_failure(name, err)
+        return _Finished(self.number, name, self.found.pop(name, []), self.failures.get(name))
+
+
+def _worker_main(  # noqa: PLR0917  a Process target takes positional arguments
     classes: list[type[Extractor]],
     settings: dict[str, Any],
+    reads_sound: bool,
+    index_pid: int,
     inbox: Any,
     outbox: Any,
 ) -> None:
@@ -63,7 +138,8 @@ def _worker_main(
 
     Messages in: ("begin", number, video), ("feed", number, chunk),
     ("finish", number, name, end_s, earlier), ("stop",). Out: ("loaded", None) or
-    ("load-failed", reason) once, then a `_Finished` per finish request.
+    ("load-failed", reason) once, then a `_Finished` per finish request. With
+    `reads_sound` the worker decodes each file's sound itself and gets no feeds.
     """
     # A Ctrl-C in the terminal reaches the whole process group: the index process decides.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -77,42 +153,39 @@ def _worker_main(
             outbox.put(("load-failed", describe_failure(cls.name, err)))
             return
     outbox.put(("loaded", None))
-    number = -1
-    passes: dict[str, ExtractorPass] = {}
-    found: dict[str, list[Signal]] = {}
-    failures: dict[str, str] = {}
+    work = _Work(extractors)
+    pending: deque[tuple[Any, ...]] = deque()
+
+    def moved_on() -> bool:
+        # Take in what has arrived: has the index process gone on to another file, or
+        # gone (a killed process sends no "stop")?
+        with contextlib.suppress(queue.Empty):
+            while True:
+                pending.append(inbox.get_nowait())
+        if not process_alive(index_pid):
+            raise SystemExit(1)
+        return any(m[0] in ("begin", "stop") for m in pending)
+
     while True:
-        message = inbox.get()
+        if pending:
+            message = pending.popleft()
+        else:
+            try:
+                message = inbox.get(timeout=_POLL_S)
+            except queue.Empty:
+                moved_on()
+                continue
         kind = message[0]
         if kind == "stop":
             return
         if kind == "begin":
-            _, number, video = message
-            passes.clear()
-            failures.clear()
-            found = {ex.name: [] for ex in extractors}
-            for ex in extractors:
-                try:
-                    passes[ex.name] = ex.begin(video)
-                except Exception as err:
-                    failures[ex.name] = describe_failure(ex.name, err)
-        elif kind == "feed" and message[1] == number:
-            chunk = message[2]
-            for ex in extractors:
-                if ex.name in failures:
-                    continue
-                try:
-                    found[ex.name].extend(passes[ex.name].feed(chunk))
-                except Exception as err:
-                    failures[ex.name] = describe_failure(ex.name, err)
-        elif kind == "finish" and message[1] == number:
-            _, _, name, end_s, earlier = message
-            if name not in failures:
-                try:
-                    found[name].extend(passes[name].finish(end_s, earlier))
-                except Exception as err:
-                    failures[name] = describe_failure(name, err)
-            outbox.put(_Finished(number, name, found.pop(name, []), failures.get(name)))
+            work.begin(message[1], message[2])
+            if reads_sound:
+                work.read_sound(message[2].path, built.decode, moved_on)
+        elif kind == "feed" and message[1] == work.number:
+            work.feed(message[2])
+        elif kind == "finish" and message[1] == work.number:
+            outbox.put(work.finish(*message[2:]))
 
 
 class _Worker:
@@ -127,6 +200,9 @@ class _Worker:
             ex.sampling.frames for ex in extractors if ex.sampling.frames is not None
         }
         self.audio = any(ex.sampling.audio for ex in extractors)
+        # Extractors that only listen get the sound from a decode of their own, which runs
+        # ahead of the pictures the index process works through.
+        self.reads_sound = self.audio and not self.frames
         self.process: Any = None
         self.ready: dict[str, _Finished] = {}
 
@@ -139,11 +215,16 @@ class _Worker:
             args=(
                 [type(ex) for ex in self.extractors],
                 self.settings.model_dump(),
+                self.reads_sound,
+                os.getpid(),
                 self.inbox,
                 self.outbox,
             ),
             name=f"videolearn-{self.family}",
-            daemon=True,
+            # Not a daemon: a listening worker starts decode children of its own, which
+            # daemons may not. `close` stops it; a worker whose index process is gone
+            # stops by itself.
+            daemon=False,
         )
         start_without_main(self.process)
 
@@ -275,7 +356,8 @@ class ExtractorWorkers(Closing):
 
     def feed(self, chunk: MediaChunk) -> None:
         for worker in self._workers:
-            if worker.frames or worker.audio:  # some only read others' signals at the end
+            # Listeners read the sound themselves; some read only others' signals at the end.
+            if worker.frames or (worker.audio and not worker.reads_sound):
                 worker.send(("feed", self._number, worker.chunk_for(chunk)))
 
     def request_finish(

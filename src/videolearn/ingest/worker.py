@@ -62,12 +62,13 @@ def _spill_dir() -> str:
         _swept = True
         for old in base.glob(f"{_SPILL_PREFIX}*"):
             pid = old.name[len(_SPILL_PREFIX) :].split("-")[0]
-            if pid.isdigit() and not _alive(int(pid)):
+            if pid.isdigit() and not process_alive(int(pid)):
                 shutil.rmtree(old, ignore_errors=True)
     return tempfile.mkdtemp(prefix=f"{_SPILL_PREFIX}{os.getpid()}-", dir=base)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id exists."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
