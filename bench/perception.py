@@ -240,8 +240,7 @@ def main() -> None:
         path, captions = make_media(folder, args.seconds, args.speech)
         settings = load_settings(folder / "library")
         print(
-            f"media: {path.name}, {args.seconds:.0f} s, 1280x720 at 25 fps, "
-            f"speech: {args.speech}"
+            f"media: {path.name}, {args.seconds:.0f} s, 1280x720 at 25 fps, speech: {args.speech}"
         )
         bench_sounds(path, settings, args.seconds)
         bench_ocr(path, settings, captions, args.seconds)
