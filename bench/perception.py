@@ -71,30 +71,84 @@ def read_audio(path: Path, rate_hz: int = 16_000) -> np.ndarray:
     return np.concatenate(parts)
 
 
-_SUBJECTS = (
-    "Anna|Peter|the teacher|my brother|our neighbour|the driver|a young painter|the baker|"
-    "two fishermen|the mayor|grandmother|a tall stranger|the children|my cousin Laura|"
-    "the night guard"
-).split("|")
-_VERBS = (
-    "walked to|drove past|painted|cleaned|visited|photographed|described|remembered|"
-    "sold tickets at|slept near|waited outside|repaired the roof of|found a key near|"
-    "sang songs at|lost a glove at"
-).split("|")
-_PLACES = (
-    "the harbour|the old mill|a small bakery|the station|the museum|the bridge|the library|"
-    "a quiet farm|the market square|the hospital|an empty cinema|the lighthouse|"
-    "the school garden|a noisy factory|the river bank"
-).split("|")
-_TIMES = (
-    "on Monday|last winter|after lunch|in the morning|at sunset|before the storm|"
-    "during the festival|late at night|on a rainy Sunday|in early spring|yesterday|"
-    "three weeks ago"
-).split("|")
-_TAILS = (
-    "||| with two friends| in the rain| for the first time| without a map| while it was "
-    "snowing| because nobody else could| and then went home| to everybody's surprise"
-).split("|")
+_SUBJECTS = [
+    "Anna",
+    "Peter",
+    "the teacher",
+    "my brother",
+    "our neighbour",
+    "the driver",
+    "a young painter",
+    "the baker",
+    "two fishermen",
+    "the mayor",
+    "grandmother",
+    "a tall stranger",
+    "the children",
+    "my cousin Laura",
+    "the night guard",
+]
+_VERBS = [
+    "walked to",
+    "drove past",
+    "painted",
+    "cleaned",
+    "visited",
+    "photographed",
+    "described",
+    "remembered",
+    "sold tickets at",
+    "slept near",
+    "waited outside",
+    "repaired the roof of",
+    "found a key near",
+    "sang songs at",
+    "lost a glove at",
+]
+_PLACES = [
+    "the harbour",
+    "the old mill",
+    "a small bakery",
+    "the station",
+    "the museum",
+    "the bridge",
+    "the library",
+    "a quiet farm",
+    "the market square",
+    "the hospital",
+    "an empty cinema",
+    "the lighthouse",
+    "the school garden",
+    "a noisy factory",
+    "the river bank",
+]
+_TIMES = [
+    "on Monday",
+    "last winter",
+    "after lunch",
+    "in the morning",
+    "at sunset",
+    "before the storm",
+    "during the festival",
+    "late at night",
+    "on a rainy Sunday",
+    "in early spring",
+    "yesterday",
+    "three weeks ago",
+]
+_TAILS = [
+    "",
+    "",
+    "",
+    " with two friends",
+    " in the rain",
+    " for the first time",
+    " without a map",
+    " while it was snowing",
+    " because nobody else could",
+    " and then went home",
+    " to everybody's surprise",
+]
 
 
 def narration(seconds: float, seed: int = 0) -> str:
