@@ -2,7 +2,10 @@
 
 Media (generated here, so the expected text is known): a 720p video with espeak-ng speech
 and burnt-in captions in English, German and French, `--seconds` long (captions change
-every 4 s). Prints:
+every 4 s). The speech is English sentences that never repeat (`--speech narration`), or
+the English, German, Spanish and French passages one after another, looped
+(`--speech multilingual`: Whisper decodes such windows again at its fallback temperatures,
+which costs twice as much or more). Prints:
 
 - `sounds`: seconds of audio per second (the extractor alone, on the video's sound);
 - `ocr` per engine: sampled frames per second, and the character error rate of each
@@ -13,7 +16,7 @@ every 4 s). Prints:
   text vectors) and with every extractor (the default). The goal for the whole default
   pipeline is at least 2x realtime on 2 cores.
 
-    python bench/perception.py [--seconds 60]
+    python bench/perception.py [--seconds 60] [--repeats 2] [--speech narration|multilingual]
 """
 
 from __future__ import annotations
