@@ -245,6 +245,9 @@ class Settings(BaseSettings):
     shot_width_px: int = Field(default=256, ge=16)
     thumbnail_width_px: int = Field(default=320, ge=16)
     thumbnail_jpeg_quality: int = Field(default=80, ge=1, le=100)
+    # Text vectors get an ANN index once there are this many (a flat scan is exact, and
+    # about as fast below it).
+    vector_index_min_rows: int = Field(default=20_000, ge=1)
     # Old LanceDB table versions older than this are deleted after each index run.
     keep_versions_s: float = Field(default=300.0, ge=0)
 

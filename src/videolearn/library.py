@@ -210,15 +210,23 @@ class Library(Closing):
         results: list[IndexResult] = []
         with self.store.writing(), ExitStack() as stack:
             run_id = self.store.ledger.start_run()
-            workers: ExtractorWorkers | None = None
-            if any(item.problem is None for item in found):
-                if self.settings.workers.processes:
-                    workers = stack.enter_context(
-                        open_extractor_workers(self.extractors, self.settings)
-                    )
-                for ex in self.extractors:
-                    if workers is None or ex.name not in workers.names:
-                        ex.load()
+            loaded: list[ExtractorWorkers | None] = []
+
+            def ready() -> ExtractorWorkers | None:
+                # Models load when the first file needs them, while it decodes: a run that
+                # finds every file unchanged loads none.
+                if not loaded:
+                    workers = None
+                    if self.settings.workers.processes:
+                        workers = stack.enter_context(
+                            open_extractor_workers(self.extractors, self.settings)
+                        )
+                    for ex in self.extractors:
+                        if workers is None or ex.name not in workers.names:
+                            ex.load()
+                    loaded.append(workers)
+                return loaded[0]
+
             # Started files in order; up to `parallel_files` of them decoding at once.
             window: deque[_Started] = deque()
             next_index = 0
@@ -235,7 +243,7 @@ class Library(Closing):
                     top_up()
                     started = window.popleft()
                     progress.file_started(item.path, number, len(found))
-                    result = started.result or self._finish(started, progress, top_up, workers)
+                    result = started.result or self._finish(started, progress, top_up, ready())
                     results.append(result)
                     progress.file_done(result)
             finally:
@@ -248,6 +256,7 @@ class Library(Closing):
             self.store.ledger.finish_run(run_id, **counts)
             self.rematch()  # unchanged files, when the banks changed since their last run
             self.store.ensure_text_index()
+            self.store.ensure_vector_index(self.settings.vector_index_min_rows)
             self.store.cleanup_versions(self.settings.keep_versions_s)
         return results
 

@@ -241,3 +241,19 @@ def test_workers_go_when_the_index_process_is_killed(tmp_path: Path) -> None:
         and "Z" not in Path(f"/proc/{w}/stat").read_text().rsplit(")", 1)[1].split()[0]
     ]
     assert left == []
+
+
+def test_a_run_with_nothing_to_do_loads_no_model(tmp_path: Path) -> None:
+    clip = write_clip(tmp_path / "clip.mp4", [(RED, 1.0)])
+    wanted = ["file_hash", "media_info", "speech"]
+    with open_library(
+        create=True, settings=load_settings(tmp_path / "lib", extractors=wanted)
+    ) as lib:
+        assert [r.status for r in lib.index([clip])] == ["indexed"]
+    # A model that cannot load is never asked for while every file is unchanged.
+    broken = load_settings(tmp_path / "lib", extractors=wanted, speech={"model": "no-such-model"})
+    with open_library(settings=broken) as lib:
+        assert [r.status for r in lib.index([clip])] == ["unchanged"]
+        write_clip(tmp_path / "other.mp4", [(BLUE, 1.0)])
+        with pytest.raises(ExtractorError, match="no-such-model"):
+            lib.index([tmp_path / "other.mp4"])

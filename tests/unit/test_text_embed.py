@@ -119,3 +119,48 @@ def test_a_text_vector_has_one_size() -> None:
 
     with pytest.raises(ValueError, match="384"):
         TextEmbedding(TimeSpan(0, 1), "e5_text", np.zeros(128, np.float32), MODEL_NAME)
+
+
+def test_text_vectors_are_searched_by_vector_flat_and_through_the_ann_index(
+    embedder: TextEmbedder, tmp_path: Path
+) -> None:
+    from videolearn.store.embedded import ExtractorOutput, open_store
+    from videolearn.types import TimeSpan
+
+    sentences = [
+        SPOKEN_PASSAGES["de"],
+        "The train to the airport leaves every twenty minutes from platform four.",
+        "La réunion du conseil municipal est reportée à jeudi.",
+    ]
+    rng = np.random.default_rng(3)
+    store = open_store(tmp_path / "library", create=True)
+    try:
+        for v in range(4):
+            video_id = f"{v:064x}"
+            vectors = rng.normal(size=(100, DIM)).astype(np.float32)
+            if v == 2:  # real passages among random vectors, at known times
+                vectors[:3] = embedder.passages(sentences)
+            signals = [
+                TextEmbedding(
+                    TimeSpan(i, i + 1.0), "e5_speech" if i % 2 else "e5_text", x, MODEL_NAME
+                )
+                for i, x in enumerate(vectors)
+            ]
+            store.write_video(
+                {"video_id": video_id, "path": f"/v{v}.mp4", "duration_s": 100.0},
+                [ExtractorOutput("text_embed", 1, signals)],
+            )
+        query = embedder.query("my sister brought apples to the park")
+        flat = store.search_text_vectors(query, limit=5)
+        assert (flat[0]["video_id"], flat[0]["start_s"]) == (f"{2:064x}", 0.0)
+        assert [h["_distance"] for h in flat] == sorted(h["_distance"] for h in flat)
+        assert store.search_text_vectors(query, kinds=["e5_speech"])[0]["start_s"] != 0.0
+
+        assert not store.ensure_vector_index(min_rows=1000)  # 400 rows: flat is enough
+        assert store.ensure_vector_index(min_rows=300)
+        indexed = store.search_text_vectors(query, limit=5)
+        assert (indexed[0]["video_id"], indexed[0]["start_s"]) == (f"{2:064x}", 0.0)
+        airport = store.search_text_vectors(embedder.query("when does the airport train go"), 1)
+        assert (airport[0]["video_id"], airport[0]["start_s"]) == (f"{2:064x}", 1.0)
+    finally:
+        store.close()

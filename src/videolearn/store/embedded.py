@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import lancedb
+import numpy as np
 import pyarrow as pa
 
 from videolearn.errors import LibraryLockedError, LibraryNotFoundError
@@ -47,6 +48,8 @@ from videolearn.types import Closing
 
 MARKER_FILE = "videolearn-library.json"
 _TEXT_INDEX = "moments_text"
+_VECTOR_INDEX = "text_vectors_ann"
+_KIND = re.compile(r"^[a-z0-9_]{1,40}$")
 _VIDEO_ID = re.compile(r"^[0-9a-f]{64}$")
 
 VIDEOS = pa.schema(
@@ -145,6 +148,12 @@ def _check_id(video_id: str) -> str:
     if not _VIDEO_ID.match(video_id):
         raise ValueError(f"not a video id: {video_id!r}")
     return video_id
+
+
+def _check_kind(kind: str) -> str:
+    if not _KIND.match(kind):
+        raise ValueError(f"not a vector kind: {kind!r}")
+    return kind
 
 
 def _rows(video_id: str, output: ExtractorOutput) -> dict[str, list[dict[str, Any]]]:
@@ -341,6 +350,41 @@ class LibraryStore(Closing):
             with_position=True,
         )
         table.create_index("text", config=config, name=_TEXT_INDEX)
+
+    def ensure_vector_index(self, min_rows: int) -> bool:
+        """Build an ANN index (IVF-HNSW, cosine) over the text vectors once there are at
+        least `min_rows` of them; below that a flat scan is about as fast and exact.
+
+        Rows written later are searched too (flat, beside the index) and folded into it by
+        `cleanup_versions`' optimize. Returns whether the table has the index now.
+        """
+        table = self._tables["text_vectors"]
+        if any(i.name == _VECTOR_INDEX for i in table.list_indices()):
+            return True
+        if table.count_rows() < max(min_rows, 1):
+            return False
+        from lancedb.index import IvfHnswSq
+
+        table.create_index("vector", config=IvfHnswSq(distance_type="cosine"), name=_VECTOR_INDEX)
+        return True
+
+    def search_text_vectors(
+        self, vector: np.ndarray, limit: int = 20, kinds: Sequence[str] = ()
+    ) -> list[dict[str, Any]]:
+        """Text vectors nearest `vector` (cosine distance in `_distance`), best first, of
+        stored videos only; `kinds` keeps only those kinds (`e5_speech`, ...)."""
+        table = self._tables["text_vectors"]
+        if table.count_rows() == 0:
+            return []
+        # A vector query (LanceDB types `search` by its general builder).
+        query: Any = table.search(np.asarray(vector, dtype=np.float32), vector_column_name="vector")
+        query = query.distance_type("cosine").limit(limit * 4)
+        if kinds:
+            query = query.where(
+                "kind IN (" + ", ".join(f"'{_check_kind(k)}'" for k in kinds) + ")", prefilter=True
+            )
+        known = self.video_ids()
+        return [h for h in query.to_list() if h["video_id"] in known][:limit]
 
     def search_text(self, query: str, limit: int = 20) -> list[dict[str, Any]]:
         """Moments whose text matches `query` (BM25), best first, of stored videos only."""
