@@ -38,7 +38,7 @@ PERCEPTION = ["file_hash", "media_info", "shots", "speech", "sounds", "ocr", "te
 
 class ProcessIdExtractor(Extractor):
     """Reports the process it runs in and how much audio it was fed; fails on a file
-    whose name holds "fail"."""
+    whose name holds "fail", and ends its process on one whose name holds "crash"."""
 
     name = "process_id"
     version = 1
@@ -58,6 +58,8 @@ class _ProcessIdPass(ExtractorPass):
     def feed(self, chunk: MediaChunk) -> Iterable[Signal]:
         if "fail" in self.video.path.name:
             raise RuntimeError("this file is not wanted")
+        if "crash" in self.video.path.name:  # as a crash in native code would end it
+            os.kill(os.getpid(), signal.SIGKILL)
         self.samples += chunk.audio.samples.size if chunk.audio is not None else 0
         return ()
 
@@ -83,7 +85,7 @@ def _run(path: Path, extractors: list[Extractor], settings: Settings, workers: o
 def clips(tmp_path: Path) -> dict[str, Path]:
     return {
         name: write_clip(tmp_path / f"{name}.mp4", [(RED, 1.0), (BLUE, 1.0)])
-        for name in ("first", "second", "fail-third", "fourth")
+        for name in ("first", "crash-second", "fail-third", "fourth")
     }
 
 
@@ -102,11 +104,10 @@ def test_runs_in_its_own_process_and_survives_failures(
         assert int(first["samples"]) == pytest.approx(2 * 16_000, abs=1600)
 
         # Killed while it works on a file: that file fails, saying so.
-        os.kill(pid, signal.SIGKILL)
         with pytest.raises(
             ExtractorError, match=r"test_family worker process \(process_id\) was killed by SIGKILL"
         ):
-            _run(clips["second"], [extractor], settings, workers)
+            _run(clips["crash-second"], [extractor], settings, workers)
 
         # An extractor that raises in its worker fails that file with its name and reason.
         with pytest.raises(
