@@ -186,6 +186,28 @@ def show(
 
 
 @app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="Words in any language.")],
+    limit: Annotated[int, typer.Option(min=1, help="Moments at most.")] = 10,
+    library: LibraryOption = Path(DEFAULT_LIBRARY),
+    as_json: JsonOption = False,
+) -> None:
+    """Moments that answer a query: what was said, written on screen or heard, and when."""
+    from videolearn.apps.search import search_moments
+
+    with _open(library) as lib:
+        hits = search_moments(lib, query, limit)
+    for hit in hits:
+        if as_json:
+            _emit(hit.to_json())
+        else:
+            span = f"{hit.span.start_s:9.2f} - {hit.span.end_s:9.2f}"
+            typer.echo(f"{hit.path}\n  {span}  {hit.modality:6} {hit.snippet}")
+    if not hits and not as_json:
+        typer.echo("no moment matches")
+
+
+@app.command()
 def forget(
     video: Annotated[str, typer.Argument(help="A path or a video id.")],
     library: LibraryOption = Path(DEFAULT_LIBRARY),
