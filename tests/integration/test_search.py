@@ -119,3 +119,25 @@ def test_highlight_marks_whole_words_only() -> None:
     assert highlight("Apples and pineapples", "apples") == "**Apples** and pineapples"
     assert highlight("Grüße aus der Straße", "grusse") == "**Grüße** aus der Straße"
     assert highlight("nothing here", "  ") == "nothing here"
+
+
+def test_filters_keep_one_modality_or_one_video(library: Path, embedder: TextEmbedder) -> None:
+    spoken = _search_filtered(library, embedder, modalities=["speech"])
+    assert spoken and {h.modality for h in spoken} == {"speech"}
+    with open_library(library) as lib:
+        german = lib.resolve(str(library.parent / "german.mp4"))["video_id"]
+    only = _search_filtered(library, embedder, video_ids=[german])
+    assert only and {Path(h.path).name for h in only} == {"german.mp4"}
+    bad = subprocess.run(
+        [*CLI, "search", "park", "--modality", "Speech!", "--library", str(library)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert bad.returncode == 2 and "not a modality" in bad.stderr
+
+
+def _search_filtered(library: Path, embedder: TextEmbedder, **filters: list[str]) -> list:
+    with open_library(library) as lib:
+        return search_moments(lib, "the park", 10, embedder, **filters)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,8 +65,13 @@ class _Candidate:
     scores: dict[str, float] = field(default_factory=dict)
 
 
-def search_moments(
-    library: Library, query: str, limit: int = 10, embedder: TextEmbedder | None = None
+def search_moments(  # noqa: PLR0917  the query and its filters
+    library: Library,
+    query: str,
+    limit: int = 10,
+    embedder: TextEmbedder | None = None,
+    modalities: Sequence[str] = (),
+    video_ids: Sequence[str] = (),
 ) -> list[MomentHit]:
     """The moments that best answer `query`, best first.
 
@@ -75,6 +80,8 @@ def search_moments(
         query: words in any language.
         limit: how many moments at most.
         embedder: a loaded text embedder to reuse (one is loaded when None).
+        modalities: only moments of these (`speech`, `text`, `sound`, ...).
+        video_ids: only moments of these videos.
     """
     if not query.strip():
         return []
@@ -91,16 +98,17 @@ def search_moments(
         candidate.fused += 1.0 / (RRF_K + rank)
         candidate.scores[ranking] = max(candidate.scores.get(ranking, value), value)
 
-    for rank, row in enumerate(store.search_text(query, depth), start=1):
+    for rank, row in enumerate(store.search_text(query, depth, modalities, video_ids), start=1):
         add("text", rank, row, row["modality"], float(row.get("_score", 0.0)))
-    if embedder is None:
-        embedder = TextEmbedder()
-        embedder.load()
-    vector = embedder.query(query)
-    for rank, row in enumerate(store.search_text_vectors(vector, depth), start=1):
-        modality = VECTOR_MODALITIES.get(row["kind"])
-        if modality is not None:
-            add("vector", rank, row, modality, 1.0 - float(row["_distance"]))
+    kinds = [k for k, m in VECTOR_MODALITIES.items() if not modalities or m in modalities]
+    if kinds:
+        if embedder is None:
+            embedder = TextEmbedder()
+            embedder.load()
+        vector = embedder.query(query)
+        rows = store.search_text_vectors(vector, depth, kinds, video_ids)
+        for rank, row in enumerate(rows, start=1):
+            add("vector", rank, row, VECTOR_MODALITIES[row["kind"]], 1.0 - float(row["_distance"]))
     _fill_texts(library, found.values())
     merged = _merge(sorted(found.values(), key=lambda c: (c.video_id, c.modality, c.span)))
     merged.sort(key=lambda c: -c.fused)

@@ -7,6 +7,7 @@ Heavy modules load inside the commands so that `--help` is instant. Exit codes: 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -186,17 +187,32 @@ def show(
 
 
 @app.command()
-def search(
+def search(  # noqa: PLR0917  typer options
     query: Annotated[str, typer.Argument(help="Words in any language.")],
     limit: Annotated[int, typer.Option(min=1, help="Moments at most.")] = 10,
+    modality: Annotated[
+        list[str] | None,
+        typer.Option(help="Only moments of this kind: speech, text, sound (repeatable)."),
+    ] = None,
+    video: Annotated[
+        list[str] | None, typer.Option(help="Only this video: a path or an id (repeatable).")
+    ] = None,
     library: LibraryOption = Path(DEFAULT_LIBRARY),
     as_json: JsonOption = False,
 ) -> None:
     """Moments that answer a query: what was said, written on screen or heard, and when."""
     from videolearn.apps.search import search_moments
+    from videolearn.errors import VideoNotFoundError
 
+    bad = [m for m in modality or () if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", m)]
+    if bad:
+        raise _fail(f"not a modality: {bad[0]!r} (speech, text, sound, ...)", EXIT_USAGE)
     with _open(library) as lib:
-        hits = search_moments(lib, query, limit)
+        try:
+            ids = [lib.resolve(v)["video_id"] for v in video or ()]
+        except VideoNotFoundError as err:
+            raise _fail(str(err), EXIT_USAGE) from None
+        hits = search_moments(lib, query, limit, modalities=modality or (), video_ids=ids)
     for hit in hits:
         if as_json:
             _emit(hit.to_json())

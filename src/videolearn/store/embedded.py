@@ -156,6 +156,17 @@ def _check_kind(kind: str) -> str:
     return kind
 
 
+def _where(**allowed: Sequence[str]) -> str:
+    """A filter keeping rows whose columns hold one of the allowed values; video ids and
+    kinds are checked before they go into it."""
+    clauses = []
+    for column, values in allowed.items():
+        check = _check_id if column == "video_id" else _check_kind
+        if values:
+            clauses.append(f"{column} IN (" + ", ".join(f"'{check(v)}'" for v in values) + ")")
+    return " AND ".join(clauses)
+
+
 def _rows(video_id: str, output: ExtractorOutput) -> dict[str, list[dict[str, Any]]]:
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in DERIVED_TABLES}
     for i, sig in enumerate(output.signals):
@@ -369,32 +380,45 @@ class LibraryStore(Closing):
         return True
 
     def search_text_vectors(
-        self, vector: np.ndarray, limit: int = 20, kinds: Sequence[str] = ()
+        self,
+        vector: np.ndarray,
+        limit: int = 20,
+        kinds: Sequence[str] = (),
+        video_ids: Sequence[str] = (),
     ) -> list[dict[str, Any]]:
         """Text vectors nearest `vector` (cosine distance in `_distance`), best first, of
-        stored videos only; `kinds` keeps only those kinds (`e5_speech`, ...)."""
+        stored videos only; only of `kinds` (`e5_speech`, ...) and `video_ids` when given."""
         table = self._tables["text_vectors"]
         if table.count_rows() == 0:
             return []
         # A vector query (LanceDB types `search` by its general builder).
         query: Any = table.search(np.asarray(vector, dtype=np.float32), vector_column_name="vector")
         query = query.distance_type("cosine").limit(limit * 4)
-        if kinds:
-            query = query.where(
-                "kind IN (" + ", ".join(f"'{_check_kind(k)}'" for k in kinds) + ")", prefilter=True
-            )
+        where = _where(kind=kinds, video_id=video_ids)
+        if where:
+            query = query.where(where, prefilter=True)
         known = self.video_ids()
         return [h for h in query.to_list() if h["video_id"] in known][:limit]
 
-    def search_text(self, query: str, limit: int = 20) -> list[dict[str, Any]]:
-        """Moments whose text matches `query` (BM25), best first, of stored videos only."""
+    def search_text(
+        self,
+        query: str,
+        limit: int = 20,
+        modalities: Sequence[str] = (),
+        video_ids: Sequence[str] = (),
+    ) -> list[dict[str, Any]]:
+        """Moments whose text matches `query` (BM25), best first, of stored videos only;
+        only of `modalities` and `video_ids` when given."""
         table = self._tables["moments"]
         if not query.strip() or table.count_rows() == 0:
             return []
         self.ensure_text_index()
         known = self.video_ids()
-        hits = table.search(query, query_type="fts").limit(limit * 4).to_list()
-        return [h for h in hits if h["video_id"] in known][:limit]
+        search: Any = table.search(query, query_type="fts").limit(limit * 4)
+        where = _where(modality=modalities, video_id=video_ids)
+        if where:
+            search = search.where(where, prefilter=True)
+        return [h for h in search.to_list() if h["video_id"] in known][:limit]
 
     def version_count(self) -> int:
         """Table versions kept on disk, all tables together."""
