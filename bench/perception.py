@@ -41,6 +41,7 @@ from videolearn.samples import (
     SPOKEN_PASSAGES,
     Caption,
     character_error_rate,
+    read_audio,
     speak,
     write_captioned_video,
 )
@@ -63,15 +64,6 @@ LINES = [
     "Öffnungszeiten täglich",
     "Next stop: Central Station",
 ]
-
-
-def read_audio(path: Path, rate_hz: int = 16_000) -> np.ndarray:
-    with av.open(str(path)) as container:
-        resampler = AudioResampler(format="flt", layout="mono", rate=rate_hz)
-        parts = [
-            f.to_ndarray()[0] for p in container.decode(audio=0) for f in resampler.resample(p)
-        ]
-    return np.concatenate(parts)
 
 
 _SUBJECTS = [

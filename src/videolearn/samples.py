@@ -268,6 +268,18 @@ def speak(path: Path, text: str, voice: str = "en", gap_before_s: float = 0.0) -
     return path
 
 
+def read_audio(path: Path, rate_hz: int = 16_000) -> np.ndarray:
+    """A file's sound as mono float32 samples at `rate_hz` (PyAV's resampler)."""
+    from av.audio.resampler import AudioResampler
+
+    with av.open(str(path)) as container:
+        resampler = AudioResampler(format="flt", layout="mono", rate=rate_hz)
+        parts = [
+            f.to_ndarray()[0] for p in container.decode(audio=0) for f in resampler.resample(p)
+        ]
+    return np.concatenate(parts).astype(np.float32)
+
+
 def write_wav(path: Path, samples: np.ndarray, rate_hz: int) -> Path:
     """Write mono samples (int16, or float in [-1, 1]) as a 16-bit PCM WAV file."""
     if samples.dtype != np.int16:

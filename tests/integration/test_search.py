@@ -12,22 +12,23 @@ import numpy as np
 import pytest
 
 from videolearn.apps.search import highlight, search_moments
-from videolearn.config import Settings, load_settings
+from videolearn.config import load_settings
 from videolearn.extractors.text_embed import TextEmbedder
-from videolearn.ingest.decode import DecodeRequest, open_media
 from videolearn.library import open_library
-from videolearn.samples import SPOKEN_PASSAGES, Caption, speak, write_captioned_video
+from videolearn.samples import (
+    SPOKEN_PASSAGES,
+    Caption,
+    read_audio,
+    speak,
+    write_captioned_video,
+)
 
 CLI = [sys.executable, "-m", "videolearn"]
 WANTED = ["file_hash", "media_info", "speech", "ocr", "text_embed"]
 
 
 def _spoken(folder: Path, voice: str) -> np.ndarray:
-    wav = speak(folder / f"{voice}.wav", SPOKEN_PASSAGES[voice], voice)
-    with open_media(wav, Settings().decode) as media:
-        return np.concatenate(
-            [c.audio.samples for c in media.iter_chunks(DecodeRequest(audio=True)) if c.audio]
-        )
+    return read_audio(speak(folder / f"{voice}.wav", SPOKEN_PASSAGES[voice], voice))
 
 
 @pytest.fixture(scope="module")

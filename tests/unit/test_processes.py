@@ -12,7 +12,6 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from videolearn.config import Settings, load_settings
@@ -30,7 +29,15 @@ from videolearn.extractors.runner import decode_request, run_extractors
 from videolearn.ingest.decode import MediaChunk, open_media
 from videolearn.ingest.scan import identify
 from videolearn.library import open_library
-from videolearn.samples import BLUE, RED, SPOKEN_PASSAGES, Caption, speak, write_captioned_video
+from videolearn.samples import (
+    BLUE,
+    RED,
+    SPOKEN_PASSAGES,
+    Caption,
+    read_audio,
+    speak,
+    write_captioned_video,
+)
 from videolearn.samples import write_video as write_clip
 
 PERCEPTION = ["file_hash", "media_info", "shots", "speech", "sounds", "ocr", "text_embed"]
@@ -136,13 +143,7 @@ def test_a_model_that_cannot_load_stops_the_start(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def spoken_captioned(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("spoken")
-    wav = speak(folder / "en.wav", SPOKEN_PASSAGES["en"], "en")
-    with open_media(wav, Settings().decode) as media:
-        from videolearn.ingest.decode import DecodeRequest
-
-        audio = np.concatenate(
-            [c.audio.samples for c in media.iter_chunks(DecodeRequest(audio=True)) if c.audio]
-        )
+    audio = read_audio(speak(folder / "en.wav", SPOKEN_PASSAGES["en"], "en"))
     captions = [Caption("Welcome to the Harbour", 0.0, 4.0), Caption("Grüße aus Berlin", 4.0, 8.0)]
     return write_captioned_video(folder / "spoken.mp4", captions, 8.0, audio=audio)
 
