@@ -159,21 +159,18 @@ class _HashPass(ExtractorPass):
         """vPDQ after cutting borders; a frame without borders is the frame vpdq hashed."""
         from videolearn.extractors.pdq import hash_pictures
 
+        threads = self.extractor.settings.match.hash_threads
         crops = [crop_uniform_borders(frame) for frame in batch.frames]
         known = _whole_frame_hashes.get(batch)
-        todo = [
+        if known is None:  # vpdq is not enabled
+            return hash_pictures(crops, threads)
+        cut = [
             i
-            for i, (crop, frame) in enumerate(zip(crops, batch.frames, strict=True))
-            if known is None or crop.shape != frame.shape
+            for i, (c, f) in enumerate(zip(crops, batch.frames, strict=True))
+            if c.shape != f.shape
         ]
-        hashed = iter(
-            hash_pictures([crops[i] for i in todo], self.extractor.settings.match.hash_threads)
-        )
-        todo_set = set(todo)
-        return [
-            next(hashed) if i in todo_set or known is None else [known[i]]
-            for i in range(len(crops))
-        ]
+        hashed = dict(zip(cut, hash_pictures([crops[i] for i in cut], threads), strict=True))
+        return [hashed.get(i, [known[i]]) for i in range(len(crops))]
 
     @property
     def tiled(self) -> bool:
@@ -182,8 +179,6 @@ class _HashPass(ExtractorPass):
     def _prepare(self, frame: np.ndarray) -> Sequence[np.ndarray]:
         if self.kind == "pdq" and max(frame.shape[:2]) > PDQ_MAX_SIDE_PX:
             return [_shrink(frame, PDQ_MAX_SIDE_PX)]
-        if self.kind == "vpdq_cropped":
-            return [crop_uniform_borders(frame)]
         if self.tiled:
             return quadrants(crop_uniform_borders(frame))
         return [frame]

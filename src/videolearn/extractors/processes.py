@@ -356,8 +356,9 @@ class ExtractorWorkers(Closing):
 
     def feed(self, chunk: MediaChunk) -> None:
         for worker in self._workers:
-            # Listeners read the sound themselves; some read only others' signals at the end.
-            if worker.frames or (worker.audio and not worker.reads_sound):
+            # Only workers that look at pictures are fed: listeners read the sound
+            # themselves, and the rest read only others' signals at the end.
+            if worker.frames:
                 worker.send(("feed", self._number, worker.chunk_for(chunk)))
 
     def request_finish(

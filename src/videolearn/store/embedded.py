@@ -152,7 +152,7 @@ def _check_id(video_id: str) -> str:
 
 def _check_kind(kind: str) -> str:
     if not _KIND.match(kind):
-        raise ValueError(f"not a vector kind: {kind!r}")
+        raise ValueError(f"not a kind or modality name: {kind!r}")
     return kind
 
 
@@ -397,8 +397,7 @@ class LibraryStore(Closing):
         where = _where(kind=kinds, video_id=video_ids)
         if where:
             query = query.where(where, prefilter=True)
-        known = self.video_ids()
-        return [h for h in query.to_list() if h["video_id"] in known][:limit]
+        return self._of_stored_videos(query.to_list(), limit)
 
     def search_text(
         self,
@@ -413,12 +412,17 @@ class LibraryStore(Closing):
         if not query.strip() or table.count_rows() == 0:
             return []
         self.ensure_text_index()
-        known = self.video_ids()
         search: Any = table.search(query, query_type="fts").limit(limit * 4)
         where = _where(modality=modalities, video_id=video_ids)
         if where:
             search = search.where(where, prefilter=True)
-        return [h for h in search.to_list() if h["video_id"] in known][:limit]
+        return self._of_stored_videos(search.to_list(), limit)
+
+    def _of_stored_videos(self, hits: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+        """The first `limit` hits whose video is stored (derived rows of a video whose
+        write was cut short have no video row)."""
+        known = self.video_ids()
+        return [h for h in hits if h["video_id"] in known][:limit]
 
     def version_count(self) -> int:
         """Table versions kept on disk, all tables together."""
