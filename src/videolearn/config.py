@@ -138,6 +138,23 @@ class TextEmbedSettings(BaseModel):
     threads: int = Field(default=1, ge=1)
 
 
+class SearchSettings(BaseModel):
+    """Moment search. `[search]` in TOML."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # With --all and in combined queries, a moment found by meaning alone counts when the
+    # cosine similarity of its text vector to the query's is at least this.
+    min_similarity: float = Field(default=0.85, ge=-1.0, le=1.0)
+    # With --all and in combined queries, at most this many moments per ranking.
+    all_limit: int = Field(default=10_000, ge=1)
+    # Hits of one video and modality at most this far apart that both hold the query's
+    # words are one moment.
+    merge_gap_s: float = Field(default=1.0, ge=0)
+    # In a combined query, moments of its parts at most this far apart count as together.
+    overlap_gap_s: float = Field(default=1.0, ge=0)
+
+
 # NudeNet's classes that count as nudity by default (of its 18: faces, feet, armpits,
 # bellies and covered parts do not).
 NUDITY_CLASSES = (
@@ -226,6 +243,7 @@ class Settings(BaseSettings):
     text_embed: TextEmbedSettings = Field(default_factory=TextEmbedSettings)
     learn: LearnSettings = Field(default_factory=LearnSettings)
     match: MatchSettings = Field(default_factory=MatchSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
     # Where derived model files (the joined Whisper model) are kept.
     model_cache_dir: Path = Field(
         default_factory=lambda: (

@@ -32,3 +32,7 @@ class VideoNotFoundError(VideolearnError):
 
 class ExtractorError(VideolearnError):
     """An extractor is misdeclared or failed on a file."""
+
+
+class QueryError(VideolearnError):
+    """A search query or one of its filters cannot be understood."""

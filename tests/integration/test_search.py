@@ -4,15 +4,27 @@ moment, meaning finds it across languages, and the command prints the documented
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from videolearn.apps.search import highlight, search_moments
+from videolearn.apps.search import (
+    MomentHit,
+    QueryPart,
+    SearchFilters,
+    group_by_video,
+    highlight,
+    parse_query,
+    search_moments,
+)
 from videolearn.config import load_settings
+from videolearn.errors import QueryError
 from videolearn.extractors.text_embed import TextEmbedder
 from videolearn.library import open_library
 from videolearn.samples import (
@@ -24,6 +36,7 @@ from videolearn.samples import (
 )
 
 CLI = [sys.executable, "-m", "videolearn"]
+OLD_FILE = datetime(2020, 6, 1, 12, 0)
 WANTED = ["file_hash", "media_info", "speech", "ocr", "text_embed"]
 
 
@@ -46,6 +59,8 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
         9.0,
         audio=_spoken(folder, "de"),
     )
+    # An older file, for the date filters.
+    os.utime(german, (OLD_FILE.timestamp(), OLD_FILE.timestamp()))
     settings = load_settings(
         folder / "library", keep_versions_s=0, extractors=WANTED, ocr={"engine": "tesseract"}
     )
@@ -62,9 +77,16 @@ def embedder() -> TextEmbedder:
     return model
 
 
-def _search(library: Path, query: str, embedder: TextEmbedder, limit: int = 10) -> list:
+def _search(
+    library: Path,
+    query: str,
+    embedder: TextEmbedder,
+    limit: int | None = 10,
+    every: bool = False,
+    **filters: Any,
+) -> list[MomentHit]:
     with open_library(library) as lib:
-        return search_moments(lib, query, limit, embedder)
+        return search_moments(lib, query, limit, embedder, SearchFilters(**filters), every)
 
 
 def test_spoken_words_find_their_sentence(library: Path, embedder: TextEmbedder) -> None:
@@ -123,11 +145,11 @@ def test_highlight_marks_whole_words_only() -> None:
 
 
 def test_filters_keep_one_modality_or_one_video(library: Path, embedder: TextEmbedder) -> None:
-    spoken = _search_filtered(library, embedder, modalities=["speech"])
+    spoken = _search(library, "the park", embedder, modalities=("speech",))
     assert spoken and {h.modality for h in spoken} == {"speech"}
     with open_library(library) as lib:
         german = lib.resolve(str(library.parent / "german.mp4"))["video_id"]
-    only = _search_filtered(library, embedder, video_ids=[german])
+    only = _search(library, "the park", embedder, video_ids=(german,))
     assert only and {Path(h.path).name for h in only} == {"german.mp4"}
     bad = subprocess.run(
         [*CLI, "search", "park", "--modality", "Speech!", "--library", str(library)],
@@ -139,6 +161,95 @@ def test_filters_keep_one_modality_or_one_video(library: Path, embedder: TextEmb
     assert bad.returncode == 2 and "not a modality" in bad.stderr
 
 
-def _search_filtered(library: Path, embedder: TextEmbedder, **filters: list[str]) -> list:
-    with open_library(library) as lib:
-        return search_moments(lib, "the park", 10, embedder, **filters)
+def _names(hits: list[MomentHit]) -> set[str]:
+    return {Path(h.path).name for h in hits}
+
+
+def test_path_date_language_and_duration_filters(library: Path, embedder: TextEmbedder) -> None:
+    assert _names(_search(library, "park", embedder, path_glob="*/german.*")) == {"german.mp4"}
+    assert _search(library, "park", embedder, path_glob="*.avi") == []
+    # german.mp4 was last changed in 2020, english.mp4 now.
+    cut = datetime(2021, 1, 1)
+    assert _names(_search(library, "park", embedder, after=cut)) == {"english.mp4"}
+    assert _names(_search(library, "park", embedder, before=cut)) == {"german.mp4"}
+    german = _search(library, "park", embedder, language="de")
+    assert german and _names(german) == {"german.mp4"}
+    assert _search(library, "park", embedder, language="fr") == []
+    apples = _search(library, "apples", embedder, limit=1, min_duration_s=1.0)
+    assert apples and apples[0].span.duration_s >= 1.0
+    assert _search(library, "apples", embedder, min_duration_s=60.0) == []
+    with pytest.raises(QueryError, match="not a language code"):
+        SearchFilters(language="German")
+
+
+def test_all_finds_every_moment_with_the_words_by_video_in_time_order(
+    library: Path, embedder: TextEmbedder
+) -> None:
+    every = _search(library, "park", embedder, limit=None, every=True)
+    # Each passage says "park" once ("Park" in German); nothing else does.
+    assert [(Path(h.path).name, h.modality) for h in every] == [
+        ("english.mp4", "speech"),
+        ("german.mp4", "speech"),
+    ]
+    assert all("park" in h.snippet.lower() for h in every)
+    groups = group_by_video(every)
+    assert [Path(p).name for p, _ in groups] == ["english.mp4", "german.mp4"]
+    # Every caption and sentence mentioning the harbour or the evening, in time order.
+    evening = _search(library, "evening", embedder, limit=None, every=True, video_ids=())
+    starts = [h.span.start_s for h in evening if Path(h.path).name == "english.mp4"]
+    assert starts == sorted(starts) and starts
+    # A query no moment holds and nothing means: nothing.
+    assert _search(library, "xylophone quartz", embedder, limit=None, every=True) == []
+
+
+def test_a_query_can_ask_for_moments_that_happen_together(
+    library: Path, embedder: TextEmbedder
+) -> None:
+    both = _search(library, "text:harbour & speech:weather", embedder)
+    assert len(both) == 1
+    hit = both[0]
+    assert (Path(hit.path).name, hit.modality) == ("english.mp4", "text+speech")
+    assert "**Harbour**" in hit.snippet and "**weather**" in hit.snippet
+    assert {"text.text", "speech.text"} <= set(hit.scores)
+    assert hit.span.start_s == 0.0 and hit.span.end_s >= 3.0
+    # Nobody says "harbour": no moment has both.
+    assert _search(library, "text:strasse & speech:harbour", embedder) == []
+    # A modality on its own narrows the query.
+    spoken = _search(library, "speech:park", embedder)
+    assert spoken and {h.modality for h in spoken} == {"speech"}
+
+
+def test_queries_are_parsed_into_parts() -> None:
+    assert parse_query("sound:laughter & speech:birthday") == [
+        QueryPart("laughter", "sound"),
+        QueryPart("birthday", "speech"),
+    ]
+    # Only a modality's name before a colon names one.
+    assert parse_query("note: buy milk") == [QueryPart("note: buy milk")]
+    with pytest.raises(QueryError, match="no words"):
+        parse_query("speech: & sound:music")
+    with pytest.raises(QueryError, match="no words"):
+        parse_query("   ")
+
+
+def test_the_command_groups_every_match_and_rejects_bad_filters(library: Path) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*CLI, "search", *args, "--library", str(library)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    out = run("park", "--all")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].endswith("english.mp4  (1 moments)") and "**park**" in lines[1]
+    assert lines[2].endswith("german.mp4  (1 moments)") and "**Park**" in lines[3]
+    dated = run("park", "--json", "--before", "2021-01-01")
+    assert {Path(json.loads(r)["path"]).name for r in dated.stdout.splitlines()} == {"german.mp4"}
+    bad = run("park", "--after", "2022-01-01", "--before", "2021-01-01")
+    assert bad.returncode == 2 and "is not before" in bad.stderr
+    assert "not a language code" in run("park", "--language", "German").stderr
+    assert "has no words" in run("sound: & speech:x").stderr

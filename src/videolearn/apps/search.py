@@ -5,34 +5,107 @@ Two rankings of one library's moments are fused by reciprocal rank (each moment 
 1 / (60 + its rank) in every ranking it is in): BM25 over the moments' text (LanceDB's
 full-text index: exact words, any language), and the cosine similarity between the query's
 multilingual-e5 vector and the moments' text vectors (`text_embed`: meaning, across
-languages; sound moments are found by their class names this way). Hits next to each other
-in one video and one modality that both hold the query's words are merged into one moment.
+languages). Hits next to each other in one video and one modality that both hold the
+query's words are merged into one moment.
+
+A query may name a modality (`sound:laughter`) and may join parts with `&`: the moments of
+the first part that overlap a moment of every other part in the same video
+(`sound:laughter & speech:birthday`: laughter while someone says "birthday"). Each part is
+then matched as `--all` matches: its words, or a text vector at least
+`search.min_similarity` close.
 """
 
 from __future__ import annotations
 
+import fnmatch
+import json
 import re
 import unicodedata
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from videolearn.config import SearchSettings
+from videolearn.errors import QueryError
 from videolearn.extractors.text_embed import TextEmbedder
 from videolearn.library import Library
 from videolearn.types import TimeSpan
 
 # Reciprocal rank fusion's constant (Cormack et al.): a rank's weight is 1 / (K + rank).
 RRF_K = 60
-# Hits of one video and modality at most this far apart are one moment.
-MERGE_GAP_S = 1.0
 # What each kind of text vector stands for.
 VECTOR_MODALITIES = {"e5_speech": "speech", "e5_text": "text", "e5_sound": "sound"}
+# The modalities a query part may name.
+MODALITIES = ("speech", "text", "sound", "visual")
+_PART_MODALITY = re.compile(r"^\s*([a-z]+)\s*:\s*(.*)$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """What a search keeps. Empty fields keep everything.
+
+    `path_glob` is matched (fnmatch, `*` crossing folders) against every path a video was
+    indexed under; `after`/`before` against those files' modification times as the index
+    saw them; `language` keeps videos with speech in that language (ISO 639, as Whisper
+    names it) and, of their speech, only that language's; `min_duration_s` keeps moments
+    that last at least that long.
+    """
+
+    modalities: tuple[str, ...] = ()
+    video_ids: tuple[str, ...] = ()
+    path_glob: str = ""
+    language: str = ""
+    after: datetime | None = None
+    before: datetime | None = None
+    min_duration_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        for m in self.modalities:
+            if m not in MODALITIES:
+                raise QueryError(f"not a modality: {m!r} ({', '.join(MODALITIES)})")
+        if self.language and not re.fullmatch(r"[a-z]{2,3}", self.language):
+            raise QueryError(f"not a language code: {self.language!r} (en, de, fr, ...)")
+        if self.after and self.before and self.after >= self.before:
+            raise QueryError(f"--after {self.after} is not before --before {self.before}")
+
+
+@dataclass(frozen=True)
+class QueryPart:
+    """One part of a query: its words and the modality it names ("" for any)."""
+
+    text: str
+    modality: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.modality}:{self.text}" if self.modality else self.text
+
+
+def parse_query(query: str) -> list[QueryPart]:
+    """The parts of a query: `PART [& PART ...]`, each `[MODALITY:]WORDS`.
+
+    Raises:
+        QueryError: an empty query or part.
+    """
+    parts = []
+    for raw in query.split("&"):
+        modality, text = "", raw.strip()
+        named = _PART_MODALITY.match(raw)
+        if named and named[1] in MODALITIES:
+            modality, text = named[1], named[2].strip()
+        if not text:
+            what = f"the part {raw.strip()!r}" if len(query.split("&")) > 1 else "the query"
+            raise QueryError(f"{what} has no words to search for")
+        parts.append(QueryPart(text, modality))
+    return parts
 
 
 @dataclass(frozen=True)
 class MomentHit:
     """A moment that answers a query. `scores` holds what each ranking gave it: `text`
-    (BM25) and `vector` (cosine similarity), where it was found by them."""
+    (BM25) and `vector` (cosine similarity), where it was found by them; a combined
+    query's moment has them per part (`sound.vector`, `speech.text`, ...)."""
 
     video_id: str
     path: str
@@ -63,90 +136,192 @@ class _Candidate:
     text: str
     fused: float = 0.0
     scores: dict[str, float] = field(default_factory=dict)
+    language: str | None = None
 
 
-def search_moments(  # noqa: PLR0917  the query and its filters
+def search_moments(  # noqa: PLR0917  the query and how to answer it
     library: Library,
     query: str,
-    limit: int = 10,
+    limit: int | None = 10,
     embedder: TextEmbedder | None = None,
-    modalities: Sequence[str] = (),
-    video_ids: Sequence[str] = (),
+    filters: SearchFilters | None = None,
+    every: bool = False,
 ) -> list[MomentHit]:
-    """The moments that best answer `query`, best first.
+    """The moments that answer `query`: the best `limit` first, or with `every` all that
+    match (their words, or a text vector `search.min_similarity` close) grouped by video
+    in time order.
 
     Args:
         library: an opened library.
-        query: words in any language.
-        limit: how many moments at most.
-        embedder: a loaded text embedder to reuse (one is loaded when None).
-        modalities: only moments of these (`speech`, `text`, `sound`, ...).
-        video_ids: only moments of these videos.
+        query: words in any language, as `parse_query` reads them.
+        limit: how many moments at most (None: no limit).
+        embedder: a loaded text embedder to reuse (one is loaded when needed and None).
+        filters: what to keep.
+        every: every matching moment, by video and time, instead of the best.
+
+    Raises:
+        QueryError: the query cannot be understood.
     """
-    if not query.strip():
+    filters = filters or SearchFilters()
+    parts = parse_query(query)
+    allowed = _allowed_videos(library, filters)
+    if allowed is not None and not allowed:
         return []
-    store = library.store
-    depth = max(limit * 5, 50)
-    found: dict[tuple[str, str, float, float], _Candidate] = {}
+    options = library.settings.search
+    ranker = _Ranker(library, options, filters, tuple(sorted(allowed or ())), embedder)
+    if len(parts) == 1:
+        found = ranker.rank(parts[0], every)
+    else:
+        found = _together([ranker.rank(p, True) for p in parts], options.overlap_gap_s)
+    found = [c for c in found if c.span.duration_s >= filters.min_duration_s]
+    if every:
+        hits = _hits(library, found, parts)
+        hits.sort(key=lambda h: (h.path, h.video_id, h.span.start_s, h.span.end_s))
+        return hits if limit is None else hits[:limit]
+    found.sort(key=lambda c: -c.fused)
+    return _hits(library, found if limit is None else found[:limit], parts)
 
-    def add(ranking: str, rank: int, row: dict[str, Any], modality: str, value: float) -> None:
-        key = (row["video_id"], modality, float(row["start_s"]), float(row["end_s"]))
-        candidate = found.get(key)
-        if candidate is None:
-            span = TimeSpan(key[2], key[3])
-            candidate = found[key] = _Candidate(key[0], modality, span, row.get("text") or "")
-        candidate.fused += 1.0 / (RRF_K + rank)
-        candidate.scores[ranking] = max(candidate.scores.get(ranking, value), value)
 
-    for rank, row in enumerate(store.search_text(query, depth, modalities, video_ids), start=1):
-        add("text", rank, row, row["modality"], float(row.get("_score", 0.0)))
-    kinds = [k for k, m in VECTOR_MODALITIES.items() if not modalities or m in modalities]
-    if kinds:
-        if embedder is None:
-            embedder = TextEmbedder()
-            embedder.load()
-        vector = embedder.query(query)
-        rows = store.search_text_vectors(vector, depth, kinds, video_ids)
-        for rank, row in enumerate(rows, start=1):
-            add("vector", rank, row, VECTOR_MODALITIES[row["kind"]], 1.0 - float(row["_distance"]))
-    _fill_texts(library, found.values())
-    merged = _merge(sorted(found.values(), key=lambda c: (c.video_id, c.modality, c.span)))
-    merged.sort(key=lambda c: -c.fused)
-    paths: dict[str, str] = {}
-    hits = []
-    for c in merged[:limit]:
-        if c.video_id not in paths:
-            stored = store.get_video(c.video_id)
-            paths[c.video_id] = (stored or {}).get("path") or ""
-        hits.append(
-            MomentHit(
-                c.video_id,
-                paths[c.video_id],
-                c.span,
-                c.fused,
-                c.modality,
-                highlight(c.text, query),
-                dict(c.scores),
-            )
+def group_by_video(hits: Sequence[MomentHit]) -> list[tuple[str, list[MomentHit]]]:
+    """`hits` as (path, that video's hits in time order), videos in path order."""
+    groups: dict[tuple[str, str], list[MomentHit]] = defaultdict(list)
+    for h in hits:
+        groups[(h.path, h.video_id)].append(h)
+    return [
+        (path, sorted(found, key=lambda h: (h.span.start_s, h.span.end_s)))
+        for (path, _), found in sorted(groups.items())
+    ]
+
+
+def _allowed_videos(library: Library, filters: SearchFilters) -> set[str] | None:
+    """The videos the filters leave, or None when they keep every video."""
+    allowed: set[str] | None = set(filters.video_ids) if filters.video_ids else None
+    if filters.path_glob or filters.after or filters.before:
+        after = filters.after.timestamp() * 1e9 if filters.after else None
+        before = filters.before.timestamp() * 1e9 if filters.before else None
+        kept = set()
+        for e in library.store.ledger.entries("indexed"):
+            if e.video_id is None:
+                continue
+            if filters.path_glob and not fnmatch.fnmatchcase(e.path, filters.path_glob):
+                continue
+            if (after or before) and e.mtime_ns is None:
+                continue
+            if after is not None and e.mtime_ns is not None and e.mtime_ns < after:
+                continue
+            if before is not None and e.mtime_ns is not None and e.mtime_ns >= before:
+                continue
+            kept.add(e.video_id)
+        allowed = kept if allowed is None else allowed & kept
+    if filters.language:
+        speaking = library.store.speaking(filters.language)
+        allowed = speaking if allowed is None else allowed & speaking
+    return allowed
+
+
+class _Ranker:
+    """Ranks one query part's moments under the search's filters."""
+
+    def __init__(
+        self,
+        library: Library,
+        options: SearchSettings,
+        filters: SearchFilters,
+        video_ids: tuple[str, ...],
+        embedder: TextEmbedder | None,
+    ) -> None:
+        self.library = library
+        self.options = options
+        self.filters = filters
+        self.video_ids = video_ids
+        self.embedder = embedder
+
+    def rank(self, part: QueryPart, every: bool) -> list[_Candidate]:
+        """The part's moments, merged, best first; with `every`, only those that match."""
+        modalities = self.filters.modalities
+        if part.modality:
+            if modalities and part.modality not in modalities:
+                return []
+            modalities = (part.modality,)
+        store = self.library.store
+        depth = self.options.all_limit if every else 50
+        found: dict[tuple[str, str, float, float, str], _Candidate] = {}
+
+        words = _words(part.text)
+
+        def add(ranking: str, rank: int, row: dict[str, Any], modality: str, value: float) -> None:
+            # One moment per text: sounds of several classes can share a span.
+            text = (row.get("text") or row.get("label") or "").strip()
+            key = (row["video_id"], modality, float(row["start_s"]), float(row["end_s"]), text)
+            candidate = found.get(key)
+            if candidate is None:
+                span = TimeSpan(key[2], key[3])
+                candidate = found[key] = _Candidate(key[0], modality, span, text)
+            # A full-text hit counts by the share of the query's words it holds: a moment
+            # that shares only "the" with the query is not a first-rank answer.
+            weight = len(words & _words(text)) / len(words) if ranking == "text" and words else 1
+            candidate.fused += weight / (RRF_K + rank)
+            candidate.scores[ranking] = max(candidate.scores.get(ranking, value), value)
+
+        rows = store.search_text(
+            part.text, depth, modalities, self.video_ids, self.filters.language, all_words=every
         )
-    return hits
+        for rank, row in enumerate(rows, start=1):
+            add("text", rank, row, row["modality"], float(row.get("_score", 0.0)))
+        kinds = [k for k, m in VECTOR_MODALITIES.items() if not modalities or m in modalities]
+        if kinds:
+            if self.embedder is None:
+                self.embedder = TextEmbedder()
+                self.embedder.load()
+            vector = self.embedder.query(part.text)
+            most = 1.0 - self.options.min_similarity if every else None
+            rows = store.search_text_vectors(vector, depth, kinds, self.video_ids, most)
+            for rank, row in enumerate(rows, start=1):
+                similarity = 1.0 - float(row["_distance"])
+                add("vector", rank, row, VECTOR_MODALITIES[row["kind"]], similarity)
+        candidates = list(found.values())
+        _describe(self.library, candidates, bool(self.filters.language))
+        if self.filters.language:
+            candidates = [
+                c
+                for c in candidates
+                if c.modality != "speech" or c.language == self.filters.language
+            ]
+        ordered = sorted(candidates, key=lambda c: (c.video_id, c.modality, c.span))
+        merged = _merge(ordered, self.options.merge_gap_s)
+        merged.sort(key=lambda c: -c.fused)
+        return merged
 
 
-def _fill_texts(library: Library, candidates: Iterable[_Candidate]) -> None:
-    """Give vector hits their moment's text (or a sound's label)."""
-    wanted = [c for c in candidates if not c.text]
-    moments: dict[str, dict[tuple[str, float, float], str]] = {}
+def _describe(library: Library, candidates: Iterable[_Candidate], languages: bool) -> None:
+    """Give vector hits stored without their text (by text_embed 1) their moment's text,
+    and with `languages` every speech hit its language."""
+    wanted = [c for c in candidates if not c.text or (languages and c.modality == "speech")]
+    moments: dict[str, dict[tuple[str, float, float], list[dict[str, Any]]]] = {}
     for c in wanted:
         if c.video_id not in moments:
-            moments[c.video_id] = {
-                (m["modality"], float(m["start_s"]), float(m["end_s"])): m["text"] or m["label"]
-                for m in library.store.rows_for("moments", c.video_id)
-            }
-        c.text = moments[c.video_id].get((c.modality, c.span.start_s, c.span.end_s), "")
+            moments[c.video_id] = defaultdict(list)
+            for m in library.store.rows_for("moments", c.video_id):
+                span = (m["modality"], float(m["start_s"]), float(m["end_s"]))
+                moments[c.video_id][span].append(m)
+        rows = moments[c.video_id].get((c.modality, c.span.start_s, c.span.end_s), [])
+        texts = {(r["text"] or r["label"] or "").strip(): r for r in rows}
+        row = texts.get(c.text) or (rows[0] if rows else None)
+        if row is None:
+            continue
+        c.text = c.text or (row["text"] or row["label"] or "").strip()
+        if c.modality == "speech":
+            c.language = _language_of(row)
 
 
-def _merge(ordered: list[_Candidate]) -> list[_Candidate]:
-    """Join hits of one video and modality that touch or lie within MERGE_GAP_S when both
+def _language_of(moment: dict[str, Any]) -> str | None:
+    attrs = json.loads(moment.get("attrs") or "{}")
+    language = attrs.get("language")
+    return str(language) if language else None
+
+
+def _merge(ordered: list[_Candidate], gap_s: float) -> list[_Candidate]:
+    """Join hits of one video and modality that touch or lie within `gap_s` when both
     hold the query's words. Hits by meaning alone stay apart: the vector ranking ranks
     every moment, and joining its neighbours would join whole videos."""
     out: list[_Candidate] = []
@@ -155,7 +330,7 @@ def _merge(ordered: list[_Candidate]) -> list[_Candidate]:
         if (
             last is not None
             and (last.video_id, last.modality) == (c.video_id, c.modality)
-            and c.span.start_s <= last.span.end_s + MERGE_GAP_S
+            and c.span.start_s <= last.span.end_s + gap_s
             and "text" in c.scores
             and "text" in last.scores
         ):
@@ -170,15 +345,79 @@ def _merge(ordered: list[_Candidate]) -> list[_Candidate]:
     return out
 
 
+def _together(ranked: list[list[_Candidate]], gap_s: float) -> list[_Candidate]:
+    """The moments of the first part with, in the same video, a moment of every other part
+    at most `gap_s` away: one moment spanning them all, scored by their fused scores
+    together. Of each other part the best such moment counts."""
+    by_video: list[dict[str, list[_Candidate]]] = []
+    for candidates in ranked[1:]:
+        index: dict[str, list[_Candidate]] = defaultdict(list)
+        for c in candidates:
+            index[c.video_id].append(c)
+        by_video.append(index)
+    out = []
+    for first in ranked[0]:
+        chosen = [first]
+        for index in by_video:
+            near = [
+                c
+                for c in index.get(first.video_id, ())
+                if c.span.start_s <= first.span.end_s + gap_s
+                and first.span.start_s <= c.span.end_s + gap_s
+            ]
+            if not near:
+                break
+            chosen.append(max(near, key=lambda c: c.fused))
+        else:
+            span = TimeSpan(min(c.span.start_s for c in chosen), max(c.span.end_s for c in chosen))
+            scores: dict[str, float] = {}
+            for c in chosen:
+                for k, v in c.scores.items():
+                    name = f"{c.modality}.{k}"
+                    scores[name] = max(scores.get(name, v), v)
+            out.append(
+                _Candidate(
+                    first.video_id,
+                    "+".join(c.modality for c in chosen),
+                    span,
+                    " | ".join(c.text for c in chosen),
+                    sum(c.fused for c in chosen),
+                    scores,
+                )
+            )
+    return out
+
+
+def _hits(
+    library: Library, candidates: Sequence[_Candidate], parts: Sequence[QueryPart]
+) -> list[MomentHit]:
+    words = " ".join(p.text for p in parts)
+    paths: dict[str, str] = {}
+    hits = []
+    for c in candidates:
+        if c.video_id not in paths:
+            stored = library.store.get_video(c.video_id)
+            paths[c.video_id] = (stored or {}).get("path") or ""
+        snippet = highlight(c.text, words)
+        hits.append(
+            MomentHit(c.video_id, paths[c.video_id], c.span, c.fused, c.modality, snippet, c.scores)
+        )
+    return hits
+
+
 def _fold(word: str) -> str:
     """Lower case without accents, as the full-text index compares words."""
     decomposed = unicodedata.normalize("NFKD", word.casefold().replace("ß", "ss"))
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+def _words(text: str) -> set[str]:
+    return {_fold(w) for w in re.findall(r"\w+", text)}
+
+
 def highlight(text: str, query: str) -> str:
     """`text` with the words of `query` in it marked `**like this**`."""
-    words = {_fold(w) for w in re.findall(r"\w+", query)}
+    words = _words(query)
     if not words:
         return text
     return re.sub(r"\w+", lambda m: f"**{m[0]}**" if _fold(m[0]) in words else m[0], text)

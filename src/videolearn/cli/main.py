@@ -7,9 +7,9 @@ Heavy modules load inside the commands so that `--help` is instant. Exit codes: 
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -186,41 +186,86 @@ def show(
         typer.echo(f"  vectors: {count} x {kind} ({dim}-d, {model})")
 
 
+DateOption = typer.Option(
+    formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
+    help="A file date (its modification time; local time): YYYY-MM-DD[THH:MM[:SS]].",
+)
+
+
 @app.command()
 def search(  # noqa: PLR0917  typer options
-    query: Annotated[str, typer.Argument(help="Words in any language.")],
+    query: Annotated[
+        str,
+        typer.Argument(
+            help="Words in any language; `sound:laughter` names a modality, and "
+            "`sound:laughter & speech:birthday` finds laughter while someone says birthday."
+        ),
+    ],
     limit: Annotated[int, typer.Option(min=1, help="Moments at most.")] = 10,
+    every: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Every moment that matches (its words, or its meaning closer than "
+            "search.min_similarity), by video in time order.",
+        ),
+    ] = False,
     modality: Annotated[
         list[str] | None,
-        typer.Option(help="Only moments of this kind: speech, text, sound (repeatable)."),
+        typer.Option(help="Only moments of this kind: speech, text, sound, visual (repeatable)."),
     ] = None,
     video: Annotated[
         list[str] | None, typer.Option(help="Only this video: a path or an id (repeatable).")
     ] = None,
+    path_glob: Annotated[
+        str, typer.Option(help="Only videos whose path matches this glob (* crosses folders).")
+    ] = "",
+    language: Annotated[
+        str, typer.Option(help="Only videos with speech in this language (en, de, ...).")
+    ] = "",
+    after: Annotated[datetime | None, DateOption] = None,
+    before: Annotated[datetime | None, DateOption] = None,
+    min_duration: Annotated[
+        float, typer.Option(min=0, help="Only moments lasting at least this many seconds.")
+    ] = 0.0,
     library: LibraryOption = Path(DEFAULT_LIBRARY),
     as_json: JsonOption = False,
 ) -> None:
     """Moments that answer a query: what was said, written on screen or heard, and when."""
-    from videolearn.apps.search import search_moments
-    from videolearn.errors import VideoNotFoundError
+    from videolearn.apps.search import SearchFilters, group_by_video, search_moments
+    from videolearn.errors import QueryError, VideoNotFoundError
 
-    bad = [m for m in modality or () if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", m)]
-    if bad:
-        raise _fail(f"not a modality: {bad[0]!r} (speech, text, sound, ...)", EXIT_USAGE)
     with _open(library) as lib:
         try:
-            ids = [lib.resolve(v)["video_id"] for v in video or ()]
-        except VideoNotFoundError as err:
+            ids = tuple(lib.resolve(v)["video_id"] for v in video or ())
+            filters = SearchFilters(
+                modalities=tuple(modality or ()),
+                video_ids=ids,
+                path_glob=path_glob,
+                language=language,
+                after=after,
+                before=before,
+                min_duration_s=min_duration,
+            )
+            hits = search_moments(lib, query, None if every else limit, None, filters, every)
+        except (VideoNotFoundError, QueryError) as err:
             raise _fail(str(err), EXIT_USAGE) from None
-        hits = search_moments(lib, query, limit, modalities=modality or (), video_ids=ids)
-    for hit in hits:
-        if as_json:
+    if as_json:
+        for hit in hits:
             _emit(hit.to_json())
-        else:
-            span = f"{hit.span.start_s:9.2f} - {hit.span.end_s:9.2f}"
-            typer.echo(f"{hit.path}\n  {span}  {hit.modality:6} {hit.snippet}")
-    if not hits and not as_json:
+        return
+    if not hits:
         typer.echo("no moment matches")
+    if every:
+        for path, found in group_by_video(hits):
+            typer.echo(f"{path}  ({len(found)} moments)")
+            for hit in found:
+                span = f"{hit.span.start_s:9.2f} - {hit.span.end_s:9.2f}"
+                typer.echo(f"  {span}  {hit.modality:6} {hit.snippet}")
+        return
+    for hit in hits:
+        span = f"{hit.span.start_s:9.2f} - {hit.span.end_s:9.2f}"
+        typer.echo(f"{hit.path}\n  {span}  {hit.modality:6} {hit.snippet}")
 
 
 @app.command()

@@ -73,6 +73,8 @@ class Embedding:
         return (
             isinstance(other, Embedding)
             and (self.span, self.kind, self.model) == (other.span, other.kind, other.model)
+            # A text vector's text too.
+            and getattr(self, "text", None) == getattr(other, "text", None)
             and np.array_equal(self.vector, other.vector)
         )
 
@@ -86,7 +88,10 @@ TEXT_VECTOR_DIM = 384
 @dataclass(frozen=True, eq=False)
 class TextEmbedding(Embedding):
     """A multilingual vector of a text moment (speech, on-screen text, a sound's label),
-    `TEXT_VECTOR_DIM` long: stored apart from other vectors, for vector search."""
+    `TEXT_VECTOR_DIM` long: stored apart from other vectors, for vector search, with the
+    text it stands for (so that a vector hit needs no look-up)."""
+
+    text: str = ""
 
     def __post_init__(self) -> None:
         if self.vector.shape != (TEXT_VECTOR_DIM,):

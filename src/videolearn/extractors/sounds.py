@@ -205,6 +205,8 @@ def merge_events(
                     ),
                     "sound",
                     label=cls.name,
+                    # The class name is the moment's text too: full-text search finds it.
+                    text=cls.name,
                     score=round(float(scores[i : j + 1, c].max()), 4),
                     attrs={"class_index": cls.index, "mid": cls.mid},
                 )
@@ -257,7 +259,8 @@ class SoundsExtractor(Extractor):
     """Sound events (AudioSet classes) as `sound` moments: label, score, span."""
 
     name = "sounds"
-    version = 1
+    # 2: the class name is the moment's text as well as its label.
+    version = 2
     signal_type = Moment
     family = "onnxruntime"
     sampling = Sampling(audio=True)

