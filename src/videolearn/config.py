@@ -178,6 +178,27 @@ class NuditySettings(BaseModel):
     threads: int = Field(default=1, ge=1)
 
 
+class ClipSettings(BaseModel):
+    """Image-text vectors from a CLIP model the user has (the optional `clip` extra).
+    `[clip]` in TOML."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # A folder holding a CLIP model in Hugging Face format (config.json, weights, tokenizer)
+    # or a hub name already in the local Hugging Face cache ("openai/clip-vit-base-patch32").
+    # None: no CLIP; the extractor runs only when this is set.
+    model: str | None = None
+    # Frames a second embedded.
+    sample_fps: float = Field(default=0.5, gt=0, le=30)
+    batch: int = Field(default=16, ge=1)
+    # Torch threads for the model in its worker process.
+    threads: int = Field(default=1, ge=1)
+    # With --all and in combined queries, a frame counts when the cosine similarity of its
+    # vector to the query's is at least this (CLIP's image-text similarities are low:
+    # about 0.2-0.35 for OpenAI's models).
+    min_similarity: float = Field(default=0.25, ge=-1.0, le=1.0)
+
+
 class MatchSettings(BaseModel):
     """Hash matching thresholds (python-threatexchange's defaults). `[match]` in TOML."""
 
@@ -244,6 +265,7 @@ class Settings(BaseSettings):
     learn: LearnSettings = Field(default_factory=LearnSettings)
     match: MatchSettings = Field(default_factory=MatchSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
+    clip: ClipSettings = Field(default_factory=ClipSettings)
     # Where derived model files (the joined Whisper model) are kept.
     model_cache_dir: Path = Field(
         default_factory=lambda: (

@@ -190,6 +190,8 @@ class Library(Closing):
                     )
                 classes = {n: c for n, c in classes.items() if n in wanted}
                 order_by_needs(list(classes.values()))  # raises when a need is left out
+            else:
+                classes = {n: c for n, c in classes.items() if c.configured(self.settings)}
             self._extractors = [cls(self.settings) for cls in classes.values()]
         return self._extractors
 

@@ -164,3 +164,35 @@ def test_text_vectors_are_searched_by_vector_flat_and_through_the_ann_index(
         assert (airport[0]["video_id"], airport[0]["start_s"]) == (f"{2:064x}", 1.0)
     finally:
         store.close()
+
+
+def test_a_library_from_before_text_columns_gets_one(tmp_path: Path) -> None:
+    import lancedb
+    import pyarrow as pa
+
+    from videolearn.store.embedded import TEXT_VECTORS, ExtractorOutput, open_store
+    from videolearn.types import TimeSpan
+
+    open_store(tmp_path / "library", create=True).close()
+    db = lancedb.connect(str(tmp_path / "library" / "lance"))
+    old = pa.schema([f for f in TEXT_VECTORS if f.name != "text"])
+    db.drop_table("text_vectors")
+    vector = np.zeros(DIM, np.float32)
+    vector[0] = 1.0
+    row = {"key": "a", "video_id": "0" * 64, "extractor": "text_embed", "extractor_version": 1}
+    row |= {"start_s": 0.0, "end_s": 1.0, "kind": "e5_text", "model": MODEL_NAME}
+    db.create_table("text_vectors", pa.Table.from_pylist([row | {"vector": vector}], old))
+    db.open_table("videos").add([{"video_id": "0" * 64, "path": "/old.mp4", "duration_s": 1.0}])
+    store = open_store(tmp_path / "library")
+    try:
+        assert "text" in db.open_table("text_vectors").schema.names
+        assert store.table_counts()["text_vectors"] == 1
+        signal = TextEmbedding(TimeSpan(2, 3), "e5_text", vector, MODEL_NAME, "Harbour")
+        store.write_video(
+            {"video_id": "1" * 64, "path": "/new.mp4", "duration_s": 3.0},
+            [ExtractorOutput("text_embed", 2, [signal])],
+        )
+        hits = store.search_text_vectors(vector, limit=5)
+        assert {h["video_id"][0]: h["text"] for h in hits} == {"0": None, "1": "Harbour"}
+    finally:
+        store.close()

@@ -1,12 +1,15 @@
 """Moment search: a text query in, timestamped moments out, from what was said, written on
-screen and heard.
+screen, heard and shown.
 
-Two rankings of one library's moments are fused by reciprocal rank (each moment scores
-1 / (60 + its rank) in every ranking it is in): BM25 over the moments' text (LanceDB's
-full-text index: exact words, any language), and the cosine similarity between the query's
-multilingual-e5 vector and the moments' text vectors (`text_embed`: meaning, across
-languages). Hits next to each other in one video and one modality that both hold the
-query's words are merged into one moment.
+The rankings of one library's moments are fused by reciprocal rank (each moment scores
+w / (60 + its rank) in every ranking it is in): BM25 over the moments' text (LanceDB's
+full-text index: exact words, any language; w is the share of the query's words the
+moment holds), the cosine similarity between the query's multilingual-e5 vector and the
+moments' text vectors (`text_embed`: meaning, across languages; w = 1), and, where a CLIP
+model is set up (`clip.model`), the similarity of the query's CLIP text vector to the
+frames' image vectors (`visual` moments; w = 1). Hits next to each other in one video and
+one modality that both hold the query's words, or are both frames, are merged into one
+moment.
 
 A query may name a modality (`sound:laughter`) and may join parts with `&`: the moments of
 the first part that overlap a moment of every other part in the same video
@@ -22,13 +25,18 @@ import json
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+
 from videolearn.config import SearchSettings
 from videolearn.errors import QueryError
+from videolearn.extractors.clip import KIND as CLIP_KIND
+from videolearn.extractors.clip import ClipModel
 from videolearn.extractors.text_embed import TextEmbedder
 from videolearn.library import Library
 from videolearn.types import TimeSpan
@@ -146,6 +154,7 @@ def search_moments(  # noqa: PLR0917  the query and how to answer it
     embedder: TextEmbedder | None = None,
     filters: SearchFilters | None = None,
     every: bool = False,
+    clip: ClipModel | None = None,
 ) -> list[MomentHit]:
     """The moments that answer `query`: the best `limit` first, or with `every` all that
     match (their words, or a text vector `search.min_similarity` close) grouped by video
@@ -156,6 +165,8 @@ def search_moments(  # noqa: PLR0917  the query and how to answer it
         query: words in any language, as `parse_query` reads them.
         limit: how many moments at most (None: no limit).
         embedder: a loaded text embedder to reuse (one is loaded when needed and None).
+        clip: a CLIP model to reuse for visual moments (`clip.model`'s is loaded when
+            the setting is set and this is None).
         filters: what to keep.
         every: every matching moment, by video and time, instead of the best.
 
@@ -168,7 +179,9 @@ def search_moments(  # noqa: PLR0917  the query and how to answer it
     if allowed is not None and not allowed:
         return []
     options = library.settings.search
-    ranker = _Ranker(library, options, filters, tuple(sorted(allowed or ())), embedder)
+    ranker = _Ranker(
+        library, options, filters, tuple(sorted(allowed or ())), embedder=embedder, clip=clip
+    )
     if len(parts) == 1:
         found = ranker.rank(parts[0], every)
     else:
@@ -179,7 +192,10 @@ def search_moments(  # noqa: PLR0917  the query and how to answer it
         hits.sort(key=lambda h: (h.path, h.video_id, h.span.start_s, h.span.end_s))
         return hits if limit is None else hits[:limit]
     found.sort(key=lambda c: -c.fused)
-    return _hits(library, found if limit is None else found[:limit], parts)
+    # A few more than asked for: hits of a video whose write was cut short (rows without
+    # their video) are dropped.
+    hits = _hits(library, found if limit is None else found[: limit * 2 + 10], parts)
+    return hits if limit is None else hits[:limit]
 
 
 def group_by_video(hits: Sequence[MomentHit]) -> list[tuple[str, list[MomentHit]]]:
@@ -228,13 +244,16 @@ class _Ranker:
         options: SearchSettings,
         filters: SearchFilters,
         video_ids: tuple[str, ...],
+        *,
         embedder: TextEmbedder | None,
+        clip: ClipModel | None,
     ) -> None:
         self.library = library
         self.options = options
         self.filters = filters
         self.video_ids = video_ids
         self.embedder = embedder
+        self.clip = clip
 
     def rank(self, part: QueryPart, every: bool) -> list[_Candidate]:
         """The part's moments, merged, best first; with `every`, only those that match."""
@@ -263,22 +282,37 @@ class _Ranker:
             candidate.fused += weight / (RRF_K + rank)
             candidate.scores[ranking] = max(candidate.scores.get(ranking, value), value)
 
-        rows = store.search_text(
-            part.text, depth, modalities, self.video_ids, self.filters.language, all_words=every
-        )
-        for rank, row in enumerate(rows, start=1):
-            add("text", rank, row, row["modality"], float(row.get("_score", 0.0)))
-        kinds = [k for k, m in VECTOR_MODALITIES.items() if not modalities or m in modalities]
-        if kinds:
-            if self.embedder is None:
-                self.embedder = TextEmbedder()
-                self.embedder.load()
-            vector = self.embedder.query(part.text)
-            most = 1.0 - self.options.min_similarity if every else None
-            rows = store.search_text_vectors(vector, depth, kinds, self.video_ids, most)
-            for rank, row in enumerate(rows, start=1):
-                similarity = 1.0 - float(row["_distance"])
-                add("vector", rank, row, VECTOR_MODALITIES[row["kind"]], similarity)
+        # The full-text search runs in LanceDB while the query is embedded beside it (both
+        # let go of the GIL).
+        with ThreadPoolExecutor(1) as pool:
+            text_rows = pool.submit(
+                store.search_text,
+                part.text,
+                depth,
+                modalities,
+                self.video_ids,
+                self.filters.language,
+                all_words=every,
+                stored_only=False,
+            )
+            kinds = [k for k, m in VECTOR_MODALITIES.items() if not modalities or m in modalities]
+            vector_rows: list[dict[str, Any]] = []
+            if kinds:
+                if self.embedder is None:
+                    self.embedder = TextEmbedder()
+                    self.embedder.load()
+                vector = self.embedder.query(part.text)
+                most = 1.0 - self.options.min_similarity if every else None
+                vector_rows = store.search_text_vectors(
+                    vector, depth, kinds, self.video_ids, most, stored_only=False
+                )
+            for rank, row in enumerate(text_rows.result(), start=1):
+                add("text", rank, row, row["modality"], float(row.get("_score", 0.0)))
+        for rank, row in enumerate(vector_rows, start=1):
+            similarity = 1.0 - float(row["_distance"])
+            add("vector", rank, row, VECTOR_MODALITIES[row["kind"]], similarity)
+        if not modalities or "visual" in modalities:
+            self._rank_frames(part.text, depth, every, add)
         candidates = list(found.values())
         _describe(self.library, candidates, bool(self.filters.language))
         if self.filters.language:
@@ -288,15 +322,40 @@ class _Ranker:
                 if c.modality != "speech" or c.language == self.filters.language
             ]
         ordered = sorted(candidates, key=lambda c: (c.video_id, c.modality, c.span))
-        merged = _merge(ordered, self.options.merge_gap_s)
+        frames_match = self.library.settings.clip.min_similarity
+        merged = _merge(ordered, self.options.merge_gap_s, frames_match)
         merged.sort(key=lambda c: -c.fused)
         return merged
+
+    def _rank_frames(self, text: str, depth: int, every: bool, add: Callable[..., None]) -> None:
+        """Rank the frames' CLIP vectors by their similarity to the query's, when a CLIP
+        model is set up (`clip.model`) and has embedded frames."""
+        clip_settings = self.library.settings.clip
+        if self.clip is None:
+            if not clip_settings.model:
+                return
+            self.clip = ClipModel(clip_settings.model, clip_settings.threads)
+        rows, matrix = self.library.store.embedding_matrix(
+            CLIP_KIND, self.clip.name, self.video_ids
+        )
+        if not rows:
+            return
+        similarity = matrix @ self.clip.texts([text])[0]
+        order = np.argsort(-similarity, kind="stable")[:depth]
+        if every:
+            order = order[similarity[order] >= clip_settings.min_similarity]
+        for rank, i in enumerate(order, start=1):
+            add("visual", rank, rows[i] | {"text": ""}, "visual", float(similarity[i]))
 
 
 def _describe(library: Library, candidates: Iterable[_Candidate], languages: bool) -> None:
     """Give vector hits stored without their text (by text_embed 1) their moment's text,
     and with `languages` every speech hit its language."""
-    wanted = [c for c in candidates if not c.text or (languages and c.modality == "speech")]
+    wanted = [
+        c
+        for c in candidates
+        if (not c.text and c.modality != "visual") or (languages and c.modality == "speech")
+    ]
     moments: dict[str, dict[tuple[str, float, float], list[dict[str, Any]]]] = {}
     for c in wanted:
         if c.video_id not in moments:
@@ -320,10 +379,15 @@ def _language_of(moment: dict[str, Any]) -> str | None:
     return str(language) if language else None
 
 
-def _merge(ordered: list[_Candidate], gap_s: float) -> list[_Candidate]:
+def _merge(ordered: list[_Candidate], gap_s: float, frames_match: float) -> list[_Candidate]:
     """Join hits of one video and modality that touch or lie within `gap_s` when both
-    hold the query's words. Hits by meaning alone stay apart: the vector ranking ranks
-    every moment, and joining its neighbours would join whole videos."""
+    hold the query's words, or are both frames at least `frames_match` similar to the
+    query. Text hits by meaning alone stay apart: the vector ranking ranks every moment,
+    and joining its neighbours would join whole videos."""
+
+    def joins(c: _Candidate) -> bool:
+        return "text" in c.scores or c.scores.get("visual", -1.0) >= frames_match
+
     out: list[_Candidate] = []
     for c in ordered:
         last = out[-1] if out else None
@@ -331,8 +395,8 @@ def _merge(ordered: list[_Candidate], gap_s: float) -> list[_Candidate]:
             last is not None
             and (last.video_id, last.modality) == (c.video_id, c.modality)
             and c.span.start_s <= last.span.end_s + gap_s
-            and "text" in c.scores
-            and "text" in last.scores
+            and joins(c)
+            and joins(last)
         ):
             last.span = TimeSpan(last.span.start_s, max(last.span.end_s, c.span.end_s))
             last.fused = max(last.fused, c.fused)
@@ -392,15 +456,23 @@ def _hits(
     library: Library, candidates: Sequence[_Candidate], parts: Sequence[QueryPart]
 ) -> list[MomentHit]:
     words = " ".join(p.text for p in parts)
-    paths: dict[str, str] = {}
+    stored = library.store.videos_by_id({c.video_id for c in candidates}, ["path"])
+    paths = {video_id: row["path"] or "" for video_id, row in stored.items()}
     hits = []
     for c in candidates:
         if c.video_id not in paths:
-            stored = library.store.get_video(c.video_id)
-            paths[c.video_id] = (stored or {}).get("path") or ""
+            continue
         snippet = highlight(c.text, words)
         hits.append(
-            MomentHit(c.video_id, paths[c.video_id], c.span, c.fused, c.modality, snippet, c.scores)
+            MomentHit(
+                c.video_id,
+                paths[c.video_id],
+                c.span,
+                c.fused,
+                c.modality,
+                snippet,
+                c.scores,
+            )
         )
     return hits
 

@@ -186,10 +186,7 @@ def show(
         typer.echo(f"  vectors: {count} x {kind} ({dim}-d, {model})")
 
 
-DateOption = typer.Option(
-    formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
-    help="A file date (its modification time; local time): YYYY-MM-DD[THH:MM[:SS]].",
-)
+DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
 
 
 @app.command()
@@ -223,15 +220,28 @@ def search(  # noqa: PLR0917  typer options
     language: Annotated[
         str, typer.Option(help="Only videos with speech in this language (en, de, ...).")
     ] = "",
-    after: Annotated[datetime | None, DateOption] = None,
-    before: Annotated[datetime | None, DateOption] = None,
+    after: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=DATE_FORMATS,
+            help="Only files last changed at or after this local time (YYYY-MM-DD[THH:MM]).",
+        ),
+    ] = None,
+    before: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=DATE_FORMATS,
+            help="Only files last changed before this local time (YYYY-MM-DD[THH:MM]).",
+        ),
+    ] = None,
     min_duration: Annotated[
         float, typer.Option(min=0, help="Only moments lasting at least this many seconds.")
     ] = 0.0,
     library: LibraryOption = Path(DEFAULT_LIBRARY),
     as_json: JsonOption = False,
 ) -> None:
-    """Moments that answer a query: what was said, written on screen or heard, and when."""
+    """Moments that answer a query: what was said, written on screen, heard or shown, and
+    when."""
     from videolearn.apps.search import SearchFilters, group_by_video, search_moments
     from videolearn.errors import QueryError, VideoNotFoundError
 

@@ -159,6 +159,12 @@ class Extractor(ABC):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
+    @classmethod
+    def configured(cls, settings: Settings) -> bool:
+        """Whether the settings give this extractor what it needs to run (a model the
+        user supplies, say); one that is not runs only when named in `extractors`."""
+        return True
+
     def load(self) -> None:  # noqa: B027  an optional hook, empty by default
         """Load models or other heavy state; called once before the first `begin`."""
 

@@ -8,6 +8,7 @@ from importlib.metadata import entry_points
 from videolearn.errors import ExtractorError
 from videolearn.extractors.base import NAME_PATTERN, Extractor
 from videolearn.extractors.builtin import BUILTIN_EXTRACTORS
+from videolearn.extractors.clip import ClipExtractor, transformers_installed
 from videolearn.extractors.hashes import (
     PdqExtractor,
     VpdqCroppedExtractor,
@@ -51,6 +52,8 @@ def available_extractors() -> dict[str, type[Extractor]]:
     ]
     if nudenet_installed():  # the optional nsfw extra
         classes.append(NudityExtractor)
+    if transformers_installed():  # the optional clip extra
+        classes.append(ClipExtractor)
     for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         loaded = ep.load()
         if not (isinstance(loaded, type) and issubclass(loaded, Extractor)):

@@ -21,7 +21,7 @@ import json
 import os
 import re
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -264,6 +264,8 @@ class LibraryStore(Closing):
             else:
                 self._tables[name] = self._db.create_table(name, schema=schema, exist_ok=True)
         self._lock_fd: int | None = None
+        # Once the full-text index exists it stays: searches need not ask again.
+        self._has_text_index = False
 
     def _add_missing_columns(self, name: str, schema: pa.Schema) -> None:
         """Give a table written by an older version the columns added since (nulls)."""
@@ -371,8 +373,13 @@ class LibraryStore(Closing):
         Rows written later are searched too (LanceDB scans what its index does not cover)
         and folded into the index by `cleanup_versions`' optimize.
         """
+        if self._has_text_index:
+            return
         table = self._tables["moments"]
-        if table.count_rows() == 0 or any(i.name == _TEXT_INDEX for i in table.list_indices()):
+        if any(i.name == _TEXT_INDEX for i in table.list_indices()):
+            self._has_text_index = True
+            return
+        if table.count_rows() == 0:
             return
         from lancedb.index import FTS
 
@@ -387,10 +394,13 @@ class LibraryStore(Closing):
             with_position=True,
         )
         table.create_index("text", config=config, name=_TEXT_INDEX)
+        self._has_text_index = True
 
     def ensure_vector_index(self, min_rows: int) -> bool:
-        """Build an ANN index (IVF-HNSW, cosine) over the text vectors once there are at
-        least `min_rows` of them; below that a flat scan is about as fast and exact.
+        """Build an ANN index (IVF with 8-bit scalar quantization, cosine) over the text
+        vectors once there are at least `min_rows` of them; below that a flat scan is about
+        as fast and exact. (IVF-HNSW-SQ took 13 minutes to build over a million vectors
+        on 2 cores and found fewer true neighbours; IVF-SQ 41 s: `bench/search.py`.)
 
         Rows written later are searched too (flat, beside the index) and folded into it by
         `cleanup_versions`' optimize. Returns whether the table has the index now.
@@ -400,9 +410,9 @@ class LibraryStore(Closing):
             return True
         if table.count_rows() < max(min_rows, 1):
             return False
-        from lancedb.index import IvfHnswSq
+        from lancedb.index import IvfSq
 
-        table.create_index("vector", config=IvfHnswSq(distance_type="cosine"), name=_VECTOR_INDEX)
+        table.create_index("vector", config=IvfSq(distance_type="cosine"), name=_VECTOR_INDEX)
         return True
 
     def search_text_vectors(
@@ -412,21 +422,28 @@ class LibraryStore(Closing):
         kinds: Sequence[str] = (),
         video_ids: Sequence[str] = (),
         max_distance: float | None = None,
+        *,
+        stored_only: bool = True,
     ) -> list[dict[str, Any]]:
-        """Text vectors nearest `vector` (cosine distance in `_distance`), best first, of
-        stored videos only; only of `kinds` (`e5_speech`, ...) and `video_ids` when given,
-        and only those at most `max_distance` away when given."""
+        """Text vectors nearest `vector` (cosine distance in `_distance`), best first;
+        only of `kinds` (`e5_speech`, ...) and `video_ids` when given, and only those at
+        most `max_distance` away when given. Of stored videos only unless `stored_only`
+        is False (for a caller that checks its own hits)."""
         table = self._tables["text_vectors"]
         if table.count_rows() == 0:
             return []
         # A vector query (LanceDB types `search` by its general builder).
         query: Any = table.search(np.asarray(vector, dtype=np.float32), vector_column_name="vector")
-        query = query.distance_type("cosine").limit(limit * 4)
+        # Not the vectors themselves: turning them into lists costs more than the search.
+        columns = ["key", "video_id", "start_s", "end_s", "kind", "model", "text", "_distance"]
+        query = query.distance_type("cosine").select(columns).limit(limit * 4)
         if max_distance is not None:
             query = query.distance_range(upper_bound=max_distance)
         where = _where(kind=kinds, video_id=video_ids)
         if where:
             query = query.where(where, prefilter=True)
+        if not stored_only:
+            return list(query.limit(limit).to_list())
         return self._of_stored_videos(query.to_list(), limit)
 
     def search_text(  # noqa: PLR0917  a query and its filters
@@ -437,15 +454,20 @@ class LibraryStore(Closing):
         video_ids: Sequence[str] = (),
         language: str = "",
         all_words: bool = False,
+        *,
+        stored_only: bool = True,
     ) -> list[dict[str, Any]]:
-        """Moments whose text matches `query` (BM25), best first, of stored videos only;
-        only of `modalities` and `video_ids` when given, only speech in `language` when
-        given (other modalities have none), and only those with every word of the query
-        when `all_words` (else any)."""
+        """Moments whose text matches `query` (BM25), best first, without their attrs;
+        only of `modalities`
+        and `video_ids` when given, only speech in `language` when given (other
+        modalities have none), and only those with every word of the query when
+        `all_words` (else any). Of stored videos only unless `stored_only` is False."""
         table = self._tables["moments"]
-        if not query.strip() or table.count_rows() == 0:
+        if not query.strip():
             return []
         self.ensure_text_index()
+        if not self._has_text_index:  # no moment yet
+            return []
         from lancedb.query import FullTextOperator, MatchQuery
 
         operator = FullTextOperator.AND if all_words else FullTextOperator.OR
@@ -453,13 +475,40 @@ class LibraryStore(Closing):
         matching: Any = MatchQuery
         match = matching(query, "text", operator=operator)
         search: Any = table.search(match, query_type="fts").limit(limit * 4)
+        # Not `attrs`: a transcript segment's holds every word with its times.
+        search = search.select([*(f.name for f in MOMENTS if f.name != "attrs"), "_score"])
         clauses = [_where(modality=modalities, video_id=video_ids)]
         if language:
             clauses.append(f"(modality <> 'speech' OR attrs LIKE '{_language_prefix(language)}%')")
         where = " AND ".join(c for c in clauses if c)
         if where:
             search = search.where(where, prefilter=True)
+        if not stored_only:
+            return list(search.limit(limit).to_list())
         return self._of_stored_videos(search.to_list(), limit)
+
+    def embedding_matrix(
+        self, kind: str, model: str, video_ids: Sequence[str] = ()
+    ) -> tuple[list[dict[str, Any]], np.ndarray]:
+        """The stored `kind` vectors of `model` (of `video_ids` when given) and of stored
+        videos: each row's video_id, start_s and end_s, and the vectors as one matrix."""
+        table = self._tables["embeddings"]
+        if table.count_rows() == 0:
+            return [], np.zeros((0, 0), np.float32)
+        escaped = model.replace("'", "''")
+        where = f"kind = '{_check_kind(kind)}' AND model = '{escaped}'"
+        if video_ids:
+            where += " AND " + _where(video_id=video_ids)
+        columns = ["video_id", "start_s", "end_s", "vector"]
+        found = table.search().where(where).select(columns).limit(None).to_arrow()
+        known = self.video_ids()
+        keep = [i for i, v in enumerate(found["video_id"].to_pylist()) if v in known]
+        found = found.take(keep)
+        if found.num_rows == 0:
+            return [], np.zeros((0, 0), np.float32)
+        vectors = found["vector"].combine_chunks()
+        matrix = np.asarray(vectors.flatten().to_numpy(), np.float32).reshape(found.num_rows, -1)
+        return found.drop_columns(["vector"]).to_pylist(), matrix
 
     def speaking(self, language: str) -> set[str]:
         """The videos with speech in `language` (an ISO 639 code, as Whisper gives it)."""
@@ -469,7 +518,7 @@ class LibraryStore(Closing):
     def _of_stored_videos(self, hits: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
         """The first `limit` hits whose video is stored (derived rows of a video whose
         write was cut short have no video row)."""
-        known = self.video_ids()
+        known = self.videos_by_id({h["video_id"] for h in hits}, ["video_id"])
         return [h for h in hits if h["video_id"] in known][:limit]
 
     def version_count(self) -> int:
@@ -497,6 +546,18 @@ class LibraryStore(Closing):
     def get_video(self, video_id: str) -> dict[str, Any] | None:
         rows = self._query("videos", f"video_id = '{_check_id(video_id)}'")
         return rows[0] if rows else None
+
+    def videos_by_id(
+        self, video_ids: Iterable[str], columns: list[str] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """The stored rows (only `columns` when given) of those of `video_ids` that are
+        stored, by id: one query."""
+        wanted = sorted(set(video_ids))
+        if not wanted:
+            return {}
+        columns = sorted({"video_id", *columns}) if columns else None
+        rows = self._query("videos", _where(video_id=wanted), columns)
+        return {r["video_id"]: r for r in rows}
 
     def videos(self) -> list[dict[str, Any]]:
         return sorted(self._query("videos"), key=lambda r: r["path"] or "")
