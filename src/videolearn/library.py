@@ -258,6 +258,7 @@ class Library(Closing):
             self.store.ledger.finish_run(run_id, **counts)
             self.rematch()  # unchanged files, when the banks changed since their last run
             self.store.ensure_text_index()
+            self.store.ensure_scalar_indexes()
             self.store.ensure_vector_index(self.settings.vector_index_min_rows)
             self.store.cleanup_versions(self.settings.keep_versions_s)
         return results

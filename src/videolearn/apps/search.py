@@ -192,10 +192,7 @@ def search_moments(  # noqa: PLR0917  the query and how to answer it
         hits.sort(key=lambda h: (h.path, h.video_id, h.span.start_s, h.span.end_s))
         return hits if limit is None else hits[:limit]
     found.sort(key=lambda c: -c.fused)
-    # A few more than asked for: hits of a video whose write was cut short (rows without
-    # their video) are dropped.
-    hits = _hits(library, found if limit is None else found[: limit * 2 + 10], parts)
-    return hits if limit is None else hits[:limit]
+    return _hits(library, found, parts, limit)
 
 
 def group_by_video(hits: Sequence[MomentHit]) -> list[tuple[str, list[MomentHit]]]:
@@ -295,20 +292,28 @@ class _Ranker:
                 all_words=every,
                 stored_only=False,
             )
-            kinds = [k for k, m in VECTOR_MODALITIES.items() if not modalities or m in modalities]
+            # Every kind when no modality is asked for: a filter would cost a pass.
+            kinds = [k for k, m in VECTOR_MODALITIES.items() if m in modalities]
             vector_rows: list[dict[str, Any]] = []
-            if kinds:
+            if kinds or not modalities:
                 if self.embedder is None:
                     self.embedder = TextEmbedder()
                     self.embedder.load()
                 vector = self.embedder.query(part.text)
                 most = 1.0 - self.options.min_similarity if every else None
                 vector_rows = store.search_text_vectors(
-                    vector, depth, kinds, self.video_ids, most, stored_only=False
+                    vector,
+                    depth,
+                    kinds,
+                    self.video_ids,
+                    most,
+                    stored_only=False,
+                    nprobes=self.options.vector_nprobes,
                 )
             for rank, row in enumerate(text_rows.result(), start=1):
                 add("text", rank, row, row["modality"], float(row.get("_score", 0.0)))
-        for rank, row in enumerate(vector_rows, start=1):
+        known = [r for r in vector_rows if r["kind"] in VECTOR_MODALITIES]
+        for rank, row in enumerate(known, start=1):
             similarity = 1.0 - float(row["_distance"])
             add("vector", rank, row, VECTOR_MODALITIES[row["kind"]], similarity)
         if not modalities or "visual" in modalities:
@@ -453,15 +458,21 @@ def _together(ranked: list[list[_Candidate]], gap_s: float) -> list[_Candidate]:
 
 
 def _hits(
-    library: Library, candidates: Sequence[_Candidate], parts: Sequence[QueryPart]
+    library: Library,
+    candidates: Sequence[_Candidate],
+    parts: Sequence[QueryPart],
+    limit: int | None = None,
 ) -> list[MomentHit]:
+    """The first `limit` candidates whose video is stored (a video whose write was cut
+    short has rows but no video row), as hits."""
     words = " ".join(p.text for p in parts)
-    stored = library.store.videos_by_id({c.video_id for c in candidates}, ["path"])
-    paths = {video_id: row["path"] or "" for video_id, row in stored.items()}
-    hits = []
+    paths = library.store.stored_paths()
+    hits: list[MomentHit] = []
     for c in candidates:
         if c.video_id not in paths:
             continue
+        if limit is not None and len(hits) >= limit:
+            break
         snippet = highlight(c.text, words)
         hits.append(
             MomentHit(
