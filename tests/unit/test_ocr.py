@@ -20,7 +20,7 @@ from videolearn.extractors.ocr import (
     change,
     same_line,
 )
-from videolearn.samples import Caption, character_error_rate, write_captioned_video
+from videolearn.samples import Caption, character_error_rate, write_captioned_video, write_video
 
 CAPTIONS = [
     Caption("Welcome to the Harbour", 0.0, 5.0, 0.15),
@@ -83,6 +83,17 @@ def test_burnt_in_captions_come_back_once_each_with_their_spans(
 def test_text_free_video_gives_nothing(tmp_path: Path) -> None:
     plain = write_captioned_video(tmp_path / "plain.mp4", [], 3.0)
     assert _read(plain, tmp_path / "lib") == []
+
+
+def test_shapes_read_as_symbols_are_not_text(tmp_path: Path) -> None:
+    # The demo's clips: solid colours with a small square moving across (rapidocr read
+    # the square as "■").
+    shots = write_video(tmp_path / "shots.mp4", [((200, 0, 0), 2.0), ((0, 200, 0), 2.0)])
+    texts = [m.text for m in _read(shots, tmp_path / "lib")]
+    assert "■" not in texts
+    # What is left has a letter in some script (on the green shot the square reads as the
+    # CJK character 口, which a sign could be).
+    assert all(any(ch.isalnum() for ch in t) for t in texts), texts
 
 
 def test_change_sees_a_caption_appear() -> None:

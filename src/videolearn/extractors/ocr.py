@@ -43,6 +43,8 @@ from videolearn.types import TimeSpan
 
 ENGINES = ("rapidocr", "tesseract")
 _GRID = 8  # the change test's cells per side
+# A reading is text when it has a letter or a digit in some script.
+_HAS_LETTER = re.compile(r"[^\W_]")
 
 
 @dataclass(frozen=True)
@@ -222,7 +224,8 @@ class OcrExtractor(Extractor):
     """On-screen text lines as `text` moments, with their box and the engine that read them."""
 
     name = "ocr"
-    version = 1
+    # 2: readings without a letter or a digit (a shape read as "■") are not text.
+    version = 2
     signal_type = Moment
     family = "onnxruntime"
 
@@ -271,7 +274,11 @@ class _OcrPass(ExtractorPass):
             ):
                 self.tracker.unchanged(t)
                 continue
-            lines = [ln for ln in self.engine.read(image) if ln.confidence >= o.min_confidence]
+            lines = [
+                ln
+                for ln in self.engine.read(image)
+                if ln.confidence >= o.min_confidence and _HAS_LETTER.search(ln.text)
+            ]
             self.tracker.reading(t, lines)
             self.last_grey, self.last_read_s = grey, t
         return ()
