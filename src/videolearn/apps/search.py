@@ -157,18 +157,18 @@ def search_moments(  # noqa: PLR0917  the query and how to answer it
     clip: ClipModel | None = None,
 ) -> list[MomentHit]:
     """The moments that answer `query`: the best `limit` first, or with `every` all that
-    match (their words, or a text vector `search.min_similarity` close) grouped by video
-    in time order.
+    match (their words, a text vector `search.min_similarity` close, or a frame
+    `clip.min_similarity` close) grouped by video in time order.
 
     Args:
         library: an opened library.
         query: words in any language, as `parse_query` reads them.
         limit: how many moments at most (None: no limit).
         embedder: a loaded text embedder to reuse (one is loaded when needed and None).
-        clip: a CLIP model to reuse for visual moments (`clip.model`'s is loaded when
-            the setting is set and this is None).
         filters: what to keep.
         every: every matching moment, by video and time, instead of the best.
+        clip: a CLIP model to reuse for visual moments (`clip.model`'s is loaded when
+            the setting is set and this is None).
 
     Raises:
         QueryError: the query cannot be understood.
