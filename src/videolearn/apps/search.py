@@ -86,9 +86,6 @@ class QueryPart:
     text: str
     modality: str = ""
 
-    def __str__(self) -> str:
-        return f"{self.modality}:{self.text}" if self.modality else self.text
-
 
 def parse_query(query: str) -> list[QueryPart]:
     """The parts of a query: `PART [& PART ...]`, each `[MODALITY:]WORDS`.

@@ -19,6 +19,7 @@ import importlib.util
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,8 @@ from videolearn.ingest.decode import FrameSampling, MediaChunk
 from videolearn.types import TimeSpan
 
 KIND = "clip_image"
+# The image side of OpenAI's and LAION's CLIPs, before a model says its own.
+USUAL_IMAGE_SIZE = 224
 # OpenAI CLIP's normalisation, for a model folder without a preprocessor config.
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -77,15 +80,18 @@ class ClipModel:
         self.threads = threads
         self._net: Any = None
         self._tokenizer: Any = None
-        self.image_size = 224
+        self.image_size = USUAL_IMAGE_SIZE
         self.mean = np.array(CLIP_MEAN, np.float32)
         self.std = np.array(CLIP_STD, np.float32)
 
-    @property
+    @cached_property
+    def folder(self) -> Path:
+        return model_folder(self.model)
+
+    @cached_property
     def name(self) -> str:
         """The model and a digest of its files' names and sizes: new weights, new name."""
-        folder = model_folder(self.model)
-        files = sorted((p.name, p.stat().st_size) for p in folder.iterdir() if p.is_file())
+        files = sorted((p.name, p.stat().st_size) for p in self.folder.iterdir() if p.is_file())
         digest = hashlib.sha256(json.dumps(files).encode()).hexdigest()[:16]
         return f"{Path(self.model).name or self.model}:{digest}"
 
@@ -99,7 +105,7 @@ class ClipModel:
         import torch
         from transformers import AutoTokenizer, CLIPModel
 
-        folder = model_folder(self.model)
+        folder = self.folder
         torch.set_num_threads(self.threads)
         try:
             net: Any = CLIPModel.from_pretrained(str(folder), local_files_only=True)
@@ -184,9 +190,9 @@ class ClipExtractor(Extractor):
             )
         self.model = ClipModel(self.options.model, self.options.threads)
         self.revision = self.model.name
-        # Wide enough that a 16:9 picture's short side is at least a usual model's 224 px
-        # (a model's own size is known only once it is loaded).
-        width = math.ceil(max(self.model.image_size, 224) * 16 / 9)
+        # Wide enough that a 16:9 picture's short side is at least a usual model's image
+        # size (a model's own size is known only once it is loaded).
+        width = math.ceil(USUAL_IMAGE_SIZE * 16 / 9)
         self.sampling = Sampling(frames=FrameSampling(self.options.sample_fps, width + width % 2))
 
     @classmethod

@@ -21,7 +21,7 @@ import json
 import os
 import re
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -486,10 +486,9 @@ class LibraryStore(Closing):
         stored_only: bool = True,
     ) -> list[dict[str, Any]]:
         """Moments whose text matches `query` (BM25), best first, without their attrs;
-        only of `modalities`
-        and `video_ids` when given, only speech in `language` when given (other
-        modalities have none), and only those with every word of the query when
-        `all_words` (else any). Of stored videos only unless `stored_only` is False."""
+        only of `modalities` and `video_ids` when given, only speech in `language` when
+        given (other modalities have none), and only those with every word of the query
+        when `all_words` (else any). Of stored videos only unless `stored_only` is False."""
         table = self._tables["moments"]
         if not query.strip():
             return []
@@ -593,18 +592,6 @@ class LibraryStore(Closing):
     def get_video(self, video_id: str) -> dict[str, Any] | None:
         rows = self._query("videos", f"video_id = '{_check_id(video_id)}'")
         return rows[0] if rows else None
-
-    def videos_by_id(
-        self, video_ids: Iterable[str], columns: list[str] | None = None
-    ) -> dict[str, dict[str, Any]]:
-        """The stored rows (only `columns` when given) of those of `video_ids` that are
-        stored, by id: one query."""
-        wanted = sorted(set(video_ids))
-        if not wanted:
-            return {}
-        columns = sorted({"video_id", *columns}) if columns else None
-        rows = self._query("videos", _where(video_id=wanted), columns)
-        return {r["video_id"]: r for r in rows}
 
     def videos(self) -> list[dict[str, Any]]:
         return sorted(self._query("videos"), key=lambda r: r["path"] or "")
