@@ -280,6 +280,9 @@ class Settings(BaseSettings):
     )
     # Extractors to run, by name; None runs every available one.
     extractors: list[str] | None = None
+    # Plug-ins' own settings, a section per plug-in name (`[plugins.NAME]`): each plug-in
+    # validates its section against its own model (`Extractor.plugin_options`).
+    plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
     # Frames per second handed to shot detection; None means every frame.
     shot_fps: float | None = None
     # PySceneDetect ContentDetector threshold (its default) and shortest shot.

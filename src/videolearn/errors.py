@@ -36,3 +36,11 @@ class ExtractorError(VideolearnError):
 
 class QueryError(VideolearnError):
     """A search query or one of its filters cannot be understood."""
+
+
+class BankError(VideolearnError):
+    """A bank operation was refused; the message says why (and which line of a file)."""
+
+
+class OptionError(VideolearnError):
+    """An option's value cannot be used; the message says which and why."""

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from videolearn.apps import catalog
 from videolearn.config import load_settings
-from videolearn.library import IndexResult, open_library
+from videolearn.library import open_library
+from videolearn.pipeline import IndexResult
 from videolearn.samples import BLUE, GREEN, RED, YELLOW, write_tone, write_video
 from videolearn.store.embedded import DERIVED_TABLES
 
@@ -318,7 +320,7 @@ def test_edited_file_is_a_new_video_and_the_old_one_goes(tmp_path: Path) -> None
         assert second.status == "indexed" and second.video_id != first.video_id
         assert lib.store.video_ids() == {second.video_id}
         assert lib.store.rows_for("moments", first.video_id or "") == []
-        assert lib.doctor().ok
+        assert catalog.doctor(lib).ok
 
 
 def test_old_table_versions_are_cleaned_up(media: Path, tmp_path: Path) -> None:

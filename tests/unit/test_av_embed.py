@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from tests.contract import ExtractorContract, run_extractor
+from videolearn.apps import catalog
 from videolearn.config import DecodeLimits, load_settings
 from videolearn.errors import ExtractorError
 from videolearn.extractors.base import Embedding
@@ -101,7 +102,7 @@ def test_index_embeds_again_once_the_library_has_its_own_model(
         assert after.status == "indexed" and after.video_id == first.video_id
         rows = lib.store.rows_for("embeddings", after.video_id)
         assert rows and {r["model"].split(":")[0] for r in rows} == {"av.pt"}
-        assert str(lib.show(str(av_file)).extractors["av_embed"]).startswith("1:av.pt:")
+        assert str(catalog.show(lib, str(av_file)).extractors["av_embed"]).startswith("1:av.pt:")
         assert [r.status for r in lib.index([av_file])] == ["unchanged"]
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from tests.contract import ExtractorContract
+from videolearn.apps import catalog
 from videolearn.errors import ExtractorError
 from videolearn.extractors.base import Extractor, ExtractorPass, Moment, Signal, VideoContext
 from videolearn.extractors.builtin import (
@@ -149,4 +150,4 @@ def test_an_extractor_crash_fails_that_file_only(
         assert results["good.mp4"].status == "indexed"
         assert results["bad.mp4"].status == "failed"
         assert results["bad.mp4"].reason == "extractor broken failed: ZeroDivisionError: boom"
-        assert lib.status().failures[0]["path"].endswith("bad.mp4")
+        assert catalog.status(lib).failures[0].path.endswith("bad.mp4")

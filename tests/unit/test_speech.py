@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from tests.contract import ExtractorContract
+from videolearn.apps import catalog
 from videolearn.apps.transcribe import (
     MAX_CUE_S,
     MAX_LINE_CHARS,
@@ -236,10 +237,12 @@ def test_index_stores_speech_moments_found_by_text(shared_data: Path, tmp_path: 
     write_tone(media / "beep.flac", 2.0)
     with open_library(tmp_path / "lib", create=True) as lib:
         assert {r.status for r in lib.index([media])} == {"indexed"}
-        speech = [m for m in lib.show(str(media / "jfk.flac")).moments if m.modality == "speech"]
+        speech = [
+            m for m in catalog.show(lib, str(media / "jfk.flac")).moments if m.modality == "speech"
+        ]
         assert words_of(" ".join(m.text for m in speech)) == words_of(JFK)
         assert speech[0].attrs["language"] == "en" and speech[0].attrs["words"]
-        clip = lib.show(str(media / "clip.mp4")).moments
+        clip = catalog.show(lib, str(media / "clip.mp4")).moments
         assert not [m for m in clip if m.modality == "speech"]
         hits = lib.store.search_text("fellow Americans")
         assert hits and hits[0]["video_id"] == lib.resolve(str(media / "jfk.flac"))["video_id"]

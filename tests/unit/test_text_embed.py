@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from tests.contract import ExtractorContract, run_extractor
+from videolearn.apps import catalog
 from videolearn.config import load_settings
 from videolearn.extractors.base import Embedding, Moment, TextEmbedding
 from videolearn.extractors.registry import available_extractors, order_by_needs
@@ -107,7 +108,7 @@ def test_text_and_learned_vectors_are_stored_side_by_side(tmp_path: Path) -> Non
         assert result.status == "indexed", result.reason
         text = lib.store.rows_for("text_vectors", result.video_id)
         learned = lib.store.rows_for("embeddings", result.video_id)
-        detail = lib.show(str(video))
+        detail = catalog.show(lib, str(video))
     assert {r["kind"] for r in text} >= {"e5_text", "e5_sound"}
     assert all(len(r["vector"]) == DIM for r in text)
     assert {r["kind"] for r in learned} == {"av_video", "av_audio"}

@@ -7,10 +7,15 @@ rebuilt from the banks when they change and swapped in whole, so a lookup never 
 an index. vPDQ matching follows python-threatexchange: frames below the quality threshold
 are dropped, identical hashes counted once, and a banked video matches when enough of the
 query's frames have a near frame in it; the matched stretches of both videos are reported.
+
+`MatchingHook` follows the index pipeline: every stored video is matched against the banks
+from the hashes its extractors just computed, and videos stored before the banks last
+changed are matched again from their stored hashes at the end of each run.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +26,7 @@ import numpy as np
 
 from videolearn.apps.hashing import to_frame_hashes
 from videolearn.config import MatchSettings, Settings
-from videolearn.extractors.base import Signal
+from videolearn.extractors.base import Signal, ValueSignal
 from videolearn.extractors.hashes import (
     PdqExtractor,
     VpdqCroppedExtractor,
@@ -29,8 +34,12 @@ from videolearn.extractors.hashes import (
     VpdqTilesExtractor,
 )
 from videolearn.extractors.runner import extract_file
+from videolearn.library import Library
+from videolearn.pipeline import StoredVideo
 from videolearn.store.banks import BankEntry, BankStore, FrameHash
+from videolearn.store.embedded import LibraryStore
 from videolearn.store.hamming import HammingIndex
+from videolearn.types import TimeSpan
 
 
 @dataclass(frozen=True)
@@ -400,3 +409,105 @@ def hashes_of(md5: str, signals: Mapping[str, Sequence[Signal]]) -> QueryHashes:
         to_frame_hashes(signals.get("vpdq_cropped", ())),
         to_frame_hashes(signals.get("vpdq_tiles", ())),
     )
+
+
+@dataclass(frozen=True)
+class MatchReport:
+    """What `match` found for a file, and notes on why it may have found nothing."""
+
+    matches: list[Match]
+    notes: list[str]
+
+
+def match_file(library: Library, path: Path, bank: str | None = None) -> MatchReport:
+    """Match a file against the library's banks (or only `bank`): MD5, PDQ and vPDQ, with
+    the matched time spans.
+
+    Raises:
+        BankError: no such bank.
+        MediaError: the file cannot be decoded.
+    """
+    banks, settings = library.store.banks, library.settings
+    if bank is not None:
+        banks.require(bank)
+    query = hash_for_matching(path, settings)
+    found = Matcher(banks, settings.match).match(str(path.absolute()), query, bank)
+    notes = []
+    if not query.vpdq and not query.pdq:
+        notes.append(f"{path} has no frame to hash (audio only)")
+    elif query.vpdq and all(f.quality < settings.match.vpdq_quality for f in query.vpdq):
+        notes.append(
+            f"every frame of {path} is below the vPDQ quality bar "
+            f"({settings.match.vpdq_quality}): too dark or flat to match"
+        )
+    return MatchReport(found, notes)
+
+
+@dataclass(frozen=True)
+class RematchResult:
+    """Stored videos matched again against changed banks, and the matches they have now."""
+
+    videos: int
+    matches: int
+
+
+class MatchingHook:
+    """Matches each stored video's hashes against every bank and records what matched
+    (`show` lists it); at the end of a run, matches again the stored videos whose matches
+    predate the banks' last change. Registered under `videolearn.hooks`."""
+
+    name = "matching"
+
+    def __init__(self, store: LibraryStore, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self._matcher: Matcher | None = None
+
+    def video_stored(self, video: StoredVideo) -> None:
+        self.record(video.video_id, video.path, video.md5, video.signals)
+
+    def run_finished(self) -> None:
+        self.rematch()
+
+    def record(
+        self, video_id: str, path: str, md5: str, signals: Mapping[str, Sequence[Signal]]
+    ) -> int:
+        """Match a video's hashes against every bank, record the matches; how many."""
+        banks = self.store.banks
+        generation = banks.generation()
+        if not banks.has_entries():
+            banks.record_matches(video_id, [], generation)
+            return 0
+        if self._matcher is None:
+            self._matcher = Matcher(banks, self.settings.match)
+        found = self._matcher.match(path, hashes_of(md5, signals))
+        banks.record_matches(
+            video_id,
+            [(m.entry_id, m.signal_type, json.dumps(m.to_json())) for m in found],
+            generation,
+        )
+        return len(found)
+
+    def rematch(self) -> RematchResult:
+        """Match the stored videos again whose matches predate the banks' last change,
+        from their stored hashes (no decoding). The caller holds the write lock."""
+        banks = self.store.banks
+        generation = banks.generation()
+        done = banks.matched_generations()
+        videos = matches = 0
+        for row in self.store.videos():
+            video_id = row["video_id"]
+            if done.get(video_id) == generation:
+                continue
+            signals: dict[str, list[Signal]] = {}
+            md5 = ""
+            for sig in self.store.rows_for("signals", video_id):
+                if sig["kind"] == "md5":
+                    md5 = sig["value"]
+                span = TimeSpan(sig["start_s"], sig["end_s"])
+                signals.setdefault(sig["extractor"], []).append(
+                    ValueSignal(span, sig["kind"], sig["value"])
+                )
+            matches += self.record(video_id, row["path"] or "", md5, signals)
+            videos += 1
+        return RematchResult(videos, matches)

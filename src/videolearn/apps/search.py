@@ -39,6 +39,7 @@ from videolearn.extractors.clip import KIND as CLIP_KIND
 from videolearn.extractors.clip import ClipModel
 from videolearn.extractors.text_embed import TextEmbedder
 from videolearn.library import Library
+from videolearn.store.ledger import FileStatus
 from videolearn.types import TimeSpan
 
 # Reciprocal rank fusion's constant (Cormack et al.): a rank's weight is 1 / (K + rank).
@@ -63,6 +64,8 @@ class SearchFilters:
 
     modalities: tuple[str, ...] = ()
     video_ids: tuple[str, ...] = ()
+    # Videos by path or id (or 6+ leading characters of one), as a person names them.
+    videos: tuple[str, ...] = ()
     path_glob: str = ""
     language: str = ""
     after: datetime | None = None
@@ -169,6 +172,7 @@ def search_moments(  # noqa: PLR0917  the query and how to answer it
 
     Raises:
         QueryError: the query cannot be understood.
+        VideoNotFoundError: a video the filters name is not in the library.
     """
     filters = filters or SearchFilters()
     parts = parse_query(query)
@@ -205,12 +209,13 @@ def group_by_video(hits: Sequence[MomentHit]) -> list[tuple[str, list[MomentHit]
 
 def _allowed_videos(library: Library, filters: SearchFilters) -> set[str] | None:
     """The videos the filters leave, or None when they keep every video."""
-    allowed: set[str] | None = set(filters.video_ids) if filters.video_ids else None
+    named = {*filters.video_ids, *(library.resolve(v)["video_id"] for v in filters.videos)}
+    allowed: set[str] | None = named if named else None
     if filters.path_glob or filters.after or filters.before:
         after = filters.after.timestamp() * 1e9 if filters.after else None
         before = filters.before.timestamp() * 1e9 if filters.before else None
         kept = set()
-        for e in library.store.ledger.entries("indexed"):
+        for e in library.store.ledger.entries(FileStatus.INDEXED):
             if e.video_id is None:
                 continue
             if filters.path_glob and not fnmatch.fnmatchcase(e.path, filters.path_glob):

@@ -200,3 +200,10 @@ def render(transcript: Transcript, fmt: str) -> str:
     if fmt == "txt":
         return to_txt(transcript)
     raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+
+
+def save_text(path: Path, text: str) -> None:
+    """Write `text` to `path` whole or not at all: a partial file first, then a rename."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)

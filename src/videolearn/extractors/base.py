@@ -13,10 +13,12 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+from pydantic import BaseModel, ValidationError
 
 from videolearn.config import Settings
 from videolearn.errors import ExtractorError
@@ -27,10 +29,23 @@ from videolearn.types import MediaInfo, TimeSpan
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 
 
+class Modality(StrEnum):
+    """The channel a moment was found in. Plug-ins may use names of their own (a plain
+    string of `NAME_PATTERN`'s form); these are the built-in extractors'."""
+
+    SHOT = "shot"
+    SPEECH = "speech"
+    TEXT = "text"  # on screen
+    SOUND = "sound"
+    VISUAL = "visual"  # a frame, found by what it shows (CLIP)
+    NUDITY = "nudity"
+
+
 @dataclass(frozen=True)
 class Moment:
-    """Something found at a time: a shot, a phrase, a sound. `modality` names the channel;
-    `attrs` holds what else the extractor knows (JSON-serialisable: a language, words)."""
+    """Something found at a time: a shot, a phrase, a sound. `modality` names the channel
+    (a `Modality`); `attrs` holds what else the extractor knows (JSON-serialisable: a
+    language, words)."""
 
     span: TimeSpan
     modality: str
@@ -155,9 +170,37 @@ class Extractor(ABC):
     # In an index run the extractors of one family share a worker process, each family
     # its own (`extractors.processes`); "" runs in the index process itself.
     family: ClassVar[str] = ""
+    # A plug-in's own settings: a pydantic model read from `[plugins.NAME]` in the TOML
+    # file (or `VIDEOLEARN_PLUGINS__NAME__FIELD`); see `plugin_options`.
+    options_model: ClassVar[type[BaseModel] | None] = None
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+
+    @classmethod
+    def installed(cls) -> bool:
+        """Whether what this extractor imports is installed (an optional extra, say); one
+        that is not is not listed among the available extractors."""
+        return True
+
+    def plugin_options(self) -> BaseModel:
+        """This extractor's own settings (`options_model`) from `[plugins.NAME]`.
+
+        Raises:
+            ExtractorError: the section does not fit the model, or there is no model.
+        """
+        if self.options_model is None:
+            raise ExtractorError(f"extractor {self.name} declares no options_model")
+        raw = self.settings.plugins.get(self.name, {})
+        try:
+            return self.options_model.model_validate(raw)
+        except ValidationError as err:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors()
+            )
+            raise ExtractorError(
+                f"extractor {self.name}: settings [plugins.{self.name}] are not valid: {problems}"
+            ) from None
 
     @classmethod
     def configured(cls, settings: Settings) -> bool:

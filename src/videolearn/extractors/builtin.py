@@ -162,11 +162,3 @@ class _ThumbnailsPass(ExtractorPass):
             _, jpeg, w, h = self.candidates[int(np.argmin(np.abs(times - middle_s)))]
             out.append(Thumbnail(shot.span, jpeg, w, h))
         return out
-
-
-BUILTIN_EXTRACTORS: tuple[type[Extractor], ...] = (
-    FileHashExtractor,
-    MediaInfoExtractor,
-    ShotsExtractor,
-    ThumbnailsExtractor,
-)

@@ -180,6 +180,10 @@ class ClipExtractor(Extractor):
     signal_type = Embedding
     family = "torch"
 
+    @classmethod
+    def installed(cls) -> bool:
+        return transformers_installed()  # the optional clip extra
+
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self.options: ClipSettings = settings.clip

@@ -103,6 +103,10 @@ class NudityExtractor(Extractor):
     signal_type = Moment
     family = "onnxruntime"
 
+    @classmethod
+    def installed(cls) -> bool:
+        return nudenet_installed()  # the optional nsfw extra
+
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self.options: NuditySettings = settings.nudity

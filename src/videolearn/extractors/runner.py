@@ -3,23 +3,43 @@
 The runner merges what every extractor needs into one decode request (each distinct frame
 sampling once, audio once), hands each decoded chunk to every pass, and finishes passes in
 dependency order so that an extractor can read the signals of those it `needs`. The
-extractors of a model family may run in a worker process of their own
-(`extractors.processes`); the runner feeds and finishes them there the same way.
+extractors of a model family may run elsewhere (`pipeline.workers` runs each family in a
+worker process of its own): the runner feeds and finishes them there the same way, through
+the `RemotePasses` interface.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Protocol
 
-from videolearn.config import Settings
+from videolearn.config import DecodeLimits, Settings
 from videolearn.errors import ExtractorError
 from videolearn.extractors.base import Extractor, Signal, VideoContext, describe_failure
-from videolearn.extractors.processes import ExtractorWorkers
 from videolearn.ingest.decode import DecodeRequest, MediaChunk
 from videolearn.ingest.scan import FileIdentity, identify
-from videolearn.ingest.worker import open_decode
+from videolearn.ingest.worker import DecodeProcess, open_decode
+
+
+class RemotePasses(Protocol):
+    """Extractor passes that run outside this process (one worker per model family):
+    begun, fed and finished by `run_extractors` beside the passes it runs itself."""
+
+    @property
+    def names(self) -> frozenset[str]:
+        """The extractors that run remotely."""
+        ...
+
+    def begin(self, video: VideoContext) -> None: ...
+    def feed(self, chunk: MediaChunk) -> None: ...
+    def request_finish(
+        self, name: str, end_s: float, earlier: Mapping[str, Sequence[Signal]]
+    ) -> None: ...
+    def collect(self, name: str) -> list[Signal]:
+        """Every signal `name` found in the current video. Raises ExtractorError."""
+        ...
 
 
 def decode_request(extractors: Sequence[Extractor], chunk_s: float = 2.0) -> DecodeRequest:
@@ -41,7 +61,7 @@ def run_extractors(
     video: VideoContext,
     chunks: Iterable[MediaChunk],
     on_progress: Callable[[float], None] | None = None,
-    workers: ExtractorWorkers | None = None,
+    workers: RemotePasses | None = None,
 ) -> dict[str, list[Signal]]:
     """Feed every extractor from one stream of chunks; signals by extractor name.
 
@@ -102,6 +122,18 @@ def _blame(extractor: Extractor) -> Iterator[None]:
         raise ExtractorError(describe_failure(extractor.name, err)) from err
 
 
+def open_extractor_decode(
+    path: Path, extractors: Sequence[Extractor], limits: DecodeLimits
+) -> DecodeProcess:
+    """Start decoding `path` in the limited child process, at every sampling `extractors`
+    ask for; `.info` is ready when this returns. Feed its chunks to `run_extractors`.
+
+    Raises:
+        MediaError: the file cannot be opened, breaks a limit, or the decoder died.
+    """
+    return open_decode(path, decode_request(extractors), limits)
+
+
 def extract_file(
     path: Path, extractors: Sequence[Extractor], settings: Settings
 ) -> tuple[FileIdentity, dict[str, list[Signal]]]:
@@ -112,6 +144,6 @@ def extract_file(
         MediaError: the file cannot be read or decoded.
     """
     identity = identify(path, settings.decode.max_file_size_bytes)
-    with open_decode(path, decode_request(extractors), settings.decode) as decode:
+    with open_extractor_decode(path, extractors, settings.decode) as decode:
         video = VideoContext(identity.sha256, path, decode.info, identity)
         return identity, run_extractors(extractors, video, decode)

@@ -263,12 +263,14 @@ def run(
     config: BenchmarkConfig,
     progress: Callable[[str], None] = lambda _: None,
     device: str = "cpu",
+    limits: DecodeLimits | None = None,
 ) -> dict[str, Any]:
-    """Generate (or reuse) the benchmark under `folder`, train and measure everything."""
+    """Generate (or reuse) the benchmark under `folder`, train and measure everything;
+    the files are decoded under `limits` (the defaults when None)."""
     started = time.monotonic()
     manifest = generate(folder, config)
     progress(f"benchmark files ready ({time.monotonic() - started:.0f} s)")
-    limits = DecodeLimits()
+    limits = limits or DecodeLimits()
     spec = config.spec
     decoded = {
         split: [decode_media(folder / item["path"], spec, limits) for item in items]

@@ -1,4 +1,5 @@
-"""Hash banks: named lists of known content's hashes (MD5, PDQ, vPDQ), kept in the ledger.
+"""Hash banks: named lists of known content's hashes (MD5, PDQ, vPDQ), kept in the library's
+SQLite file beside the job ledger.
 
 Banks change rarely and are small next to the library, so they live in SQLite beside the
 job ledger; matching builds its in-memory index from here. Files in and out use the
@@ -17,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from videolearn.errors import VideolearnError
+from videolearn.errors import BankError
 
 BANK_NAME = re.compile(r"^[A-Z0-9_]+$")
 SIGNAL_TYPES = ("md5", "pdq", "vpdq", "vpdq_cropped", "vpdq_tiles")
@@ -29,51 +30,6 @@ _FROM_TX = {"video_md5": "md5", "md5": "md5", "pdq": "pdq", "vpdq": "vpdq"}
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 _VPDQ_LINE = re.compile(r"^\d+,\d{1,3},[0-9a-fA-F]{64},\d+(\.\d+)?$")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS banks (
-    name TEXT PRIMARY KEY,
-    created_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS bank_entries (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    bank TEXT NOT NULL REFERENCES banks(name) ON DELETE CASCADE,
-    signal_type TEXT NOT NULL,
-    content TEXT NOT NULL,
-    value TEXT NOT NULL,
-    added_at REAL NOT NULL,
-    UNIQUE (bank, signal_type, value)
-);
-CREATE TABLE IF NOT EXISTS bank_frames (
-    entry_id INTEGER NOT NULL REFERENCES bank_entries(id) ON DELETE CASCADE,
-    frame INTEGER NOT NULL,
-    quality INTEGER NOT NULL,
-    pdq_hex TEXT NOT NULL,
-    timestamp_s REAL NOT NULL,
-    tile INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS bank_frames_entry ON bank_frames (entry_id);
-CREATE TABLE IF NOT EXISTS video_matches (
-    video_id TEXT NOT NULL,
-    entry_id INTEGER NOT NULL REFERENCES bank_entries(id) ON DELETE CASCADE,
-    signal_type TEXT NOT NULL,
-    match_json TEXT NOT NULL,
-    matched_at REAL NOT NULL,
-    PRIMARY KEY (video_id, entry_id, signal_type)
-);
--- The bank generation each stored video was last matched at: older ones are matched again.
-CREATE TABLE IF NOT EXISTS matched_videos (
-    video_id TEXT PRIMARY KEY,
-    generation INTEGER NOT NULL,
-    matched_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS bank_generation (id INTEGER PRIMARY KEY CHECK (id = 0), n INTEGER);
-INSERT OR IGNORE INTO bank_generation VALUES (0, 0);
-"""
-
-
-class BankError(VideolearnError):
-    """A bank operation was refused; the message says why (and which line of a file)."""
 
 
 @dataclass(frozen=True)
@@ -172,19 +128,11 @@ def check_value(signal_type: str, value: str, source: str) -> str:
 
 
 class BankStore:
-    """Banks in the library's SQLite database."""
+    """Banks in the library's SQLite file, on the library database's connection
+    (`store.database` owns the file and its schema)."""
 
-    def __init__(self, db_path: Path) -> None:
-        self._db = sqlite3.connect(db_path, timeout=30, isolation_level=None)
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(_SCHEMA)
-        # Banks made before the tiles signal lack its column.
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(bank_frames)")}
-        if "tile" not in columns:
-            self._db.execute("ALTER TABLE bank_frames ADD COLUMN tile INTEGER NOT NULL DEFAULT 0")
-
-    def close(self) -> None:
-        self._db.close()
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
 
     def generation(self) -> int:
         """Bumped whenever entries are added, so an index knows when to rebuild."""

@@ -42,8 +42,7 @@ from videolearn.extractors.base import (
     Thumbnail,
     ValueSignal,
 )
-from videolearn.store.banks import BankStore
-from videolearn.store.ledger import Ledger
+from videolearn.store.database import open_database
 from videolearn.types import Closing
 
 MARKER_FILE = "videolearn-library.json"
@@ -260,8 +259,9 @@ class LibraryStore(Closing):
                 )
             root.mkdir(parents=True, exist_ok=True)
             marker.write_text(json.dumps({"format": 1}) + "\n")
-        self.ledger = Ledger(root / "ledger.sqlite")
-        self.banks = BankStore(root / "ledger.sqlite")
+        self.database = open_database(root)
+        self.ledger = self.database.ledger
+        self.banks = self.database.banks
         self._db = lancedb.connect(str(root / "lance"))
         existing = set(self._db.list_tables().tables)
         self._tables = {}
@@ -286,8 +286,7 @@ class LibraryStore(Closing):
             table.add_columns(pa.schema(missing))
 
     def close(self) -> None:
-        self.ledger.close()
-        self.banks.close()
+        self.database.close()
 
     # -- writing ------------------------------------------------------------------------
 

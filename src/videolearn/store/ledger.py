@@ -1,7 +1,8 @@
-"""The job ledger: per-file state and the history of runs, in SQLite (WAL mode).
+"""The job ledger: per-file state and the history of runs, in the library's SQLite file
+(`store.database` owns it and its schema).
 
-Small, frequent state lives here rather than in LanceDB, where every write is a new table
-version. WAL lets readers (status, a web server) read while a writer indexes.
+The index pipeline is the one writer of a file's state (`pipeline.local`); `doctor --fix`
+marks files for the next run.
 """
 
 from __future__ import annotations
@@ -9,28 +10,15 @@ from __future__ import annotations
 import sqlite3
 import time
 from dataclasses import dataclass
-from pathlib import Path
+from enum import StrEnum
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS files (
-    path TEXT PRIMARY KEY,
-    video_id TEXT,
-    size_bytes INTEGER,
-    mtime_ns INTEGER,
-    status TEXT NOT NULL CHECK (status IN ('pending', 'indexed', 'failed')),
-    reason TEXT,
-    updated_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS files_video ON files (video_id);
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    started_at REAL NOT NULL,
-    finished_at REAL,
-    indexed INTEGER NOT NULL DEFAULT 0,
-    unchanged INTEGER NOT NULL DEFAULT 0,
-    failed INTEGER NOT NULL DEFAULT 0
-);
-"""
+
+class FileStatus(StrEnum):
+    """Where a file stands: waiting for (or in the middle of) a run, done, or refused."""
+
+    PENDING = "pending"
+    INDEXED = "indexed"
+    FAILED = "failed"
 
 
 @dataclass(frozen=True)
@@ -41,33 +29,33 @@ class FileEntry:
     video_id: str | None
     size_bytes: int | None
     mtime_ns: int | None
-    status: str
+    status: FileStatus
     reason: str | None
 
 
+def _entry(row: tuple[str, str | None, int | None, int | None, str, str | None]) -> FileEntry:
+    path, video_id, size_bytes, mtime_ns, status, reason = row
+    return FileEntry(path, video_id, size_bytes, mtime_ns, FileStatus(status), reason)
+
+
 class Ledger:
-    """Per-path indexing state. One connection; commits after every change."""
+    """Per-path indexing state, on the library database's connection (autocommit: each
+    change is committed as it is made)."""
 
-    def __init__(self, db_path: Path) -> None:
-        self._db = sqlite3.connect(db_path, timeout=30, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        self._db.close()
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
 
     def get(self, path: str) -> FileEntry | None:
         row = self._db.execute(
             "SELECT path, video_id, size_bytes, mtime_ns, status, reason FROM files WHERE path=?",
             (path,),
         ).fetchone()
-        return FileEntry(*row) if row else None
+        return _entry(row) if row else None
 
     def set(
         self,
         path: str,
-        status: str,
+        status: FileStatus,
         *,
         video_id: str | None = None,
         size_bytes: int | None = None,
@@ -80,17 +68,17 @@ class Ledger:
             " video_id=excluded.video_id, size_bytes=excluded.size_bytes,"
             " mtime_ns=excluded.mtime_ns, status=excluded.status, reason=excluded.reason,"
             " updated_at=excluded.updated_at",
-            (path, video_id, size_bytes, mtime_ns, status, reason, time.time()),
+            (path, video_id, size_bytes, mtime_ns, str(status), reason, time.time()),
         )
 
-    def entries(self, status: str | None = None) -> list[FileEntry]:
+    def entries(self, status: FileStatus | None = None) -> list[FileEntry]:
         sql = "SELECT path, video_id, size_bytes, mtime_ns, status, reason FROM files"
         rows = (
-            self._db.execute(sql + " WHERE status=? ORDER BY path", (status,))
+            self._db.execute(sql + " WHERE status=? ORDER BY path", (str(status),))
             if status
             else self._db.execute(sql + " ORDER BY path")
         )
-        return [FileEntry(*r) for r in rows]
+        return [_entry(r) for r in rows]
 
     def paths_of(self, video_id: str) -> list[str]:
         rows = self._db.execute(

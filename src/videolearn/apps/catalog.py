@@ -1,0 +1,273 @@
+"""What a library holds, and keeping it in order: status, one video in full, forgetting a
+video, and the consistency check (`doctor`).
+
+Every adapter answers `status`, `show`, `forget` and `doctor` from here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from videolearn.library import Library
+from videolearn.plugins import PluginProblem
+from videolearn.store.ledger import FileStatus
+from videolearn.types import TimeSpan
+
+
+@dataclass(frozen=True)
+class FileFailure:
+    """A file that could not be indexed, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class LibraryStatus:
+    """Counts of indexed videos, failed and pending files, every failure's reason, and the
+    plug-ins that were skipped."""
+
+    indexed: int
+    failed: int
+    pending: int
+    failures: list[FileFailure]
+    skipped_plugins: list[PluginProblem] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The `status --json` document."""
+        return {
+            "videos": {"indexed": self.indexed, "failed": self.failed, "pending": self.pending},
+            "failures": [{"path": f.path, "reason": f.reason} for f in self.failures],
+            "skipped_plugins": [p.to_json() for p in self.skipped_plugins],
+        }
+
+
+@dataclass(frozen=True)
+class StoredMoment:
+    """A moment as stored: what an extractor found at a time in a video."""
+
+    modality: str
+    span: TimeSpan
+    label: str
+    text: str
+    score: float
+    extractor: str
+    attrs: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "modality": self.modality,
+            "start_s": self.span.start_s,
+            "end_s": self.span.end_s,
+            **({"text": self.text} if self.text else {"label": self.label}),
+            "score": self.score,
+            "extractor": self.extractor,
+            **self.attrs,
+        }
+
+
+@dataclass(frozen=True)
+class VideoDetail:
+    """One video: its stored row (`info`), where its file is, and what was found in it."""
+
+    info: dict[str, Any]
+    paths: list[str]
+    hashes: dict[str, str]
+    extractors: dict[str, int | str]
+    thumbnails: list[TimeSpan]
+    moments: list[StoredMoment]
+    # Learned vectors per span, described (kind, span, dimensions, weights), not listed.
+    embeddings: list[dict[str, Any]] = field(default_factory=list)
+    # Bank matches recorded when the video was indexed (the `match --json` shape).
+    matches: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The `show --json` document: the video's fields at the top, then the lists."""
+        return {
+            **self.info,
+            "paths": self.paths,
+            "hashes": self.hashes,
+            "extractors": self.extractors,
+            "thumbnails": [{"start_s": t.start_s, "end_s": t.end_s} for t in self.thumbnails],
+            "moments": [m.to_json() for m in self.moments],
+            "embeddings": self.embeddings,
+            "matches": self.matches,
+        }
+
+
+@dataclass(frozen=True)
+class ForgottenVideo:
+    """A video `forget` removed."""
+
+    video_id: str
+    path: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"video_id": self.video_id, "path": self.path, "status": "forgotten"}
+
+
+@dataclass(frozen=True)
+class DoctorReport:
+    """What `doctor` found: problems (the library disagrees with itself), the commands that
+    fix them, and notices that need no fix (an indexed file moved away, say)."""
+
+    problems: list[str] = field(default_factory=list)
+    fixes: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "problems": self.problems,
+            "fixes": self.fixes,
+            "notices": self.notices,
+        }
+
+
+def status(library: Library) -> LibraryStatus:
+    """Counts of indexed videos, failed and pending files, and every failure's reason."""
+    ledger = library.store.ledger
+    failed = ledger.entries(FileStatus.FAILED)
+    return LibraryStatus(
+        indexed=len(library.store.video_ids()),
+        failed=len(failed),
+        pending=len(ledger.entries(FileStatus.PENDING)),
+        failures=[FileFailure(e.path, e.reason or "") for e in failed],
+        skipped_plugins=library.skipped_plugins(),
+    )
+
+
+def show(library: Library, video: str) -> VideoDetail:
+    """A video's stored info and every moment found in it, in time order.
+
+    Raises:
+        VideoNotFoundError: no video, or more than one, has that path or id.
+    """
+    store = library.store
+    row = library.resolve(video)
+    video_id = row["video_id"]
+    hashes = {
+        s["kind"]: s["value"]
+        for s in store.rows_for("signals", video_id)
+        if s["kind"] in ("sha256", "md5")
+    }
+    return VideoDetail(
+        info={k: v for k, v in row.items() if k != "extractors"},
+        paths=store.ledger.paths_of(video_id),
+        hashes=hashes,
+        extractors=json.loads(row["extractors"] or "{}"),
+        thumbnails=[
+            TimeSpan(t["start_s"], t["end_s"]) for t in store.rows_for("thumbnails", video_id)
+        ],
+        moments=[
+            StoredMoment(
+                m["modality"],
+                TimeSpan(m["start_s"], m["end_s"]),
+                m["label"],
+                m["text"],
+                float(m["score"]),
+                m["extractor"],
+                json.loads(m["attrs"] or "{}"),
+            )
+            for m in store.rows_for("moments", video_id)
+        ],
+        embeddings=[
+            {
+                "kind": e["kind"],
+                "start_s": e["start_s"],
+                "end_s": e["end_s"],
+                "dim": len(e["vector"]),
+                "model": e["model"],
+            }
+            for table in ("embeddings", "text_vectors")
+            for e in store.rows_for(table, video_id)
+        ],
+        matches=store.banks.matches_of(video_id),
+    )
+
+
+def forget(library: Library, video: str) -> ForgottenVideo:
+    """Remove a video and everything derived from it.
+
+    Raises:
+        VideoNotFoundError: no video, or more than one, has that path or id.
+        LibraryLockedError: another process is writing to the library.
+    """
+    store = library.store
+    with store.writing():
+        row = library.resolve(video)
+        store.delete_video(row["video_id"])
+        store.cleanup_versions(library.settings.keep_versions_s)
+    return ForgottenVideo(row["video_id"], row["path"] or "")
+
+
+def doctor(library: Library, fix: bool = False) -> DoctorReport:
+    """Check that the ledger and the tables agree; with `fix`, repair what can be.
+
+    Nothing is deleted that might be wanted: with `fix`, derived rows without their video
+    row go, and files whose video is missing, or videos no file refers to, are marked
+    pending for the next `index`.
+    """
+    problems: list[str] = []
+    fixes: list[str] = []
+    store, ledger = library.store, library.store.ledger
+    videos = store.video_ids()
+    orphans = store.orphan_video_ids()
+    if orphans:
+        problems.append(f"{len(orphans)} video(s) have derived rows but no video row")
+    stale = [e for e in ledger.entries(FileStatus.INDEXED) if e.video_id not in videos]
+    if stale:
+        problems.append(
+            f"{len(stale)} file(s) are marked indexed but their video is missing: "
+            + ", ".join(e.path for e in stale[:5])
+        )
+    referenced = {e.video_id for e in ledger.entries()}
+    unledgered = sorted(videos - referenced)
+    if unledgered:
+        problems.append(f"{len(unledgered)} video(s) are stored but no file refers to them")
+    # A file gone from disk is not an inconsistency: its video stays searchable until it
+    # is forgotten or its file is indexed again where it now lives.
+    gone = [e.path for e in ledger.entries(FileStatus.INDEXED) if not Path(e.path).exists()]
+    notices = [str(p) for p in library.skipped_plugins()]
+    if gone:
+        notices.append(
+            f"{len(gone)} indexed file(s) are no longer at their path (their videos are "
+            "kept; `videolearn index` the new place or `videolearn forget` them): "
+            + ", ".join(gone[:5])
+        )
+    pending = ledger.entries(FileStatus.PENDING)
+    if pending:
+        problems.append(
+            f"{len(pending)} file(s) are not finished indexing (a run stopped): "
+            + ", ".join(e.path for e in pending[:5])
+        )
+    repairable = bool(orphans or stale or unledgered)
+    if repairable:
+        fixes.append("videolearn doctor --fix")
+    if pending or stale or unledgered:
+        fixes.append("videolearn index PATH... (the same paths as before) to finish")
+    if fix and repairable:
+        with store.writing():
+            store.delete_orphans()
+            for e in stale:
+                ledger.set(
+                    e.path,
+                    FileStatus.PENDING,
+                    video_id=e.video_id,
+                    size_bytes=e.size_bytes,
+                    mtime_ns=e.mtime_ns,
+                )
+            for video_id in unledgered:
+                row = store.get_video(video_id)
+                if row is not None:
+                    ledger.set(row["path"], FileStatus.PENDING, video_id=video_id)
+            store.cleanup_versions(library.settings.keep_versions_s)
+        return doctor(library, fix=False)
+    return DoctorReport(problems, fixes, notices)

@@ -1,0 +1,65 @@
+"""What every command shares: the `--library`, `--json` and `--no-progress` options, the
+exit codes, JSON lines out, and opening the library with a clear error."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from videolearn.config import DEFAULT_LIBRARY
+
+if TYPE_CHECKING:
+    from videolearn.library import Library
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+
+LibraryOption = Annotated[
+    Path,
+    typer.Option(
+        "--library",
+        envvar="VIDEOLEARN_LIBRARY",
+        help="Library directory.",
+        file_okay=False,
+        metavar="DIR",
+    ),
+]
+# A flag takes no value: `metavar=""` keeps typer from labelling it `<bool>`.
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Machine output: one JSON object per line.", metavar="")
+]
+NoProgressOption = Annotated[
+    bool, typer.Option("--no-progress", help="No progress bar.", metavar="")
+]
+DEFAULT_LIBRARY_PATH = Path(DEFAULT_LIBRARY)
+
+
+def emit(obj: Any) -> None:
+    """One JSON object on a line of its own."""
+    sys.stdout.write(json.dumps(obj, default=str, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    """Say what went wrong on stderr; raise the result to exit with `code`."""
+    typer.echo(f"videolearn: {message}", err=True)
+    return typer.Exit(code)
+
+
+def open_cli_library(library: Path, create: bool = False) -> Library:
+    """The library at `library`, or exit 2 saying why it is not one."""
+    from videolearn.errors import LibraryNotFoundError
+    from videolearn.library import open_library
+
+    try:
+        return open_library(library, create=create)
+    except LibraryNotFoundError as err:
+        raise fail(str(err), EXIT_USAGE) from None
+
+
+def show_progress(as_json: bool, no_progress: bool) -> bool:
+    """Whether to draw a progress bar: on a terminal, unless asked not to."""
+    return not as_json and not no_progress and sys.stderr.isatty()

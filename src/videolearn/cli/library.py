@@ -1,0 +1,200 @@
+"""`index`, `status`, `show`, `forget`, `doctor`: filling a library and keeping it in order."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from videolearn.cli.common import (
+    DEFAULT_LIBRARY_PATH,
+    EXIT_SOME_FAILED,
+    EXIT_USAGE,
+    JsonOption,
+    LibraryOption,
+    NoProgressOption,
+    emit,
+    fail,
+    open_cli_library,
+    show_progress,
+)
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+    from videolearn.pipeline import IndexResult
+
+app = typer.Typer()
+
+
+class _RichProgress:
+    """Files done out of all, and seconds of media within the current file."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.files: TaskID = progress.add_task("files", total=None, detail="")
+        self.media: TaskID = progress.add_task("", total=None, detail="")
+
+    def file_started(self, path: Path, number: int, total: int) -> None:
+        self.progress.update(
+            self.files, total=total, completed=number - 1, description=f"files {number}/{total}"
+        )
+        self.progress.update(
+            self.media, description=path.name[:40], completed=0, total=None, detail=""
+        )
+
+    def media_progress(self, reached_s: float, duration_s: float) -> None:
+        detail = f"{reached_s:.0f}/{duration_s:.0f} s" if duration_s else f"{reached_s:.0f} s"
+        self.progress.update(
+            self.media, completed=reached_s, total=duration_s or None, detail=detail
+        )
+
+    def file_done(self, result: IndexResult) -> None:
+        self.progress.advance(self.files)
+        if result.status == "failed":
+            self.progress.console.print(f"[red]failed[/red] {result.path}: {result.reason}")
+
+
+@app.command()
+def index(
+    # Plain strings: the library reports a missing or unreadable path per file, in order.
+    paths: Annotated[
+        list[str], typer.Argument(help="Files or folders to index.", metavar="PATH...")
+    ],
+    library: LibraryOption = DEFAULT_LIBRARY_PATH,
+    as_json: JsonOption = False,
+    no_progress: NoProgressOption = False,
+) -> None:
+    """Add or refresh videos; resumable. Exit 1 when any file failed."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from videolearn.errors import LibraryLockedError
+    from videolearn.pipeline import IndexStatus
+
+    with open_cli_library(library, create=True) as lib:
+        try:
+            if show_progress(as_json, no_progress):
+                columns = (
+                    TextColumn("{task.description}"),
+                    BarColumn(),
+                    TextColumn("{task.fields[detail]}"),
+                    TimeRemainingColumn(),
+                )
+                with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+                    results = lib.index(paths, _RichProgress(bar))
+            else:
+                results = lib.index(paths)
+        except LibraryLockedError as err:
+            raise fail(str(err), EXIT_SOME_FAILED) from None
+    for r in results:
+        if as_json:
+            emit(r.to_json())
+        else:
+            line = f"{r.status:9} {r.path}"
+            typer.echo(line + (f": {r.reason}" if r.reason else ""))
+    if not as_json:
+        counts = Counter(r.status for r in results)
+        typer.echo(", ".join(f"{counts[s]} {s}" for s in IndexStatus))
+    if any(r.status == IndexStatus.FAILED for r in results):
+        raise typer.Exit(EXIT_SOME_FAILED)
+
+
+@app.command()
+def status(library: LibraryOption = DEFAULT_LIBRARY_PATH, as_json: JsonOption = False) -> None:
+    """Counts (indexed, failed, pending) and every failed file's reason."""
+    from videolearn.apps import catalog
+
+    with open_cli_library(library) as lib:
+        st = catalog.status(lib)
+    if as_json:
+        emit(st.to_json())
+        return
+    typer.echo(f"{st.indexed} indexed, {st.failed} failed, {st.pending} pending")
+    for f in st.failures:
+        typer.echo(f"failed {f.path}: {f.reason}")
+    for problem in st.skipped_plugins:
+        typer.echo(f"note: {problem}")
+
+
+@app.command()
+def show(
+    video: Annotated[
+        str,
+        typer.Argument(help="A path or a video id (or 6+ leading characters).", metavar="VIDEO"),
+    ],
+    library: LibraryOption = DEFAULT_LIBRARY_PATH,
+    as_json: JsonOption = False,
+) -> None:
+    """One video: its info and every moment found in it."""
+    from videolearn.apps import catalog
+    from videolearn.errors import VideoNotFoundError
+
+    with open_cli_library(library) as lib:
+        try:
+            detail = catalog.show(lib, video)
+        except VideoNotFoundError as err:
+            raise fail(str(err), EXIT_USAGE) from None
+    if as_json:
+        emit(detail.to_json())
+        return
+    info = detail.info
+    typer.echo(f"{info['path']}\n  id {info['video_id']}")
+    size = f"{info['width_px']}x{info['height_px']}, " if info["width_px"] else "audio only, "
+    typer.echo(f"  {size}{info['duration_s']:.2f} s, {info['container']}")
+    for m in detail.moments:
+        span = f"{m.span.start_s:9.2f} - {m.span.end_s:9.2f}"
+        typer.echo(f"  {span}  {m.modality:6} {m.text or m.label}")
+    kinds = Counter((e["kind"], e["dim"], e["model"]) for e in detail.embeddings)
+    for (kind, dim, model), count in sorted(kinds.items()):
+        typer.echo(f"  vectors: {count} x {kind} ({dim}-d, {model})")
+
+
+@app.command()
+def forget(
+    video: Annotated[str, typer.Argument(help="A path or a video id.", metavar="VIDEO")],
+    library: LibraryOption = DEFAULT_LIBRARY_PATH,
+    as_json: JsonOption = False,
+) -> None:
+    """Remove a video and everything derived from it."""
+    from videolearn.apps import catalog
+    from videolearn.errors import LibraryLockedError, VideoNotFoundError
+
+    with open_cli_library(library) as lib:
+        try:
+            gone = catalog.forget(lib, video)
+        except VideoNotFoundError as err:
+            raise fail(str(err), EXIT_USAGE) from None
+        except LibraryLockedError as err:
+            raise fail(str(err), EXIT_SOME_FAILED) from None
+    if as_json:
+        emit(gone.to_json())
+    else:
+        typer.echo(f"forgot {gone.path} ({gone.video_id[:12]})")
+
+
+@app.command()
+def doctor(
+    library: LibraryOption = DEFAULT_LIBRARY_PATH,
+    as_json: JsonOption = False,
+    fix: Annotated[
+        bool, typer.Option("--fix", help="Repair what can be repaired.", metavar="")
+    ] = False,
+) -> None:
+    """Check that the ledger and the tables agree. Exit 1 with what to run otherwise."""
+    from videolearn.apps import catalog
+
+    with open_cli_library(library) as lib:
+        report = catalog.doctor(lib, fix=fix)
+    if as_json:
+        emit(report.to_json())
+    else:
+        typer.echo("library is consistent" if report.ok else "\n".join(report.problems))
+        for notice in report.notices:
+            typer.echo(f"note: {notice}")
+        for command in report.fixes:
+            typer.echo(f"run: {command}")
+    if not report.ok:
+        raise typer.Exit(EXIT_SOME_FAILED)

@@ -1,0 +1,46 @@
+"""The index pipeline: schedules files, runs the extractors (each model family in a worker
+process of its own), writes through the store, then runs the hooks that follow a stored
+video (`hooks`). `open_pipeline` builds the engine; `local` is this machine's.
+
+Sits above the store and below the library and the applications: it knows nothing of
+what a hook does with a video.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from videolearn.pipeline.hooks import HookFactory, IndexHook, StoredVideo, available_hooks
+from videolearn.pipeline.types import IndexProgress, IndexResult, IndexStatus, Pipeline
+
+if TYPE_CHECKING:
+    from videolearn.config import Settings
+    from videolearn.extractors.base import Extractor
+    from videolearn.store.embedded import LibraryStore
+
+
+def open_pipeline(
+    store: LibraryStore,
+    settings: Settings,
+    extractors: Sequence[Extractor],
+    hooks: Sequence[HookFactory] = (),
+) -> Pipeline:
+    """The engine that indexes into `store` with `extractors` (in dependency order), then
+    tells `hooks` of each stored video."""
+    from videolearn.pipeline.local import LocalPipeline
+
+    return LocalPipeline(store, settings, extractors, hooks)
+
+
+__all__ = [
+    "HookFactory",
+    "IndexHook",
+    "IndexProgress",
+    "IndexResult",
+    "IndexStatus",
+    "Pipeline",
+    "StoredVideo",
+    "available_hooks",
+    "open_pipeline",
+]

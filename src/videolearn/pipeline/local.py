@@ -1,0 +1,296 @@
+"""The index pipeline on one machine: which files need work, decoding ahead, extractors in
+worker processes, writes through the store, then the hooks.
+
+A walk of one file, all of it here and below: the scan finds it (`ingest.scan`); the ledger
+says whether its size and modification time changed; it is read once for its sha256 (its
+id); content already stored under another path is recorded at the new path without
+decoding; otherwise its decode starts in a limited child process (`extractors.runner`,
+`ingest.worker`) while earlier files are still being worked on, up to
+`decode.parallel_files` at once; the extractors run on its chunks as they arrive, those of
+a model family in that family's worker process (`pipeline.workers`); the store writes its
+rows (derived rows first, the video row last); the hooks are told (`pipeline.hooks`:
+matching against the banks); the ledger marks it indexed. `_FileStates` is the one place
+that writes a file's ledger state.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from videolearn.config import Settings
+from videolearn.errors import ExtractorError, MediaError
+from videolearn.extractors.base import Extractor, VideoContext
+from videolearn.extractors.runner import open_extractor_decode, run_extractors
+from videolearn.ingest.decode import DecodeReport, MediaChunk
+from videolearn.ingest.scan import FileIdentity, FoundFile, identify, iter_media_files, stat_file
+from videolearn.ingest.worker import DecodeProcess
+from videolearn.pipeline.hooks import HookFactory, IndexHook, StoredVideo
+from videolearn.pipeline.types import IndexProgress, IndexResult, IndexStatus, Silent
+from videolearn.pipeline.workers import ExtractorWorkers, open_extractor_workers
+from videolearn.store.embedded import ExtractorOutput, LibraryStore, version_tag
+from videolearn.store.ledger import FileEntry, FileStatus, Ledger
+from videolearn.types import MediaInfo
+
+
+class _FileStates:
+    """The one writer of files' ledger state during a run; each call returns the file's
+    result when it is one."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    def failed(self, path: str, reason: str, identity: FileIdentity | None = None) -> IndexResult:
+        self._set(path, FileStatus.FAILED, identity, reason)
+        return IndexResult(path, identity.sha256 if identity else None, IndexStatus.FAILED, reason)
+
+    def pending(self, identity: FileIdentity) -> None:
+        self._set(str(identity.path), FileStatus.PENDING, identity)
+
+    def indexed(self, identity: FileIdentity, status: IndexStatus) -> IndexResult:
+        self._set(str(identity.path), FileStatus.INDEXED, identity)
+        return IndexResult(str(identity.path), identity.sha256, status)
+
+    def _set(
+        self,
+        path: str,
+        status: FileStatus,
+        identity: FileIdentity | None,
+        reason: str | None = None,
+    ) -> None:
+        if identity is None:
+            self.ledger.set(path, status, reason=reason)
+            return
+        self.ledger.set(
+            path,
+            status,
+            video_id=identity.sha256,
+            size_bytes=identity.size_bytes,
+            mtime_ns=identity.mtime_ns,
+            reason=reason,
+        )
+
+
+@dataclass(frozen=True)
+class _Started:
+    """A file after `_start`: either its result already, or a running decode."""
+
+    result: IndexResult | None
+    identity: FileIdentity | None = None
+    previous: FileEntry | None = None
+    decode: DecodeProcess | None = None
+
+    @property
+    def decoding(self) -> bool:
+        return self.decode is not None
+
+
+class LocalPipeline:
+    """Indexes files into a store on this machine. Build one per run (`open_pipeline`)."""
+
+    def __init__(
+        self,
+        store: LibraryStore,
+        settings: Settings,
+        extractors: Sequence[Extractor],
+        hooks: Sequence[HookFactory] = (),
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.extractors = list(extractors)
+        self.hook_factories = list(hooks)
+        self.versions = {ex.name: version_tag(ex.version, ex.revision) for ex in extractors}
+        self.files = _FileStates(store.ledger)
+
+    def index(
+        self, paths: Iterable[Path | str], progress: IndexProgress | None = None
+    ) -> list[IndexResult]:
+        """Add or refresh the media files under `paths`. Resumable; one writer at a time.
+
+        A file that cannot be indexed gets a reason in the ledger and the run goes on.
+        Up to `decode.parallel_files` files decode at once, each in its own child
+        process, while the extractors work through them in order.
+
+        Raises:
+            LibraryLockedError: another process is writing to the library.
+        """
+        progress = progress or Silent()
+        found = list(iter_media_files(Path(p) for p in paths))
+        results: list[IndexResult] = []
+        with self.store.writing(), ExitStack() as stack:
+            run_id = self.store.ledger.start_run()
+            hooks: list[IndexHook] = [
+                make(self.store, self.settings) for make in self.hook_factories
+            ]
+            loaded: list[ExtractorWorkers | None] = []
+
+            def ready() -> ExtractorWorkers | None:
+                # Models load when the first file needs them, while it decodes: a run that
+                # finds every file unchanged loads none.
+                if not loaded:
+                    workers = None
+                    if self.settings.workers.processes:
+                        workers = stack.enter_context(
+                            open_extractor_workers(self.extractors, self.settings)
+                        )
+                    for ex in self.extractors:
+                        if workers is None or ex.name not in workers.names:
+                            ex.load()
+                    loaded.append(workers)
+                return loaded[0]
+
+            # Started files in order; up to `parallel_files` of them decoding at once.
+            window: deque[_Started] = deque()
+            next_index = 0
+
+            def top_up() -> None:
+                nonlocal next_index
+                limit = self.settings.decode.parallel_files
+                while next_index < len(found) and sum(s.decoding for s in window) < limit:
+                    window.append(self._start(found[next_index]))
+                    next_index += 1
+
+            try:
+                for number, item in enumerate(found, start=1):
+                    top_up()
+                    started = window.popleft()
+                    progress.file_started(item.path, number, len(found))
+                    result = started.result or self._finish(
+                        started, progress, top_up, ready(), hooks
+                    )
+                    results.append(result)
+                    progress.file_done(result)
+            finally:
+                for started in window:
+                    if started.decode is not None:
+                        started.decode.close()
+            counts = {s.value: sum(r.status == s for r in results) for s in IndexStatus}
+            self.store.ledger.finish_run(run_id, **counts)
+            for hook in hooks:
+                hook.run_finished()
+            self.store.ensure_text_index()
+            self.store.ensure_scalar_indexes()
+            self.store.ensure_vector_index(self.settings.vector_index_min_rows)
+            self.store.cleanup_versions(self.settings.keep_versions_s)
+        return results
+
+    def _start(self, item: FoundFile) -> _Started:
+        """Decide what a file needs; when it needs decoding, start the decode."""
+        key = str(item.path)
+        if item.problem:
+            return _Started(self.files.failed(key, item.problem))
+        previous = self.store.ledger.get(key)
+        limit = self.settings.decode.max_file_size_bytes
+        try:
+            st = stat_file(item.path, limit)
+            if (
+                previous is not None
+                and previous.status == FileStatus.INDEXED
+                and previous.video_id
+                and previous.size_bytes == st.st_size
+                and previous.mtime_ns == st.st_mtime_ns
+                and self._is_current(previous.video_id)
+            ):
+                return _Started(IndexResult(key, previous.video_id, IndexStatus.UNCHANGED))
+            identity = identify(item.path, limit)
+        except MediaError as err:
+            return _Started(self.files.failed(key, err.reason))
+        if self._is_current(identity.sha256):
+            # Same content seen before (moved, renamed, copied or touched).
+            self.store.set_path(identity.sha256, key)
+            result = self.files.indexed(identity, IndexStatus.UNCHANGED)
+            self._drop_if_unreferenced(previous, identity.sha256)
+            return _Started(result)
+        self.files.pending(identity)
+        try:
+            decode = open_extractor_decode(identity.path, self.extractors, self.settings.decode)
+        except MediaError as err:
+            return _Started(self.files.failed(key, err.reason, identity))
+        return _Started(None, identity, previous, decode)
+
+    def _finish(
+        self,
+        started: _Started,
+        progress: IndexProgress,
+        after_decode: Callable[[], None],
+        workers: ExtractorWorkers | None,
+        hooks: Sequence[IndexHook],
+    ) -> IndexResult:
+        """Run the extractors over a started decode, store what they found, tell the
+        hooks."""
+        identity, decode = started.identity, started.decode
+        assert identity is not None and decode is not None
+        key, video_id = str(identity.path), identity.sha256
+        info = decode.info
+        video = VideoContext(video_id, identity.path, info, identity)
+
+        def chunks() -> Iterator[MediaChunk]:
+            yield from decode
+            after_decode()
+
+        def on_progress(reached_s: float) -> None:
+            progress.media_progress(reached_s, info.duration_s)
+
+        try:
+            with decode:
+                signals = run_extractors(self.extractors, video, chunks(), on_progress, workers)
+        except (MediaError, ExtractorError) as err:
+            reason = err.reason if isinstance(err, MediaError) else str(err)
+            return self.files.failed(key, reason, identity)
+        assert decode.report is not None
+        outputs = [
+            ExtractorOutput(ex.name, ex.version, signals[ex.name], ex.revision)
+            for ex in self.extractors
+        ]
+        self.store.write_video(video_row(identity, info, decode.report), outputs)
+        stored = StoredVideo(video_id, key, identity.md5, signals)
+        for hook in hooks:
+            try:
+                hook.video_stored(stored)
+            except Exception as err:  # the video is stored; the hook catches up next run
+                reason = f"{hook.name} failed after storing: {type(err).__name__}: {err}"
+                return self.files.failed(key, reason, identity)
+        result = self.files.indexed(identity, IndexStatus.INDEXED)
+        self._drop_if_unreferenced(started.previous, video_id)
+        return result
+
+    def _is_current(self, video_id: str) -> bool:
+        row = self.store.get_video(video_id)
+        return row is not None and json.loads(row["extractors"] or "{}") == self.versions
+
+    def _drop_if_unreferenced(self, previous: FileEntry | None, new_video_id: str) -> None:
+        # The path held other content before: that old video is gone unless another path
+        # still refers to it.
+        if previous is None or not previous.video_id or previous.video_id == new_video_id:
+            return
+        if not [p for p in self.store.ledger.paths_of(previous.video_id) if p != previous.path]:
+            self.store.delete_video(previous.video_id)
+
+
+def video_row(identity: FileIdentity, info: MediaInfo, report: DecodeReport) -> dict[str, Any]:
+    """A video's row in the `videos` table, from its identity, probe and decode."""
+    size = report.display_size_px or (
+        (info.video.width_px, info.video.height_px) if info.video else None
+    )
+    duration_s = info.duration_s if info.duration_s > 0 else report.decoded_end_s
+    return {
+        "video_id": identity.sha256,
+        "path": str(identity.path),
+        "size_bytes": identity.size_bytes,
+        "duration_s": duration_s,
+        "container": info.container,
+        "width_px": size[0] if size else None,
+        "height_px": size[1] if size else None,
+        "rotation_deg": report.rotation_deg if info.video else None,
+        "fps": info.video.average_fps if info.video else None,
+        "video_codec": info.video.codec if info.video else None,
+        "audio_codec": info.audio.codec if info.audio else None,
+        "audio_sample_rate_hz": info.audio.sample_rate_hz if info.audio else None,
+        "frames_decoded": report.video_frames,
+        "corrupt_packets": report.corrupt_packets,
+    }

@@ -1,0 +1,166 @@
+"""The library's SQLite file (`ledger.sqlite`): one owner, one connection, numbered
+migrations.
+
+Small, frequent state lives here rather than in LanceDB, where every write is a new table
+version: the job ledger, the hash banks, and what later applications keep (review
+decisions, the audit log, API tokens). Each of those is a class over a table set that
+takes its connection from `LibraryDatabase`; none opens the file itself. WAL lets readers
+(status, a web server) read while a writer indexes.
+
+The schema changes only through `MIGRATIONS`, applied in order and recorded in SQLite's
+`user_version`, so that a library written by any earlier version opens in this one. The
+first three were written before migrations were numbered and are idempotent (a library of
+that time has some of their tables already); later ones need not be.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from videolearn.store.banks import BankStore
+from videolearn.store.ledger import Ledger
+from videolearn.types import Closing
+
+DATABASE_FILE = "ledger.sqlite"
+
+_LEDGER = """
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY,
+    video_id TEXT,
+    size_bytes INTEGER,
+    mtime_ns INTEGER,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'indexed', 'failed')),
+    reason TEXT,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS files_video ON files (video_id);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at REAL NOT NULL,
+    finished_at REAL,
+    indexed INTEGER NOT NULL DEFAULT 0,
+    unchanged INTEGER NOT NULL DEFAULT 0,
+    failed INTEGER NOT NULL DEFAULT 0
+);
+"""
+
+_BANKS = """
+CREATE TABLE IF NOT EXISTS banks (
+    name TEXT PRIMARY KEY,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS bank_entries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    bank TEXT NOT NULL REFERENCES banks(name) ON DELETE CASCADE,
+    signal_type TEXT NOT NULL,
+    content TEXT NOT NULL,
+    value TEXT NOT NULL,
+    added_at REAL NOT NULL,
+    UNIQUE (bank, signal_type, value)
+);
+CREATE TABLE IF NOT EXISTS bank_frames (
+    entry_id INTEGER NOT NULL REFERENCES bank_entries(id) ON DELETE CASCADE,
+    frame INTEGER NOT NULL,
+    quality INTEGER NOT NULL,
+    pdq_hex TEXT NOT NULL,
+    timestamp_s REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS bank_frames_entry ON bank_frames (entry_id);
+CREATE TABLE IF NOT EXISTS video_matches (
+    video_id TEXT NOT NULL,
+    entry_id INTEGER NOT NULL REFERENCES bank_entries(id) ON DELETE CASCADE,
+    signal_type TEXT NOT NULL,
+    match_json TEXT NOT NULL,
+    matched_at REAL NOT NULL,
+    PRIMARY KEY (video_id, entry_id, signal_type)
+);
+-- The bank generation each stored video was last matched at: older ones are matched again.
+CREATE TABLE IF NOT EXISTS matched_videos (
+    video_id TEXT PRIMARY KEY,
+    generation INTEGER NOT NULL,
+    matched_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS bank_generation (id INTEGER PRIMARY KEY CHECK (id = 0), n INTEGER);
+INSERT OR IGNORE INTO bank_generation VALUES (0, 0);
+"""
+
+
+def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
+    def apply(db: sqlite3.Connection) -> None:
+        for statement in sql.split(";"):
+            if statement.strip():
+                db.execute(statement)
+
+    return apply
+
+
+def _add_tile_column(db: sqlite3.Connection) -> None:
+    # Banks made before the logo-robust tiles signal lack the column.
+    columns = {row[1] for row in db.execute("PRAGMA table_info(bank_frames)")}
+    if "tile" not in columns:
+        db.execute("ALTER TABLE bank_frames ADD COLUMN tile INTEGER NOT NULL DEFAULT 0")
+
+
+# (number, what it does, how): numbers run from 1 without gaps; append, never edit.
+MIGRATIONS: tuple[tuple[int, str, Callable[[sqlite3.Connection], None]], ...] = (
+    (1, "the job ledger: files and runs", _script(_LEDGER)),
+    (2, "hash banks, their frames, and the matches of stored videos", _script(_BANKS)),
+    (3, "bank_frames.tile: the quadrant of a vpdq_tiles frame", _add_tile_column),
+)
+
+
+class LibraryDatabase(Closing):
+    """The one owner of a library's SQLite file: opens it, brings its schema up to date,
+    and hands out the classes that keep their tables in it (`ledger`, `banks`)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        # Autocommit; `transaction` groups statements. Not bound to the opening thread: a
+        # server answers from threads of its own.
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self.migrate()
+        self.ledger = Ledger(self._db)
+        self.banks = BankStore(self._db)
+
+    @property
+    def schema_version(self) -> int:
+        """The number of the last migration applied."""
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> list[int]:
+        """Apply the migrations this file has not had, each in a transaction of its own;
+        returns their numbers."""
+        applied = []
+        for number, _, apply in MIGRATIONS:
+            if number <= self.schema_version:
+                continue
+            with self.transaction():
+                apply(self._db)
+                self._db.execute(f"PRAGMA user_version = {int(number)}")
+            applied.append(number)
+        return applied
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """All or nothing: commit when the block ends, roll back when it raises."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def open_database(library_root: Path) -> LibraryDatabase:
+    """Open (and migrate) the SQLite file of the library at `library_root`."""
+    return LibraryDatabase(library_root / DATABASE_FILE)
