@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.contract import run_extractor
+from tests.contract import ExtractorContract, run_extractor
 from videolearn.apps.search import SearchFilters, search_moments
-from videolearn.config import load_settings
+from videolearn.config import Settings, load_settings
 from videolearn.errors import ExtractorError
 from videolearn.extractors.base import Embedding
-from videolearn.extractors.clip import ClipModel, model_folder
+from videolearn.extractors.clip import ClipExtractor, ClipModel, model_folder
 from videolearn.library import open_library
 from videolearn.samples import write_video
 
@@ -111,6 +111,18 @@ def coloured(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_video(
         tmp_path_factory.mktemp("media") / "colours.mp4", shots, size=(320, 180), tone_hz=None
     )
+
+
+class TestClipContract(ExtractorContract):
+    extractor_class = ClipExtractor
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def contract_settings(
+        cls, tiny_clip: Path, tmp_path_factory: pytest.TempPathFactory
+    ) -> Settings:
+        folder = tmp_path_factory.mktemp("lib") / "library"
+        return load_settings(folder, keep_versions_s=0, clip={"model": str(tiny_clip)})
 
 
 def test_the_saved_model_names_colours(tiny_clip: Path) -> None:

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from tests.contract import ExtractorContract
+from tests.plugins import install_plugin
 from videolearn.apps import catalog
+from videolearn.config import load_settings
 from videolearn.errors import ExtractorError
 from videolearn.extractors.base import Extractor, ExtractorPass, Moment, Signal, VideoContext
 from videolearn.extractors.builtin import (
@@ -101,20 +103,6 @@ def test_missing_need_is_an_error_naming_it() -> None:
         order_by_needs([_Needy])
 
 
-def _install_plugin(
-    folder: Path, monkeypatch: pytest.MonkeyPatch, name: str, class_name: str, source: str
-) -> None:
-    """A real distribution on sys.path whose module `name` declares an extractor entry point."""
-    (folder / f"{name}.py").write_text(source)
-    dist = folder / f"{name}-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text(
-        f"[videolearn.extractors]\n{name} = {name}:{class_name}\n"
-    )
-    monkeypatch.syspath_prepend(str(folder))
-
-
 def test_entry_point_extractors_are_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     source = (
         "from videolearn.extractors.builtin import ShotsExtractor\n"
@@ -122,7 +110,7 @@ def test_entry_point_extractors_are_found(tmp_path: Path, monkeypatch: pytest.Mo
         "    name = 'count_shots'\n"
         "    version = 3\n"
     )
-    _install_plugin(tmp_path, monkeypatch, "count_shots", "CountShots", source)
+    install_plugin(tmp_path, monkeypatch, "count_shots", "CountShots", source)
     found = available_extractors()
     assert found["count_shots"].version == 3
     assert list(found)[:4] == ["file_hash", "media_info", "shots", "thumbnails"]
@@ -140,7 +128,7 @@ def test_an_extractor_crash_fails_that_file_only(
         "            raise ZeroDivisionError('boom')\n"
         "        return super().begin(video)\n"
     )
-    _install_plugin(tmp_path, monkeypatch, "broken", "Broken", source)
+    install_plugin(tmp_path, monkeypatch, "broken", "Broken", source)
     media = tmp_path / "media"
     media.mkdir()
     write_video(media / "bad.mp4", [(RED, 1.0)])
@@ -151,3 +139,51 @@ def test_an_extractor_crash_fails_that_file_only(
         assert results["bad.mp4"].status == "failed"
         assert results["bad.mp4"].reason == "extractor broken failed: ZeroDivisionError: boom"
         assert catalog.status(lib).failures[0].path.endswith("bad.mp4")
+
+
+def test_a_plugin_that_fails_to_load_is_skipped_and_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install_plugin(tmp_path, monkeypatch, "broken_import", "Nope", "import no_such_module\n")
+    taken = (
+        "from videolearn.extractors.builtin import ShotsExtractor\n"
+        "class Again(ShotsExtractor):\n"
+        "    name = 'shots'\n"
+    )
+    install_plugin(tmp_path, monkeypatch, "taken_name", "Again", taken)
+    found = available_extractors()
+    assert "broken_import" not in found and found["shots"] is ShotsExtractor
+    media = tmp_path / "media"
+    media.mkdir()
+    write_video(media / "good.mp4", [(BLUE, 1.0)])
+    with open_library(tmp_path / "lib", create=True) as lib:
+        [result] = lib.index([media])
+        assert result.status == "indexed"
+        skipped = {p.name: p.reason for p in catalog.status(lib).skipped_plugins}
+        assert "ModuleNotFoundError" in skipped["broken_import"]
+        assert skipped["taken_name"] == "another extractor is already named 'shots'"
+        notices = catalog.doctor(lib).notices
+        assert any("broken_import" in n and "skipped" in n for n in notices)
+
+
+def test_a_plugin_brings_its_own_settings_section(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = (
+        "from pydantic import BaseModel, Field\n"
+        "from videolearn.extractors.builtin import ShotsExtractor\n"
+        "class Options(BaseModel):\n"
+        "    every_s: float = Field(default=1.0, gt=0)\n"
+        "class Tuned(ShotsExtractor):\n"
+        "    name = 'tuned'\n"
+        "    options_model = Options\n"
+    )
+    install_plugin(tmp_path, monkeypatch, "tuned", "Tuned", source)
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "videolearn.toml").write_text("[plugins.tuned]\nevery_s = 2.5\n")
+    tuned = available_extractors()["tuned"]
+    assert tuned(load_settings(tmp_path / "lib")).plugin_options().every_s == 2.5
+    assert tuned(load_settings(tmp_path / "none")).plugin_options().every_s == 1.0
+    bad = load_settings(tmp_path / "none", plugins={"tuned": {"every_s": -1}})
+    with pytest.raises(ExtractorError, match=r"\[plugins.tuned\].*every_s"):
+        tuned(bad).plugin_options()

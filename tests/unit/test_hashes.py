@@ -18,6 +18,7 @@ from videolearn.extractors.hashes import (
     PdqExtractor,
     VpdqCroppedExtractor,
     VpdqExtractor,
+    VpdqTilesExtractor,
     crop_uniform_borders,
     hamming_hex,
 )
@@ -35,6 +36,10 @@ class TestVpdqContract(ExtractorContract):
 
 class TestVpdqCroppedContract(ExtractorContract):
     extractor_class = VpdqCroppedExtractor
+
+
+class TestVpdqTilesContract(ExtractorContract):
+    extractor_class = VpdqTilesExtractor
 
 
 def test_crop_uniform_borders() -> None:

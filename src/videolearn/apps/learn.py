@@ -22,6 +22,11 @@ from videolearn.library import Library
 DEVICES = ("cpu", "cuda")
 
 
+def _check_device(device: str) -> None:
+    if device not in DEVICES:
+        raise OptionError(f"--device must be one of {', '.join(DEVICES)}, not {device!r}")
+
+
 @dataclass(frozen=True)
 class LearnOptions:
     """What a person may choose for a run; None takes the library's `[learn]` setting."""
@@ -55,8 +60,7 @@ def plan_training(library: Library, options: LearnOptions) -> TrainingPlan:
     """
     s = library.settings.learn
     size = options.size or s.size
-    if options.device not in DEVICES:
-        raise OptionError(f"--device must be one of {', '.join(DEVICES)}, not {options.device!r}")
+    _check_device(options.device)
     try:
         config = LearnConfig(
             video_model=options.model or s.video_model,
@@ -110,8 +114,7 @@ def run_benchmark(
     models and budgets are its own."""
     from videolearn.learning.benchmark import BenchmarkConfig, run
 
-    if options.device not in DEVICES:
-        raise OptionError(f"--device must be one of {', '.join(DEVICES)}, not {options.device!r}")
+    _check_device(options.device)
     config = BenchmarkConfig.quick() if options.quick else BenchmarkConfig()
     if options.models:
         config = replace(config, models=options.models)

@@ -60,9 +60,7 @@ class _RichProgress:
 @app.command()
 def index(
     # Plain strings: the library reports a missing or unreadable path per file, in order.
-    paths: Annotated[
-        list[str], typer.Argument(help="Files or folders to index.", metavar="PATH...")
-    ],
+    paths: Annotated[list[str], typer.Argument(help="Files or folders to index.", metavar="PATH")],
     library: LibraryOption = DEFAULT_LIBRARY_PATH,
     as_json: JsonOption = False,
     no_progress: NoProgressOption = False,

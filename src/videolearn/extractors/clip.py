@@ -176,7 +176,8 @@ class ClipExtractor(Extractor):
     """A CLIP image vector per sampled frame, as `clip_image` embeddings."""
 
     name = "clip"
-    version = 1
+    # 2: the last frame's span ends where the video ends, not a sampling step after it.
+    version = 2
     signal_type = Embedding
     family = "torch"
 
@@ -234,7 +235,9 @@ class _ClipPass(ExtractorPass):
         # Each frame stands for the time until the next one (the last until the end).
         for i, e in enumerate(out):
             assert isinstance(e, Embedding)
-            nxt = out[i + 1].span.start_s if i + 1 < len(out) else max(end_s, e.span.end_s)
+            # (Not past the end: a frame's first span runs one sampling step, which can
+            # reach beyond a short video.)
+            nxt = out[i + 1].span.start_s if i + 1 < len(out) else end_s
             out[i] = Embedding(
                 TimeSpan(e.span.start_s, max(e.span.start_s, nxt)), e.kind, e.vector, e.model
             )
