@@ -25,7 +25,7 @@ from videolearn.pipeline import (
     open_pipeline,
 )
 from videolearn.plugins import PluginProblem
-from videolearn.store.embedded import LibraryStore, open_store, version_tag
+from videolearn.store.embedded import LibraryStore, open_store
 from videolearn.types import Closing
 
 
@@ -59,10 +59,6 @@ class Library(Closing):
                 classes = {n: c for n, c in classes.items() if c.configured(self.settings)}
             self._extractors = [cls(self.settings) for cls in classes.values()]
         return self._extractors
-
-    def extractor_versions(self) -> dict[str, int | str]:
-        """What a current video's row records: each enabled extractor's version tag."""
-        return {ex.name: version_tag(ex.version, ex.revision) for ex in self.extractors}
 
     def skipped_plugins(self) -> list[PluginProblem]:
         """Extractor and hook plug-ins that could not be loaded, and why."""
