@@ -14,7 +14,6 @@ from videolearn.errors import BankError, LibraryLockedError
 from videolearn.library import Library
 from videolearn.store.banks import (
     EXCHANGED_TYPES,
-    SIGNAL_TYPES,
     BankSummary,
     check_value,
     vpdq_from_tx,
@@ -103,7 +102,6 @@ def _rematched(library: Library, bank: str, added: int) -> BankChange:
 
 
 __all__ = [
-    "SIGNAL_TYPES",
     "BankChange",
     "add_file",
     "add_value",
