@@ -66,7 +66,7 @@ def index_once(paths: list[Path]) -> tuple[int, float]:
             if failed:
                 raise SystemExit(f"index failed: {failed}")
             rows = lib.store.videos()
-        return sum(r["frames_decoded"] for r in rows), sum(r["duration_s"] for r in rows)
+        return sum(r.frames_decoded or 0 for r in rows), sum(r.duration_s or 0.0 for r in rows)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

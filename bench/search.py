@@ -39,7 +39,8 @@ from videolearn.config import Settings, load_settings
 from videolearn.extractors.base import Moment, TextEmbedding
 from videolearn.extractors.text_embed import MODEL_NAME, TextEmbedder
 from videolearn.library import open_library
-from videolearn.store.embedded import ExtractorOutput
+from videolearn.store import ExtractorOutput
+from videolearn.store.tables import VideoRow
 from videolearn.types import TimeSpan
 
 DIM = 384
@@ -125,7 +126,7 @@ def build(
                 moments.append(Moment(span, "speech", text=text, attrs={"language": "xx"}))
                 vectors.append(TextEmbedding(span, "e5_speech", x[i], MODEL_NAME, text))
             store.write_video(
-                {"video_id": video_id, "path": f"/videos/{v:05d}.mp4", "duration_s": 3e3},
+                VideoRow(video_id, f"/videos/{v:05d}.mp4", duration_s=3e3),
                 [
                     ExtractorOutput("speech", 1, moments),
                     ExtractorOutput("text_embed", 2, vectors),
@@ -192,7 +193,7 @@ def measure(
             nearest = store.search_text_vectors(x, 50, nprobes=settings.search.vector_nprobes)
             times["vector"].append(time.perf_counter() - t)
             found["vector"] += bool(nearest)
-            got = {(int(h["video_id"], 16), round(h["start_s"] / 3.0)) for h in nearest[:10]}
+            got = {(int(h.video_id, 16), round(h.start_s / 3.0)) for h in nearest[:10]}
             nearests.append(got)
         for q in queries:
             t = time.perf_counter()

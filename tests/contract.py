@@ -19,7 +19,8 @@ from videolearn.extractors.runner import decode_request, run_extractors
 from videolearn.ingest.decode import MediaChunk, open_media
 from videolearn.ingest.scan import identify
 from videolearn.samples import BLUE, GREEN, RED, write_video
-from videolearn.store.embedded import DERIVED_TABLES, ExtractorOutput, open_store
+from videolearn.store import ExtractorOutput, open_store
+from videolearn.store.tables import ROW_TYPES, VideoRow
 
 
 def run_extractor(
@@ -84,19 +85,15 @@ class ExtractorContract:
         try:
             ex = self.extractor_class
             store.write_video(
-                {"video_id": video.video_id, "path": str(media_file), "duration_s": 3.0},
+                VideoRow(video.video_id, str(media_file), duration_s=3.0),
                 [ExtractorOutput(ex.name, ex.version, signals)],
             )
             stored = [
-                row for table in DERIVED_TABLES for row in store.rows_for(table, video.video_id)
+                row for row_type in ROW_TYPES for row in store.rows_of(row_type, video.video_id)
             ]
             assert len(stored) == len(signals)
-            assert {(r["start_s"], r["end_s"]) for r in stored} == {
-                (s.span.start_s, s.span.end_s) for s in signals
-            }
-            assert all(
-                r["extractor"] == ex.name and r["extractor_version"] == ex.version for r in stored
-            )
+            assert {r.span for r in stored} == {s.span for s in signals}
+            assert all(r.extractor == ex.name and r.extractor_version == ex.version for r in stored)
         finally:
             store.delete_video(video.video_id)
             store.close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 from videolearn.config import Settings, load_settings
 from videolearn.errors import ExtractorError, VideoNotFoundError
@@ -25,7 +24,8 @@ from videolearn.pipeline import (
     open_pipeline,
 )
 from videolearn.plugins import PluginProblem
-from videolearn.store.embedded import LibraryStore, open_store
+from videolearn.store import Store, open_store
+from videolearn.store.tables import VideoRow
 from videolearn.types import Closing
 
 
@@ -34,7 +34,7 @@ class Library(Closing):
 
     def __init__(self, settings: Settings, create: bool) -> None:
         self.settings = settings
-        self.store: LibraryStore = open_store(settings.library, create=create)
+        self.store: Store = open_store(settings.library, create=create)
         self._extractors: list[Extractor] | None = None
 
     def close(self) -> None:
@@ -78,7 +78,7 @@ class Library(Closing):
         pipeline = open_pipeline(self.store, self.settings, self.extractors, hooks)
         return pipeline.index(paths, progress)
 
-    def resolve(self, video: str) -> dict[str, Any]:
+    def resolve(self, video: str) -> VideoRow:
         """The video row for a path or a video id (or a unique prefix of one of 6+ chars).
 
         Raises:

@@ -18,7 +18,7 @@ from videolearn.config import load_settings
 from videolearn.library import open_library
 from videolearn.pipeline import IndexResult
 from videolearn.samples import BLUE, GREEN, RED, YELLOW, write_tone, write_video
-from videolearn.store.embedded import DERIVED_TABLES
+from videolearn.store.tables import ROW_TYPES, MomentRow, ThumbnailRow
 
 CLI = [sys.executable, "-m", "videolearn"]
 
@@ -153,14 +153,14 @@ def test_forget_removes_every_derived_row(media: Path, tmp_path: Path) -> None:
     library = tmp_path / "lib"
     run("index", media / "three.mp4", media / "silent.mkv", "--library", library)
     with open_library(library) as lib:
-        video_id = lib.resolve(str(media / "three.mp4"))["video_id"]
-        for table in DERIVED_TABLES:
-            assert lib.store.rows_for(table, video_id), table
+        video_id = lib.resolve(str(media / "three.mp4")).video_id
+        for row_type in ROW_TYPES:
+            assert lib.store.rows_of(row_type, video_id), row_type
     forgotten = lines(run("forget", media / "three.mp4", "--library", library, "--json"))[0]
     with open_library(library) as lib:
         assert forgotten["video_id"] == video_id
-        for table in DERIVED_TABLES:
-            assert lib.store.rows_for(table, video_id) == []
+        for row_type in ROW_TYPES:
+            assert lib.store.rows_of(row_type, video_id) == []
         assert lib.store.get_video(video_id) is None
         assert lib.store.ledger.paths_of(video_id) == []
         assert len(lib.store.video_ids()) == 1
@@ -296,19 +296,15 @@ def test_no_arguments_is_a_usage_error(tmp_path: Path) -> None:
 def _snapshot(library: Path) -> dict[str, list]:
     """Everything stored, without times of writing."""
     with open_library(library) as lib:
-        out: dict[str, list] = {"videos": sorted(map(_freeze, lib.store.videos()))}
-        for table in DERIVED_TABLES:
-            out[table] = sorted(
-                _freeze(row)
+        out: dict[str, list] = {"videos": sorted(map(repr, lib.store.videos()))}
+        for row_type in ROW_TYPES:
+            out[row_type.__name__] = sorted(
+                repr(row)
                 for video_id in lib.store.video_ids()
-                for row in lib.store.rows_for(table, video_id)
+                for row in lib.store.rows_of(row_type, video_id)
             )
         out["ledger"] = sorted((e.path, e.video_id, e.status) for e in lib.store.ledger.entries())
     return out
-
-
-def _freeze(row: dict) -> tuple:
-    return tuple(sorted((k, repr(v)) for k, v in row.items()))
 
 
 def test_edited_file_is_a_new_video_and_the_old_one_goes(tmp_path: Path) -> None:
@@ -319,7 +315,7 @@ def test_edited_file_is_a_new_video_and_the_old_one_goes(tmp_path: Path) -> None
         [second] = lib.index([clip])
         assert second.status == "indexed" and second.video_id != first.video_id
         assert lib.store.video_ids() == {second.video_id}
-        assert lib.store.rows_for("moments", first.video_id or "") == []
+        assert lib.store.rows_of(MomentRow, first.video_id or "") == []
         assert catalog.doctor(lib).ok
 
 
@@ -363,8 +359,8 @@ def test_readers_never_see_half_a_video(media: Path, tmp_path: Path) -> None:
             with open_library(library) as lib:
                 for video_id in lib.store.video_ids():
                     # Every listed video already has its shots and thumbnails.
-                    assert lib.store.rows_for("moments", video_id), video_id
-                    assert lib.store.rows_for("thumbnails", video_id), video_id
+                    assert lib.store.rows_of(MomentRow, video_id), video_id
+                    assert lib.store.rows_of(ThumbnailRow, video_id), video_id
                     seen.add(video_id)
     finally:
         writer.wait(timeout=120)

@@ -148,7 +148,7 @@ def test_filters_keep_one_modality_or_one_video(library: Path, embedder: TextEmb
     spoken = _search(library, "the park", embedder, modalities=("speech",))
     assert spoken and {h.modality for h in spoken} == {"speech"}
     with open_library(library) as lib:
-        german = lib.resolve(str(library.parent / "german.mp4"))["video_id"]
+        german = lib.resolve(str(library.parent / "german.mp4")).video_id
     only = _search(library, "the park", embedder, video_ids=(german,))
     assert only and {Path(h.path).name for h in only} == {"german.mp4"}
     bad = subprocess.run(

@@ -19,6 +19,7 @@ from videolearn.learning.synthetic import SEEN, render
 from videolearn.learning.train import LearnConfig, load_model, train
 from videolearn.library import open_library
 from videolearn.samples import write_av, write_tone
+from videolearn.store.tables import EmbeddingRow
 
 
 class TestAvEmbedContract(ExtractorContract):
@@ -100,9 +101,10 @@ def test_index_embeds_again_once_the_library_has_its_own_model(
     with open_library(settings=settings) as lib:
         [after] = lib.index([av_file])  # new weights: the stored vectors are stale
         assert after.status == "indexed" and after.video_id == first.video_id
-        rows = lib.store.rows_for("embeddings", after.video_id)
-        assert rows and {r["model"].split(":")[0] for r in rows} == {"av.pt"}
-        assert str(catalog.show(lib, str(av_file)).extractors["av_embed"]).startswith("1:av.pt:")
+        rows = lib.store.rows_of(EmbeddingRow, after.video_id)
+        assert rows and {r.model.split(":")[0] for r in rows} == {"av.pt"}
+        shown = catalog.show(lib, str(av_file)).video.extractors["av_embed"]
+        assert str(shown).startswith("1:av.pt:")
         assert [r.status for r in lib.index([av_file])] == ["unchanged"]
 
 

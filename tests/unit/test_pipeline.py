@@ -57,7 +57,7 @@ def test_a_hook_is_told_of_each_stored_video_and_a_failing_hook_fails_its_file(
         seen = [json.loads(x) for x in (tmp_path / "lib" / "seen.jsonl").read_text().splitlines()]
         good = catalog.show(lib, str(media / "good.mp4"))
         assert seen == [
-            {"id": good.info["video_id"], "md5": good.hashes["md5"], "shots": 2},
+            {"id": good.video.video_id, "md5": good.hashes["md5"], "shots": 2},
             {"run": "finished"},
         ]
         assert results["good.mp4"].status == IndexStatus.INDEXED

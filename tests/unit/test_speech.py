@@ -245,7 +245,7 @@ def test_index_stores_speech_moments_found_by_text(shared_data: Path, tmp_path: 
         clip = catalog.show(lib, str(media / "clip.mp4")).moments
         assert not [m for m in clip if m.modality == "speech"]
         hits = lib.store.search_text("fellow Americans")
-        assert hits and hits[0]["video_id"] == lib.resolve(str(media / "jfk.flac"))["video_id"]
+        assert hits and hits[0].video_id == lib.resolve(str(media / "jfk.flac")).video_id
 
 
 def test_a_model_folder_and_an_unknown_hub_name(tmp_path: Path, settings: Settings) -> None:

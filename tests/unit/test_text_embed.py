@@ -15,6 +15,7 @@ from videolearn.extractors.registry import available_extractors, order_by_needs
 from videolearn.extractors.text_embed import DIM, MODEL_NAME, TextEmbedder, TextEmbedExtractor
 from videolearn.library import open_library
 from videolearn.samples import SPOKEN_PASSAGES, Caption, sound_effect, write_captioned_video
+from videolearn.store.tables import EmbeddingRow, TextVectorRow, VideoRow
 
 
 class TestTextEmbedContract(ExtractorContract):
@@ -78,7 +79,7 @@ def test_reads_are_optional_and_order_the_extractors(tmp_path: Path) -> None:
     with open_library(create=True, settings=settings) as lib:
         (result,) = lib.index([video])
         assert result.status == "indexed"
-        assert lib.store.rows_for("embeddings", result.video_id) == []
+        assert lib.store.rows_of(EmbeddingRow, result.video_id) == []
 
 
 def test_sound_labels_are_embedded_as_their_class_names(tmp_path: Path) -> None:
@@ -106,13 +107,13 @@ def test_text_and_learned_vectors_are_stored_side_by_side(tmp_path: Path) -> Non
     with open_library(create=True, settings=settings) as lib:
         (result,) = lib.index([video])
         assert result.status == "indexed", result.reason
-        text = lib.store.rows_for("text_vectors", result.video_id)
-        learned = lib.store.rows_for("embeddings", result.video_id)
+        text = lib.store.rows_of(TextVectorRow, result.video_id)
+        learned = lib.store.rows_of(EmbeddingRow, result.video_id)
         detail = catalog.show(lib, str(video))
-    assert {r["kind"] for r in text} >= {"e5_text", "e5_sound"}
-    assert all(len(r["vector"]) == DIM for r in text)
-    assert {r["kind"] for r in learned} == {"av_video", "av_audio"}
-    assert {e["kind"] for e in detail.embeddings} == {r["kind"] for r in text + learned}
+    assert {r.kind for r in text} >= {"e5_text", "e5_sound"}
+    assert all(len(r.vector) == DIM for r in text)
+    assert {r.kind for r in learned} == {"av_video", "av_audio"}
+    assert {e.kind for e in detail.embeddings} == {r.kind for r in [*text, *learned]}
 
 
 def test_a_text_vector_has_one_size() -> None:
@@ -125,7 +126,7 @@ def test_a_text_vector_has_one_size() -> None:
 def test_text_vectors_are_searched_by_vector_flat_and_through_the_ann_index(
     embedder: TextEmbedder, tmp_path: Path
 ) -> None:
-    from videolearn.store.embedded import ExtractorOutput, open_store
+    from videolearn.store import ExtractorOutput, open_store
     from videolearn.types import TimeSpan
 
     sentences = [
@@ -148,21 +149,21 @@ def test_text_vectors_are_searched_by_vector_flat_and_through_the_ann_index(
                 for i, x in enumerate(vectors)
             ]
             store.write_video(
-                {"video_id": video_id, "path": f"/v{v}.mp4", "duration_s": 100.0},
+                VideoRow(video_id, f"/v{v}.mp4", duration_s=100.0),
                 [ExtractorOutput("text_embed", 1, signals)],
             )
         query = embedder.query("my sister brought apples to the park")
         flat = store.search_text_vectors(query, limit=5)
-        assert (flat[0]["video_id"], flat[0]["start_s"]) == (f"{2:064x}", 0.0)
-        assert [h["_distance"] for h in flat] == sorted(h["_distance"] for h in flat)
-        assert store.search_text_vectors(query, kinds=["e5_speech"])[0]["start_s"] != 0.0
+        assert (flat[0].video_id, flat[0].start_s) == (f"{2:064x}", 0.0)
+        assert [h.distance for h in flat] == sorted(h.distance for h in flat)
+        assert store.search_text_vectors(query, kinds=["e5_speech"])[0].start_s != 0.0
 
         assert not store.ensure_vector_index(min_rows=1000)  # 400 rows: flat is enough
         assert store.ensure_vector_index(min_rows=300)
         indexed = store.search_text_vectors(query, limit=5)
-        assert (indexed[0]["video_id"], indexed[0]["start_s"]) == (f"{2:064x}", 0.0)
+        assert (indexed[0].video_id, indexed[0].start_s) == (f"{2:064x}", 0.0)
         airport = store.search_text_vectors(embedder.query("when does the airport train go"), 1)
-        assert (airport[0]["video_id"], airport[0]["start_s"]) == (f"{2:064x}", 1.0)
+        assert (airport[0].video_id, airport[0].start_s) == (f"{2:064x}", 1.0)
     finally:
         store.close()
 
@@ -171,12 +172,13 @@ def test_a_library_from_before_text_columns_gets_one(tmp_path: Path) -> None:
     import lancedb
     import pyarrow as pa
 
-    from videolearn.store.embedded import TEXT_VECTORS, ExtractorOutput, open_store
+    from videolearn.store import ExtractorOutput, open_store
+    from videolearn.store.tables import TEXT_VECTORS
     from videolearn.types import TimeSpan
 
     open_store(tmp_path / "library", create=True).close()
     db = lancedb.connect(str(tmp_path / "library" / "lance"))
-    old = pa.schema([f for f in TEXT_VECTORS if f.name != "text"])
+    old = pa.schema([f for f in TEXT_VECTORS.schema if f.name != "text"])
     db.drop_table("text_vectors")
     vector = np.zeros(DIM, np.float32)
     vector[0] = 1.0
@@ -190,10 +192,10 @@ def test_a_library_from_before_text_columns_gets_one(tmp_path: Path) -> None:
         assert store.table_counts()["text_vectors"] == 1
         signal = TextEmbedding(TimeSpan(2, 3), "e5_text", vector, MODEL_NAME, "Harbour")
         store.write_video(
-            {"video_id": "1" * 64, "path": "/new.mp4", "duration_s": 3.0},
+            VideoRow("1" * 64, "/new.mp4", duration_s=3.0),
             [ExtractorOutput("text_embed", 2, [signal])],
         )
         hits = store.search_text_vectors(vector, limit=5)
-        assert {h["video_id"][0]: h["text"] for h in hits} == {"0": None, "1": "Harbour"}
+        assert {h.video_id[0]: h.text for h in hits} == {"0": "", "1": "Harbour"}
     finally:
         store.close()

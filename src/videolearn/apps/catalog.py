@@ -6,14 +6,22 @@ Every adapter answers `status`, `show`, `forget` and `doctor` from here.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from videolearn.library import Library
 from videolearn.plugins import PluginProblem
 from videolearn.store.ledger import FileStatus
+from videolearn.store.tables import (
+    EmbeddingRow,
+    MomentRow,
+    SignalRow,
+    TextVectorRow,
+    ThumbnailRow,
+    VideoRow,
+)
 from videolearn.types import TimeSpan
 
 
@@ -55,7 +63,7 @@ class StoredMoment:
     text: str
     score: float
     extractor: str
-    attrs: dict[str, Any]
+    attrs: Mapping[str, Any]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -70,30 +78,49 @@ class StoredMoment:
 
 
 @dataclass(frozen=True)
-class VideoDetail:
-    """One video: its stored row (`info`), where its file is, and what was found in it."""
+class StoredVector:
+    """A learned or text vector of a span, described (not listed): its kind, dimensions
+    and the weights that made it."""
 
-    info: dict[str, Any]
+    kind: str
+    span: TimeSpan
+    dim: int
+    model: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "start_s": self.span.start_s,
+            "end_s": self.span.end_s,
+            "dim": self.dim,
+            "model": self.model,
+        }
+
+
+@dataclass(frozen=True)
+class VideoDetail:
+    """One video: its stored row, where its file is, and what was found in it."""
+
+    video: VideoRow
     paths: list[str]
     hashes: dict[str, str]
-    extractors: dict[str, int | str]
     thumbnails: list[TimeSpan]
     moments: list[StoredMoment]
-    # Learned vectors per span, described (kind, span, dimensions, weights), not listed.
-    embeddings: list[dict[str, Any]] = field(default_factory=list)
+    embeddings: list[StoredVector] = field(default_factory=list)
     # Bank matches recorded when the video was indexed (the `match --json` shape).
     matches: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The `show --json` document: the video's fields at the top, then the lists."""
+        info = {k: v for k, v in asdict(self.video).items() if k != "extractors"}
         return {
-            **self.info,
+            **info,
             "paths": self.paths,
             "hashes": self.hashes,
-            "extractors": self.extractors,
+            "extractors": dict(self.video.extractors),
             "thumbnails": [{"start_s": t.start_s, "end_s": t.end_s} for t in self.thumbnails],
             "moments": [m.to_json() for m in self.moments],
-            "embeddings": self.embeddings,
+            "embeddings": [e.to_json() for e in self.embeddings],
             "matches": self.matches,
         }
 
@@ -152,43 +179,24 @@ def show(library: Library, video: str) -> VideoDetail:
     """
     store = library.store
     row = library.resolve(video)
-    video_id = row["video_id"]
+    video_id = row.video_id
     hashes = {
-        s["kind"]: s["value"]
-        for s in store.rows_for("signals", video_id)
-        if s["kind"] in ("sha256", "md5")
+        s.kind: s.value for s in store.rows_of(SignalRow, video_id) if s.kind in ("sha256", "md5")
     }
+    vectors: list[EmbeddingRow | TextVectorRow] = [
+        *store.rows_of(EmbeddingRow, video_id),
+        *store.rows_of(TextVectorRow, video_id),
+    ]
     return VideoDetail(
-        info={k: v for k, v in row.items() if k != "extractors"},
+        video=row,
         paths=store.ledger.paths_of(video_id),
         hashes=hashes,
-        extractors=json.loads(row["extractors"] or "{}"),
-        thumbnails=[
-            TimeSpan(t["start_s"], t["end_s"]) for t in store.rows_for("thumbnails", video_id)
-        ],
+        thumbnails=[t.span for t in store.rows_of(ThumbnailRow, video_id)],
         moments=[
-            StoredMoment(
-                m["modality"],
-                TimeSpan(m["start_s"], m["end_s"]),
-                m["label"],
-                m["text"],
-                float(m["score"]),
-                m["extractor"],
-                json.loads(m["attrs"] or "{}"),
-            )
-            for m in store.rows_for("moments", video_id)
+            StoredMoment(m.modality, m.span, m.label, m.text, m.score, m.extractor, m.attrs)
+            for m in store.rows_of(MomentRow, video_id)
         ],
-        embeddings=[
-            {
-                "kind": e["kind"],
-                "start_s": e["start_s"],
-                "end_s": e["end_s"],
-                "dim": len(e["vector"]),
-                "model": e["model"],
-            }
-            for table in ("embeddings", "text_vectors")
-            for e in store.rows_for(table, video_id)
-        ],
+        embeddings=[StoredVector(e.kind, e.span, len(e.vector), e.model) for e in vectors],
         matches=store.banks.matches_of(video_id),
     )
 
@@ -203,9 +211,9 @@ def forget(library: Library, video: str) -> ForgottenVideo:
     store = library.store
     with store.writing():
         row = library.resolve(video)
-        store.delete_video(row["video_id"])
+        store.delete_video(row.video_id)
         store.cleanup_versions(library.settings.keep_versions_s)
-    return ForgottenVideo(row["video_id"], row["path"] or "")
+    return ForgottenVideo(row.video_id, row.path)
 
 
 def doctor(library: Library, fix: bool = False) -> DoctorReport:
@@ -267,7 +275,7 @@ def doctor(library: Library, fix: bool = False) -> DoctorReport:
             for video_id in unledgered:
                 row = store.get_video(video_id)
                 if row is not None:
-                    ledger.set(row["path"], FileStatus.PENDING, video_id=video_id)
+                    ledger.set(row.path, FileStatus.PENDING, video_id=video_id)
             store.cleanup_versions(library.settings.keep_versions_s)
         return doctor(library, fix=False)
     return DoctorReport(problems, fixes, notices)

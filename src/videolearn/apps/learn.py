@@ -78,9 +78,9 @@ def plan_training(library: Library, options: LearnOptions) -> TrainingPlan:
     except ValueError as err:
         raise OptionError(str(err)) from None
     rows = library.store.videos()
-    paths = [Path(v["path"]) for v in rows if v["audio_codec"] and v["fps"]]
+    paths = [Path(v.path) for v in rows if v.audio_codec and v.fps]
     media, skipped = library_media(paths, config.spec, library.settings.decode, s.max_file_s)
-    checkpoint = library.store.root / "models" / "av.pt"
+    checkpoint = library.settings.library / "models" / "av.pt"
     resumes_at = checkpoint_step(checkpoint) if checkpoint.exists() else None
     return TrainingPlan(config, options.device, checkpoint, media, skipped, resumes_at)
 

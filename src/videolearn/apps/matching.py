@@ -36,10 +36,10 @@ from videolearn.extractors.hashes import (
 from videolearn.extractors.runner import extract_file
 from videolearn.library import Library
 from videolearn.pipeline import StoredVideo
+from videolearn.store import Store
 from videolearn.store.banks import BankEntry, BankStore, FrameHash
-from videolearn.store.embedded import LibraryStore
 from videolearn.store.hamming import HammingIndex
-from videolearn.types import TimeSpan
+from videolearn.store.tables import SignalRow
 
 
 @dataclass(frozen=True)
@@ -458,7 +458,7 @@ class MatchingHook:
 
     name = "matching"
 
-    def __init__(self, store: LibraryStore, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
         self.settings = settings
         self._matcher: Matcher | None = None
@@ -496,18 +496,17 @@ class MatchingHook:
         done = banks.matched_generations()
         videos = matches = 0
         for row in self.store.videos():
-            video_id = row["video_id"]
+            video_id = row.video_id
             if done.get(video_id) == generation:
                 continue
             signals: dict[str, list[Signal]] = {}
             md5 = ""
-            for sig in self.store.rows_for("signals", video_id):
-                if sig["kind"] == "md5":
-                    md5 = sig["value"]
-                span = TimeSpan(sig["start_s"], sig["end_s"])
-                signals.setdefault(sig["extractor"], []).append(
-                    ValueSignal(span, sig["kind"], sig["value"])
+            for sig in self.store.rows_of(SignalRow, video_id):
+                if sig.kind == "md5":
+                    md5 = sig.value
+                signals.setdefault(sig.extractor, []).append(
+                    ValueSignal(sig.span, sig.kind, sig.value)
                 )
-            matches += self.record(video_id, row["path"] or "", md5, signals)
+            matches += self.record(video_id, row.path, md5, signals)
             videos += 1
         return RematchResult(videos, matches)

@@ -21,7 +21,6 @@ then matched as `--all` matches: its words, or a text vector at least
 from __future__ import annotations
 
 import fnmatch
-import json
 import re
 import unicodedata
 from collections import defaultdict
@@ -40,6 +39,7 @@ from videolearn.extractors.clip import ClipModel
 from videolearn.extractors.text_embed import TextEmbedder
 from videolearn.library import Library
 from videolearn.store.ledger import FileStatus
+from videolearn.store.tables import MomentRow, VectorHit
 from videolearn.types import TimeSpan
 
 # Reciprocal rank fusion's constant (Cormack et al.): a rank's weight is 1 / (K + rank).
@@ -209,7 +209,7 @@ def group_by_video(hits: Sequence[MomentHit]) -> list[tuple[str, list[MomentHit]
 
 def _allowed_videos(library: Library, filters: SearchFilters) -> set[str] | None:
     """The videos the filters leave, or None when they keep every video."""
-    named = {*filters.video_ids, *(library.resolve(v)["video_id"] for v in filters.videos)}
+    named = {*filters.video_ids, *(library.resolve(v).video_id for v in filters.videos)}
     allowed: set[str] | None = named if named else None
     if filters.path_glob or filters.after or filters.before:
         after = filters.after.timestamp() * 1e9 if filters.after else None
@@ -267,14 +267,21 @@ class _Ranker:
 
         words = _words(part.text)
 
-        def add(ranking: str, rank: int, row: dict[str, Any], modality: str, value: float) -> None:
+        def add(  # noqa: PLR0917  one hit
+            ranking: str,
+            rank: int,
+            video_id: str,
+            span: TimeSpan,
+            modality: str,
+            text: str,
+            value: float,
+        ) -> None:
             # One moment per text: sounds of several classes can share a span.
-            text = (row.get("text") or row.get("label") or "").strip()
-            key = (row["video_id"], modality, float(row["start_s"]), float(row["end_s"]), text)
+            text = text.strip()
+            key = (video_id, modality, span.start_s, span.end_s, text)
             candidate = found.get(key)
             if candidate is None:
-                span = TimeSpan(key[2], key[3])
-                candidate = found[key] = _Candidate(key[0], modality, span, text)
+                candidate = found[key] = _Candidate(video_id, modality, span, text)
             # A full-text hit counts by the share of the query's words it holds: a moment
             # that shares only "the" with the query is not a first-rank answer.
             weight = len(words & _words(text)) / len(words) if ranking == "text" and words else 1
@@ -284,7 +291,7 @@ class _Ranker:
         # The full-text search runs in LanceDB while the query is embedded beside it (both
         # let go of the GIL).
         with ThreadPoolExecutor(1) as pool:
-            text_rows = pool.submit(
+            text_hits = pool.submit(
                 store.search_text,
                 part.text,
                 depth,
@@ -296,14 +303,14 @@ class _Ranker:
             )
             # Every kind when no modality is asked for: a filter would cost a pass.
             kinds = [k for k, m in VECTOR_MODALITIES.items() if m in modalities]
-            vector_rows: list[dict[str, Any]] = []
+            vector_hits: list[VectorHit] = []
             if kinds or not modalities:
                 if self.embedder is None:
                     self.embedder = TextEmbedder()
                     self.embedder.load()
                 vector = self.embedder.query(part.text)
                 most = 1.0 - self.options.min_similarity if every else None
-                vector_rows = store.search_text_vectors(
+                vector_hits = store.search_text_vectors(
                     vector,
                     depth,
                     kinds,
@@ -312,12 +319,13 @@ class _Ranker:
                     stored_only=False,
                     nprobes=self.options.vector_nprobes,
                 )
-            for rank, row in enumerate(text_rows.result(), start=1):
-                add("text", rank, row, row["modality"], float(row.get("_score", 0.0)))
-        known = [r for r in vector_rows if r["kind"] in VECTOR_MODALITIES]
-        for rank, row in enumerate(known, start=1):
-            similarity = 1.0 - float(row["_distance"])
-            add("vector", rank, row, VECTOR_MODALITIES[row["kind"]], similarity)
+            for rank, hit in enumerate(text_hits.result(), start=1):
+                text = hit.text or hit.label
+                add("text", rank, hit.video_id, hit.span, hit.modality, text, hit.bm25)
+        known = [h for h in vector_hits if h.kind in VECTOR_MODALITIES]
+        for rank, vhit in enumerate(known, start=1):
+            modality = VECTOR_MODALITIES[vhit.kind]
+            add("vector", rank, vhit.video_id, vhit.span, modality, vhit.text, 1.0 - vhit.distance)
         if not modalities or "visual" in modalities:
             self._rank_frames(part.text, depth, every, add)
         candidates = list(found.values())
@@ -342,17 +350,18 @@ class _Ranker:
             if not clip_settings.model:
                 return
             self.clip = ClipModel(clip_settings.model, clip_settings.threads)
-        rows, matrix = self.library.store.embedding_matrix(
+        places, matrix = self.library.store.embedding_matrix(
             CLIP_KIND, self.clip.name, self.video_ids
         )
-        if not rows:
+        if not places:
             return
         similarity = matrix @ self.clip.texts([text])[0]
         order = np.argsort(-similarity, kind="stable")[:depth]
         if every:
             order = order[similarity[order] >= clip_settings.min_similarity]
         for rank, i in enumerate(order, start=1):
-            add("visual", rank, rows[i] | {"text": ""}, "visual", float(similarity[i]))
+            place = places[i]
+            add("visual", rank, place.video_id, place.span, "visual", "", float(similarity[i]))
 
 
 def _describe(library: Library, candidates: Iterable[_Candidate], languages: bool) -> None:
@@ -363,27 +372,20 @@ def _describe(library: Library, candidates: Iterable[_Candidate], languages: boo
         for c in candidates
         if (not c.text and c.modality != "visual") or (languages and c.modality == "speech")
     ]
-    moments: dict[str, dict[tuple[str, float, float], list[dict[str, Any]]]] = {}
+    moments: dict[str, dict[tuple[str, float, float], list[MomentRow]]] = {}
     for c in wanted:
         if c.video_id not in moments:
             moments[c.video_id] = defaultdict(list)
-            for m in library.store.rows_for("moments", c.video_id):
-                span = (m["modality"], float(m["start_s"]), float(m["end_s"]))
-                moments[c.video_id][span].append(m)
+            for m in library.store.rows_of(MomentRow, c.video_id):
+                moments[c.video_id][(m.modality, m.start_s, m.end_s)].append(m)
         rows = moments[c.video_id].get((c.modality, c.span.start_s, c.span.end_s), [])
-        texts = {(r["text"] or r["label"] or "").strip(): r for r in rows}
+        texts = {(r.text or r.label).strip(): r for r in rows}
         row = texts.get(c.text) or (rows[0] if rows else None)
         if row is None:
             continue
-        c.text = c.text or (row["text"] or row["label"] or "").strip()
+        c.text = c.text or (row.text or row.label).strip()
         if c.modality == "speech":
-            c.language = _language_of(row)
-
-
-def _language_of(moment: dict[str, Any]) -> str | None:
-    attrs = json.loads(moment.get("attrs") or "{}")
-    language = attrs.get("language")
-    return str(language) if language else None
+            c.language = row.language
 
 
 def _merge(ordered: list[_Candidate], gap_s: float, frames_match: float) -> list[_Candidate]:

@@ -138,14 +138,14 @@ def show(
     if as_json:
         emit(detail.to_json())
         return
-    info = detail.info
-    typer.echo(f"{info['path']}\n  id {info['video_id']}")
-    size = f"{info['width_px']}x{info['height_px']}, " if info["width_px"] else "audio only, "
-    typer.echo(f"  {size}{info['duration_s']:.2f} s, {info['container']}")
+    v = detail.video
+    typer.echo(f"{v.path}\n  id {v.video_id}")
+    size = f"{v.width_px}x{v.height_px}, " if v.width_px else "audio only, "
+    typer.echo(f"  {size}{v.duration_s or 0.0:.2f} s, {v.container}")
     for m in detail.moments:
         span = f"{m.span.start_s:9.2f} - {m.span.end_s:9.2f}"
         typer.echo(f"  {span}  {m.modality:6} {m.text or m.label}")
-    kinds = Counter((e["kind"], e["dim"], e["model"]) for e in detail.embeddings)
+    kinds = Counter((e.kind, e.dim, e.model) for e in detail.embeddings)
     for (kind, dim, model), count in sorted(kinds.items()):
         typer.echo(f"  vectors: {count} x {kind} ({dim}-d, {model})")
 

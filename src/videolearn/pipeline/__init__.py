@@ -17,11 +17,11 @@ from videolearn.pipeline.types import IndexProgress, IndexResult, IndexStatus, P
 if TYPE_CHECKING:
     from videolearn.config import Settings
     from videolearn.extractors.base import Extractor
-    from videolearn.store.embedded import LibraryStore
+    from videolearn.store import Store
 
 
 def open_pipeline(
-    store: LibraryStore,
+    store: Store,
     settings: Settings,
     extractors: Sequence[Extractor],
     hooks: Sequence[HookFactory] = (),

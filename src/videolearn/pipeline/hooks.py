@@ -25,7 +25,7 @@ from videolearn.extractors.base import Signal
 from videolearn.plugins import PluginProblem, load_plugins
 
 if TYPE_CHECKING:
-    from videolearn.store.embedded import LibraryStore
+    from videolearn.store import Store
 
 HOOK_GROUP = "videolearn.hooks"
 
@@ -53,7 +53,7 @@ class IndexHook(Protocol):
         """The run has stored its last video (under the run's write lock)."""
 
 
-HookFactory = Callable[["LibraryStore", Settings], IndexHook]
+HookFactory = Callable[["Store", Settings], IndexHook]
 
 
 def _check(obj: object) -> str | None:

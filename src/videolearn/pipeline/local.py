@@ -15,13 +15,11 @@ that writes a file's ledger state.
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from videolearn.config import Settings
 from videolearn.errors import ExtractorError, MediaError
@@ -33,8 +31,9 @@ from videolearn.ingest.worker import DecodeProcess
 from videolearn.pipeline.hooks import HookFactory, IndexHook, StoredVideo
 from videolearn.pipeline.types import IndexProgress, IndexResult, IndexStatus, Silent
 from videolearn.pipeline.workers import ExtractorWorkers, open_extractor_workers
-from videolearn.store.embedded import ExtractorOutput, LibraryStore, version_tag
+from videolearn.store import ExtractorOutput, Store, version_tag
 from videolearn.store.ledger import FileEntry, FileStatus, Ledger
+from videolearn.store.tables import VideoRow
 from videolearn.types import MediaInfo
 
 
@@ -95,7 +94,7 @@ class LocalPipeline:
 
     def __init__(
         self,
-        store: LibraryStore,
+        store: Store,
         settings: Settings,
         extractors: Sequence[Extractor],
         hooks: Sequence[HookFactory] = (),
@@ -173,9 +172,7 @@ class LocalPipeline:
             self.store.ledger.finish_run(run_id, **counts)
             for hook in hooks:
                 hook.run_finished()
-            self.store.ensure_text_index()
-            self.store.ensure_scalar_indexes()
-            self.store.ensure_vector_index(self.settings.vector_index_min_rows)
+            self.store.build_indexes(self.settings.vector_index_min_rows)
             self.store.cleanup_versions(self.settings.keep_versions_s)
         return results
 
@@ -261,7 +258,7 @@ class LocalPipeline:
 
     def _is_current(self, video_id: str) -> bool:
         row = self.store.get_video(video_id)
-        return row is not None and json.loads(row["extractors"] or "{}") == self.versions
+        return row is not None and row.extractors == self.versions
 
     def _drop_if_unreferenced(self, previous: FileEntry | None, new_video_id: str) -> None:
         # The path held other content before: that old video is gone unless another path
@@ -272,25 +269,25 @@ class LocalPipeline:
             self.store.delete_video(previous.video_id)
 
 
-def video_row(identity: FileIdentity, info: MediaInfo, report: DecodeReport) -> dict[str, Any]:
+def video_row(identity: FileIdentity, info: MediaInfo, report: DecodeReport) -> VideoRow:
     """A video's row in the `videos` table, from its identity, probe and decode."""
     size = report.display_size_px or (
         (info.video.width_px, info.video.height_px) if info.video else None
     )
     duration_s = info.duration_s if info.duration_s > 0 else report.decoded_end_s
-    return {
-        "video_id": identity.sha256,
-        "path": str(identity.path),
-        "size_bytes": identity.size_bytes,
-        "duration_s": duration_s,
-        "container": info.container,
-        "width_px": size[0] if size else None,
-        "height_px": size[1] if size else None,
-        "rotation_deg": report.rotation_deg if info.video else None,
-        "fps": info.video.average_fps if info.video else None,
-        "video_codec": info.video.codec if info.video else None,
-        "audio_codec": info.audio.codec if info.audio else None,
-        "audio_sample_rate_hz": info.audio.sample_rate_hz if info.audio else None,
-        "frames_decoded": report.video_frames,
-        "corrupt_packets": report.corrupt_packets,
-    }
+    return VideoRow(
+        video_id=identity.sha256,
+        path=str(identity.path),
+        size_bytes=identity.size_bytes,
+        duration_s=duration_s,
+        container=info.container,
+        width_px=size[0] if size else None,
+        height_px=size[1] if size else None,
+        rotation_deg=report.rotation_deg if info.video else None,
+        fps=info.video.average_fps if info.video else None,
+        video_codec=info.video.codec if info.video else None,
+        audio_codec=info.audio.codec if info.audio else None,
+        audio_sample_rate_hz=info.audio.sample_rate_hz if info.audio else None,
+        frames_decoded=report.video_frames,
+        corrupt_packets=report.corrupt_packets,
+    )

@@ -1,16 +1,15 @@
-"""The embedded store: one directory per library, LanceDB tables plus the SQLite ledger.
+"""The embedded store: one directory per library, LanceDB tables beside the library's
+SQLite file. It implements `store.base.Store`.
 
 LanceDB gives vectors, full text and filters in one query over files that can also live on
-object storage. Every write here is an upsert on a stable key, so indexing twice changes
-nothing and a killed run can simply be run again. A video's derived rows are written
-before its row in `videos`; readers only look at videos listed there, so they never see
-half a video.
+object storage. Each table's schema and rows are in `store.tables`; this module holds the
+lock, the writes, index upkeep and the queries.
 
 Layout::
 
     LIBRARY/
       lance/          videos, moments, signals, thumbnails, embeddings, text_vectors tables
-      ledger.sqlite   per-file state and runs (WAL)
+      ledger.sqlite   per-file state, runs, banks (store.database; WAL)
       write.lock      held by the one writer
 """
 
@@ -23,7 +22,6 @@ import re
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -33,16 +31,21 @@ import numpy as np
 import pyarrow as pa
 
 from videolearn.errors import LibraryLockedError, LibraryNotFoundError
-from videolearn.extractors.base import (
-    TEXT_VECTOR_DIM,
-    Embedding,
-    Moment,
-    Signal,
-    TextEmbedding,
-    Thumbnail,
-    ValueSignal,
-)
+from videolearn.store.banks import BankStore
+from videolearn.store.base import ExtractorOutput, version_tag
 from videolearn.store.database import open_database
+from videolearn.store.ledger import Ledger
+from videolearn.store.tables import (
+    SIGNAL_TABLES,
+    VIDEOS,
+    R,
+    TextHit,
+    VectorHit,
+    VectorPlace,
+    VideoRow,
+    table_of_row,
+    table_of_signal,
+)
 from videolearn.types import Closing
 
 MARKER_FILE = "videolearn-library.json"
@@ -50,108 +53,14 @@ _TEXT_INDEX = "moments_text"
 _VECTOR_INDEX = "text_vectors_ann"
 # Scalar indexes the searches filter by (a million text vectors filtered by kind without
 # one: 54 ms a query, with one 22 ms; by video 41 ms and 5 ms).
-_SCALAR_INDEXES = {
-    "videos": (("video_id", "btree"),),
-    "moments": (("video_id", "btree"), ("modality", "bitmap")),
-    "text_vectors": (("video_id", "btree"), ("kind", "bitmap")),
-    "embeddings": (("video_id", "btree"), ("kind", "bitmap")),
+_SCALAR_INDEXES = {"videos": (("video_id", "btree"),)} | {
+    t.name: t.indexes for t in SIGNAL_TABLES if t.indexes
 }
 _KIND = re.compile(r"^[a-z0-9_]{1,40}$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 _VIDEO_ID = re.compile(r"^[0-9a-f]{64}$")
-
-VIDEOS = pa.schema(
-    [
-        pa.field("video_id", pa.string(), nullable=False),
-        pa.field("path", pa.string()),
-        pa.field("size_bytes", pa.int64()),
-        pa.field("duration_s", pa.float64()),
-        pa.field("container", pa.string()),
-        pa.field("width_px", pa.int32()),
-        pa.field("height_px", pa.int32()),
-        pa.field("rotation_deg", pa.int32()),
-        pa.field("fps", pa.float64()),
-        pa.field("video_codec", pa.string()),
-        pa.field("audio_codec", pa.string()),
-        pa.field("audio_sample_rate_hz", pa.int32()),
-        pa.field("frames_decoded", pa.int64()),
-        pa.field("corrupt_packets", pa.int32()),
-        # JSON object: extractor name -> version (with ":revision" when the extractor has
-        # one) that produced the stored rows.
-        pa.field("extractors", pa.string()),
-    ]
-)
-_SPAN_FIELDS = [
-    pa.field("key", pa.string(), nullable=False),
-    pa.field("video_id", pa.string(), nullable=False),
-    pa.field("extractor", pa.string()),
-    pa.field("extractor_version", pa.int32()),
-    pa.field("start_s", pa.float64()),
-    pa.field("end_s", pa.float64()),
-]
-MOMENTS = pa.schema(
-    [
-        *_SPAN_FIELDS,
-        pa.field("modality", pa.string()),
-        pa.field("label", pa.string()),
-        pa.field("text", pa.string()),
-        pa.field("score", pa.float32()),
-        # JSON object of the moment's other attributes (language, words, ...).
-        pa.field("attrs", pa.string()),
-    ]
-)
-SIGNALS = pa.schema([*_SPAN_FIELDS, pa.field("kind", pa.string()), pa.field("value", pa.string())])
-THUMBNAILS = pa.schema(
-    [
-        *_SPAN_FIELDS,
-        pa.field("width_px", pa.int32()),
-        pa.field("height_px", pa.int32()),
-        pa.field("jpeg", pa.binary()),
-    ]
-)
-EMBEDDINGS = pa.schema(
-    [
-        *_SPAN_FIELDS,
-        pa.field("kind", pa.string()),
-        pa.field("model", pa.string()),
-        pa.field("vector", pa.list_(pa.float32())),
-    ]
-)
-# Text vectors (one size) apart from the learned vectors (one size per model): LanceDB
-# wants the vectors of a column to be of one size, and search wants a fixed-size column.
-TEXT_VECTORS = pa.schema(
-    [
-        *_SPAN_FIELDS,
-        pa.field("kind", pa.string()),
-        pa.field("model", pa.string()),
-        pa.field("vector", pa.list_(pa.float32(), TEXT_VECTOR_DIM)),
-        # The text the vector stands for (a sound's label); null in rows written before it.
-        pa.field("text", pa.string()),
-    ]
-)
-DERIVED_TABLES: dict[str, pa.Schema] = {
-    "moments": MOMENTS,
-    "signals": SIGNALS,
-    "thumbnails": THUMBNAILS,
-    "embeddings": EMBEDDINGS,
-    "text_vectors": TEXT_VECTORS,
-}
-
-
-@dataclass(frozen=True)
-class ExtractorOutput:
-    """What one extractor produced for a video, ready to store."""
-
-    name: str
-    version: int
-    signals: Sequence[Signal]
-    revision: str = ""
-
-
-def version_tag(version: int, revision: str = "") -> int | str:
-    """How a video row records which extractor made its rows: the version, and with it the
-    revision (the weights it loaded) when the extractor has one."""
-    return f"{version}:{revision}" if revision else version
+_SCHEMAS = {"videos": VIDEOS} | {t.name: t.schema for t in SIGNAL_TABLES}
+_DERIVED = tuple(t.name for t in SIGNAL_TABLES)
 
 
 def _check_id(video_id: str) -> str:
@@ -177,66 +86,32 @@ def _where(**allowed: Sequence[str]) -> str:
     return " AND ".join(clauses)
 
 
-def _language_prefix(language: str) -> str:
-    """How a speech moment's attrs begin when it is in `language` (keys are sorted, and
-    `language` comes first)."""
+def _in_language(language: str) -> str:
+    """A filter keeping moments whose attrs say they are in `language`. Attrs are stored
+    with sorted keys, so `language` comes first (before `low_confidence` and `words`): the
+    filter reads the start of the column, whether other attrs follow or not."""
     if not _LANGUAGE.match(language):
         raise ValueError(f"not a language code: {language!r}")
-    return json.dumps({"language": language})[:-1] + ","
+    alone = json.dumps({"language": language})
+    return f"(attrs = '{alone}' OR attrs LIKE '{alone[:-1]},%')"
 
 
 def _rows(video_id: str, output: ExtractorOutput) -> dict[str, list[dict[str, Any]]]:
-    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in DERIVED_TABLES}
+    """An extractor's signals as rows, by table."""
+    rows: dict[str, list[dict[str, Any]]] = {t.name: [] for t in SIGNAL_TABLES}
     for i, sig in enumerate(output.signals):
-        base = {
-            "video_id": video_id,
-            "extractor": output.name,
-            "extractor_version": output.version,
-            "start_s": sig.span.start_s,
-            "end_s": sig.span.end_s,
-        }
-        # Keys are stable: the same extractor version on the same video gives the same keys.
-        key = f"{video_id}:{output.name}:{output.version}:{i}"
-        if isinstance(sig, Moment):
-            rows["moments"].append(
-                base
-                | {
-                    "key": key,
-                    "modality": sig.modality,
-                    "label": sig.label,
-                    "text": sig.text,
-                    "score": sig.score,
-                    "attrs": json.dumps(dict(sig.attrs), sort_keys=True, ensure_ascii=False),
-                }
-            )
-        elif isinstance(sig, ValueSignal):
-            rows["signals"].append(base | {"key": key, "kind": sig.kind, "value": sig.value})
-        elif isinstance(sig, TextEmbedding):
-            rows["text_vectors"].append(
-                base
-                | {
-                    "key": key,
-                    "kind": sig.kind,
-                    "model": sig.model,
-                    "vector": sig.vector.tolist(),
-                    "text": sig.text,
-                }
-            )
-        elif isinstance(sig, Embedding):
-            rows["embeddings"].append(
-                base
-                | {"key": key, "kind": sig.kind, "model": sig.model, "vector": sig.vector.tolist()}
-            )
-        elif isinstance(sig, Thumbnail):
-            rows["thumbnails"].append(
-                base
-                | {
-                    "key": key,
-                    "width_px": sig.width_px,
-                    "height_px": sig.height_px,
-                    "jpeg": sig.jpeg,
-                }
-            )
+        table = table_of_signal(sig)
+        rows[table.name].append(
+            {
+                "key": f"{video_id}:{output.name}:{output.version}:{i}",
+                "video_id": video_id,
+                "extractor": output.name,
+                "extractor_version": output.version,
+                "start_s": sig.span.start_s,
+                "end_s": sig.span.end_s,
+            }
+            | table.to_columns(sig)
+        )
     return rows
 
 
@@ -260,12 +135,10 @@ class LibraryStore(Closing):
             root.mkdir(parents=True, exist_ok=True)
             marker.write_text(json.dumps({"format": 1}) + "\n")
         self.database = open_database(root)
-        self.ledger = self.database.ledger
-        self.banks = self.database.banks
         self._db = lancedb.connect(str(root / "lance"))
         existing = set(self._db.list_tables().tables)
         self._tables = {}
-        for name, schema in {"videos": VIDEOS, **DERIVED_TABLES}.items():
+        for name, schema in _SCHEMAS.items():
             if name in existing:
                 self._tables[name] = self._db.open_table(name)
                 self._add_missing_columns(name, schema)
@@ -284,6 +157,14 @@ class LibraryStore(Closing):
         missing = [f for f in schema if f.name not in have]
         if missing:
             table.add_columns(pa.schema(missing))
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.database.ledger
+
+    @property
+    def banks(self) -> BankStore:
+        return self.database.banks
 
     def close(self) -> None:
         self.database.close()
@@ -308,18 +189,19 @@ class LibraryStore(Closing):
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
-    def write_video(self, video_row: dict[str, Any], outputs: Sequence[ExtractorOutput]) -> None:
-        """Store a video and everything extracted from it, replacing what was there.
+    def write_video(self, video: VideoRow, outputs: Sequence[ExtractorOutput]) -> None:
+        """Store a video and everything extracted from it, replacing what was there; its
+        `extractors` are those of `outputs`.
 
         Derived rows first, each table in one atomic upsert that also drops the video's
         rows that this run did not produce; the `videos` row last.
         """
-        video_id = _check_id(video_row["video_id"])
-        rows: dict[str, list[dict[str, Any]]] = {name: [] for name in DERIVED_TABLES}
+        video_id = _check_id(video.video_id)
+        rows: dict[str, list[dict[str, Any]]] = {t.name: [] for t in SIGNAL_TABLES}
         for output in outputs:
             for name, table_rows in _rows(video_id, output).items():
                 rows[name].extend(table_rows)
-        for name, schema in DERIVED_TABLES.items():
+        for name, schema in ((t.name, t.schema) for t in SIGNAL_TABLES):
             table = self._tables[name]
             if rows[name]:
                 (
@@ -331,7 +213,7 @@ class LibraryStore(Closing):
                 )
             elif self._count(name, video_id):
                 table.delete(f"video_id = '{video_id}'")
-        row = dict(video_row)
+        row = video.to_arrow()
         row["extractors"] = json.dumps(
             {o.name: version_tag(o.version, o.revision) for o in outputs}, sort_keys=True
         )
@@ -353,7 +235,7 @@ class LibraryStore(Closing):
         """Remove a video and every row derived from it, then its ledger entries."""
         _check_id(video_id)
         self._tables["videos"].delete(f"video_id = '{video_id}'")
-        for name in DERIVED_TABLES:
+        for name in _DERIVED:
             if self._count(name, video_id):
                 self._tables[name].delete(f"video_id = '{video_id}'")
         self.ledger.remove_video(video_id)
@@ -363,7 +245,7 @@ class LibraryStore(Closing):
         """Delete derived rows whose video is not in `videos`; returns how many videos."""
         orphans = self.orphan_video_ids()
         for video_id in orphans:
-            for name in DERIVED_TABLES:
+            for name in _DERIVED:
                 self._tables[name].delete(f"video_id = '{video_id}'")
         return len(orphans)
 
@@ -375,6 +257,14 @@ class LibraryStore(Closing):
             warnings.filterwarnings("ignore", message=r"optimize\(cleanup_older_than=0\)")
             for table in self._tables.values():
                 table.optimize(cleanup_older_than=timedelta(seconds=older_than_s))
+
+    def build_indexes(self, vector_index_min_rows: int) -> None:
+        """Create the search indexes each table is ready for: the full-text index over
+        moment text, the scalar indexes searches filter by, and the vector index once
+        there are `vector_index_min_rows` text vectors."""
+        self.ensure_text_index()
+        self.ensure_scalar_indexes()
+        self.ensure_vector_index(vector_index_min_rows)
 
     def ensure_text_index(self) -> None:
         """Create the full-text index over moment text once there is text to index.
@@ -450,8 +340,8 @@ class LibraryStore(Closing):
         *,
         stored_only: bool = True,
         nprobes: int | None = None,
-    ) -> list[dict[str, Any]]:
-        """Text vectors nearest `vector` (cosine distance in `_distance`), best first;
+    ) -> list[VectorHit]:
+        """Text vectors nearest `vector` (by cosine distance), best first;
         only of `kinds` (`e5_speech`, ...) and `video_ids` when given, and only those at
         most `max_distance` away when given. Of stored videos only unless `stored_only`
         is False (for a caller that checks its own hits). `nprobes`: the ANN index's
@@ -469,9 +359,22 @@ class LibraryStore(Closing):
         where = _where(kind=kinds, video_id=video_ids)
         if where:
             query = query.where(where, prefilter=True)
-        if not stored_only:
-            return list(query.limit(limit).to_list())
-        return self._of_stored_videos(lambda n: list(query.limit(n).to_list()), limit)
+        if stored_only:
+            found = self._of_stored_videos(lambda n: list(query.limit(n).to_list()), limit)
+        else:
+            found = list(query.limit(limit).to_list())
+        return [
+            VectorHit(
+                r["video_id"],
+                r["start_s"],
+                r["end_s"],
+                r["kind"],
+                r["model"],
+                r["text"] or "",
+                float(r["_distance"]),
+            )
+            for r in found
+        ]
 
     def search_text(  # noqa: PLR0917  a query and its filters
         self,
@@ -483,7 +386,7 @@ class LibraryStore(Closing):
         all_words: bool = False,
         *,
         stored_only: bool = True,
-    ) -> list[dict[str, Any]]:
+    ) -> list[TextHit]:
         """Moments whose text matches `query` (BM25), best first, without their attrs;
         only of `modalities` and `video_ids` when given, only speech in `language` when
         given (other modalities have none), and only those with every word of the query
@@ -502,20 +405,34 @@ class LibraryStore(Closing):
         match = matching(query, "text", operator=operator)
         search: Any = table.search(match, query_type="fts")
         # Not `attrs`: a transcript segment's holds every word with its times.
-        search = search.select([*(f.name for f in MOMENTS if f.name != "attrs"), "_score"])
+        columns = ["video_id", "start_s", "end_s", "modality", "label", "text", "_score"]
+        search = search.select(columns)
         clauses = [_where(modality=modalities, video_id=video_ids)]
         if language:
-            clauses.append(f"(modality <> 'speech' OR attrs LIKE '{_language_prefix(language)}%')")
+            clauses.append(f"(modality <> 'speech' OR {_in_language(language)})")
         where = " AND ".join(c for c in clauses if c)
         if where:
             search = search.where(where, prefilter=True)
-        if not stored_only:
-            return list(search.limit(limit).to_list())
-        return self._of_stored_videos(lambda n: list(search.limit(n).to_list()), limit)
+        if stored_only:
+            found = self._of_stored_videos(lambda n: list(search.limit(n).to_list()), limit)
+        else:
+            found = list(search.limit(limit).to_list())
+        return [
+            TextHit(
+                r["video_id"],
+                r["start_s"],
+                r["end_s"],
+                r["modality"],
+                r["label"] or "",
+                r["text"] or "",
+                float(r["_score"]),
+            )
+            for r in found
+        ]
 
     def embedding_matrix(
         self, kind: str, model: str, video_ids: Sequence[str] = ()
-    ) -> tuple[list[dict[str, Any]], np.ndarray]:
+    ) -> tuple[list[VectorPlace], np.ndarray]:
         """The stored `kind` vectors of `model` (of `video_ids` when given) and of stored
         videos: each row's video_id, start_s and end_s, and the vectors as one matrix."""
         table = self._tables["embeddings"]
@@ -529,16 +446,20 @@ class LibraryStore(Closing):
         found = table.search().where(where).select(columns).limit(None).to_arrow()
         known = self.stored_paths()
         keep = [i for i, v in enumerate(found["video_id"].to_pylist()) if v in known]
-        found = found.take(keep)
+        found = found.take(pa.array(keep, pa.int64()))
         if found.num_rows == 0:
             return [], np.zeros((0, 0), np.float32)
         vectors = found["vector"].combine_chunks()
         matrix = np.asarray(vectors.flatten().to_numpy(), np.float32).reshape(found.num_rows, -1)
-        return found.drop_columns(["vector"]).to_pylist(), matrix
+        places = [
+            VectorPlace(r["video_id"], r["start_s"], r["end_s"])
+            for r in found.drop_columns(["vector"]).to_pylist()
+        ]
+        return places, matrix
 
     def speaking(self, language: str) -> set[str]:
         """The videos with speech in `language` (an ISO 639 code, as Whisper gives it)."""
-        where = f"modality = 'speech' AND attrs LIKE '{_language_prefix(language)}%'"
+        where = f"modality = 'speech' AND {_in_language(language)}"
         return {r["video_id"] for r in self._query("moments", where, ["video_id"])}
 
     def _of_stored_videos(
@@ -588,17 +509,21 @@ class LibraryStore(Closing):
             q = q.select(columns)
         return list(q.limit(None).to_arrow().to_pylist())
 
-    def get_video(self, video_id: str) -> dict[str, Any] | None:
+    def get_video(self, video_id: str) -> VideoRow | None:
         rows = self._query("videos", f"video_id = '{_check_id(video_id)}'")
-        return rows[0] if rows else None
+        return VideoRow.from_arrow(rows[0]) if rows else None
 
-    def videos(self) -> list[dict[str, Any]]:
-        return sorted(self._query("videos"), key=lambda r: r["path"] or "")
+    def videos(self) -> list[VideoRow]:
+        rows = map(VideoRow.from_arrow, self._query("videos"))
+        return sorted(rows, key=lambda r: r.path)
 
-    def video_ids(self, table: str = "videos") -> set[str]:
+    def video_ids(self) -> set[str]:
+        return self._video_ids_in("videos")
+
+    def _video_ids_in(self, table: str) -> set[str]:
         return {r["video_id"] for r in self._query(table, columns=["video_id"])}
 
-    def find_by_path(self, path: str) -> dict[str, Any] | None:
+    def find_by_path(self, path: str) -> VideoRow | None:
         entry = self.ledger.get(path)
         if entry and entry.video_id:
             found = self.get_video(entry.video_id)
@@ -606,32 +531,35 @@ class LibraryStore(Closing):
                 return found
         escaped = path.replace("'", "''")
         rows = self._query("videos", f"path = '{escaped}'")
-        return rows[0] if rows else None
+        return VideoRow.from_arrow(rows[0]) if rows else None
 
-    def find_by_id_prefix(self, prefix: str) -> list[dict[str, Any]]:
+    def find_by_id_prefix(self, prefix: str) -> list[VideoRow]:
         if not re.fullmatch(r"[0-9a-f]{6,64}", prefix):
             return []
-        return [r for r in self._query("videos") if r["video_id"].startswith(prefix)]
+        where = f"video_id LIKE '{prefix}%'"
+        return sorted(map(VideoRow.from_arrow, self._query("videos", where)), key=lambda r: r.path)
 
-    def rows_for(self, table: str, video_id: str) -> list[dict[str, Any]]:
-        rows = self._query(table, f"video_id = '{_check_id(video_id)}'")
-        return sorted(rows, key=lambda r: (r["start_s"], r["extractor"], r["key"]))
+    def rows_of(self, row_type: type[R], video_id: str) -> list[R]:
+        table = table_of_row(row_type)
+        rows = self._query(table.name, f"video_id = '{_check_id(video_id)}'")
+        found = [table.read(r) for r in rows]
+        return sorted(found, key=lambda r: (r.start_s, r.extractor, r.key))
 
     def orphan_video_ids(self) -> set[str]:
         known = self.video_ids()
         orphans: set[str] = set()
-        for name in DERIVED_TABLES:
-            orphans |= self.video_ids(name) - known
+        for name in _DERIVED:
+            orphans |= self._video_ids_in(name) - known
         return orphans
 
     def table_counts(self) -> Mapping[str, int]:
         return {name: int(t.count_rows()) for name, t in self._tables.items()}
 
 
-def open_store(uri: str | Path, create: bool = False) -> LibraryStore:
+def open_embedded_store(root: Path, create: bool = False) -> LibraryStore:
     """Open a library directory; with `create`, make it when missing.
 
     Raises:
         LibraryNotFoundError: the directory is not a library (and `create` is False).
     """
-    return LibraryStore(Path(uri), create=create)
+    return LibraryStore(root, create=create)

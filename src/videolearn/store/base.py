@@ -1,0 +1,166 @@
+"""What every store offers: the `Store` protocol the pipeline and the apps speak to, and
+what a writer hands it.
+
+`store.embedded.LibraryStore` (LanceDB tables in a directory, beside the library's SQLite
+file) is the one implementation today; `tests/store_contract.py` is the suite a second one
+(a remote LanceDB, say) would pass. Every write is an upsert on a stable key, so indexing
+twice changes nothing and a killed run can simply run again; a video's derived rows are
+written before its `VideoRow`, and readers see only videos that have one, so they never
+see half a video.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Protocol, Self, TypeVar
+
+import numpy as np
+
+from videolearn.extractors.base import Signal
+from videolearn.store.banks import BankStore
+from videolearn.store.ledger import Ledger
+from videolearn.store.tables import SpanRow, TextHit, VectorHit, VectorPlace, VideoRow
+
+R = TypeVar("R", bound=SpanRow)
+
+
+@dataclass(frozen=True)
+class ExtractorOutput:
+    """What one extractor produced for a video, ready to store."""
+
+    name: str
+    version: int
+    signals: Sequence[Signal]
+    revision: str = ""
+
+
+def version_tag(version: int, revision: str = "") -> int | str:
+    """How a video row records which extractor made its rows: the version, and with it the
+    revision (the weights it loaded) when the extractor has one."""
+    return f"{version}:{revision}" if revision else version
+
+
+class Store(Protocol):
+    """A library's videos and what was found in them, its ledger and its hash banks."""
+
+    @property
+    def ledger(self) -> Ledger: ...
+
+    @property
+    def banks(self) -> BankStore: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    # -- writing ------------------------------------------------------------------------
+
+    def writing(self) -> AbstractContextManager[None]:
+        """Hold the library's write lock; raises LibraryLockedError when another process
+        holds it."""
+        ...
+
+    def write_video(self, video: VideoRow, outputs: Sequence[ExtractorOutput]) -> None:
+        """Store a video and everything extracted from it, replacing what was there."""
+        ...
+
+    def set_path(self, video_id: str, path: str) -> None: ...
+
+    def delete_video(self, video_id: str) -> None:
+        """Remove a video, every row derived from it, its ledger entries and bank matches."""
+        ...
+
+    def delete_orphans(self) -> int:
+        """Delete derived rows whose video has no row; returns how many videos."""
+        ...
+
+    def build_indexes(self, vector_index_min_rows: int) -> None:
+        """Create the search indexes a table is ready for (full text, scalar filters, and
+        the vector index once there are `vector_index_min_rows` text vectors)."""
+        ...
+
+    def cleanup_versions(self, older_than_s: float) -> None:
+        """Fold new rows into the indexes and drop data versions older than `older_than_s`."""
+        ...
+
+    # -- reading ------------------------------------------------------------------------
+
+    def get_video(self, video_id: str) -> VideoRow | None: ...
+
+    def videos(self) -> list[VideoRow]:
+        """Every stored video, by path."""
+        ...
+
+    def video_ids(self) -> set[str]: ...
+
+    def find_by_path(self, path: str) -> VideoRow | None: ...
+
+    def find_by_id_prefix(self, prefix: str) -> list[VideoRow]: ...
+
+    def stored_paths(self) -> Mapping[str, str]:
+        """Every stored video's path, by id."""
+        ...
+
+    def rows_of(self, row_type: type[R], video_id: str) -> list[R]:
+        """A video's rows of one table (`MomentRow`, `SignalRow`, ...), by start, extractor
+        and key."""
+        ...
+
+    def orphan_video_ids(self) -> set[str]:
+        """Videos that have derived rows but no video row (a write cut short)."""
+        ...
+
+    def table_counts(self) -> Mapping[str, int]: ...
+
+    def version_count(self) -> int:
+        """Data versions kept, all tables together."""
+        ...
+
+    def search_text(  # noqa: PLR0917  a query and its filters
+        self,
+        query: str,
+        limit: int = 20,
+        modalities: Sequence[str] = (),
+        video_ids: Sequence[str] = (),
+        language: str = "",
+        all_words: bool = False,
+        *,
+        stored_only: bool = True,
+    ) -> list[TextHit]:
+        """Moments whose text matches `query`, best first."""
+        ...
+
+    def search_text_vectors(
+        self,
+        vector: np.ndarray,
+        limit: int = 20,
+        kinds: Sequence[str] = (),
+        video_ids: Sequence[str] = (),
+        max_distance: float | None = None,
+        *,
+        stored_only: bool = True,
+        nprobes: int | None = None,
+    ) -> list[VectorHit]:
+        """Text vectors nearest `vector` by cosine distance, best first."""
+        ...
+
+    def embedding_matrix(
+        self, kind: str, model: str, video_ids: Sequence[str] = ()
+    ) -> tuple[list[VectorPlace], np.ndarray]:
+        """The stored `kind` vectors of `model`, one matrix row each, and where each row
+        comes from."""
+        ...
+
+    def speaking(self, language: str) -> set[str]:
+        """The videos with speech in `language`."""
+        ...
