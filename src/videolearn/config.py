@@ -138,6 +138,26 @@ class TextEmbedSettings(BaseModel):
     threads: int = Field(default=1, ge=1)
 
 
+class ServeSettings(BaseModel):
+    """The HTTP API and web UI (`videolearn serve`). `[serve]` in TOML."""
+
+    model_config = ConfigDict(frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8765, ge=0, le=65535)
+    # Folders whose files the server may play and index: a video's file is served only
+    # from inside one of them (after symlinks are followed). Empty: any file as it was
+    # indexed (its path in the ledger, unchanged in size and time since).
+    roots: list[Path] = Field(default_factory=list)
+    # Uploads larger than this are refused with 413.
+    upload_max_bytes: int = Field(default=2 * 1024**3, ge=1)
+    # Requests per second each client may make, on average and in a burst, before 429.
+    rate_per_s: float = Field(default=100.0, gt=0)
+    rate_burst: int = Field(default=200, ge=1)
+    # Origins allowed to call the API from a browser page of their own; none by default.
+    cors_origins: list[str] = Field(default_factory=list)
+
+
 class SearchSettings(BaseModel):
     """Moment search. `[search]` in TOML."""
 
@@ -270,6 +290,7 @@ class Settings(BaseSettings):
     match: MatchSettings = Field(default_factory=MatchSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
     clip: ClipSettings = Field(default_factory=ClipSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
     # Where derived model files (the joined Whisper model) are kept.
     model_cache_dir: Path = Field(
         default_factory=lambda: (

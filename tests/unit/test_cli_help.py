@@ -28,6 +28,10 @@ COMMANDS = [
     ["bank", "import"],
     ["bank", "export"],
     ["bank", "list"],
+    ["serve"],
+    ["token", "create"],
+    ["token", "list"],
+    ["token", "revoke"],
 ]
 
 

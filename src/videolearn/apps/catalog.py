@@ -112,9 +112,8 @@ class VideoDetail:
 
     def to_json(self) -> dict[str, Any]:
         """The `show --json` document: the video's fields at the top, then the lists."""
-        info = {k: v for k, v in asdict(self.video).items() if k != "extractors"}
         return {
-            **info,
+            **video_json(self.video),
             "paths": self.paths,
             "hashes": self.hashes,
             "extractors": dict(self.video.extractors),
@@ -123,6 +122,35 @@ class VideoDetail:
             "embeddings": [e.to_json() for e in self.embeddings],
             "matches": self.matches,
         }
+
+
+def video_json(video: VideoRow) -> dict[str, Any]:
+    """A stored video's fields, as `show --json` starts and the API lists them."""
+    return {k: v for k, v in asdict(video).items() if k != "extractors"}
+
+
+@dataclass(frozen=True)
+class VideoPage:
+    """Some of the stored videos, by path: those from `offset`, `limit` at most."""
+
+    videos: list[VideoRow]
+    total: int
+    offset: int
+    limit: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "videos": [video_json(v) for v in self.videos],
+            "total": self.total,
+            "offset": self.offset,
+            "limit": self.limit,
+        }
+
+
+def list_videos(library: Library, offset: int = 0, limit: int = 50) -> VideoPage:
+    """The stored videos by path, a page at a time."""
+    videos = library.store.videos()
+    return VideoPage(videos[offset : offset + limit], len(videos), offset, limit)
 
 
 @dataclass(frozen=True)

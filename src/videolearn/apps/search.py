@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import threading
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -508,3 +509,42 @@ def highlight(text: str, query: str) -> str:
     if not words:
         return text
     return re.sub(r"\w+", lambda m: f"**{m[0]}**" if _fold(m[0]) in words else m[0], text)
+
+
+class _SharedEmbedder(TextEmbedder):
+    """A text embedder several threads may ask at once: one query at a time."""
+
+    def __init__(self, threads: int) -> None:
+        super().__init__(threads)
+        self._lock = threading.RLock()
+
+    def load(self) -> None:
+        with self._lock:
+            super().load()
+
+    def query(self, text: str) -> np.ndarray:
+        with self._lock:
+            return super().query(text)
+
+
+class Searcher:
+    """Searches one library again and again, keeping the query models loaded between
+    searches; safe to call from several threads (a server's)."""
+
+    def __init__(self, library: Library) -> None:
+        self.library = library
+        self._embedder = _SharedEmbedder(library.settings.text_embed.threads)
+        clip = library.settings.clip
+        self._clip = ClipModel(clip.model, clip.threads) if clip.model else None
+
+    def search(
+        self,
+        query: str,
+        limit: int | None = 10,
+        filters: SearchFilters | None = None,
+        every: bool = False,
+    ) -> list[MomentHit]:
+        """As `search_moments`."""
+        return search_moments(
+            self.library, query, limit, self._embedder, filters, every, clip=self._clip
+        )

@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from videolearn.cli import banks, learn, library, media, search
+from videolearn.cli import banks, learn, library, media, search, serve
 from videolearn.cli.common import EXIT_SOME_FAILED
 
 app = typer.Typer(
@@ -25,6 +25,8 @@ app.add_typer(media.app)
 app.add_typer(banks.bank_app, name="bank")
 app.add_typer(banks.app)
 app.add_typer(learn.app)
+app.add_typer(serve.app)
+app.add_typer(serve.token_app, name="token")
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ from videolearn.extractors.base import Signal
 from videolearn.store.banks import BankStore
 from videolearn.store.ledger import Ledger
 from videolearn.store.tables import SpanRow, TextHit, VectorHit, VectorPlace, VideoRow
+from videolearn.store.tokens import TokenStore
 
 R = TypeVar("R", bound=SpanRow)
 
@@ -44,13 +45,17 @@ def version_tag(version: int, revision: str = "") -> int | str:
 
 
 class Store(Protocol):
-    """A library's videos and what was found in them, its ledger and its hash banks."""
+    """A library's videos and what was found in them, its ledger, hash banks and API
+    tokens."""
 
     @property
     def ledger(self) -> Ledger: ...
 
     @property
     def banks(self) -> BankStore: ...
+
+    @property
+    def tokens(self) -> TokenStore: ...
 
     def close(self) -> None: ...
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from videolearn.store.banks import BankStore
 from videolearn.store.ledger import Ledger
+from videolearn.store.tokens import TokenStore
 from videolearn.types import Closing
 
 DATABASE_FILE = "ledger.sqlite"
@@ -88,6 +89,17 @@ INSERT OR IGNORE INTO bank_generation VALUES (0, 0);
 """
 
 
+_TOKENS = """
+CREATE TABLE tokens (
+    name TEXT PRIMARY KEY,
+    digest TEXT NOT NULL UNIQUE,
+    created_at REAL NOT NULL,
+    last_used_at REAL,
+    revoked_at REAL
+);
+"""
+
+
 def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     def apply(db: sqlite3.Connection) -> None:
         for statement in sql.split(";"):
@@ -109,12 +121,13 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[sqlite3.Connection], None]], ...] = 
     (1, "the job ledger: files and runs", _script(_LEDGER)),
     (2, "hash banks, their frames, and the matches of stored videos", _script(_BANKS)),
     (3, "bank_frames.tile: the quadrant of a vpdq_tiles frame", _add_tile_column),
+    (4, "API tokens, stored as their SHA-256", _script(_TOKENS)),
 )
 
 
 class LibraryDatabase(Closing):
     """The one owner of a library's SQLite file: opens it, brings its schema up to date,
-    and hands out the classes that keep their tables in it (`ledger`, `banks`)."""
+    and hands out the classes that keep their tables in it (`ledger`, `banks`, `tokens`)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -127,6 +140,7 @@ class LibraryDatabase(Closing):
         self.migrate()
         self.ledger = Ledger(self._db)
         self.banks = BankStore(self._db)
+        self.tokens = TokenStore(self._db)
 
     @property
     def schema_version(self) -> int:

@@ -46,6 +46,7 @@ from videolearn.store.tables import (
     table_of_row,
     table_of_signal,
 )
+from videolearn.store.tokens import TokenStore
 from videolearn.types import Closing
 
 MARKER_FILE = "videolearn-library.json"
@@ -165,6 +166,10 @@ class LibraryStore(Closing):
     @property
     def banks(self) -> BankStore:
         return self.database.banks
+
+    @property
+    def tokens(self) -> TokenStore:
+        return self.database.tokens
 
     def close(self) -> None:
         self.database.close()

@@ -1,0 +1,106 @@
+"""Playing a stored video: the file to serve for it, and its shots' thumbnails.
+
+A video's file is served only as it was indexed: from a path the ledger holds for it,
+unchanged in size and modification time since, a regular file once symlinks are followed,
+and inside `serve.roots` when those are set. Nothing a request names reaches the
+filesystem: it names a video id, and the path comes from the ledger.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from videolearn.errors import VideoNotFoundError
+from videolearn.library import Library
+from videolearn.store.ledger import FileStatus
+from videolearn.store.tables import ThumbnailRow, VideoRow
+
+_VIDEO_REF = re.compile(r"^[0-9a-f]{6,64}$")
+# What mimetypes does not know on every system.
+_MEDIA_TYPES = {
+    ".mkv": "video/x-matroska",
+    ".webm": "video/webm",
+    ".mp4": "video/mp4",
+    ".m4v": "video/mp4",
+    ".mov": "video/quicktime",
+    ".flac": "audio/flac",
+    ".opus": "audio/ogg",
+    ".m4a": "audio/mp4",
+}
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    """A stored video's file, ready to serve."""
+
+    video_id: str
+    path: Path
+    size_bytes: int
+    media_type: str
+
+
+def find_video(library: Library, ref: str) -> VideoRow:
+    """The stored video a request names: its id, or a unique prefix of 6 or more hex
+    characters (never a path).
+
+    Raises:
+        VideoNotFoundError: nothing, or more than one video, matches.
+    """
+    if not _VIDEO_REF.match(ref):
+        raise VideoNotFoundError(f"{ref!r} is not a video id")
+    return library.resolve(ref)
+
+
+def media_file(library: Library, ref: str) -> MediaFile:
+    """The file to serve for a video.
+
+    Raises:
+        VideoNotFoundError: no such video, or none of its files is where and as it was
+            indexed (moved, changed, or outside `serve.roots`).
+    """
+    video = find_video(library, ref)
+    roots = [Path(os.path.realpath(r)) for r in library.settings.serve.roots]
+    for path in library.store.ledger.paths_of(video.video_id):
+        entry = library.store.ledger.get(path)
+        if entry is None or entry.status != FileStatus.INDEXED:
+            continue
+        real = Path(os.path.realpath(path))
+        if roots and not any(real.is_relative_to(root) for root in roots):
+            continue
+        try:
+            stat = real.stat()
+        except OSError:
+            continue
+        if not real.is_file() or (stat.st_size, stat.st_mtime_ns) != (
+            entry.size_bytes,
+            entry.mtime_ns,
+        ):
+            continue
+        suffix = real.suffix.lower()
+        media_type = _MEDIA_TYPES.get(suffix) or mimetypes.guess_type(real.name)[0]
+        return MediaFile(
+            video.video_id, real, stat.st_size, media_type or "application/octet-stream"
+        )
+    raise VideoNotFoundError(
+        f"the file of video {video.video_id[:12]} is not where it was indexed, has changed "
+        "since, or lies outside serve.roots"
+    )
+
+
+def thumbnail(library: Library, ref: str, number: int) -> bytes:
+    """The JPEG of a video's `number`th shot thumbnail (from 0, in time order).
+
+    Raises:
+        VideoNotFoundError: no such video, or it has no thumbnail of that number.
+    """
+    video = find_video(library, ref)
+    thumbnails = library.store.rows_of(ThumbnailRow, video.video_id)
+    if not 0 <= number < len(thumbnails):
+        raise VideoNotFoundError(
+            f"video {video.video_id[:12]} has {len(thumbnails)} thumbnails, not a number {number}"
+        )
+    return thumbnails[number].jpeg

@@ -1,0 +1,278 @@
+"""The HTTP API against a real uvicorn server on 127.0.0.1, over a library indexed from
+generated videos: the CLI's JSON shapes, range requests, tokens, limits and errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from videolearn.api import create_app
+from videolearn.apps import tokens
+from videolearn.config import Settings, load_settings
+from videolearn.library import open_library
+from videolearn.samples import BLUE, RED, Caption, write_captioned_video, write_video
+
+EXTRACTORS = ["file_hash", "media_info", "shots", "thumbnails", "ocr", "text_embed"]
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    folder = tmp_path_factory.mktemp("api")
+    media = folder / "media"
+    media.mkdir()
+    write_captioned_video(
+        media / "harbour.mp4",
+        [Caption("HARBOUR FERRY", 0.0, 2.0), Caption("CITY MARKET", 2.0, 4.0)],
+        4.0,
+    )
+    write_video(media / "colours.mp4", [(RED, 1.0), (BLUE, 1.0)])
+    settings = load_settings(folder / "library", keep_versions_s=0, extractors=EXTRACTORS)
+    with open_library(create=True, settings=settings) as lib:
+        results = lib.index([media])
+        assert [r.status for r in results] == ["indexed", "indexed"], results
+    return settings
+
+
+class Server:
+    """A uvicorn server in a thread, on a free port of 127.0.0.1."""
+
+    def __init__(self, settings: Settings, **app_options: bool) -> None:
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
+        config = uvicorn.Config(create_app(settings, **app_options), log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, args=([self.socket],))
+
+    def __enter__(self) -> httpx.Client:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the server did not start")
+            time.sleep(0.05)
+        self.client = httpx.Client(base_url=self.url, timeout=60)
+        return self.client
+
+    def __exit__(self, *_: object) -> None:
+        self.client.close()
+        self.server.should_exit = True
+        self.thread.join(30)
+        self.socket.close()
+
+
+@pytest.fixture(scope="module")
+def api(indexed: Settings) -> Iterator[httpx.Client]:
+    with Server(indexed) as client:
+        yield client
+
+
+def _token(settings: Settings, name: str) -> str:
+    with open_library(settings=settings) as lib:
+        return tokens.create_token(lib, name).token
+
+
+def _run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "videolearn.cli.main", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_status_and_videos_have_the_cli_shapes(api: httpx.Client, indexed: Settings) -> None:
+    status = api.get("/api/v1/status")
+    assert status.status_code == 200
+    cli = json.loads(_run("status", "--library", indexed.library, "--json").stdout)
+    assert status.json() == cli
+    page = api.get("/api/v1/videos", params={"limit": 1}).json()
+    assert page["total"] == 2 and page["offset"] == 0 and len(page["videos"]) == 1
+    second = api.get("/api/v1/videos", params={"limit": 1, "offset": 1}).json()
+    paths = [page["videos"][0]["path"], second["videos"][0]["path"]]
+    assert [Path(p).name for p in paths] == ["colours.mp4", "harbour.mp4"]
+    video_id = page["videos"][0]["video_id"]
+    detail = api.get(f"/api/v1/videos/{video_id[:8]}").json()
+    shown = json.loads(_run("show", video_id, "--library", indexed.library, "--json").stdout)
+    assert detail == shown
+    assert [m["modality"] for m in detail["moments"]].count("shot") == 2
+
+
+def test_search_answers_what_search_json_prints(api: httpx.Client, indexed: Settings) -> None:
+    found = api.get("/api/v1/search", params={"q": "ferry"})
+    assert found.status_code == 200
+    hits = found.json()
+    assert hits and Path(hits[0]["path"]).name == "harbour.mp4"
+    assert hits[0]["start_s"] < 2.0 and "FERRY" in hits[0]["snippet"].upper()
+    cli = _run("search", "ferry", "--library", indexed.library, "--json").stdout
+    assert hits == [json.loads(line) for line in cli.splitlines()]
+    text_only = api.get("/api/v1/search", params={"q": "ferry", "modality": "speech"}).json()
+    assert text_only == []
+    other = api.get("/api/v1/search", params={"q": "market", "all": "true"}).json()
+    assert other and all(h["start_s"] >= 1.5 for h in other)
+
+
+def test_bad_requests_are_named_without_a_trace(api: httpx.Client) -> None:
+    for url, params, status, says in [
+        ("/api/v1/search", {}, 400, "q"),
+        ("/api/v1/search", {"q": "ferry", "modality": "smell"}, 400, "smell"),
+        ("/api/v1/search", {"q": "ferry", "limit": "0"}, 400, "limit"),
+        ("/api/v1/videos/zzzzzzzz", {}, 404, "not a video id"),
+        ("/api/v1/videos/" + "0" * 64, {}, 404, "no indexed video"),
+        ("/api/v1/videos/" + "0" * 64 + "/media", {}, 404, "no indexed video"),
+        ("/api/v1/videos/../../etc/passwd/media", {}, 404, ""),
+        ("/api/v1/nothing", {}, 404, ""),
+    ]:
+        answer = api.get(url, params=params)
+        assert answer.status_code == status, (url, answer.text)
+        assert "Traceback" not in answer.text and 'File "' not in answer.text
+        if says:
+            assert says in answer.json()["error"], (url, answer.text)
+
+
+def test_media_is_served_with_ranges(api: httpx.Client, indexed: Settings) -> None:
+    video = api.get("/api/v1/videos").json()["videos"][1]
+    url = f"/api/v1/videos/{video['video_id']}/media"
+    whole = Path(video["path"]).read_bytes()
+    full = api.get(url)
+    assert full.status_code == 200 and full.content == whole
+    assert full.headers["content-type"] == "video/mp4"
+    assert full.headers["accept-ranges"] == "bytes"
+    part = api.get(url, headers={"Range": "bytes=10-19"})
+    assert part.status_code == 206 and part.content == whole[10:20]
+    assert part.headers["content-range"] == f"bytes 10-19/{len(whole)}"
+    tail = api.get(url, headers={"Range": "bytes=-100"})
+    assert tail.status_code == 206 and tail.content == whole[-100:]
+    rest = api.get(url, headers={"Range": f"bytes={len(whole) - 5}-"})
+    assert rest.status_code == 206 and rest.content == whole[-5:]
+    beyond = api.get(url, headers={"Range": f"bytes={len(whole) + 10}-"})
+    assert beyond.status_code == 416
+    assert beyond.headers["content-range"] == f"bytes */{len(whole)}"
+    thumb = api.get(f"/api/v1/videos/{video['video_id']}/thumbnails/0.jpg")
+    assert thumb.status_code == 200 and thumb.content[:2] == b"\xff\xd8"
+    assert api.get(f"/api/v1/videos/{video['video_id']}/thumbnails/99.jpg").status_code == 404
+
+
+def test_a_changed_or_escaping_file_is_not_served(indexed: Settings, tmp_path: Path) -> None:
+    with open_library(settings=indexed) as lib:
+        video = next(v for v in lib.store.videos() if v.path.endswith("colours.mp4"))
+    outside = indexed.model_copy(
+        update={"serve": indexed.serve.model_copy(update={"roots": [tmp_path]})}
+    )
+    with Server(outside) as client:
+        refused = client.get(f"/api/v1/videos/{video.video_id}/media")
+        assert refused.status_code == 404 and "serve.roots" in refused.json()["error"]
+    path = Path(video.path)
+    saved = path.read_bytes()
+    stat = path.stat()
+    try:
+        path.write_bytes(saved + b"\0")  # no longer the file that was indexed
+        with Server(indexed) as client:
+            assert client.get(f"/api/v1/videos/{video.video_id}/media").status_code == 404
+    finally:
+        path.write_bytes(saved)
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def test_writes_need_a_token_and_a_revoked_one_is_refused(
+    indexed: Settings, tmp_path: Path
+) -> None:
+    settings = load_settings(tmp_path / "library", keep_versions_s=0, extractors=EXTRACTORS[:2])
+    write_video(tmp_path / "a.mp4", [(RED, 1.0)])
+    with open_library(create=True, settings=settings) as lib:
+        [result] = lib.index([tmp_path / "a.mp4"])
+    token = _token(settings, "ops")
+    with Server(settings) as client:
+        url = f"/api/v1/videos/{result.video_id}"
+        refused = client.delete(url)
+        assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
+        assert client.delete(url, headers={"Authorization": "Bearer vl_wrong"}).status_code == 401
+        assert client.get(url).status_code == 200  # reads on loopback need none
+        done = client.delete(url, headers={"Authorization": f"Bearer {token}"})
+        assert done.status_code == 200
+        assert done.json() == {
+            "video_id": result.video_id,
+            "path": result.path,
+            "status": "forgotten",
+        }
+        assert client.get(url).status_code == 404
+    listed = json.loads(_run("token", "list", "--library", settings.library, "--json").stdout)
+    assert listed["name"] == "ops" and listed["active"] and listed["last_used_at"]
+    assert token not in _run("token", "list", "--library", settings.library).stdout
+    assert _run("token", "revoke", "ops", "--library", settings.library).returncode == 0
+    with Server(settings) as client:
+        again = client.delete(url, headers={"Authorization": f"Bearer {token}"})
+        assert again.status_code == 401
+
+
+def test_beyond_loopback_reads_need_a_token_too(indexed: Settings) -> None:
+    token = _token(indexed, "reader")
+    with Server(indexed, require_read_token=True) as client:
+        assert client.get("/api/v1/status").status_code == 401
+        bearer = {"Authorization": f"Bearer {token}"}
+        assert client.get("/api/v1/status", headers=bearer).status_code == 200
+
+
+def test_too_many_requests_get_429(indexed: Settings) -> None:
+    tight = indexed.model_copy(
+        update={"serve": indexed.serve.model_copy(update={"rate_per_s": 1.0, "rate_burst": 3})}
+    )
+    with Server(tight) as client:
+        codes = [client.get("/api/v1/status").status_code for _ in range(5)]
+        assert codes[:3] == [200, 200, 200] and codes[3:] == [429, 429]
+        limited = client.get("/api/v1/status")
+        assert limited.headers["retry-after"] == "1" and "slow down" in limited.json()["error"]
+
+
+def test_docs_are_served_without_a_network(api: httpx.Client) -> None:
+    page = api.get("/docs")
+    assert page.status_code == 200 and "cdn" not in page.text.lower()
+    assets = [a.split('"')[0] for a in page.text.split('src="')[1:]]
+    assert assets and all(api.get(a).status_code == 200 for a in assets if a.startswith("/"))
+    spec = api.get("/openapi.json").json()
+    assert "/api/v1/search" in spec["paths"] and "/api/v1/videos/{video}/media" in spec["paths"]
+
+
+def test_serve_command_serves_the_library(indexed: Settings) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOLEARN_")}
+    command = [sys.executable, "-m", "videolearn.cli.main", "serve", "--port", str(port)]
+    proc = subprocess.Popen(
+        [*command, "--library", str(indexed.library)],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                status = httpx.get(f"http://127.0.0.1:{port}/api/v1/status", timeout=5)
+                break
+            except httpx.ConnectError:
+                assert proc.poll() is None and time.monotonic() < deadline, "serve exited"
+                time.sleep(0.2)
+        assert status.status_code == 200 and status.json()["videos"]["indexed"] == 2
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert f"127.0.0.1:{port}/api/v1/" in err
+
+
+def test_serve_refuses_a_folder_that_is_not_a_library(tmp_path: Path) -> None:
+    proc = _run("serve", "--library", tmp_path / "none")
+    assert proc.returncode == 2 and "not a videolearn library" in proc.stderr
