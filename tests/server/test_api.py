@@ -273,6 +273,28 @@ def test_serve_command_serves_the_library(indexed: Settings) -> None:
     assert f"127.0.0.1:{port}/api/v1/" in err
 
 
+def test_the_stored_transcript_as_transcribe_writes_it(shared_data: Path, tmp_path: Path) -> None:
+    settings = load_settings(tmp_path / "library", extractors=["file_hash", "media_info", "speech"])
+    jfk = shared_data / "speech" / "jfk.flac"
+    with open_library(create=True, settings=settings) as lib:
+        [result] = lib.index([jfk])
+    assert result.status == "indexed", result.reason
+    with Server(settings) as client:
+        base = f"/api/v1/videos/{result.video_id}"
+        for fmt, media_type in [("srt", "application/x-subrip"), ("vtt", "text/vtt")]:
+            answer = client.get(f"{base}/transcript.{fmt}")
+            assert answer.status_code == 200
+            assert answer.headers["content-type"].startswith(media_type)
+            made = _run("transcribe", jfk, "--format", fmt, "--library", settings.library)
+            assert answer.text == made.stdout
+        transcript = client.get(f"{base}/transcript").json()
+        assert transcript["language"] == "en" and "country" in transcript["segments"][-1]["text"]
+        assert client.get(f"{base}/transcript.doc").status_code == 404
+        media = client.get(f"{base}/media", headers={"Range": "bytes=0-3"})
+        assert media.status_code == 206 and media.content == b"fLaC"
+        assert media.headers["content-type"] == "audio/flac"
+
+
 def test_serve_refuses_a_folder_that_is_not_a_library(tmp_path: Path) -> None:
     proc = _run("serve", "--library", tmp_path / "none")
     assert proc.returncode == 2 and "not a videolearn library" in proc.stderr

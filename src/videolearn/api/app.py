@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from videolearn.apps import catalog, playback, tokens
 from videolearn.apps.search import Searcher, SearchFilters
+from videolearn.apps.transcribe import render, stored_transcript
 from videolearn.config import Settings, load_settings
 from videolearn.errors import LibraryLockedError, VideolearnError, VideoNotFoundError
 from videolearn.library import Library, open_library
@@ -39,6 +40,11 @@ from videolearn.library import Library, open_library
 log = logging.getLogger("videolearn.api")
 
 API = "/api/v1"
+_TEXT_TYPES = {
+    "srt": "application/x-subrip; charset=utf-8",
+    "vtt": "text/vtt; charset=utf-8",
+    "txt": "text/plain; charset=utf-8",
+}
 
 
 class ApiError(Exception):
@@ -235,6 +241,21 @@ def create_app(settings: Settings, *, require_read_token: bool | None = None) ->
         """The JPEG of the video's `number`th shot (from 0)."""
         jpeg = playback.thumbnail(library(), video, number)
         return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
+
+    @app.get(f"{API}/videos/{{video}}/transcript", dependencies=[can_read])
+    def get_transcript(video: str) -> dict[str, Any]:
+        """The stored transcript (`transcribe --format json`)."""
+        lib = library()
+        return stored_transcript(lib, playback.find_video(lib, video).video_id).to_json()
+
+    @app.get(f"{API}/videos/{{video}}/transcript.{{fmt}}", dependencies=[can_read])
+    def get_subtitles(video: str, fmt: str) -> Response:
+        """The stored transcript as subtitles (`srt`, `vtt`) or plain text (`txt`)."""
+        if fmt not in _TEXT_TYPES:
+            raise ApiError(404, f"no transcript format {fmt!r}; use srt, vtt or txt")
+        lib = library()
+        transcript = stored_transcript(lib, playback.find_video(lib, video).video_id)
+        return Response(render(transcript, fmt), media_type=_TEXT_TYPES[fmt])
 
     @app.get(f"{API}/search", dependencies=[can_read])
     def get_search(  # noqa: PLR0917  the query and its filters

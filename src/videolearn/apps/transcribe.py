@@ -1,4 +1,5 @@
-"""Transcribing one file, with or without a library, and writing subtitles.
+"""Transcribing one file, with or without a library, a stored video's transcript, and
+writing subtitles.
 
 The file is decoded through the same limited child process as `index` (16 kHz mono), and
 transcribed with the `speech` extractor's transcriber as the audio arrives, so an hour of
@@ -10,6 +11,7 @@ common players and broadcast guidelines accept.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,8 @@ from videolearn.extractors.speech import SpeechSegment, SpeechStream, Transcribe
 from videolearn.ingest.decode import DecodeRequest
 from videolearn.ingest.scan import stat_file
 from videolearn.ingest.worker import open_decode
+from videolearn.library import Library
+from videolearn.store.tables import MomentRow
 
 FORMATS = ("srt", "vtt", "json", "txt")
 MAX_LINE_CHARS = 42
@@ -200,6 +204,30 @@ def render(transcript: Transcript, fmt: str) -> str:
     if fmt == "txt":
         return to_txt(transcript)
     raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+
+
+def stored_transcript(library: Library, video: str) -> Transcript:
+    """A stored video's transcript, from the speech moments `index` kept (nothing is
+    transcribed again).
+
+    Raises:
+        VideoNotFoundError: no video, or more than one, has that path or id.
+    """
+    row = library.resolve(video)
+    segments = [
+        SpeechSegment(
+            m.span,
+            m.text,
+            m.language or "",
+            tuple(Word(**w) for w in m.attrs.get("words", ())),
+            # The moment's score is the mean token probability (`segment_moment`).
+            math.log(m.score) if m.score > 0 else -math.inf,
+            bool(m.attrs.get("low_confidence", False)),
+        )
+        for m in library.store.rows_of(MomentRow, row.video_id)
+        if m.modality == "speech"
+    ]
+    return Transcript(main_language(segments), row.duration_s or 0.0, segments)
 
 
 def save_text(path: Path, text: str) -> None:
