@@ -32,11 +32,13 @@ demo: venv
 	  $(BIN)/videolearn transcribe $(DEMO_MEDIA)/spoken.wav --format srt; fi
 
 # The tests speak with espeak-ng, read captions with Tesseract (English and German packs),
-# draw them with DejaVu Sans, and drop privileges with setpriv (util-linux): install what is
-# missing when we may (root on Debian), else say what is missing.
-TEST_PACKAGES := espeak-ng tesseract-ocr tesseract-ocr-deu fonts-dejavu-core
+# draw them with DejaVu Sans, drop privileges with setpriv (util-linux), and drive the web
+# UI in Debian's Chromium: install what is missing when we may (root on Debian), else say
+# what is missing.
+TEST_PACKAGES := espeak-ng tesseract-ocr tesseract-ocr-deu fonts-dejavu-core chromium
 test-tools:
 	@if ! command -v espeak-ng >/dev/null || ! command -v tesseract >/dev/null \
+	  || ! [ -x /usr/bin/chromium ] \
 	  || ! tesseract --list-langs 2>/dev/null | grep -qx deu \
 	  || ! [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then \
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \

@@ -17,11 +17,11 @@ import httpx
 import pytest
 import uvicorn
 
-from videolearn.api import create_app
 from videolearn.apps import tokens
 from videolearn.config import Settings, load_settings
 from videolearn.library import open_library
 from videolearn.samples import BLUE, RED, Caption, write_captioned_video, write_video
+from videolearn.server import create_app
 
 EXTRACTORS = ["file_hash", "media_info", "shots", "thumbnails", "ocr", "text_embed"]
 

@@ -104,3 +104,18 @@ def thumbnail(library: Library, ref: str, number: int) -> bytes:
             f"video {video.video_id[:12]} has {len(thumbnails)} thumbnails, not a number {number}"
         )
     return thumbnails[number].jpeg
+
+
+def thumbnail_at(library: Library, ref: str, time_s: float) -> bytes:
+    """The JPEG of the shot a video is in at `time_s` (the last one that starts at or
+    before it; the first when none does).
+
+    Raises:
+        VideoNotFoundError: no such video, or it has no thumbnails.
+    """
+    video = find_video(library, ref)
+    thumbnails = library.store.rows_of(ThumbnailRow, video.video_id)
+    if not thumbnails:
+        raise VideoNotFoundError(f"video {video.video_id[:12]} has no thumbnails")
+    at = [t for t in thumbnails if t.start_s <= time_s]
+    return (at[-1] if at else thumbnails[0]).jpeg

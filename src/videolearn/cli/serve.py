@@ -39,7 +39,7 @@ def serve(
     library: LibraryOption = DEFAULT_LIBRARY_PATH,
     as_json: JsonOption = False,
 ) -> None:
-    """Serve the HTTP API (/api/v1/, docs at /docs) until interrupted."""
+    """Serve the web UI (/) and the HTTP API (/api/v1/, docs at /docs) until interrupted."""
     import os
 
     import uvicorn
@@ -48,17 +48,19 @@ def serve(
         serve_settings = lib.settings.serve
     host = host or serve_settings.host
     port = serve_settings.port if port is None else port
-    # The app is built in uvicorn from the environment: the CLI does not import the API.
+    # The app is built in uvicorn from the environment: the CLI does not import the server.
     os.environ["VIDEOLEARN_LIBRARY"] = str(library)
     os.environ["VIDEOLEARN_SERVE__HOST"] = host
     os.environ["VIDEOLEARN_SERVE__PORT"] = str(port)
     where = f"http://{host}:{port}"
     if as_json:
-        emit({"library": str(library), "api": f"{where}/api/v1/", "docs": f"{where}/docs"})
+        emit({"library": str(library), "ui": f"{where}/", "api": f"{where}/api/v1/"})
     else:
-        typer.echo(f"serving {library} at {where}/api/v1/ (docs at {where}/docs)", err=True)
+        typer.echo(
+            f"serving {library} at {where}/ (API at {where}/api/v1/, docs at /docs)", err=True
+        )
     uvicorn.run(
-        "videolearn.api:app_from_env",
+        "videolearn.server:app_from_env",
         factory=True,
         host=host,
         port=port,

@@ -1,0 +1,1 @@
+"""The web UI (`pages.router`, at `/`); `videolearn.server` serves it beside the API."""

@@ -1,0 +1,207 @@
+"""The web UI: server-rendered pages (Jinja2) with a little vanilla JavaScript, no build
+step and nothing fetched from elsewhere.
+
+An adapter like the CLI and the API: each page calls `apps` and renders what comes back.
+The player, its subtitles, thumbnails and the transcript are the API's own endpoints
+(`/api/v1/videos/ID/...`), so the page and a script see the same media.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+
+from videolearn.apps import catalog, playback, tokens
+from videolearn.apps.search import MomentHit, Searcher, parse_query
+from videolearn.apps.transcribe import stored_transcript
+from videolearn.errors import QueryError, VideoNotFoundError
+from videolearn.library import Library
+
+HERE = Path(__file__).parent
+STATIC_DIR = HERE / "static"
+TOKEN_COOKIE = "videolearn_token"
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=HERE / "templates")
+
+
+def clock(seconds: float) -> str:
+    """`m:ss` (or `h:mm:ss`) for a time in a video."""
+    whole = int(seconds)
+    h, rest = divmod(whole, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def highlight(snippet: str, query: str) -> Markup:
+    """The snippet, escaped, with the query's words in <mark> wherever they occur, inside
+    longer words too (on-screen text often runs words together: "FERRYTIMETABLE")."""
+    words = {w for part in _parts(query) for w in _WORD.findall(part) if len(w) > 1}
+    if not words:
+        return Markup(html.escape(snippet))
+    pattern = re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)), re.I)
+    out, last = [], 0
+    for found in pattern.finditer(snippet):
+        out.append(html.escape(snippet[last : found.start()]))
+        out.append(f"<mark>{html.escape(found.group())}</mark>")
+        last = found.end()
+    out.append(html.escape(snippet[last:]))
+    return Markup("".join(out))
+
+
+def _parts(query: str) -> list[str]:
+    try:
+        return [p.text for p in parse_query(query)]
+    except QueryError:
+        return [query]
+
+
+templates.env.filters["clock"] = clock
+templates.env.globals["quote"] = quote
+
+
+def _library(request: Request) -> Library:
+    library: Library = request.app.state.library
+    return library
+
+
+def error_page(request: Request, status: int, message: str) -> Response:
+    """A page that says what went wrong, for a person (never a trace)."""
+    return templates.TemplateResponse(
+        request, "error.html", {"status": status, "message": message}, status_code=status
+    )
+
+
+@router.get("/", response_class=HTMLResponse)
+def search_page(request: Request, q: Annotated[str, Query(max_length=1000)] = "") -> Response:
+    """The search box, and the moments that answer `q` grouped by video, best video first."""
+    groups: list[dict[str, Any]] = []
+    problem = ""
+    if q.strip():
+        searcher: Searcher = request.app.state.searcher
+        try:
+            hits = searcher.search(q, 50)
+        except QueryError as err:
+            problem = str(err)
+            hits = []
+        by_video: dict[str, list[MomentHit]] = {}
+        for hit in hits:  # best first: a video is placed by its best moment
+            by_video.setdefault(hit.video_id, []).append(hit)
+        lib = _library(request)
+        for video_id, found in by_video.items():
+            found.sort(key=lambda h: h.span.start_s)
+            groups.append(
+                {
+                    "video_id": video_id,
+                    "name": Path(found[0].path).name,
+                    "path": found[0].path,
+                    "pictures": bool(playback.find_video(lib, video_id).video_codec),
+                    "hits": [
+                        {
+                            "start_s": h.span.start_s,
+                            "modality": h.modality,
+                            "snippet": highlight(h.snippet, q),
+                        }
+                        for h in found
+                    ],
+                }
+            )
+    status = catalog.status(_library(request))
+    return templates.TemplateResponse(
+        request,
+        "search.html",
+        {"q": q, "groups": groups, "problem": problem, "indexed": status.indexed},
+    )
+
+
+@router.get("/videos/{video}", response_class=HTMLResponse)
+def video_page(request: Request, video: str, t: Annotated[float, Query(ge=0)] = 0.0) -> Response:
+    """A video: the player (at `t`), its transcript following playback, on-screen text
+    and sounds on a timeline, matches."""
+    lib = _library(request)
+    row = playback.find_video(lib, video)
+    detail = catalog.show(lib, row.video_id)
+    transcript = stored_transcript(lib, row.video_id)
+    duration_s = row.duration_s or max((m.span.end_s for m in detail.moments), default=0.0)
+    events = [
+        {
+            "start_s": m.span.start_s,
+            "modality": m.modality,
+            "what": m.text or m.label,
+            **_place(m.span.start_s, m.span.end_s, duration_s),
+        }
+        for m in detail.moments
+        if m.modality in ("text", "sound", "nudity")
+    ]
+    try:
+        media = playback.media_file(lib, row.video_id)
+        media_type, playable_problem = media.media_type, ""
+    except VideoNotFoundError as err:
+        media_type, playable_problem = "", str(err)
+    return templates.TemplateResponse(
+        request,
+        "video.html",
+        {
+            "video": row,
+            "name": Path(row.path).name,
+            "start_s": t,
+            "duration_s": duration_s,
+            "segments": transcript.segments,
+            "language": transcript.language,
+            "events": events,
+            "shots": detail.thumbnails,
+            "matches": detail.matches,
+            "media_type": media_type,
+            "media_problem": playable_problem,
+        },
+    )
+
+
+def _place(start_s: float, end_s: float, duration_s: float) -> dict[str, float]:
+    """Where a moment sits on the timeline, in percent of its width (at least a sliver,
+    never past the end)."""
+    if duration_s <= 0:
+        return {"left_pct": 0.0, "width_pct": 0.8}
+    left = min(max(100 * start_s / duration_s, 0.0), 99.2)
+    width = max(100 * (end_s - start_s) / duration_s, 0.8)
+    return {"left_pct": round(left, 3), "width_pct": round(min(width, 100 - left), 3)}
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str = "/") -> Response:
+    """Ask for a token (a server beyond loopback needs one for every page)."""
+    return templates.TemplateResponse(request, "login.html", {"next": _local(next), "problem": ""})
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(
+    request: Request,
+    token: Annotated[str, Form(max_length=200)],
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    """Check the token; keep it in a cookie the pages and the player send."""
+    if tokens.check_token(_library(request), token.strip()) is None:
+        return templates.TemplateResponse(
+            request,
+            "login.html",
+            {"next": _local(next), "problem": "That token is not valid (revoked, or mistyped)."},
+            status_code=401,
+        )
+    answer = RedirectResponse(_local(next), status_code=303)
+    secure = request.url.scheme == "https"
+    answer.set_cookie(TOKEN_COOKIE, token.strip(), httponly=True, samesite="strict", secure=secure)
+    return answer
+
+
+def _local(target: str) -> str:
+    """Only a path on this server: never send a person elsewhere after logging in."""
+    return target if target.startswith("/") and not target.startswith("//") else "/"

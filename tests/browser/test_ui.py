@@ -1,0 +1,166 @@
+"""The web UI in a real browser (Debian's Chromium through Playwright) against a real
+server on 127.0.0.1: search, open a moment in the player, follow the transcript. Each
+journey saves a screenshot under `tests/browser/screenshots/` (ignored by git) to look at."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.server.test_api import Server
+from videolearn.apps import tokens
+from videolearn.config import Settings, load_settings
+from videolearn.library import open_library
+from videolearn.samples import Caption, sound_effect, write_captioned_video
+
+CHROMIUM = "/usr/bin/chromium"
+PLAYER_READY = (
+    "() => { const v = document.getElementById('player'); return v && v.readyState >= 1; }"
+)
+SHOTS = Path(__file__).parent / "screenshots"
+EXTRACTORS = ["file_hash", "media_info", "shots", "thumbnails", "ocr", "sounds", "speech"]
+EXTRACTORS += ["text_embed"]
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Settings:
+    folder = tmp_path_factory.mktemp("ui")
+    media = folder / "media"
+    media.mkdir()
+    write_captioned_video(
+        media / "harbour.mp4",
+        [
+            Caption("HARBOUR FERRY", 0.0, 3.0),
+            Caption("CITY MARKET", 3.0, 6.0),
+            Caption("FERRY TIMETABLE", 6.0, 9.0),
+        ],
+        9.0,
+        audio=sound_effect("music", 9.0),
+    )
+    shutil.copy(shared_data / "speech" / "jfk.flac", media / "jfk.flac")
+    settings = load_settings(folder / "library", extractors=EXTRACTORS)
+    with open_library(create=True, settings=settings) as lib:
+        results = lib.index([media])
+    assert [r.status for r in results] == ["indexed", "indexed"], results
+    SHOTS.mkdir(exist_ok=True)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def site(library: Settings) -> Iterator[str]:
+    server = Server(library)
+    with server:
+        yield server.url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--autoplay-policy=no-user-gesture-required", "--mute-audio"],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1100, "height": 800})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    yield page
+    context.close()
+    assert errors == [], errors
+
+
+def test_search_then_open_a_moment_at_its_start(site: str, page: Any) -> None:
+    p = page
+    p.goto(f"{site}/")
+    p.fill("#q", "timetable")
+    p.keyboard.press("Enter")
+    p.wait_for_selector(".chip")
+    group = p.locator(".video").first
+    assert group.locator("h2").inner_text() == "harbour.mp4"
+    chip = group.locator(".chip", has=p.locator("mark")).first
+    assert chip.locator("mark").first.inner_text().upper() == "TIMETABLE"
+    start = float(chip.get_attribute("data-start"))
+    assert 5.0 <= start <= 7.5
+    thumb = chip.locator("img")
+    p.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle())
+    p.screenshot(path=str(SHOTS / "search.png"), full_page=True)
+
+    chip.click()
+    p.wait_for_url("**/videos/*?t=*")
+    p.wait_for_function(PLAYER_READY)
+    at = p.evaluate("document.getElementById('player').currentTime")
+    assert abs(at - start) < 0.3, (at, start)
+    assert p.locator(".timeline .mark.text").count() >= 3
+    assert p.locator(".timeline .mark.sound").count() >= 1
+    p.screenshot(path=str(SHOTS / "video.png"), full_page=True)
+
+
+def test_the_transcript_follows_playback_and_seeks(site: str, page: Any) -> None:
+    p = page
+    p.goto(f"{site}/?q=country")
+    chip = p.locator(".chip", has_text="country").first
+    assert chip.locator(".kind").inner_text() == "speech"
+    chip.click()
+    p.wait_for_selector("#transcript .line")
+    lines = p.locator("#transcript .line")
+    assert lines.count() >= 1
+    last = lines.nth(lines.count() - 1)
+    last.focus()
+    p.keyboard.press("Enter")  # keyboard alone seeks
+    wanted = float(last.get_attribute("data-start"))
+    p.wait_for_function(
+        f"() => Math.abs(document.getElementById('player').currentTime - {wanted}) < 0.3"
+    )
+    p.evaluate("document.getElementById('player').play()")
+    p.wait_for_selector("#transcript .line.now")
+    assert p.locator("#transcript .line.now").inner_text() == last.inner_text()
+    tracks = p.evaluate("document.getElementById('player').textTracks.length")
+    assert tracks == 1
+    p.screenshot(path=str(SHOTS / "transcript.png"), full_page=True)
+
+
+def test_readable_at_a_phone_width(site: str, browser: Any) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        p = context.new_page()
+        p.goto(f"{site}/?q=ferry")
+        p.wait_for_selector(".chip")
+        width = p.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, width  # nothing runs off the side
+        p.screenshot(path=str(SHOTS / "phone.png"), full_page=True)
+    finally:
+        context.close()
+
+
+def test_beyond_loopback_a_person_logs_in_with_a_token(library: Settings, browser: Any) -> None:
+    with open_library(settings=library) as lib:
+        token = tokens.create_token(lib, "browser").token
+    server = Server(library, require_read_token=True)
+    with server:
+        context = browser.new_context()
+        try:
+            p = context.new_page()
+            p.goto(f"{server.url}/?q=ferry")
+            assert "/login" in p.url
+            p.fill("#token", "vl_wrong")
+            p.keyboard.press("Enter")
+            p.wait_for_selector(".problem")
+            p.fill("#token", token)
+            p.keyboard.press("Enter")
+            p.wait_for_selector(".chip")
+            assert p.url.endswith("/?q=ferry")
+            p.locator(".chip").first.click()
+            p.wait_for_function(PLAYER_READY)
+        finally:
+            context.close()
