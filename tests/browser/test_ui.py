@@ -25,6 +25,7 @@ SHOTS = Path(__file__).parent / "screenshots"
 EXTRACTORS = ["file_hash", "media_info", "shots", "thumbnails", "ocr", "sounds", "speech"]
 EXTRACTORS += ["text_embed"]
 
+
 @pytest.fixture(scope="module")
 def library(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Settings:
     folder = tmp_path_factory.mktemp("ui")
