@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_MEDIA ?= demo-media
 DEMO_LIBRARY ?= demo-library
 
-.PHONY: venv demo test test-tools check format bench bench-tools default-model clean
+.PHONY: venv demo serve test test-tools check format bench bench-tools default-model clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,10 +26,16 @@ demo: venv
 	$(BIN)/videolearn index $(DEMO_MEDIA) --library $(DEMO_LIBRARY) --no-progress
 	$(BIN)/videolearn index $(DEMO_MEDIA) --library $(DEMO_LIBRARY) --no-progress
 	$(BIN)/videolearn status --library $(DEMO_LIBRARY)
-	$(BIN)/videolearn show $(DEMO_MEDIA)/three-shots.mp4 --library $(DEMO_LIBRARY)
+	$(BIN)/videolearn show $(DEMO_MEDIA)/harbour.mp4 --library $(DEMO_LIBRARY)
 	$(BIN)/videolearn doctor --library $(DEMO_LIBRARY)
 	if [ -f $(DEMO_MEDIA)/spoken.wav ]; then \
 	  $(BIN)/videolearn transcribe $(DEMO_MEDIA)/spoken.wav --format srt; fi
+	$(BIN)/videolearn search "ferry timetable" --library $(DEMO_LIBRARY) --limit 3
+	@echo "Browse it: make serve (videolearn serve --library $(DEMO_LIBRARY)), then open http://127.0.0.1:8765/"
+
+# The web UI and the API over the demo library (or DEMO_LIBRARY=...), until interrupted.
+serve: venv
+	$(BIN)/videolearn serve --library $(DEMO_LIBRARY)
 
 # The tests speak with espeak-ng, read captions with Tesseract (English and German packs),
 # draw them with DejaVu Sans, drop privileges with setpriv (util-linux), and drive the web

@@ -237,6 +237,16 @@ def write_demo_set(folder: Path) -> list[Path]:
         write_video(folder / "two-shots.mkv", [(YELLOW, 1.5), (BLUE, 2.5)], tone_hz=660.0),
         write_video(folder / "portrait.mp4", [(GREEN, 3.0)], rotation_deg=90, tone_hz=None),
         write_tone(folder / "tone.flac", 3.0),
+        write_captioned_video(
+            folder / "harbour.mp4",
+            [
+                Caption("HARBOUR FERRY", 0.0, 3.0),
+                Caption("CITY MARKET", 3.0, 6.0),
+                Caption("FERRY TIMETABLE", 6.0, 9.0),
+            ],
+            9.0,
+            audio=sound_effect("music", 9.0),
+        ),
     ]
     if shutil.which("espeak-ng"):
         written.append(speak(folder / "spoken.wav", SPOKEN_PASSAGES["en"], "en"))
