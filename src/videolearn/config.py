@@ -149,6 +149,8 @@ class ServeSettings(BaseModel):
     # from inside one of them (after symlinks are followed). Empty: any file as it was
     # indexed (its path in the ledger, unchanged in size and time since).
     roots: list[Path] = Field(default_factory=list)
+    # Uploads larger than this are refused with 413 (counted as they arrive).
+    upload_max_bytes: int = Field(default=2 * 1024**3, ge=1)
     # Requests per second each client may make, on average and in a burst, before 429.
     rate_per_s: float = Field(default=100.0, gt=0)
     rate_burst: int = Field(default=200, ge=1)

@@ -34,12 +34,20 @@ class ExtractorError(VideolearnError):
     """An extractor is misdeclared or failed on a file."""
 
 
+class JobNotFoundError(VideolearnError):
+    """No index job has that number (on this server, since it started)."""
+
+
 class QueryError(VideolearnError):
     """A search query or one of its filters cannot be understood."""
 
 
 class BankError(VideolearnError):
     """A bank operation was refused; the message says why (and which line of a file)."""
+
+
+class UploadTooLargeError(VideolearnError):
+    """An upload is larger than `serve.upload_max_bytes`."""
 
 
 class OptionError(VideolearnError):

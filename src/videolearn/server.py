@@ -35,9 +35,16 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from videolearn.api.routes import router as api_router
 from videolearn.apps import tokens
+from videolearn.apps.jobs import IndexJobs
 from videolearn.apps.search import Searcher
 from videolearn.config import Settings, load_settings
-from videolearn.errors import LibraryLockedError, VideolearnError, VideoNotFoundError
+from videolearn.errors import (
+    JobNotFoundError,
+    LibraryLockedError,
+    UploadTooLargeError,
+    VideolearnError,
+    VideoNotFoundError,
+)
 from videolearn.library import open_library
 from videolearn.web.pages import STATIC_DIR, TOKEN_COOKIE, error_page
 from videolearn.web.pages import router as web_router
@@ -118,11 +125,13 @@ def create_app(settings: Settings, *, require_read_token: bool | None = None) ->
         library = open_library(settings=settings)
         app.state.library = library
         app.state.searcher = Searcher(library)
+        app.state.jobs = IndexJobs(library)
         # Writes one at a time (each also takes the library's write lock).
         app.state.writes = threading.Lock()
         try:
             yield
         finally:
+            app.state.jobs.close()
             library.close()
 
     app = FastAPIOffline(
@@ -171,10 +180,12 @@ def create_app(settings: Settings, *, require_read_token: bool | None = None) ->
     async def _known(request: Request, err: VideolearnError) -> Response:
         # QueryError, OptionError and the rest: the request asked for what cannot be.
         status = 400
-        if isinstance(err, VideoNotFoundError):
+        if isinstance(err, (VideoNotFoundError, JobNotFoundError)):
             status = 404
         elif isinstance(err, LibraryLockedError):
             status = 409
+        elif isinstance(err, UploadTooLargeError):
+            status = 413
         return _answer(request, status, str(err))
 
     @app.exception_handler(RequestValidationError)

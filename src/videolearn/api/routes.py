@@ -9,13 +9,17 @@ video id in, the indexed path out), with HTTP range requests (Starlette's `FileR
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import FileResponse, Response
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
 from videolearn.apps import catalog, playback
+from videolearn.apps.jobs import IndexJobs, JobView
 from videolearn.apps.search import Searcher, SearchFilters
 from videolearn.apps.transcribe import render, stored_transcript
 from videolearn.library import Library
@@ -133,3 +137,85 @@ def get_search(  # noqa: PLR0917  the query and its filters
     searcher: Searcher = request.app.state.searcher
     hits = searcher.search(q, None if every else limit, filters, every)
     return [h.to_json() for h in hits]
+
+
+def _jobs(request: Request) -> IndexJobs:
+    jobs: IndexJobs = request.app.state.jobs
+    return jobs
+
+
+JobsDep = Annotated[IndexJobs, Depends(_jobs)]
+
+
+@router.post("/uploads", status_code=201)
+async def post_upload(
+    request: Request,
+    jobs: JobsDep,
+    name: Annotated[str, Query(min_length=1, max_length=255, description="The file's name.")],
+) -> JSONResponse:
+    """Store the request's body as the file `name` in the library's uploads folder and
+    start an index job on it (refused with 413 past `serve.upload_max_bytes`)."""
+    limit = request.app.state.library.settings.serve.upload_max_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"upload larger than serve.upload_max_bytes ({limit} bytes)")
+    writer = jobs.save_upload(name)
+    try:
+        async for chunk in request.stream():
+            writer.write(chunk)
+    except BaseException:
+        writer.abort()
+        raise
+    path = writer.finish()
+    job = jobs.start([str(path)])
+    return JSONResponse(
+        {"path": str(path), "size_bytes": writer.size_bytes, "job": job.to_json()}, 201
+    )
+
+
+@router.post("/jobs", status_code=201)
+def post_job(
+    jobs: JobsDep,
+    paths: Annotated[list[str], Body(embed=True, description="Files or folders to index.")],
+) -> dict[str, Any]:
+    """Start an index job on files or folders inside `serve.roots`."""
+    return jobs.start(paths).to_json()
+
+
+@router.get("/jobs")
+def get_jobs(jobs: JobsDep) -> list[dict[str, Any]]:
+    """The server's index jobs, newest first."""
+    return [j.to_json() for j in jobs.list()]
+
+
+@router.get("/jobs/{job_id}")
+def get_job(job_id: int, jobs: JobsDep) -> dict[str, Any]:
+    """One index job: its state, progress and per-file results."""
+    return jobs.get(job_id).to_json()
+
+
+@router.get("/jobs/{job_id}/events")
+async def get_job_events(job_id: int, request: Request, jobs: JobsDep) -> StreamingResponse:
+    """The job as server-sent events: one `progress` event per change, `done` at the end."""
+    first = jobs.get(job_id)
+
+    def event(job: JobView) -> str:
+        kind = "done" if job.finished else "progress"
+        return f"event: {kind}\ndata: {json.dumps(job.to_json())}\n\n"
+
+    async def events() -> AsyncIterator[str]:
+        job = first
+        yield event(job)
+        while not job.finished:
+            if await request.is_disconnected():
+                return
+            newer = await run_in_threadpool(jobs.wait, job_id, job.version, 15.0)
+            if newer.version == job.version:
+                yield ": still running\n\n"  # a comment keeps proxies from closing the stream
+                continue
+            job = newer
+            yield event(job)
+
+    return StreamingResponse(
+        events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+    )

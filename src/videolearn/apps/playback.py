@@ -19,6 +19,7 @@ from videolearn.library import Library
 from videolearn.store.ledger import FileStatus
 from videolearn.store.tables import ThumbnailRow, VideoRow
 
+UPLOADS_FOLDER = "uploads"
 _VIDEO_REF = re.compile(r"^[0-9a-f]{6,64}$")
 # What mimetypes does not know on every system.
 _MEDIA_TYPES = {
@@ -31,6 +32,18 @@ _MEDIA_TYPES = {
     ".opus": "audio/ogg",
     ".m4a": "audio/mp4",
 }
+
+
+def uploads_folder(library: Library) -> Path:
+    """Where the server keeps uploaded files: inside the library."""
+    return library.settings.library / UPLOADS_FOLDER
+
+
+def allowed_folders(library: Library) -> list[Path]:
+    """The folders a server may index from: `serve.roots` and the uploads folder (with
+    symlinks followed)."""
+    folders = [*library.settings.serve.roots, uploads_folder(library)]
+    return [Path(os.path.realpath(f)) for f in folders]
 
 
 @dataclass(frozen=True)
@@ -63,7 +76,7 @@ def media_file(library: Library, ref: str) -> MediaFile:
             indexed (moved, changed, or outside `serve.roots`).
     """
     video = find_video(library, ref)
-    roots = [Path(os.path.realpath(r)) for r in library.settings.serve.roots]
+    roots = allowed_folders(library) if library.settings.serve.roots else []
     for path in library.store.ledger.paths_of(video.video_id):
         entry = library.store.ledger.get(path)
         if entry is None or entry.status != FileStatus.INDEXED:

@@ -20,6 +20,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from videolearn.apps import catalog, playback, tokens
+from videolearn.apps.jobs import IndexJobs
 from videolearn.apps.search import MomentHit, Searcher, parse_query
 from videolearn.apps.transcribe import stored_transcript
 from videolearn.errors import QueryError, VideoNotFoundError
@@ -65,7 +66,17 @@ def _parts(query: str) -> list[str]:
         return [query]
 
 
+def size(n_bytes: float) -> str:
+    """A size for a person: `512 KiB`, `2 GiB`."""
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n_bytes < 1024 or unit == "GiB":
+            return f"{n_bytes:.3g} {unit}"
+        n_bytes /= 1024
+    raise AssertionError("unreachable")
+
+
 templates.env.filters["clock"] = clock
+templates.env.filters["size"] = size
 templates.env.globals["quote"] = quote
 
 
@@ -174,6 +185,24 @@ def _place(start_s: float, end_s: float, duration_s: float) -> dict[str, float]:
     left = min(max(100 * start_s / duration_s, 0.0), 99.2)
     width = max(100 * (end_s - start_s) / duration_s, 0.8)
     return {"left_pct": round(left, 3), "width_pct": round(min(width, 100 - left), 3)}
+
+
+@router.get("/upload", response_class=HTMLResponse)
+def upload_page(request: Request) -> Response:
+    """Upload a file and watch it being indexed; the server's recent jobs."""
+    lib = _library(request)
+    token = request.cookies.get(TOKEN_COOKIE, "")
+    allowed = bool(token) and tokens.check_token(lib, token) is not None
+    jobs: IndexJobs = request.app.state.jobs
+    return templates.TemplateResponse(
+        request,
+        "upload.html",
+        {
+            "allowed": allowed,
+            "jobs": [j.to_json() for j in jobs.list()[:10]],
+            "max_bytes": lib.settings.serve.upload_max_bytes,
+        },
+    )
 
 
 @router.get("/login", response_class=HTMLResponse)
