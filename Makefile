@@ -74,6 +74,8 @@ bench-tools: venv
 	       libavfilter-dev libavdevice-dev pkg-config g++ >/dev/null; } \
 	  || echo "vpdq may not build: it needs FFmpeg's development packages"; \
 	  $(BIN)/pip install --quiet vpdq==0.2.5; }
+	@$(BIN)/python -c "import RangeHTTPServer" 2>/dev/null \
+	  || $(BIN)/pip install --quiet rangehttpserver==1.4.0
 
 bench: venv bench-tools
 	$(BIN)/python bench/ingest.py
@@ -84,6 +86,7 @@ bench: venv bench-tools
 	$(BIN)/python bench/perception.py
 	$(BIN)/python bench/search_quality.py
 	$(BIN)/python bench/search.py
+	$(BIN)/python bench/api.py
 
 # The audio-visual model av_embed ships with: the TimeSformer trained on the generated
 # benchmark for DEFAULT_MODEL_MINUTES on this machine's CPU.

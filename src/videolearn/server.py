@@ -21,7 +21,6 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -107,6 +106,42 @@ class _RateLimit:
         await self.app(scope, receive, send)
 
 
+class _Access:
+    """Who may do what: a token for every write, and for every read when
+    `reads_need_token`; the login page and its assets are open. Pure ASGI (Starlette's
+    `BaseHTTPMiddleware` costs a copy of every streamed body chunk)."""
+
+    def __init__(self, app: ASGIApp, reads_need_token: bool) -> None:
+        self.app = app
+        self.reads_need_token = reads_need_token
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        path = request.url.path
+        writes = request.method in _WRITE_METHODS
+        needs = writes or self.reads_need_token
+        if needs and not path.startswith(_OPEN_PATHS) and not _has_token(request):
+            message = (
+                "a valid token is needed (Authorization: Bearer ...; `videolearn token create`)"
+            )
+            answer: Response
+            if _wants_json(path) or writes:
+                answer = JSONResponse(
+                    {"error": message}, 401, headers={"WWW-Authenticate": "Bearer"}
+                )
+            else:
+                back = path + (f"?{request.url.query}" if request.url.query else "")
+                answer = Response(
+                    status_code=303, headers={"Location": f"/login?next={quote(back)}"}
+                )
+            await answer(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def create_app(settings: Settings, *, require_read_token: bool | None = None) -> FastAPI:
     """The API and the web UI over the library of `settings`, opened when the app starts.
 
@@ -143,21 +178,7 @@ def create_app(settings: Settings, *, require_read_token: bool | None = None) ->
     )
     app.state.reads_need_token = reads_need_token
 
-    @app.middleware("http")
-    async def access(request: Request, call_next: Any) -> Response:
-        path = request.url.path
-        needs = request.method in _WRITE_METHODS or reads_need_token
-        if needs and not path.startswith(_OPEN_PATHS) and not _has_token(request):
-            message = (
-                "a valid token is needed (Authorization: Bearer ...; `videolearn token create`)"
-            )
-            if _wants_json(path) or request.method in _WRITE_METHODS:
-                return JSONResponse({"error": message}, 401, headers={"WWW-Authenticate": "Bearer"})
-            back = path + (f"?{request.url.query}" if request.url.query else "")
-            return Response(status_code=303, headers={"Location": f"/login?next={quote(back)}"})
-        answer: Response = await call_next(request)
-        return answer
-
+    app.add_middleware(_Access, reads_need_token=reads_need_token)
     if serve.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from videolearn.web.pages import clock, highlight, size
+from videolearn.web.pages import clock, marked, size
 
 
 def test_clock_and_size_read_as_a_person_reads_them() -> None:
@@ -15,10 +15,10 @@ def test_clock_and_size_read_as_a_person_reads_them() -> None:
     ]
 
 
-def test_snippets_mark_the_query_words_and_escape_the_rest() -> None:
-    assert str(highlight("FERRYTIMETABLE", "timetable")) == "FERRY<mark>TIMETABLE</mark>"
-    assert str(highlight("Ask not", "sound:laughter & speech:ask")) == "<mark>Ask</mark> not"
-    hostile = str(highlight('<script>alert("x")</script> ferry', "ferry"))
+def test_snippets_show_the_marks_search_made_and_escape_the_rest() -> None:
+    assert str(marked("Welcome to the **Harbour**")) == "Welcome to the <mark>Harbour</mark>"
+    assert str(marked("**ask** not **what**")) == "<mark>ask</mark> not <mark>what</mark>"
+    hostile = str(marked('<script>alert("x")</script> **ferry**'))
     assert "<script>" not in hostile and "&lt;script&gt;" in hostile
     assert hostile.endswith("<mark>ferry</mark>")
-    assert str(highlight("a < b", "")) == "a &lt; b"
+    assert str(marked("a ** b")) == "a ** b"  # unpaired: text

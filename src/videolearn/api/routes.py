@@ -71,11 +71,18 @@ def delete_video(video: str, request: Request, lib: LibraryDep) -> dict[str, str
         return catalog.forget(lib, video_id).to_json()
 
 
+class _MediaResponse(FileResponse):
+    # Reads of 1 MiB rather than Starlette's 64 KiB: a range is sent in fewer turns of the
+    # event loop (1 MiB ranges from 4 clients, bench/api.py: 152 MiB/s with 64 KiB reads,
+    # 317-351 MiB/s with 1 MiB).
+    chunk_size = 1 << 20
+
+
 @router.get("/videos/{video}/media", response_class=FileResponse)
 def get_media(video: str, lib: LibraryDep) -> FileResponse:
     """The video's file as indexed, with range requests."""
     media = playback.media_file(lib, video)
-    return FileResponse(media.path, media_type=media.media_type, filename=media.path.name)
+    return _MediaResponse(media.path, media_type=media.media_type, filename=media.path.name)
 
 
 @router.get("/videos/{video}/thumbnails/{number}.jpg")

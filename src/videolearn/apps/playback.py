@@ -21,6 +21,7 @@ from videolearn.store.tables import ThumbnailRow, VideoRow
 
 UPLOADS_FOLDER = "uploads"
 _VIDEO_REF = re.compile(r"^[0-9a-f]{6,64}$")
+_VIDEO_ID = re.compile(r"^[0-9a-f]{64}$")
 # What mimetypes does not know on every system.
 _MEDIA_TYPES = {
     ".mkv": "video/x-matroska",
@@ -75,9 +76,11 @@ def media_file(library: Library, ref: str) -> MediaFile:
         VideoNotFoundError: no such video, or none of its files is where and as it was
             indexed (moved, changed, or outside `serve.roots`).
     """
-    video = find_video(library, ref)
+    # A whole id needs no look-up in the tables: the ledger holds its files (marked
+    # indexed only once the video is stored), and a table query costs milliseconds.
+    video_id = ref if _VIDEO_ID.match(ref) else find_video(library, ref).video_id
     roots = allowed_folders(library) if library.settings.serve.roots else []
-    for path in library.store.ledger.paths_of(video.video_id):
+    for path in library.store.ledger.paths_of(video_id):
         entry = library.store.ledger.get(path)
         if entry is None or entry.status != FileStatus.INDEXED:
             continue
@@ -95,11 +98,11 @@ def media_file(library: Library, ref: str) -> MediaFile:
             continue
         suffix = real.suffix.lower()
         media_type = _MEDIA_TYPES.get(suffix) or mimetypes.guess_type(real.name)[0]
-        return MediaFile(
-            video.video_id, real, stat.st_size, media_type or "application/octet-stream"
-        )
+        return MediaFile(video_id, real, stat.st_size, media_type or "application/octet-stream")
+    if not library.store.ledger.paths_of(video_id):
+        find_video(library, ref)  # says which: no such video
     raise VideoNotFoundError(
-        f"the file of video {video.video_id[:12]} is not where it was indexed, has changed "
+        f"the file of video {video_id[:12]} is not where it was indexed, has changed "
         "since, or lies outside serve.roots"
     )
 

@@ -9,7 +9,6 @@ The player, its subtitles, thumbnails and the transcript are the API's own endpo
 from __future__ import annotations
 
 import html
-import re
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -21,7 +20,7 @@ from markupsafe import Markup
 
 from videolearn.apps import catalog, playback, tokens
 from videolearn.apps.jobs import IndexJobs
-from videolearn.apps.search import MomentHit, Searcher, parse_query
+from videolearn.apps.search import MomentHit, Searcher
 from videolearn.apps.transcribe import stored_transcript
 from videolearn.errors import QueryError, VideoNotFoundError
 from videolearn.library import Library
@@ -29,7 +28,6 @@ from videolearn.library import Library
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
 TOKEN_COOKIE = "videolearn_token"
-_WORD = re.compile(r"\w+", re.UNICODE)
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -43,27 +41,15 @@ def clock(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
-def highlight(snippet: str, query: str) -> Markup:
-    """The snippet, escaped, with the query's words in <mark> wherever they occur, inside
-    longer words too (on-screen text often runs words together: "FERRYTIMETABLE")."""
-    words = {w for part in _parts(query) for w in _WORD.findall(part) if len(w) > 1}
-    if not words:
-        return Markup(html.escape(snippet))
-    pattern = re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)), re.I)
-    out, last = [], 0
-    for found in pattern.finditer(snippet):
-        out.append(html.escape(snippet[last : found.start()]))
-        out.append(f"<mark>{html.escape(found.group())}</mark>")
-        last = found.end()
-    out.append(html.escape(snippet[last:]))
-    return Markup("".join(out))
-
-
-def _parts(query: str) -> list[str]:
-    try:
-        return [p.text for p in parse_query(query)]
-    except QueryError:
-        return [query]
+def marked(snippet: str) -> Markup:
+    """A hit's snippet, escaped, with the words search marked (`**word**`, the CLI's and
+    the API's form) in <mark>."""
+    parts = html.escape(snippet).split("**")
+    if len(parts) % 2 == 0:  # an unpaired "**" is text, not a mark
+        parts[-2:] = ["**".join(parts[-2:])]
+    return Markup(
+        "".join(f"<mark>{part}</mark>" if i % 2 else part for i, part in enumerate(parts))
+    )
 
 
 def size(n_bytes: float) -> str:
@@ -120,7 +106,7 @@ def search_page(request: Request, q: Annotated[str, Query(max_length=1000)] = ""
                         {
                             "start_s": h.span.start_s,
                             "modality": h.modality,
-                            "snippet": highlight(h.snippet, q),
+                            "snippet": marked(h.snippet),
                         }
                         for h in found
                     ],
