@@ -3,6 +3,7 @@ under its limit, the job's progress as server-sent events, paths kept inside ser
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,11 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.server.test_api import Server
+from tests.server.test_api import Server, _run
 from videolearn.apps import tokens
 from videolearn.config import Settings, load_settings
 from videolearn.library import open_library
-from videolearn.samples import BLUE, RED, write_video
+from videolearn.samples import BLUE, RED, Caption, write_captioned_video, write_video
 
 
 @pytest.fixture
@@ -131,3 +132,54 @@ def test_jobs_index_only_inside_the_roots(
     events = _events(client, started.json()["id"], auth)
     assert [r["status"] for r in events[-1][1]["results"]] == ["indexed"]
     assert client.get("/api/v1/jobs/999").status_code == 404
+
+
+def test_banks_hash_and_match_as_the_cli_does(
+    setup: tuple[Settings, httpx.Client, dict[str, str], Path], tmp_path: Path
+) -> None:
+    settings, client, auth, _ = setup
+    clip = write_captioned_video(tmp_path / "known.mp4", [Caption("KNOWN CONTENT", 0, 2)], 2.0)
+    other = write_video(tmp_path / "other.mp4", [(BLUE, 2.0)])
+    body = clip.read_bytes()
+    hashed = client.post("/api/v1/hash?name=known.mp4&signal=vpdq", content=body, headers=auth)
+    assert hashed.status_code == 200
+    cli = _run("hash", clip, "--signal", "vpdq", "--json", "--library", settings.library)
+    assert hashed.json() == [json.loads(line) for line in cli.stdout.splitlines()]
+    md5 = client.post("/api/v1/hash?name=known.mp4&signal=md5", content=body, headers=auth)
+    assert md5.json() == [{"signal": "md5", "hash": hashlib.md5(body).hexdigest()}]
+    bad = client.post("/api/v1/hash?name=known.mp4&signal=sha1", content=body, headers=auth)
+    assert bad.status_code == 400 and "signal must be one of" in bad.json()["error"]
+
+    assert client.post("/api/v1/banks", json={"name": "KNOWN"}).status_code == 401
+    made = client.post("/api/v1/banks", json={"name": "KNOWN"}, headers=auth)
+    assert made.status_code == 201 and made.json() == {"bank": "KNOWN", "status": "created"}
+    assert client.post("/api/v1/banks", json={"name": "bad name"}, headers=auth).status_code == 400
+    added = client.post(
+        "/api/v1/banks/KNOWN/signals",
+        json={"signal_type": "md5", "value": hashlib.md5(body).hexdigest()},
+        headers=auth,
+    )
+    assert added.status_code == 200 and added.json()["added"] == 1
+    vpdq = "\n".join(
+        f"{h['frame']},{h['quality']},{h['hash']},{h['timestamp_s']:.3f}" for h in hashed.json()
+    )
+    imported = client.post("/api/v1/banks/KNOWN/import?name=known.vpdq", content=vpdq, headers=auth)
+    assert imported.status_code == 200, imported.text
+    assert client.get("/api/v1/banks").json() == [
+        json.loads(line)
+        for line in _run(
+            "bank", "list", "--json", "--library", settings.library
+        ).stdout.splitlines()
+    ]
+    exported = client.get("/api/v1/banks/KNOWN/export").json()
+    assert {e["signal_type"] for e in exported} == {"video_md5", "vpdq"}
+
+    matched = client.post("/api/v1/match?name=known.mp4", content=body, headers=auth).json()
+    # The MD5 matches; the generated frames are too flat for vPDQ, and the notes say so.
+    assert [m["signal_type"] for m in matched["matches"]] == ["md5"]
+    assert "below the vPDQ quality bar" in " ".join(matched["notes"])
+    assert all(m["bank"] == "KNOWN" for m in matched["matches"])
+    unknown = client.post("/api/v1/match?name=other.mp4", content=other.read_bytes(), headers=auth)
+    assert unknown.json()["matches"] == []
+    incoming = settings.library / "uploads" / ".incoming"
+    assert list(incoming.iterdir()) == []  # nothing kept of what was hashed or matched

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
@@ -19,7 +20,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
 from videolearn.apps import catalog, playback
-from videolearn.apps.jobs import IndexJobs, JobView
+from videolearn.apps.banks import add_value, create_bank, export_json, import_file, list_banks
+from videolearn.apps.hashing import hash_file
+from videolearn.apps.jobs import IndexJobs, JobView, UploadWriter, receive_upload
+from videolearn.apps.matching import match_file
 from videolearn.apps.search import Searcher, SearchFilters
 from videolearn.apps.transcribe import render, stored_transcript
 from videolearn.library import Library
@@ -162,21 +166,10 @@ async def post_upload(
 ) -> JSONResponse:
     """Store the request's body as the file `name` in the library's uploads folder and
     start an index job on it (refused with 413 past `serve.upload_max_bytes`)."""
-    limit = request.app.state.library.settings.serve.upload_max_bytes
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise HTTPException(413, f"upload larger than serve.upload_max_bytes ({limit} bytes)")
-    writer = jobs.save_upload(name)
-    try:
-        async for chunk in request.stream():
-            writer.write(chunk)
-    except BaseException:
-        writer.abort()
-        raise
-    path = writer.finish()
+    path = await _receive(request, jobs.save_upload(name))
     job = jobs.start([str(path)])
     return JSONResponse(
-        {"path": str(path), "size_bytes": writer.size_bytes, "job": job.to_json()}, 201
+        {"path": str(path), "size_bytes": path.stat().st_size, "job": job.to_json()}, 201
     )
 
 
@@ -226,3 +219,110 @@ async def get_job_events(job_id: int, request: Request, jobs: JobsDep) -> Stream
     return StreamingResponse(
         events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
     )
+
+
+async def _receive(request: Request, writer: UploadWriter) -> Path:
+    """The request's body, streamed into `writer`'s file (413 past the upload limit)."""
+    limit = writer.max_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        writer.abort()
+        raise HTTPException(413, f"upload larger than serve.upload_max_bytes ({limit} bytes)")
+    try:
+        async for chunk in request.stream():
+            writer.write(chunk)
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.finish()
+
+
+# -- hashes, banks, matching ------------------------------------------------------------
+
+
+@router.post("/hash")
+async def post_hash(
+    request: Request,
+    lib: LibraryDep,
+    name: Annotated[str, Query(min_length=1, max_length=255, description="The file's name.")],
+    signal: Annotated[str, Query(description="pdq, vpdq or md5.")] = "vpdq",
+) -> list[dict[str, Any]]:
+    """Hash the file in the body (`hash --json`, as one list); the file is not kept."""
+    path = await _receive(request, receive_upload(lib, name, media=True, keep=False))
+    try:
+        hashes = await run_in_threadpool(hash_file, path, signal, lib.settings)
+    finally:
+        path.unlink(missing_ok=True)
+    return hashes.to_json()
+
+
+@router.post("/match")
+async def post_match(
+    request: Request,
+    lib: LibraryDep,
+    name: Annotated[str, Query(min_length=1, max_length=255, description="The file's name.")],
+    bank: str | None = None,
+) -> dict[str, Any]:
+    """Match the file in the body against the banks (or only `bank`): `match --json`'s
+    lines as `matches`, and why nothing may have matched as `notes`. Not kept."""
+    path = await _receive(request, receive_upload(lib, name, media=True, keep=False))
+    try:
+        report = await run_in_threadpool(match_file, lib, path, bank)
+    finally:
+        path.unlink(missing_ok=True)
+    return {"matches": [m.to_json() for m in report.matches], "notes": report.notes}
+
+
+@router.get("/banks")
+def get_banks(lib: LibraryDep) -> list[dict[str, Any]]:
+    """Every bank and how many signals of each type it holds (`bank list --json`)."""
+    return [b.to_json() for b in list_banks(lib)]
+
+
+@router.post("/banks", status_code=201)
+def post_bank(
+    request: Request, lib: LibraryDep, name: Annotated[str, Body(embed=True)]
+) -> dict[str, str]:
+    """Create an empty bank."""
+    with request.app.state.writes:
+        create_bank(lib, name)
+    return {"bank": name, "status": "created"}
+
+
+@router.post("/banks/{bank}/signals")
+def post_bank_signal(
+    request: Request,
+    bank: str,
+    lib: LibraryDep,
+    signal_type: Annotated[str, Body(description="md5, pdq or vpdq.")],
+    value: Annotated[str, Body(description="The hash (vpdq: its exchanged signal).")],
+) -> dict[str, object]:
+    """Add a hash to a bank; the stored videos are matched again (`bank add --json`)."""
+    with request.app.state.writes:
+        return add_value(lib, bank, signal_type, value).to_json()
+
+
+@router.post("/banks/{bank}/import")
+async def post_bank_import(
+    request: Request,
+    bank: str,
+    lib: LibraryDep,
+    name: Annotated[str, Query(max_length=255)] = "signals.txt",
+) -> dict[str, object]:
+    """Import the signal file in the body, all or nothing (`bank import --json`)."""
+    path = await _receive(request, receive_upload(lib, name, media=False, keep=False))
+    try:
+
+        def locked() -> dict[str, object]:
+            with request.app.state.writes:
+                return import_file(lib, bank, path).to_json()
+
+        return await run_in_threadpool(locked)
+    finally:
+        path.unlink(missing_ok=True)
+
+
+@router.get("/banks/{bank}/export")
+def get_bank_export(bank: str, lib: LibraryDep) -> list[dict[str, str]]:
+    """The bank's signals (`bank export --json`, as one list)."""
+    return export_json(lib, bank)

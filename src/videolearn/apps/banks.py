@@ -86,6 +86,12 @@ def export_bank(library: Library, bank: str) -> list[str]:
     return library.store.banks.export_lines(bank)
 
 
+def export_json(library: Library, bank: str) -> list[dict[str, str]]:
+    """The bank's signals as the `bank export --json` lines."""
+    lines = [line.partition(" ") for line in export_bank(library, bank)]
+    return [{"signal_type": kind, "signal": value} for kind, _, value in lines]
+
+
 def list_banks(library: Library) -> list[BankSummary]:
     """Every bank and how many signals of each type it holds."""
     return library.store.banks.summaries()
@@ -107,6 +113,7 @@ __all__ = [
     "add_value",
     "create_bank",
     "export_bank",
+    "export_json",
     "import_file",
     "list_banks",
 ]

@@ -30,7 +30,7 @@ from videolearn.ingest.scan import is_media_name
 from videolearn.library import Library
 from videolearn.pipeline import IndexResult, IndexStatus
 
-_MEDIA_NAME = re.compile(r"^[^/\\\x00]{1,200}\.[A-Za-z0-9]{1,5}$")
+_FILE_NAME = re.compile(r"^[^/\\\x00]{1,200}\.[A-Za-z0-9]{1,5}$")
 
 
 class JobState(StrEnum):
@@ -156,20 +156,13 @@ class IndexJobs:
             self._changed.notify_all()
         return self._view(job)
 
-    def save_upload(self, name: str) -> _UploadWriter:
+    def save_upload(self, name: str) -> UploadWriter:
         """A writer for an uploaded file named `name` in the uploads folder.
 
         Raises:
             OptionError: the name is no media file's name.
         """
-        base = Path(name).name
-        if not _MEDIA_NAME.match(base) or base.startswith("."):
-            raise OptionError(f"{name!r} is not a file name with an extension")
-        if not is_media_name(Path(base)):
-            raise OptionError(f"{base}: not a known video or audio file extension")
-        folder = uploads_folder(self.library)
-        folder.mkdir(parents=True, exist_ok=True)
-        return _UploadWriter(folder, base, self.library.settings.serve.upload_max_bytes)
+        return receive_upload(self.library, name, media=True)
 
     # -- reading ------------------------------------------------------------------------
 
@@ -248,7 +241,26 @@ class IndexJobs:
             self._update(job, state=JobState.DONE, current="")
 
 
-class _UploadWriter:
+def receive_upload(library: Library, name: str, *, media: bool, keep: bool = True) -> UploadWriter:
+    """A writer for an upload named `name`: kept in the uploads folder, or (not `keep`)
+    in its `.incoming` folder for the caller to delete once read (a file to hash or
+    match, a bank file to import).
+
+    Raises:
+        OptionError: the name is not a file name with an extension (with `media`, a
+            video or sound file's).
+    """
+    base = Path(name).name
+    if not _FILE_NAME.match(base) or base.startswith("."):
+        raise OptionError(f"{name!r} is not a file name with an extension")
+    if media and not is_media_name(Path(base)):
+        raise OptionError(f"{base}: not a known video or audio file extension")
+    folder = uploads_folder(library) / ("" if keep else ".incoming")
+    folder.mkdir(parents=True, exist_ok=True)
+    return UploadWriter(folder, base, library.settings.serve.upload_max_bytes)
+
+
+class UploadWriter:
     """An upload on its way to disk: write its chunks, then `finish` (or `abort`)."""
 
     def __init__(self, folder: Path, name: str, max_bytes: int) -> None:
@@ -292,4 +304,12 @@ class _UploadWriter:
         self._partial.unlink(missing_ok=True)
 
 
-__all__ = ["IndexJobs", "IndexStatus", "JobState", "JobView", "allowed_folders"]
+__all__ = [
+    "IndexJobs",
+    "IndexStatus",
+    "JobState",
+    "JobView",
+    "UploadWriter",
+    "allowed_folders",
+    "receive_upload",
+]

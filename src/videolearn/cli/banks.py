@@ -123,20 +123,20 @@ def bank_export(
     as_json: JsonOption = False,
 ) -> None:
     """Print a bank as python-threatexchange `<signal_type> <signal>` lines."""
-    from videolearn.apps.banks import export_bank
+    from videolearn.apps.banks import export_bank, export_json
     from videolearn.errors import BankError
 
     with open_cli_library(library, create=True) as lib:
         try:
+            if as_json:
+                for signal in export_json(lib, name):
+                    emit(signal)
+                return
             lines = export_bank(lib, name)
         except BankError as err:
             raise fail(str(err), EXIT_USAGE) from None
     for line in lines:
-        if as_json:
-            signal_type, _, value = line.partition(" ")
-            emit({"signal_type": signal_type, "signal": value})
-        else:
-            typer.echo(line)
+        typer.echo(line)
 
 
 @bank_app.command("list")
@@ -148,7 +148,7 @@ def bank_list(library: LibraryOption = DEFAULT_LIBRARY_PATH, as_json: JsonOption
         summaries = list_banks(lib)
     for s in summaries:
         if as_json:
-            emit({"name": s.name, "entries": s.entries})
+            emit(s.to_json())
         else:
             typer.echo(f"{s.name}: " + ", ".join(f"{n} {t}" for t, n in s.entries.items()))
 

@@ -90,36 +90,18 @@ def hash_command(
     as_json: JsonOption = False,
 ) -> None:
     """Hash a file for exchange: vPDQ in the reference text format, PDQ, or MD5."""
-    from videolearn.apps.hashing import SIGNALS, frame_hashes, md5_of
+    from videolearn.apps.hashing import hash_file
     from videolearn.config import load_settings
-    from videolearn.errors import MediaError
+    from videolearn.errors import MediaError, OptionError
 
-    if signal not in SIGNALS:
-        raise fail(f"--signal must be one of {', '.join(SIGNALS)}, not {signal!r}", EXIT_USAGE)
-    settings = load_settings(library)
     try:
-        if signal == "md5":
-            digest = md5_of(file, settings)
-            if as_json:
-                emit({"signal": "md5", "hash": digest})
-            else:
-                typer.echo(digest)
-            return
-        hashes = frame_hashes(file, signal, settings)
+        hashes = hash_file(file, signal, load_settings(library))
+    except OptionError as err:
+        raise fail(f"--{err}", EXIT_USAGE) from None
     except MediaError as err:
         raise fail(str(err), EXIT_SOME_FAILED) from None
-    for h in hashes:
+    for line in hashes.to_json() if as_json else hashes.to_text():
         if as_json:
-            emit(
-                {
-                    "signal": signal,
-                    "frame": h.frame,
-                    "quality": h.quality,
-                    "hash": h.pdq_hex,
-                    "timestamp_s": h.timestamp_s,
-                }
-            )
-        elif signal == "vpdq":
-            typer.echo(h.vpdq_line())
+            emit(line)
         else:
-            typer.echo(f"{h.pdq_hex},{h.quality},{h.timestamp_s:.3f}")
+            typer.echo(line)

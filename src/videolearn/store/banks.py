@@ -64,6 +64,10 @@ class BankSummary:
     name: str
     entries: dict[str, int]
 
+    def to_json(self) -> dict[str, object]:
+        """The `bank list --json` line."""
+        return {"name": self.name, "entries": self.entries}
+
 
 def check_bank_name(name: str) -> str:
     if not BANK_NAME.match(name):
