@@ -35,6 +35,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from videolearn.api.routes import router as api_router
 from videolearn.apps import tokens
 from videolearn.apps.jobs import IndexJobs
+from videolearn.apps.playback import PlayableVersions
 from videolearn.apps.search import Searcher
 from videolearn.config import Settings, load_settings
 from videolearn.errors import (
@@ -161,12 +162,14 @@ def create_app(settings: Settings, *, require_read_token: bool | None = None) ->
         app.state.library = library
         app.state.searcher = Searcher(library)
         app.state.jobs = IndexJobs(library)
+        app.state.playables = PlayableVersions(library)
         # Writes one at a time (each also takes the library's write lock).
         app.state.writes = threading.Lock()
         try:
             yield
         finally:
             app.state.jobs.close()
+            app.state.playables.close()
             library.close()
 
     app = FastAPIOffline(

@@ -15,7 +15,7 @@ from tests.server.test_api import Server
 from videolearn.apps import tokens
 from videolearn.config import Settings, load_settings
 from videolearn.library import open_library
-from videolearn.samples import Caption, sound_effect, write_captioned_video
+from videolearn.samples import BLUE, RED, Caption, sound_effect, write_captioned_video, write_video
 
 CHROMIUM = "/usr/bin/chromium"
 IMAGES_SHOWN = "() => Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
@@ -43,10 +43,11 @@ def library(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Sett
         audio=sound_effect("music", 9.0),
     )
     shutil.copy(shared_data / "speech" / "jfk.flac", media / "jfk.flac")
+    write_video(media / "colours.mkv", [(RED, 1.0), (BLUE, 1.0)], tone_hz=None)
     settings = load_settings(folder / "library", extractors=EXTRACTORS)
     with open_library(create=True, settings=settings) as lib:
         results = lib.index([media])
-    assert [r.status for r in results] == ["indexed", "indexed"], results
+    assert [r.status for r in results] == ["indexed"] * 3, results
     SHOTS.mkdir(exist_ok=True)
     return settings
 
@@ -130,6 +131,23 @@ def test_the_transcript_follows_playback_and_seeks(site: str, page: Any) -> None
     tracks = p.evaluate("document.getElementById('player').textTracks.length")
     assert tracks == 1
     p.screenshot(path=str(SHOTS / "transcript.png"), full_page=True)
+
+
+def test_a_file_browsers_cannot_play_is_played_from_a_version_made_for_them(
+    site: str, library: Settings, page: Any
+) -> None:
+    with open_library(settings=library) as lib:
+        video = next(v for v in lib.store.videos() if v.path.endswith(".mkv"))
+    p = page
+    p.goto(f"{site}/videos/{video.video_id}?t=1.2")
+    note = p.locator("#made-for-browsers")
+    assert "copied into MP4" in note.inner_text()
+    p.wait_for_function(PLAYER_READY, timeout=60_000)
+    at = p.evaluate("document.getElementById('player').currentTime")
+    assert abs(at - 1.2) < 0.3, at
+    assert p.locator("#preparing").is_hidden()
+    assert p.locator("#unplayable").is_hidden()
+    p.screenshot(path=str(SHOTS / "remuxed.png"), full_page=True)
 
 
 def test_readable_at_a_phone_width(site: str, browser: Any) -> None:

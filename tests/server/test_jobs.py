@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -183,3 +184,37 @@ def test_banks_hash_and_match_as_the_cli_does(
     assert unknown.json()["matches"] == []
     incoming = settings.library / "uploads" / ".incoming"
     assert list(incoming.iterdir()) == []  # nothing kept of what was hashed or matched
+
+
+def test_a_file_browsers_cannot_play_gets_a_version_made_once(
+    setup: tuple[Settings, httpx.Client, dict[str, str], Path],
+) -> None:
+    settings, client, auth, roots = setup
+    mkv = write_video(roots / "clip.mkv", [(RED, 1.0), (BLUE, 1.0)])
+    mp4 = write_video(roots / "clip.mp4", [(BLUE, 1.0)])
+    job = client.post("/api/v1/jobs", json={"paths": [str(roots)]}, headers=auth).json()
+    ids = {
+        Path(r["path"]).name: r["video_id"]
+        for r in _events(client, job["id"], auth)[-1][1]["results"]
+    }
+    as_is = client.get(f"/api/v1/videos/{ids['clip.mp4']}/playable")
+    assert as_is.status_code == 200 and as_is.content == mp4.read_bytes()
+    assert client.get(f"/api/v1/videos/{ids['clip.mp4']}/playable/status").json() == {
+        "state": "ready",
+        "plan": "as_is",
+    }
+    url = f"/api/v1/videos/{ids['clip.mkv']}/playable"
+    first = client.get(url)
+    assert first.status_code in (200, 202)
+    deadline = time.monotonic() + 60
+    while (status := client.get(f"{url}/status").json())["state"] == "preparing":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert status == {"state": "ready", "plan": "remux"}
+    made = client.get(url, headers={"Range": "bytes=4-7"})
+    assert made.status_code == 206 and made.content == b"ftyp"  # an MP4
+    assert made.headers["content-type"] == "video/mp4"
+    kept = settings.library / "playable" / f"{ids['clip.mkv']}.mp4"
+    assert kept.is_file() and mkv.read_bytes() != kept.read_bytes()
+    assert client.delete(f"/api/v1/videos/{ids['clip.mkv']}", headers=auth).status_code == 200
+    assert not kept.exists()  # forgotten with its video

@@ -24,6 +24,7 @@ from videolearn.apps.banks import add_value, create_bank, export_json, import_fi
 from videolearn.apps.hashing import hash_file
 from videolearn.apps.jobs import IndexJobs, JobView, UploadWriter, receive_upload
 from videolearn.apps.matching import match_file
+from videolearn.apps.playback import PlayableVersions, PlayState
 from videolearn.apps.search import Searcher, SearchFilters
 from videolearn.apps.transcribe import render, stored_transcript
 from videolearn.library import Library
@@ -87,6 +88,32 @@ def get_media(video: str, lib: LibraryDep) -> FileResponse:
     """The video's file as indexed, with range requests."""
     media = playback.media_file(lib, video)
     return _MediaResponse(media.path, media_type=media.media_type, filename=media.path.name)
+
+
+@router.get("/videos/{video}/playable", response_class=FileResponse)
+def get_playable(video: str, request: Request) -> Response:
+    """What a browser plays: the file as indexed when browsers play it, else a version
+    made for them (remuxed into MP4, or transcoded to H.264 and AAC), made once and kept.
+    202 while it is being made (ask again after Retry-After), 422 when it cannot be."""
+    version = _playables(request).get(video)
+    if version.state == PlayState.READY and version.media is not None:
+        media = version.media
+        return _MediaResponse(media.path, media_type=media.media_type, filename=media.path.name)
+    if version.state == PlayState.FAILED:
+        return JSONResponse({"error": version.reason, **version.to_json()}, 422)
+    return JSONResponse(version.to_json(), 202, headers={"Retry-After": "1"})
+
+
+@router.get("/videos/{video}/playable/status")
+def get_playable_status(video: str, request: Request) -> dict[str, str]:
+    """Whether the playable version is ready (`state`), and how it is made (`plan`:
+    as_is, remux, transcode); asking starts making it."""
+    return _playables(request).get(video).to_json()
+
+
+def _playables(request: Request) -> PlayableVersions:
+    versions: PlayableVersions = request.app.state.playables
+    return versions
 
 
 @router.get("/videos/{video}/thumbnails/{number}.jpg")

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from videolearn.apps.playback import delete_playable
 from videolearn.library import Library
 from videolearn.plugins import PluginProblem
 from videolearn.store.ledger import FileStatus
@@ -240,6 +241,7 @@ def forget(library: Library, video: str) -> ForgottenVideo:
     with store.writing():
         row = library.resolve(video)
         store.delete_video(row.video_id)
+        delete_playable(library, row.video_id)
         store.cleanup_versions(library.settings.keep_versions_s)
     return ForgottenVideo(row.video_id, row.path)
 

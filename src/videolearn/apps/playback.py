@@ -1,4 +1,5 @@
-"""Playing a stored video: the file to serve for it, and its shots' thumbnails.
+"""Playing a stored video: the file to serve for it, a version browsers play when they
+cannot play that file (`PlayableVersions`), and its shots' thumbnails.
 
 A video's file is served only as it was indexed: from a path the ledger holds for it,
 unchanged in size and modification time since, a regular file once symlinks are followed,
@@ -11,10 +12,14 @@ from __future__ import annotations
 import mimetypes
 import os
 import re
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
-from videolearn.errors import VideoNotFoundError
+from videolearn.errors import MediaError, VideoNotFoundError
+from videolearn.ingest.playable import PlayPlan, make_playable, plan_playback
 from videolearn.library import Library
 from videolearn.store.ledger import FileStatus
 from videolearn.store.tables import ThumbnailRow, VideoRow
@@ -135,3 +140,92 @@ def thumbnail_at(library: Library, ref: str, time_s: float) -> bytes:
         raise VideoNotFoundError(f"video {video.video_id[:12]} has no thumbnails")
     at = [t for t in thumbnails if t.start_s <= time_s]
     return (at[-1] if at else thumbnails[0]).jpeg
+
+
+PLAYABLE_FOLDER = "playable"
+
+
+def delete_playable(library: Library, video_id: str) -> None:
+    """Delete the versions made of a video for browsers (when it is forgotten)."""
+    for made in (library.settings.library / PLAYABLE_FOLDER).glob(f"{video_id}.*"):
+        made.unlink(missing_ok=True)
+
+
+class PlayState(StrEnum):
+    READY = "ready"
+    PREPARING = "preparing"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class PlayableVersion:
+    """What a browser is to play for a video: the file as indexed (`plan` as_is), or a
+    version made for browsers, `ready`, still `preparing`, or `failed` with the reason."""
+
+    state: PlayState
+    plan: PlayPlan
+    media: MediaFile | None = None
+    reason: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        out = {"state": str(self.state), "plan": str(self.plan)}
+        return out | ({"error": self.reason} if self.reason else {})
+
+
+class PlayableVersions:
+    """Versions of stored videos that browsers play, made once (remuxed or transcoded, in
+    a limited child process, one at a time in a thread) and kept in `LIBRARY/playable/`
+    under the video's id."""
+
+    def __init__(self, library: Library) -> None:
+        self.library = library
+        self.folder = library.settings.library / PLAYABLE_FOLDER
+        self._making: dict[str, Future[None]] = {}
+        self._failed: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="playable")
+
+    def get(self, ref: str) -> PlayableVersion:
+        """The video's playable version, starting to make it when it is needed and not
+        there yet.
+
+        Raises:
+            VideoNotFoundError: as `media_file`.
+        """
+        original = media_file(self.library, ref)
+        row = self.library.store.get_video(original.video_id)
+        if row is None:
+            raise VideoNotFoundError(f"no indexed video has the id {original.video_id!r}")
+        playable = plan_playback(
+            original.path, row.container or "", row.video_codec, row.audio_codec
+        )
+        if playable.plan == PlayPlan.AS_IS:
+            return PlayableVersion(PlayState.READY, playable.plan, original)
+        target = self.folder / f"{original.video_id}{playable.suffix}"
+        with self._lock:
+            if target.is_file():
+                media_type = "audio/mp4" if playable.suffix == ".m4a" else "video/mp4"
+                made = MediaFile(original.video_id, target, target.stat().st_size, media_type)
+                return PlayableVersion(PlayState.READY, playable.plan, made)
+            if original.video_id in self._failed:
+                reason = self._failed[original.video_id]
+                return PlayableVersion(PlayState.FAILED, playable.plan, reason=reason)
+            if original.video_id not in self._making:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                self._making[original.video_id] = self._pool.submit(
+                    self._make, original, target, playable.plan
+                )
+        return PlayableVersion(PlayState.PREPARING, playable.plan)
+
+    def _make(self, original: MediaFile, target: Path, plan: PlayPlan) -> None:
+        try:
+            make_playable(original.path, target, plan, self.library.settings.decode)
+        except MediaError as err:
+            with self._lock:
+                self._failed[original.video_id] = err.reason
+        finally:
+            with self._lock:
+                self._making.pop(original.video_id, None)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -113,7 +113,8 @@ class _SpillBudget:
             self._cond.notify_all()
 
 
-def _apply_limits(limits: DecodeLimits) -> None:
+def apply_limits(limits: DecodeLimits) -> None:
+    """In a child: hold it to the decode limits' memory and CPU time."""
     resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 5))
 
@@ -127,7 +128,7 @@ def _decode_child(  # noqa: PLR0917  a Process target takes positional arguments
     budget: _SpillBudget,
 ) -> None:
     try:
-        _apply_limits(limits)
+        apply_limits(limits)
         with open_media(Path(path), limits) as media:
             conn.send(("info", media.info))
             for number, chunk in enumerate(media.iter_raw_chunks(request)):

@@ -139,11 +139,16 @@ def video_page(request: Request, video: str, t: Annotated[float, Query(ge=0)] = 
         for m in detail.moments
         if m.modality in ("text", "sound", "nudity")
     ]
+    versions: playback.PlayableVersions = request.app.state.playables
     try:
-        media = playback.media_file(lib, row.video_id)
-        media_type, playable_problem = media.media_type, ""
+        version = versions.get(row.video_id)
+        problem = version.reason
     except VideoNotFoundError as err:
-        media_type, playable_problem = "", str(err)
+        version, problem = None, str(err)
+    media_type = ""
+    if version is not None:
+        media = version.media
+        media_type = media.media_type if media else "video/mp4"
     return templates.TemplateResponse(
         request,
         "video.html",
@@ -158,7 +163,9 @@ def video_page(request: Request, video: str, t: Annotated[float, Query(ge=0)] = 
             "shots": detail.thumbnails,
             "matches": detail.matches,
             "media_type": media_type,
-            "media_problem": playable_problem,
+            "media_problem": problem,
+            "plan": str(version.plan) if version else "",
+            "ready": version is not None and version.state == playback.PlayState.READY,
         },
     )
 

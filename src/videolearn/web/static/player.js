@@ -18,6 +18,24 @@
   if (box.dataset.type && player.canPlayType(box.dataset.type) === "") unplayable();
   player.addEventListener("error", unplayable);
 
+  // A version made for browsers may still be in the making: ask until it is ready.
+  function whenReady() {
+    fetch(player.dataset.status).then(function (r) { return r.json(); }).then(function (s) {
+      if (s.state === "ready") {
+        const note = document.getElementById("preparing");
+        if (note) note.hidden = true;
+        player.src = player.dataset.src;
+      } else if (s.state === "failed") {
+        const shown = document.getElementById("unplayable");
+        shown.textContent = "No version for browsers could be made: " + s.error;
+        unplayable();
+      } else {
+        setTimeout(whenReady, 1000);
+      }
+    });
+  }
+  if (!player.getAttribute("src")) whenReady();
+
   function seek(seconds) {
     player.currentTime = seconds;
     player.focus();
