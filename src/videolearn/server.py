@@ -109,8 +109,9 @@ class _RateLimit:
 
 class _Access:
     """Who may do what: a token for every write, and for every read when
-    `reads_need_token`; the login page and its assets are open. Pure ASGI (Starlette's
-    `BaseHTTPMiddleware` costs a copy of every streamed body chunk)."""
+    `reads_need_token`; the login page and its assets are open. Plain ASGI: Starlette's
+    `BaseHTTPMiddleware` would pass every chunk of a streamed file through a memory stream
+    of its own."""
 
     def __init__(self, app: ASGIApp, reads_need_token: bool) -> None:
         self.app = app
@@ -179,7 +180,6 @@ def create_app(settings: Settings, *, require_read_token: bool | None = None) ->
         lifespan=lifespan,
         redoc_url=None,
     )
-    app.state.reads_need_token = reads_need_token
 
     app.add_middleware(_Access, reads_need_token=reads_need_token)
     if serve.cors_origins:
