@@ -210,3 +210,22 @@ def test_upload_a_file_and_watch_it_indexed(
     link.click()
     p.wait_for_function(PLAYER_READY)
     assert "LIGHTHOUSE" in p.locator(".events").inner_text().upper()
+
+
+def test_keyboard_alone_finds_and_opens_a_moment(site: str, page: Any) -> None:
+    p = page
+    p.goto(f"{site}/")
+    assert p.evaluate("document.activeElement.id") == "q"  # the search box has the focus
+    p.keyboard.type("market")
+    p.keyboard.press("Enter")
+    p.wait_for_selector(".chip")
+    for _ in range(10):  # Tab through the header to the first result
+        p.keyboard.press("Tab")
+        if p.evaluate("document.activeElement.classList.contains('chip')"):
+            break
+    assert p.evaluate("document.activeElement.classList.contains('chip')")
+    wanted = float(p.evaluate("document.activeElement.dataset.start"))
+    p.keyboard.press("Enter")
+    p.wait_for_function(PLAYER_READY)
+    at = p.evaluate("document.getElementById('player').currentTime")
+    assert abs(at - wanted) < 0.3
