@@ -19,6 +19,7 @@ import fcntl
 import json
 import os
 import re
+import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -97,6 +98,71 @@ def _in_language(language: str) -> str:
     return f"(attrs = '{alone}' OR attrs LIKE '{alone[:-1]},%')"
 
 
+# Text vectors searched in memory (below, `_FlatVectors`) while the table has no ANN index
+# and at most this many rows (about 30 MB).
+FLAT_SEARCH_MAX_ROWS = 20_000
+
+
+class _FlatVectors:
+    """A text-vector table held in memory, searched exactly by cosine distance."""
+
+    def __init__(self, found: pa.Table) -> None:
+        n = found.num_rows
+        vectors = found["vector"].combine_chunks().flatten().to_numpy(zero_copy_only=False)
+        matrix = np.asarray(vectors, np.float32).reshape(n, -1) if n else np.zeros((0, 1))
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        self.unit = (matrix / np.where(norms == 0, 1, norms)).astype(np.float32)
+        self.video_id = np.asarray(found["video_id"].to_pylist(), dtype=object)
+        self.kind = np.asarray(found["kind"].to_pylist(), dtype=object)
+        self.rows = found.drop_columns(["vector"]).to_pylist()
+        # Which rows are of stored videos, for the `stored_paths` mapping it was made from
+        # (the store hands out the same mapping until the videos table changes).
+        self._stored: tuple[Mapping[str, str], np.ndarray] | None = None
+
+    def nearest(  # noqa: PLR0917  a query and its filters, as search_text_vectors takes them
+        self,
+        vector: np.ndarray,
+        limit: int,
+        kinds: Sequence[str],
+        video_ids: Sequence[str],
+        max_distance: float | None,
+        stored: Mapping[str, str] | None,
+    ) -> list[VectorHit]:
+        if not self.rows or limit < 1:
+            return []
+        norm = float(np.linalg.norm(vector)) or 1.0
+        distance = 1.0 - self.unit @ (vector / norm)  # (N,)
+        keep = np.ones(len(self.rows), bool)
+        if kinds:
+            keep &= np.isin(self.kind, list(kinds))
+        if video_ids:
+            keep &= np.isin(self.video_id, list(video_ids))
+        if stored is not None:
+            if self._stored is None or self._stored[0] is not stored:
+                mask = np.fromiter((v in stored for v in self.video_id), bool, len(self.rows))
+                self._stored = (stored, mask)
+            keep &= self._stored[1]
+        if max_distance is not None:
+            keep &= distance <= max_distance
+        candidates = np.flatnonzero(keep)
+        if len(candidates) > limit:
+            part = np.argpartition(distance[candidates], limit - 1)[:limit]
+            candidates = candidates[part]
+        order = candidates[np.argsort(distance[candidates], kind="stable")]
+        return [
+            VectorHit(
+                self.rows[i]["video_id"],
+                self.rows[i]["start_s"],
+                self.rows[i]["end_s"],
+                self.rows[i]["kind"],
+                self.rows[i]["model"],
+                self.rows[i]["text"] or "",
+                float(distance[i]),
+            )
+            for i in order
+        ]
+
+
 def _rows(video_id: str, output: ExtractorOutput) -> dict[str, list[dict[str, Any]]]:
     """An extractor's signals as rows, by table."""
     rows: dict[str, list[dict[str, Any]]] = {t.name: [] for t in SIGNAL_TABLES}
@@ -150,6 +216,8 @@ class LibraryStore(Closing):
         self._has_text_index = False
         self._paths: dict[str, str] = {}
         self._paths_version = -1
+        self._flat: tuple[int, _FlatVectors | None] | None = None
+        self._flat_lock = threading.Lock()
 
     def _add_missing_columns(self, name: str, schema: pa.Schema) -> None:
         """Give a table written by an older version the columns added since (nulls)."""
@@ -351,6 +419,17 @@ class LibraryStore(Closing):
         most `max_distance` away when given. Of stored videos only unless `stored_only`
         is False (for a caller that checks its own hits). `nprobes`: the ANN index's
         partitions to look in (LanceDB's default when None)."""
+        _where(kind=kinds, video_id=video_ids)  # checks them, whichever path answers
+        flat = self._flat_text_vectors()
+        if flat is not None:
+            return flat.nearest(
+                np.asarray(vector, np.float32),
+                limit,
+                kinds,
+                video_ids,
+                max_distance,
+                self.stored_paths() if stored_only else None,
+            )
         table = self._tables["text_vectors"]
         # A vector query (LanceDB types `search` by its general builder).
         query: Any = table.search(np.asarray(vector, dtype=np.float32), vector_column_name="vector")
@@ -380,6 +459,23 @@ class LibraryStore(Closing):
             )
             for r in found
         ]
+
+    def _flat_text_vectors(self) -> _FlatVectors | None:
+        """The text vectors in memory, for a small table without an ANN index: LanceDB's
+        flat search of 10,000 vectors cost 11 ms of CPU a query here, numpy's well under
+        one. Read again when the table has changed; None for a large or indexed table."""
+        table = self._tables["text_vectors"]
+        version = table.version
+        with self._flat_lock:
+            if self._flat is not None and self._flat[0] == version:
+                return self._flat[1]
+            flat = None
+            indexed = any(i.name == _VECTOR_INDEX for i in table.list_indices())
+            if not indexed and table.count_rows() <= FLAT_SEARCH_MAX_ROWS:
+                columns = ["video_id", "start_s", "end_s", "kind", "model", "text", "vector"]
+                flat = _FlatVectors(table.search().select(columns).limit(None).to_arrow())
+            self._flat = (version, flat)
+            return flat
 
     def search_text(  # noqa: PLR0917  a query and its filters
         self,
