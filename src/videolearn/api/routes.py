@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -264,6 +265,19 @@ async def _receive(request: Request, writer: UploadWriter) -> Path:
     return writer.finish()
 
 
+@asynccontextmanager
+async def _passing_file(
+    request: Request, lib: Library, name: str, *, media: bool
+) -> AsyncIterator[Path]:
+    """The request's body as a file that is read and then deleted (to hash, match or
+    import): in the uploads folder's `.incoming`, under the upload limit."""
+    path = await _receive(request, receive_upload(lib, name, media=media, keep=False))
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
 # -- hashes, banks, matching ------------------------------------------------------------
 
 
@@ -275,11 +289,8 @@ async def post_hash(
     signal: Annotated[str, Query(description="pdq, vpdq or md5.")] = "vpdq",
 ) -> list[dict[str, Any]]:
     """Hash the file in the body (`hash --json`, as one list); the file is not kept."""
-    path = await _receive(request, receive_upload(lib, name, media=True, keep=False))
-    try:
+    async with _passing_file(request, lib, name, media=True) as path:
         hashes = await run_in_threadpool(hash_file, path, signal, lib.settings)
-    finally:
-        path.unlink(missing_ok=True)
     return hashes.to_json()
 
 
@@ -292,11 +303,8 @@ async def post_match(
 ) -> dict[str, Any]:
     """Match the file in the body against the banks (or only `bank`): `match --json`'s
     lines as `matches`, and why nothing may have matched as `notes`. Not kept."""
-    path = await _receive(request, receive_upload(lib, name, media=True, keep=False))
-    try:
+    async with _passing_file(request, lib, name, media=True) as path:
         report = await run_in_threadpool(match_file, lib, path, bank)
-    finally:
-        path.unlink(missing_ok=True)
     return {"matches": [m.to_json() for m in report.matches], "notes": report.notes}
 
 
@@ -337,16 +345,13 @@ async def post_bank_import(
     name: Annotated[str, Query(max_length=255)] = "signals.txt",
 ) -> dict[str, object]:
     """Import the signal file in the body, all or nothing (`bank import --json`)."""
-    path = await _receive(request, receive_upload(lib, name, media=False, keep=False))
-    try:
+    async with _passing_file(request, lib, name, media=False) as path:
 
         def locked() -> dict[str, object]:
             with request.app.state.writes:
                 return import_file(lib, bank, path).to_json()
 
         return await run_in_threadpool(locked)
-    finally:
-        path.unlink(missing_ok=True)
 
 
 @router.get("/banks/{bank}/export")
