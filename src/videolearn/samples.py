@@ -334,6 +334,27 @@ def sound_effect(kind: str, seconds: float, rate_hz: int = 16_000, seed: int = 0
     return np.clip(out, -1, 1).astype(np.float32)
 
 
+def song(seconds: float, seed: int, rate_hz: int = 16_000) -> np.ndarray:
+    """Mono float samples of a generated song: a melody of decaying harmonic notes of
+    random pitch and length over a bass line, different for every `seed`, so that two
+    videos with the same seed share "the same recording"."""
+    rng = np.random.default_rng(seed)
+    scale_hz = np.array([261.6, 293.7, 329.6, 349.2, 392.0, 440.0, 493.9, 523.3, 587.3, 659.3])
+    t = np.arange(round(seconds * rate_hz)) / rate_hz
+    out = np.zeros_like(t)
+    for voice, octave in ((0, (0.5, 1.0, 2.0)), (1, (0.25,))):
+        start_s = 0.0
+        while start_s < seconds:
+            length_s = float(rng.choice([0.25, 0.5, 0.75] if voice == 0 else [1.0, 2.0]))
+            hz = float(rng.choice(scale_hz) * rng.choice(octave))
+            part = (t >= start_s) & (t < start_s + length_s)
+            tt = t[part] - start_s
+            note = sum(0.2 / h * np.sin(2 * np.pi * hz * h * tt) for h in (1, 2, 3, 4))
+            out[part] += note * np.exp(-2.0 * tt)
+            start_s += length_s
+    return np.clip(out, -1, 1).astype(np.float32)
+
+
 def words_of(text: str) -> list[str]:
     """Lower-case words without punctuation (apostrophes kept): how transcripts compare."""
     return re.sub(r"[^\w\s']", " ", text.lower()).split()

@@ -18,6 +18,7 @@ COMMANDS = [
     ["forget"],
     ["doctor"],
     ["search"],
+    ["sound-alike"],
     ["transcribe"],
     ["hash"],
     ["match"],

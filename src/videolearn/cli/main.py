@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from videolearn.cli import banks, learn, library, media, search, serve
+from videolearn.cli import banks, learn, library, media, recommend, search, serve
 from videolearn.cli.common import EXIT_SOME_FAILED
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app = typer.Typer(
 )
 app.add_typer(library.app)
 app.add_typer(search.app)
+app.add_typer(recommend.app)
 app.add_typer(media.app)
 app.add_typer(banks.bank_app, name="bank")
 app.add_typer(banks.app)

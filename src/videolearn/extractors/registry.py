@@ -17,6 +17,7 @@ from videolearn.extractors.builtin import (
     ThumbnailsExtractor,
 )
 from videolearn.extractors.clip import ClipExtractor
+from videolearn.extractors.fingerprint import FingerprintExtractor
 from videolearn.extractors.hashes import (
     PdqExtractor,
     VpdqCroppedExtractor,
@@ -45,6 +46,7 @@ BUILTIN_EXTRACTORS: tuple[type[Extractor], ...] = (
     VpdqTilesExtractor,
     SpeechExtractor,
     SoundsExtractor,
+    FingerprintExtractor,
     OcrExtractor,
     TextEmbedExtractor,
     NudityExtractor,

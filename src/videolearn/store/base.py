@@ -22,7 +22,7 @@ import numpy as np
 from videolearn.extractors.base import Signal
 from videolearn.store.banks import BankStore
 from videolearn.store.ledger import Ledger
-from videolearn.store.tables import SpanRow, TextHit, VectorHit, VectorPlace, VideoRow
+from videolearn.store.tables import SignalRow, SpanRow, TextHit, VectorHit, VectorPlace, VideoRow
 from videolearn.store.tokens import TokenStore
 
 R = TypeVar("R", bound=SpanRow)
@@ -164,6 +164,11 @@ class Store(Protocol):
     ) -> tuple[list[VectorPlace], np.ndarray]:
         """The stored `kind` vectors of `model`, one matrix row each, and where each row
         comes from."""
+        ...
+
+    def signals_of_kind(self, kind: str, video_ids: Sequence[str] = ()) -> list[SignalRow]:
+        """Every stored video's values of one kind (fingerprints, digests), or those of
+        `video_ids`, by video and start."""
         ...
 
     def speaking(self, language: str) -> set[str]:

@@ -38,8 +38,10 @@ from videolearn.store.database import open_database
 from videolearn.store.ledger import Ledger
 from videolearn.store.tables import (
     SIGNAL_TABLES,
+    SIGNALS,
     VIDEOS,
     R,
+    SignalRow,
     TextHit,
     VectorHit,
     VectorPlace,
@@ -557,6 +559,15 @@ class LibraryStore(Closing):
             for r in found.drop_columns(["vector"]).to_pylist()
         ]
         return places, matrix
+
+    def signals_of_kind(self, kind: str, video_ids: Sequence[str] = ()) -> list[SignalRow]:
+        """The stored videos' `kind` values (of `video_ids` when given), by video and start."""
+        where = f"kind = '{_check_kind(kind)}'"
+        if video_ids:
+            where += " AND " + _where(video_id=video_ids)
+        known = self.stored_paths()
+        rows = [SIGNALS.read(r) for r in self._query("signals", where) if r["video_id"] in known]
+        return sorted(rows, key=lambda r: (r.video_id, r.start_s, r.key))
 
     def speaking(self, language: str) -> set[str]:
         """The videos with speech in `language` (an ISO 639 code, as Whisper gives it)."""

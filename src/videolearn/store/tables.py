@@ -248,6 +248,7 @@ SIGNALS: SignalTable[ValueSignal, SignalRow] = SignalTable(
     SignalRow,
     (pa.field("kind", pa.string()), pa.field("value", pa.string())),
     lambda s: {"kind": s.kind, "value": s.value},
+    indexes=(("video_id", "btree"), ("kind", "bitmap")),
 )
 THUMBNAILS: SignalTable[Thumbnail, ThumbnailRow] = SignalTable(
     "thumbnails",

@@ -1,0 +1,344 @@
+"""Same sound: videos that share an audio track, and where in each the shared sound lies.
+
+Each indexed video has a Chromaprint fingerprint (`extractors.fingerprint`): an item of
+32 bits every 0.124 s. Two videos that use the same recording have long runs of items
+that agree in nearly every bit at one offset, whatever pictures lie over the sound, while
+unrelated sound agrees in about half the bits. Finding them takes two steps:
+
+1. Candidates by voting: every item of the library (its lowest 4 bits dropped, which
+   re-encoding flips most) is a posting `(video, position)` in one sorted array; each item
+   of the query that finds a posting votes for the pair `(video, position offset)`. A
+   shared stretch gives one offset many votes; chance gives scattered single votes.
+2. Alignment: at each offset with enough votes, the bits that differ per item pair,
+   averaged over a second, mark the items where the two sounds are the same; runs of
+   them at least `min_shared_s` long are the shared stretches, mapped back to seconds in
+   both videos.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from videolearn.config import RecommendSettings
+from videolearn.errors import VideoNotFoundError
+from videolearn.extractors.fingerprint import ITEM_S, KIND, decode
+from videolearn.library import Library
+from videolearn.store import Store
+from videolearn.types import TimeSpan
+
+# Bits kept of each item for voting: the lowest ones flip most under re-encoding.
+KEY_MASK = np.uint32(0xFFFFFFF0)
+# Items averaged when judging whether two stretches agree (about 1 s).
+SMOOTH_ITEMS = 8
+# A key found in more videos than this is a silence or a hum many videos share: it votes
+# for nothing.
+COMMON_KEY_VIDEOS = 50
+# Where in time an item's sound lies relative to its position: an item sums up the sound
+# from its own frame to about 2.5 s later, and a run of agreeing items starts before the
+# shared sound does and ends before it ends (measured on excerpts placed at known times;
+# `tests/integration/test_sound.py`).
+LEAD_S = 0.7
+TRAIL_S = 1.4
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """A video's fingerprint items and the time its first item starts at."""
+
+    video_id: str
+    start_s: float
+    end_s: float  # where the sound it was made from ends
+    items: np.ndarray  # (N,) uint32
+
+    def time_of(self, position: float) -> float:
+        return self.start_s + position * ITEM_S
+
+
+@dataclass(frozen=True)
+class SharedSound:
+    """A stretch of sound two videos share: where it lies in each, and how closely the
+    two agree there (1.0 every bit, 0.5 chance)."""
+
+    query: TimeSpan
+    other: TimeSpan
+    agreement: float
+
+    @property
+    def duration_s(self) -> float:
+        return self.query.duration_s
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "query_start_s": round(self.query.start_s, 2),
+            "query_end_s": round(self.query.end_s, 2),
+            "start_s": round(self.other.start_s, 2),
+            "end_s": round(self.other.end_s, 2),
+            "agreement": round(self.agreement, 3),
+        }
+
+
+@dataclass(frozen=True)
+class SoundAlike:
+    """A video that shares sound with the query, and every stretch they share."""
+
+    video_id: str
+    path: str
+    shared: tuple[SharedSound, ...]
+
+    @property
+    def shared_s(self) -> float:
+        return sum(s.duration_s for s in self.shared)
+
+    def describe(self) -> str:
+        """ "same audio track, 0:12-0:31" in the other video's time."""
+        spans = ", ".join(f"{_clock(s.other.start_s)}-{_clock(s.other.end_s)}" for s in self.shared)
+        return f"same audio track, {spans}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "video_id": self.video_id,
+            "path": self.path,
+            "shared_s": round(self.shared_s, 2),
+            "shared": [s.to_json() for s in self.shared],
+        }
+
+
+def _clock(seconds: float) -> str:
+    whole = round(seconds)
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+def _popcount(values: np.ndarray) -> np.ndarray:
+    return np.asarray(np.bitwise_count(values), np.int32)
+
+
+def shared_sound(
+    query: Fingerprint, other: Fingerprint, offset: int, settings: RecommendSettings
+) -> list[SharedSound]:
+    """The stretches where `other[i + offset]` sounds like `query[i]`.
+
+    Args:
+        offset: positions from the query's items to the other's.
+    """
+    first = max(0, -offset)
+    last = min(len(query.items), len(other.items) - offset)
+    if last - first < SMOOTH_ITEMS:
+        return []
+    a = query.items[first:last]
+    b = other.items[first + offset : last + offset]
+    kernel = np.ones(SMOOTH_ITEMS) / SMOOTH_ITEMS
+    bits = _popcount(a ^ b).astype(np.float32)
+    smooth = np.convolve(bits, kernel, mode="same")
+    # Sound whose items lean to one value (noise, hiss) agrees at every offset as well as
+    # at this one; a shared recording agrees here and not a few seconds off.
+    chance = np.convolve(_chance_bits(a, other.items, first + offset), kernel, mode="same")
+    good = (smooth <= settings.max_differing_bits) & (chance - smooth >= settings.min_contrast_bits)
+    min_items = max(SMOOTH_ITEMS, round(settings.min_shared_s / ITEM_S))
+    found = []
+    for run_start, run_end in _runs(good):
+        start, end = run_start, run_end
+        # The average spills half a window past the shared sound: trim items that differ.
+        while start < end and bits[start] > settings.max_differing_bits:
+            start += 1
+        while end > start and bits[end - 1] > settings.max_differing_bits:
+            end -= 1
+        if end - start < min_items:
+            continue
+        stretch = a[start:end]
+        # A steady tone or a hum agrees with itself at every offset: not a recording.
+        if len(np.unique(stretch >> np.uint32(4))) < settings.min_distinct_share * len(stretch):
+            continue
+        agreement = 1.0 - float(bits[start:end].mean()) / 32.0
+        i0, i1 = first + start, first + end - 1
+        query_span = _span(query, i0, i1)
+        other_span = _span(other, i0 + offset, i1 + offset)
+        found.append(SharedSound(query_span, other_span, agreement))
+    return found
+
+
+# Offsets (in items, about 2.5-5 s) at which a shared recording no longer agrees with
+# itself: what two sounds agree in there is what they agree in by chance.
+CHANCE_SHIFTS = (-40, -20, 20, 40)
+
+
+def _chance_bits(a: np.ndarray, b_items: np.ndarray, b_first: int) -> np.ndarray:
+    """Per item of `a` (aligned with `b_items[b_first:]`), the bits that differ on average
+    from `b` a few seconds off that alignment."""
+    total = np.zeros(len(a), np.float32)
+    count = np.zeros(len(a), np.float32)
+    for shift in CHANCE_SHIFTS:
+        lo = max(0, -(b_first + shift))
+        hi = min(len(a), len(b_items) - b_first - shift)
+        if hi - lo <= 0:
+            continue
+        other = b_items[b_first + shift + lo : b_first + shift + hi]
+        total[lo:hi] += _popcount(a[lo:hi] ^ other)
+        count[lo:hi] += 1
+    # Where no shifted item exists, assume agreement by chance alone (16 bits).
+    return np.where(count > 0, total / np.maximum(count, 1), 16.0).astype(np.float32)
+
+
+def _span(fp: Fingerprint, first: int, last: int) -> TimeSpan:
+    start_s = fp.time_of(first) + LEAD_S if first > 0 else fp.start_s
+    end_s = min(fp.time_of(last) + TRAIL_S, fp.end_s)
+    return TimeSpan(start_s, max(start_s, end_s))
+
+
+def _runs(mask: np.ndarray) -> Iterable[tuple[int, int]]:
+    """(start, end) of each run of True in a boolean array."""
+    padded = np.concatenate([[False], mask, [False]])
+    edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
+    return zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True)
+
+
+class FingerprintIndex:
+    """Every stored fingerprint, and its items as postings sorted by key for voting."""
+
+    def __init__(self, fingerprints: Sequence[Fingerprint]) -> None:
+        self.fingerprints = list(fingerprints)
+        self.by_id = {fp.video_id: n for n, fp in enumerate(self.fingerprints)}
+        sizes = [len(fp.items) for fp in self.fingerprints]
+        keys = np.concatenate([fp.items for fp in self.fingerprints] or [np.zeros(0, np.uint32)])
+        owners = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
+        positions = np.concatenate([np.arange(n, dtype=np.int32) for n in sizes] or [owners])
+        keys = keys & KEY_MASK
+        order = np.argsort(keys, kind="stable")
+        self.keys, self.owners, self.positions = keys[order], owners[order], positions[order]
+
+    @classmethod
+    def from_store(cls, store: Store) -> FingerprintIndex:
+        rows = store.signals_of_kind(KIND)
+        return cls([Fingerprint(r.video_id, r.start_s, r.end_s, decode(r.value)) for r in rows])
+
+    def __len__(self) -> int:
+        return len(self.fingerprints)
+
+    def candidates(
+        self, query: Fingerprint, min_votes: int, exclude: Iterable[str] = ()
+    ) -> dict[int, list[int]]:
+        """Videos (by number) whose items agree with the query's at some offset, and those
+        offsets, most votes first."""
+        keys = np.unique(query.items & KEY_MASK)
+        lo = np.searchsorted(self.keys, keys, side="left")
+        hi = np.searchsorted(self.keys, keys, side="right")
+        postings_of = {int(k): (a, b) for k, a, b in zip(keys, lo, hi, strict=True) if b > a}
+        q_pos, owners, positions = [], [], []
+        for i, key in enumerate((query.items & KEY_MASK).tolist()):
+            found = postings_of.get(key)
+            if found is None:
+                continue
+            a, b = found
+            seen = self.owners[a:b]
+            if len(np.unique(seen)) > COMMON_KEY_VIDEOS:
+                continue
+            owners.append(seen)
+            positions.append(self.positions[a:b])
+            q_pos.append(np.full(b - a, i, np.int32))
+        if not owners:
+            return {}
+        owner = np.concatenate(owners).astype(np.int64)
+        offset = np.concatenate(positions).astype(np.int64) - np.concatenate(q_pos)
+        # Offsets a position apart are the same alignment (the items fall between).
+        coarse = offset // 2
+        pair = owner * (1 << 32) + (coarse + (1 << 31))
+        pairs, votes = np.unique(pair, return_counts=True)
+        keep = votes >= min_votes
+        skip = {self.by_id[v] for v in exclude if v in self.by_id}
+        out: dict[int, list[tuple[int, int]]] = {}
+        for p, n in zip(pairs[keep].tolist(), votes[keep].tolist(), strict=True):
+            video = p >> 32
+            if video in skip:
+                continue
+            out.setdefault(video, []).append((n, ((p & 0xFFFFFFFF) - (1 << 31)) * 2))
+        return {video: [o for _, o in sorted(found, reverse=True)] for video, found in out.items()}
+
+    def alike(
+        self,
+        query: Fingerprint,
+        settings: RecommendSettings,
+        exclude: Iterable[str] = (),
+    ) -> list[tuple[str, list[SharedSound]]]:
+        """Videos that share sound with `query`, most shared first, each with its stretches."""
+        found = []
+        candidates = self.candidates(query, settings.min_votes, {query.video_id, *exclude})
+        for video, offsets in candidates.items():
+            other = self.fingerprints[video]
+            stretches: list[SharedSound] = []
+            for coarse in offsets[: settings.max_offsets]:
+                for offset in (coarse, coarse + 1):
+                    for s in shared_sound(query, other, offset, settings):
+                        if not any(_overlap(s.query, t.query) for t in stretches):
+                            stretches.append(s)
+            if stretches:
+                stretches.sort(key=lambda s: s.query.start_s)
+                found.append((other.video_id, stretches))
+        found.sort(key=lambda f: -sum(s.duration_s for s in f[1]))
+        return found
+
+
+def _overlap(a: TimeSpan, b: TimeSpan) -> bool:
+    return a.start_s < b.end_s and b.start_s < a.end_s
+
+
+class SoundIndexCache:
+    """One `FingerprintIndex` per library state, built when first asked for and again
+    after the library changed (a server keeps one; a CLI call builds it once)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._built: tuple[object, FingerprintIndex] | None = None
+
+    def get(self, library: Library) -> FingerprintIndex:
+        state = library.store.version_count(), library.store.table_counts().get("signals")
+        with self._lock:
+            if self._built is None or self._built[0] != state:
+                self._built = (state, FingerprintIndex.from_store(library.store))
+            return self._built[1]
+
+
+_indexes = SoundIndexCache()
+
+
+def fingerprint_of(library: Library, video_id: str) -> Fingerprint | None:
+    """The stored fingerprint of an indexed video (None when it has no sound)."""
+    rows = library.store.signals_of_kind(KIND, [video_id])
+    if not rows:
+        return None
+    return Fingerprint(video_id, rows[0].start_s, rows[0].end_s, decode(rows[0].value))
+
+
+def sound_alike(library: Library, video: str, limit: int = 20) -> list[SoundAlike]:
+    """The videos that share sound with `video` (a path or an id), most shared first.
+
+    Raises:
+        VideoNotFoundError: `video` is not indexed.
+    """
+    row = library.resolve(video)
+    query = fingerprint_of(library, row.video_id)
+    if query is None:
+        return []
+    paths = library.store.stored_paths()
+    index = _indexes.get(library)
+    found = index.alike(query, library.settings.recommend)
+    return [
+        SoundAlike(video_id, paths[video_id], tuple(stretches))
+        for video_id, stretches in found[:limit]
+        if video_id in paths
+    ]
+
+
+__all__ = [
+    "Fingerprint",
+    "FingerprintIndex",
+    "SharedSound",
+    "SoundAlike",
+    "VideoNotFoundError",
+    "fingerprint_of",
+    "shared_sound",
+    "sound_alike",
+]

@@ -1,0 +1,115 @@
+"""Chromaprint fingerprints and how two of them are aligned, on generated songs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.contract import ExtractorContract, run_extractor
+from videolearn.apps.sound import Fingerprint, shared_sound
+from videolearn.config import RecommendSettings, Settings
+from videolearn.extractors.base import ValueSignal
+from videolearn.extractors.fingerprint import (
+    ITEM_S,
+    KIND,
+    FingerprintExtractor,
+    decode,
+    fingerprint,
+)
+from videolearn.samples import song, sound_effect, write_av
+
+RATE = 16_000
+SETTINGS = RecommendSettings()
+
+
+def _frames(seconds: float, shade: int) -> np.ndarray:
+    return np.full((round(seconds * 10), 48, 64, 3), shade, np.uint8)
+
+
+class TestFingerprintContract(ExtractorContract):
+    extractor_class = FingerprintExtractor
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def media_file(cls, tmp_path_factory: pytest.TempPathFactory) -> Path:
+        folder = tmp_path_factory.mktemp("contract")
+        return write_av(folder / "song.mp4", _frames(8, 40), 10, song(8, seed=1), RATE)
+
+
+def _print(samples: np.ndarray, video_id: str = "a") -> Fingerprint:
+    items = decode(fingerprint(samples))
+    return Fingerprint(video_id, 0.0, len(samples) / RATE, items)
+
+
+def _best(a: Fingerprint, b: Fingerprint, true_offset_s: float) -> list:
+    offset = round(true_offset_s / ITEM_S)
+    found = []
+    for d in (offset - 1, offset, offset + 1):
+        found.extend(shared_sound(a, b, d, SETTINGS))
+    return found
+
+
+def test_the_extractor_stores_chromaprints_own_form(tmp_path: Path, settings: Settings) -> None:
+    clip = write_av(tmp_path / "song.mp4", _frames(12, 0), 10, song(12, seed=3), RATE)
+    _, signals = run_extractor("fingerprint", clip, settings)
+    assert len(signals) == 1 and isinstance(signals[0], ValueSignal)
+    assert signals[0].kind == KIND
+    assert signals[0].span.start_s == pytest.approx(0.0, abs=0.05)
+    assert signals[0].span.end_s == pytest.approx(12.0, abs=0.1)
+    items = decode(signals[0].value)
+    # About one item per 0.124 s, less the ~2.5 s the last item sums up.
+    assert 12 / ITEM_S - 25 <= len(items) <= 12 / ITEM_S
+    assert items.dtype == np.uint32 and len(np.unique(items)) > len(items) // 2
+
+
+def test_a_silent_or_soundless_video_has_no_fingerprint(tmp_path: Path, settings: Settings) -> None:
+    quiet = write_av(tmp_path / "quiet.mp4", _frames(1, 0), 10, np.zeros(RATE, np.float32), RATE)
+    _, signals = run_extractor("fingerprint", quiet, settings)
+    assert signals == []
+
+
+def test_the_same_recording_agrees_however_it_was_encoded() -> None:
+    music = song(20, seed=5)
+    quieter = np.asarray(music * 0.4 + np.random.default_rng(0).normal(0, 0.01, music.size))
+    a, b = _print(music), _print(quieter.astype(np.float32), "b")
+    found = _best(a, b, 0.0)
+    assert found and max(s.agreement for s in found) > 0.85
+    longest = max(found, key=lambda s: s.duration_s)
+    assert longest.duration_s > 16
+
+
+def test_an_excerpt_is_located_within_a_second_in_both() -> None:
+    music = song(30, seed=7)
+    host = np.random.default_rng(1).normal(0, 0.02, 60 * RATE).astype(np.float32)
+    host[31 * RATE : 41 * RATE] += music[8 * RATE : 18 * RATE]
+    a, b = _print(music), _print(host, "b")
+    found = _best(a, b, 31 - 8)
+    assert found
+    for s in found:  # at the offset, and a position either side
+        assert abs(s.query.start_s - 8) <= 1 and abs(s.query.end_s - 18) <= 1
+        assert abs(s.other.start_s - 31) <= 1 and abs(s.other.end_s - 41) <= 1
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (song(20, seed=1), song(20, seed=2)),  # two songs
+        (sound_effect("noise", 20, seed=1), sound_effect("noise", 20, seed=2)),  # hiss
+        (sound_effect("phone", 20), sound_effect("phone", 20)),  # a tone
+    ],
+    ids=["songs", "noise", "tone"],
+)
+def test_different_or_featureless_sound_shares_nothing(
+    first: np.ndarray, second: np.ndarray
+) -> None:
+    a, b = _print(first), _print(second, "b")
+    for offset in range(-40, 41, 2):
+        assert shared_sound(a, b, offset, SETTINGS) == []
+
+
+def test_a_value_that_is_no_fingerprint_is_refused() -> None:
+    assert decode("").size == 0
+    with pytest.raises(ValueError, match="not a Chromaprint fingerprint"):
+        decode("nonsense!")
