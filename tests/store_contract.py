@@ -317,6 +317,31 @@ class StoreContract(ABC):
         nothing, empty = store.embedding_matrix("av_video", "other-model")
         assert nothing == [] and empty.size == 0
 
+    def test_whole_library_reads_of_one_kind(self, store: Store) -> None:
+        self.write(store, A)
+        self.write(store, B, words="ferry timetable")
+        self.write(store, C)
+        self.cut_short(store, C)
+        places, matrix = store.text_vector_matrix()
+        assert sorted(p.video_id for p in places) == [A, B] and matrix.shape == (2, 384)
+        assert store.text_vector_matrix(kinds=["e5_text"])[0] == []
+        assert [p.video_id for p in store.text_vector_matrix(video_ids=[B])[0]] == [B]
+        speech = store.moments_of(["speech"])
+        assert [(m.video_id, m.text) for m in speech] == [
+            (A, "harbour ferry at dawn"),
+            (A, "guten morgen"),
+            (B, "ferry timetable"),
+            (B, "guten morgen"),
+        ]
+        assert {m.modality for m in store.moments_of(["speech", "audio"], [B])} == {
+            "speech",
+            "audio",
+        }
+        digests = store.signals_of_kind("md5")
+        assert [(r.video_id, r.value) for r in digests] == [(A, A[:32]), (B, B[:32])]
+        assert store.signals_of_kind("md5", [B])[0].video_id == B
+        assert store.signals_of_kind("sha1") == []
+
     def test_which_videos_speak_a_language(self, store: Store) -> None:
         self.write(store, A)
         store.write_video(VideoRow(B), _outputs(B)[:1])

@@ -177,6 +177,24 @@ class RecommendSettings(BaseModel):
     # A shared stretch whose items take fewer distinct values than this share of its
     # length is a steady tone or a hum, not a recording.
     min_distinct_share: float = Field(default=0.2, ge=0, le=1)
+    # `similar`: each signal's weight in the blend (a signal the query has no data for
+    # drops out), maximal marginal relevance's weight on the score against diversity (1:
+    # by score alone), and the relative score (0-1) a signal needs to be named a reason.
+    weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "same_audio": 1.0,
+            "look": 1.0,
+            "hearing": 0.5,
+            "meaning": 1.0,
+            "words": 0.7,
+            "sound_events": 0.5,
+        }
+    )
+    mmr_lambda: float = Field(default=0.7, ge=0, le=1)
+    reason_min_score: float = Field(default=0.3, ge=0, le=1)
+    # Two videos are copies when each has at least this share of its vPDQ frames in the
+    # other (less is a shared stretch: an intro, a quoted clip).
+    copy_min_share: float = Field(default=0.8, ge=0, le=1)
 
 
 class SearchSettings(BaseModel):

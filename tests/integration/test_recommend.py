@@ -1,9 +1,12 @@
-"""Same sound, through the library and the command line: a song found inside other
-videos over different pictures, located in both, and gone when a video is forgotten."""
+"""Same sound and "more like this", through the library and the command line: a song
+found inside other videos over different pictures and located in both; recommendations
+that explain themselves; re-uploads set apart, and a person's word on copies kept."""
 
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,14 +14,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from videolearn.apps.recommend import similar
 from videolearn.apps.sound import sound_alike
 from videolearn.config import load_settings
 from videolearn.library import open_library
-from videolearn.samples import song, write_av
+from videolearn.samples import Caption, cut_video, song, write_av, write_captioned_video
 
 CLI = [sys.executable, "-m", "videolearn"]
 RATE = 16_000
-WANTED = ["file_hash", "media_info", "fingerprint"]
+WANTED = ["file_hash", "media_info", "fingerprint", "vpdq", "vpdq_cropped", "vpdq_tiles"]
+CHAIRS = "threatexchange/videos"
 # Where the song's stretches lie in each video: (song from, to, video from).
 PLACED = {"dance.mp4": (5.0, 15.0, 25.0), "holiday.mp4": (20.0, 32.0, 3.0)}
 
@@ -29,7 +34,7 @@ def _pictures(seconds: float, seed: int) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def library(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
     folder = tmp_path_factory.mktemp("recommend")
     media = folder / "media"
     media.mkdir()
@@ -42,6 +47,10 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ]
         write_av(media / name, _pictures(60, 10 + n), 10, sound, RATE)
     write_av(media / "other.mp4", _pictures(30, 5), 10, song(30, seed=12), RATE)
+    # A clip quoted from one of the chair videos: it shares a stretch, it is no copy.
+    cut_video(shared_data / CHAIRS / "chair-orig-22-sd-bar.mp4", media / "quote.mp4", 2.0, 7.0)
+    for chair in sorted((shared_data / CHAIRS).glob("chair-*.mp4")):
+        shutil.copy(chair, media / chair.name)
     settings = load_settings(folder / "library", keep_versions_s=0, extractors=WANTED)
     with open_library(create=True, settings=settings) as lib:
         assert {r.status for r in lib.index([media])} == {"indexed"}
@@ -68,6 +77,7 @@ def test_a_song_is_found_inside_other_videos_and_located(library: Path) -> None:
         assert abs(shared["end_s"] - (at + end - start)) <= 1
     # Most shared first: 12 s of the song in the holiday video, 10 s in the dance one.
     assert list(found) == ["holiday.mp4", "dance.mp4"]
+    assert "quote.mp4" not in found and not any(n.startswith("chair") for n in found)
 
 
 def test_two_videos_with_stretches_of_one_song_share_only_those(library: Path) -> None:
@@ -91,8 +101,6 @@ def test_human_output_and_errors(library: Path, tmp_path: Path) -> None:
 
 
 def test_a_forgotten_video_is_no_longer_found(library: Path, tmp_path: Path) -> None:
-    import shutil
-
     copy = tmp_path / "library"
     shutil.copytree(library, copy)
     media = library.parent / "media"
@@ -101,3 +109,143 @@ def test_a_forgotten_video_is_no_longer_found(library: Path, tmp_path: Path) -> 
     assert [Path(json.loads(line)["path"]).name for line in proc.stdout.splitlines()] == [
         "dance.mp4"
     ]
+
+
+def _similar(
+    library: Path, *videos: str, extra: tuple[str, ...] = (), media: Path | None = None
+) -> dict:
+    media = media or library.parent / "media"
+    args = [media / v for v in videos]
+    proc = _cli("similar", *args, "--library", library, "--json", *extra)
+    (answer,) = map(json.loads, proc.stdout.splitlines())
+    return answer
+
+
+def _names(entries: list[dict]) -> list[str]:
+    return [Path(e["path"]).name for e in entries]
+
+
+@pytest.mark.parametrize(
+    "chair", ["chair-19-sd-bar.mp4", "chair-22-with-large-logo-bar.mp4", "chair-22-sd-grey-bar.mp4"]
+)
+def test_every_copy_of_a_chair_video_is_set_apart(library: Path, chair: str) -> None:
+    answer = _similar(library, chair)
+    family = {p.name for p in (library.parent / "media").glob("chair-*.mp4")} - {chair}
+    assert set(_names(answer["duplicates"])) == family
+    assert all(d["copy_of"] == answer["query"][0]["video_id"] for d in answer["duplicates"])
+    assert all(d["reason"].startswith("same pictures") for d in answer["duplicates"])
+    assert not family & set(_names(answer["results"]))
+    assert not any(r["copies"] for r in answer["results"])
+
+
+def test_a_quoted_stretch_is_a_recommendation_not_a_copy(library: Path) -> None:
+    answer = _similar(library, "chair-orig-22-sd-bar.mp4")
+    assert "quote.mp4" not in _names(answer["duplicates"])
+    quote = next(r for r in answer["results"] if r["path"].endswith("quote.mp4"))
+    assert any(
+        re.fullmatch(r"contains 0:0[1-3]-0:0[6-8] of .*chair-orig-22-sd-bar\.mp4", why)
+        for why in quote["reasons"]
+    ), quote["reasons"]
+
+
+def test_the_same_song_comes_first_and_says_where(library: Path) -> None:
+    answer = _similar(library, "song.mp4")
+    assert answer["duplicates"] == []
+    first, second = answer["results"][:2]
+    assert _names([first, second]) == ["holiday.mp4", "dance.mp4"]
+    assert first["scores"]["same_audio"] > 0.3 and first["score"] > answer["results"][2]["score"]
+    assert first["reasons"][0] == "same audio track, 0:03-0:15"
+    assert "song.mp4" not in _names(answer["results"])
+
+
+def test_a_history_weighs_its_latest_video_most(library: Path) -> None:
+    latest_song = _similar(library, "chair-19-sd-bar.mp4", "dance.mp4")
+    assert _names(latest_song["results"])[0] == "song.mp4"
+    assert {q["path"].rsplit("/", 1)[1] for q in latest_song["query"]} == {
+        "chair-19-sd-bar.mp4",
+        "dance.mp4",
+    }
+    # Copies of any video of the history are set apart.
+    assert "chair-20-sd-bar.mp4" in _names(latest_song["duplicates"])
+
+
+def test_copies_among_the_results_fold_into_the_longest(library: Path) -> None:
+    answer = _similar(library, "quote.mp4", extra=("--limit", "3"))
+    chairs = [r for r in answer["results"] if r["path"].rsplit("/", 1)[1].startswith("chair")]
+    assert len(chairs) == 1, _names(answer["results"])
+    (head,) = chairs
+    assert len(head["copies"]) == 6
+    assert all(c["copy_of"] == head["video_id"] for c in head["copies"])
+
+
+def test_a_persons_decision_on_copies_is_kept(library: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "library"
+    shutil.copytree(library, copy)
+    media = library.parent / "media"
+    a, b = media / "chair-19-sd-bar.mp4", media / "chair-20-sd-bar.mp4"
+    out = _cli("duplicates", "decide", a, b, "--not-copy", "--note", "two takes", "--library", copy)
+    assert "are not copies" in out.stdout
+    _cli(
+        "duplicates", "decide", media / "song.mp4", media / "other.mp4", "--copy", "--library", copy
+    )
+    # Indexing again keeps it.
+    settings = load_settings(copy, keep_versions_s=0, extractors=WANTED)
+    with open_library(settings=settings) as lib:
+        assert {r.status for r in lib.index([media])} == {"unchanged"}
+    answer = _similar(copy, "chair-19-sd-bar.mp4", media=media)
+    assert "chair-20-sd-bar.mp4" in _names(answer["results"])
+    assert "chair-20-sd-bar.mp4" not in _names(answer["duplicates"])
+    song_answer = _similar(copy, "song.mp4", media=media)
+    assert [(Path(d["path"]).name, d["reason"]) for d in song_answer["duplicates"]] == [
+        ("other.mp4", "marked as a copy")
+    ]
+    listed = [
+        json.loads(x) for x in _cli("duplicates", "--library", copy, "--json").stdout.splitlines()
+    ]
+    assert [d["decision"] for d in listed] == ["not-copy", "copy"]
+    assert listed[0]["note"] == "two takes"
+    err = _cli("duplicates", "decide", a, a, "--copy", "--library", copy, code=2).stderr
+    assert "two different videos" in err
+    # Forgetting a video forgets what was decided about it.
+    _cli("forget", media / "other.mp4", "--library", copy)
+    listed = _cli("duplicates", "--library", copy, "--json").stdout.splitlines()
+    assert [json.loads(x)["decision"] for x in listed] == ["not-copy"]
+
+
+@pytest.fixture(scope="module")
+def captioned(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("words")
+    media = folder / "media"
+    media.mkdir()
+    texts = {
+        "party.mp4": "Happy birthday Anna - cake at noon",
+        "party2.mp4": "Birthday cake for Anna",
+        "ferry.mp4": "Harbour ferry timetable",
+        "train.mp4": "Railway station timetable",
+    }
+    for name, text in texts.items():
+        write_captioned_video(media / name, [Caption(text, 0.0, 3.0)], 3.0)
+    settings = load_settings(
+        folder / "library",
+        keep_versions_s=0,
+        extractors=["file_hash", "media_info", "ocr"],
+        ocr={"engine": "tesseract"},
+    )
+    with open_library(create=True, settings=settings) as lib:
+        assert {r.status for r in lib.index([media])} == {"indexed"}
+    return folder / "library"
+
+
+def test_shared_words_recommend_and_are_named(captioned: Path) -> None:
+    media = captioned.parent / "media"
+    with open_library(captioned) as lib:
+        answer = similar(lib, [str(media / "party.mp4")], limit=2)
+    first = answer.results[0]
+    assert Path(first.path).name == "party2.mp4"
+    assert first.scores["words"] == pytest.approx(1.0, abs=0.5)
+    (reason,) = [r for r in first.reasons if r.startswith("both mention: ")]
+    assert set(reason.removeprefix("both mention: ").split(", ")) >= {"birthday", "cake"}
+    with open_library(captioned) as lib:
+        ferry = similar(lib, [str(media / "ferry.mp4")], limit=1)
+    assert Path(ferry.results[0].path).name == "train.mp4"
+    assert ferry.results[0].reasons == ("both mention: timetable",)

@@ -19,6 +19,8 @@ COMMANDS = [
     ["doctor"],
     ["search"],
     ["sound-alike"],
+    ["similar"],
+    ["duplicates", "decide"],
     ["transcribe"],
     ["hash"],
     ["match"],

@@ -22,6 +22,7 @@ app = typer.Typer(
 app.add_typer(library.app)
 app.add_typer(search.app)
 app.add_typer(recommend.app)
+app.add_typer(recommend.duplicates_app, name="duplicates")
 app.add_typer(media.app)
 app.add_typer(banks.bank_app, name="bank")
 app.add_typer(banks.app)

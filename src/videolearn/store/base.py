@@ -21,8 +21,17 @@ import numpy as np
 
 from videolearn.extractors.base import Signal
 from videolearn.store.banks import BankStore
+from videolearn.store.decisions import DecisionStore
 from videolearn.store.ledger import Ledger
-from videolearn.store.tables import SignalRow, SpanRow, TextHit, VectorHit, VectorPlace, VideoRow
+from videolearn.store.tables import (
+    MomentRow,
+    SignalRow,
+    SpanRow,
+    TextHit,
+    VectorHit,
+    VectorPlace,
+    VideoRow,
+)
 from videolearn.store.tokens import TokenStore
 
 R = TypeVar("R", bound=SpanRow)
@@ -56,6 +65,9 @@ class Store(Protocol):
 
     @property
     def tokens(self) -> TokenStore: ...
+
+    @property
+    def decisions(self) -> DecisionStore: ...
 
     def close(self) -> None: ...
 
@@ -164,6 +176,18 @@ class Store(Protocol):
     ) -> tuple[list[VectorPlace], np.ndarray]:
         """The stored `kind` vectors of `model`, one matrix row each, and where each row
         comes from."""
+        ...
+
+    def text_vector_matrix(
+        self, kinds: Sequence[str] = (), video_ids: Sequence[str] = ()
+    ) -> tuple[list[VectorPlace], np.ndarray]:
+        """The stored text vectors (of `kinds`, of `video_ids`), as `embedding_matrix`."""
+        ...
+
+    def moments_of(
+        self, modalities: Sequence[str], video_ids: Sequence[str] = ()
+    ) -> list[MomentRow]:
+        """Every stored video's moments of `modalities` (or those of `video_ids`)."""
         ...
 
     def signals_of_kind(self, kind: str, video_ids: Sequence[str] = ()) -> list[SignalRow]:

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from videolearn.store.banks import BankStore
+from videolearn.store.decisions import DecisionStore
 from videolearn.store.ledger import Ledger
 from videolearn.store.tokens import TokenStore
 from videolearn.types import Closing
@@ -100,6 +101,18 @@ CREATE TABLE tokens (
 """
 
 
+_DECISIONS = """
+CREATE TABLE copy_decisions (
+    video_a TEXT NOT NULL,
+    video_b TEXT NOT NULL,
+    copy INTEGER NOT NULL,
+    note TEXT NOT NULL DEFAULT '',
+    decided_at REAL NOT NULL,
+    PRIMARY KEY (video_a, video_b)
+);
+"""
+
+
 def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     def apply(db: sqlite3.Connection) -> None:
         for statement in sql.split(";"):
@@ -122,12 +135,14 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[sqlite3.Connection], None]], ...] = 
     (2, "hash banks, their frames, and the matches of stored videos", _script(_BANKS)),
     (3, "bank_frames.tile: the quadrant of a vpdq_tiles frame", _add_tile_column),
     (4, "API tokens, stored as their SHA-256", _script(_TOKENS)),
+    (5, "people's decisions that two videos are, or are not, copies", _script(_DECISIONS)),
 )
 
 
 class LibraryDatabase(Closing):
     """The one owner of a library's SQLite file: opens it, brings its schema up to date,
-    and hands out the classes that keep their tables in it (`ledger`, `banks`, `tokens`)."""
+    and hands out the classes that keep their tables in it (`ledger`, `banks`, `tokens`,
+    `decisions`)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -141,6 +156,7 @@ class LibraryDatabase(Closing):
         self.ledger = Ledger(self._db)
         self.banks = BankStore(self._db)
         self.tokens = TokenStore(self._db)
+        self.decisions = DecisionStore(self._db)
 
     @property
     def schema_version(self) -> int:

@@ -35,11 +35,14 @@ from videolearn.errors import LibraryLockedError, LibraryNotFoundError
 from videolearn.store.banks import BankStore
 from videolearn.store.base import ExtractorOutput, version_tag
 from videolearn.store.database import open_database
+from videolearn.store.decisions import DecisionStore
 from videolearn.store.ledger import Ledger
 from videolearn.store.tables import (
+    MOMENTS,
     SIGNAL_TABLES,
     SIGNALS,
     VIDEOS,
+    MomentRow,
     R,
     SignalRow,
     TextHit,
@@ -241,6 +244,10 @@ class LibraryStore(Closing):
     def tokens(self) -> TokenStore:
         return self.database.tokens
 
+    @property
+    def decisions(self) -> DecisionStore:
+        return self.database.decisions
+
     def close(self) -> None:
         self.database.close()
 
@@ -315,6 +322,7 @@ class LibraryStore(Closing):
                 self._tables[name].delete(f"video_id = '{video_id}'")
         self.ledger.remove_video(video_id)
         self.banks.forget_video(video_id)
+        self.decisions.forget_video(video_id)
 
     def delete_orphans(self) -> int:
         """Delete derived rows whose video is not in `videos`; returns how many videos."""
@@ -538,15 +546,30 @@ class LibraryStore(Closing):
     ) -> tuple[list[VectorPlace], np.ndarray]:
         """The stored `kind` vectors of `model` (of `video_ids` when given) and of stored
         videos: each row's video_id, start_s and end_s, and the vectors as one matrix."""
-        table = self._tables["embeddings"]
-        if table.count_rows() == 0:
-            return [], np.zeros((0, 0), np.float32)
         escaped = model.replace("'", "''")
         where = f"kind = '{_check_kind(kind)}' AND model = '{escaped}'"
+        return self._matrix("embeddings", where, video_ids)
+
+    def text_vector_matrix(
+        self, kinds: Sequence[str] = (), video_ids: Sequence[str] = ()
+    ) -> tuple[list[VectorPlace], np.ndarray]:
+        """The stored videos' text vectors (of `kinds` and `video_ids` when given), as
+        `embedding_matrix` gives them."""
+        return self._matrix("text_vectors", _where(kind=kinds) if kinds else "", video_ids)
+
+    def _matrix(
+        self, name: str, where: str, video_ids: Sequence[str]
+    ) -> tuple[list[VectorPlace], np.ndarray]:
+        table = self._tables[name]
+        if table.count_rows() == 0:
+            return [], np.zeros((0, 0), np.float32)
         if video_ids:
-            where += " AND " + _where(video_id=video_ids)
+            where = " AND ".join(w for w in (where, _where(video_id=video_ids)) if w)
         columns = ["video_id", "start_s", "end_s", "vector"]
-        found = table.search().where(where).select(columns).limit(None).to_arrow()
+        query = table.search()
+        if where:
+            query = query.where(where)
+        found = query.select(columns).limit(None).to_arrow()
         known = self.stored_paths()
         keep = [i for i, v in enumerate(found["video_id"].to_pylist()) if v in known]
         found = found.take(pa.array(keep, pa.int64()))
@@ -559,6 +582,18 @@ class LibraryStore(Closing):
             for r in found.drop_columns(["vector"]).to_pylist()
         ]
         return places, matrix
+
+    def moments_of(
+        self, modalities: Sequence[str], video_ids: Sequence[str] = ()
+    ) -> list[MomentRow]:
+        """The stored videos' moments of `modalities` (of `video_ids` when given), by
+        video, start and key."""
+        where = _where(modality=modalities)
+        if video_ids:
+            where += " AND " + _where(video_id=video_ids)
+        known = self.stored_paths()
+        rows = [MOMENTS.read(r) for r in self._query("moments", where) if r["video_id"] in known]
+        return sorted(rows, key=lambda r: (r.video_id, r.start_s, r.key))
 
     def signals_of_kind(self, kind: str, video_ids: Sequence[str] = ()) -> list[SignalRow]:
         """The stored videos' `kind` values (of `video_ids` when given), by video and start."""

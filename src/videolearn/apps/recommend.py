@@ -1,0 +1,709 @@
+"""More like this: videos that look, sound or speak like a video (or a watch history),
+with near-copies set apart and every recommendation explained.
+
+Each signal the library holds gives every candidate a score of its own:
+
+- `look` and `hearing`: the learned audio-visual model's per-shot vectors (`av_embed`),
+  averaged per video, by cosine;
+- `meaning`: the multilingual text vectors of speech, on-screen text and sounds, averaged
+  per video (one topic in two languages lands close);
+- `words`: TF-IDF over the words said and shown (scikit-learn), by cosine; the words
+  both share most are the reason;
+- `sound_events`: the sound labels (Music, Applause, ...) weighted by how rare they are;
+- `same_audio`: the share of the video's sound that is the same recording (`apps.sound`).
+
+Scores of one signal are made comparable with the others per query, not by one fixed
+cut-off: a candidate at the query's median scores 0 and a perfect match 1. The blend is
+their weighted mean; the list is diversified by maximal marginal relevance.
+
+A candidate that is a copy of a video of the query (same MD5, vPDQ frames matching both
+ways, or a person's decision) is listed under `duplicates`, never among the results;
+copies among the results collapse into one entry. Two videos that share only a stretch
+are not copies: the one is said to contain that stretch of the other.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from videolearn.apps.sound import SoundAlike, SoundIndexCache, fingerprint_of
+from videolearn.errors import OptionError
+from videolearn.extractors.hashes import parse_hash_value
+from videolearn.library import Library
+from videolearn.store.decisions import CopyDecision
+from videolearn.store.tables import SignalRow, VideoRow
+from videolearn.types import TimeSpan
+
+# Signals by name, in the order reasons are given.
+SIGNALS = ("same_audio", "look", "hearing", "meaning", "words", "sound_events")
+# vPDQ: frames nearer than this many bits are the same picture (vpdq's default).
+VPDQ_DISTANCE_BITS = 31
+VPDQ_MIN_QUALITY = 50
+HASH_KINDS = ("vpdq", "vpdq_cropped", "vpdq_tiles")
+_WORD = re.compile(r"[^\W\d_]{3,}")
+
+
+@dataclass(frozen=True)
+class Copy:
+    """A video set apart as a copy: of which video, and why."""
+
+    video_id: str
+    path: str
+    reason: str
+    copy_of: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "video_id": self.video_id,
+            "path": self.path,
+            "reason": self.reason,
+            "copy_of": self.copy_of,
+        }
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """A video to watch next: its blended score, each signal's score (0-1, relative to
+    this query), the reasons in words, and the copies of it that were folded into it."""
+
+    video_id: str
+    path: str
+    score: float
+    scores: Mapping[str, float]
+    reasons: tuple[str, ...]
+    copies: tuple[Copy, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "video_id": self.video_id,
+            "path": self.path,
+            "score": round(self.score, 4),
+            "scores": {k: round(v, 4) for k, v in self.scores.items()},
+            "reasons": list(self.reasons),
+            "copies": [c.to_json() for c in self.copies],
+        }
+
+
+@dataclass(frozen=True)
+class Recommendations:
+    """`similar`'s answer: the query, the copies of it, and the recommendations."""
+
+    query: tuple[VideoRow, ...]
+    duplicates: tuple[Copy, ...]
+    results: tuple[Recommendation, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "query": [{"video_id": v.video_id, "path": v.path} for v in self.query],
+            "duplicates": [d.to_json() for d in self.duplicates],
+            "results": [r.to_json() for r in self.results],
+        }
+
+
+def _normalised(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return np.asarray(matrix / np.maximum(norms, 1e-12), np.float32)
+
+
+def _mean_per_video(
+    ids: Sequence[str], row: Mapping[str, int], places: Sequence[Any], matrix: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(videos, dim) normalised mean vector per video, and which videos have one."""
+    if not places:
+        return None
+    owners = np.array([row[p.video_id] for p in places], np.int64)
+    sums = np.zeros((len(ids), matrix.shape[1]), np.float32)
+    np.add.at(sums, owners, matrix)
+    has = np.bincount(owners, minlength=len(ids)) > 0
+    return _normalised(sums), has
+
+
+@dataclass
+class Profiles:
+    """What every stored video looks, sounds and speaks like, one row per video."""
+
+    videos: list[VideoRow]
+    row: dict[str, int]
+    vectors: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    words: Any = None  # (videos, vocabulary) scipy CSR, rows L2-normalised
+    vocabulary: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
+    labels: Any = None
+    label_names: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
+    md5: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, library: Library) -> Profiles:
+        store = library.store
+        videos = store.videos()
+        row = {v.video_id: n for n, v in enumerate(videos)}
+        ids = [v.video_id for v in videos]
+        out = cls(videos, row)
+        model = _av_model(videos)
+        if model:
+            for name, kind in (("look", "av_video"), ("hearing", "av_audio")):
+                found = _mean_per_video(ids, row, *store.embedding_matrix(kind, model))
+                if found is not None:
+                    out.vectors[name] = found
+        found = _mean_per_video(ids, row, *store.text_vector_matrix())
+        if found is not None:
+            out.vectors["meaning"] = found
+        texts: dict[str, list[str]] = defaultdict(list)
+        labels: dict[str, dict[str, float]] = defaultdict(dict)
+        for m in store.moments_of(["speech", "text", "sound"]):
+            if m.modality == "sound":
+                have = labels[m.video_id]
+                have[m.label] = max(have.get(m.label, 0.0), m.score)
+            else:
+                texts[m.video_id].append(m.text)
+        out.words, out.vocabulary = _tfidf([" ".join(texts.get(i, ())) for i in ids])
+        out.labels, out.label_names = _label_weights([labels.get(i, {}) for i in ids])
+        out.md5 = {r.video_id: r.value for r in store.signals_of_kind("md5")}
+        return out
+
+
+def _av_model(videos: Sequence[VideoRow]) -> str:
+    """The av_embed weights most videos were embedded with ("" when none was)."""
+    tags = Counter(
+        str(v.extractors["av_embed"]).partition(":")[2]
+        for v in videos
+        if "av_embed" in v.extractors
+    )
+    return tags.most_common(1)[0][0] if tags else ""
+
+
+def _fold(word: str) -> str:
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFKD", word.casefold().replace("ß", "ss"))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _tfidf(documents: Sequence[str]) -> tuple[Any, np.ndarray]:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    if not any(_WORD.search(d) for d in documents):
+        return None, np.zeros(0, object)
+    vectorizer = TfidfVectorizer(
+        token_pattern=_WORD.pattern,
+        preprocessor=_fold,
+        sublinear_tf=True,
+        # A word in most videos tells them apart from nothing.
+        max_df=0.5 if len(documents) >= 10 else 1.0,
+    )
+    try:
+        matrix = vectorizer.fit_transform(documents)
+    except ValueError:  # every word pruned
+        return None, np.zeros(0, object)
+    return matrix.tocsr(), vectorizer.get_feature_names_out()
+
+
+def _label_weights(per_video: Sequence[Mapping[str, float]]) -> tuple[Any, np.ndarray]:
+    """(videos, labels) CSR of label score times its inverse document frequency."""
+    from scipy.sparse import csr_matrix
+
+    names = sorted({label for labels in per_video for label in labels})
+    if not names:
+        return None, np.zeros(0, object)
+    column = {n: i for i, n in enumerate(names)}
+    rows, cols, values = [], [], []
+    for r, labels in enumerate(per_video):
+        for label, score in labels.items():
+            rows.append(r)
+            cols.append(column[label])
+            values.append(score)
+    matrix = csr_matrix((values, (rows, cols)), shape=(len(per_video), len(names)))
+    df = np.bincount(matrix.indices, minlength=len(names))
+    idf = np.log((1 + len(per_video)) / (1 + df)) + 1.0
+    weighted = matrix.multiply(idf[None, :]).tocsr()
+    norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
+    scale = 1.0 / np.maximum(norms, 1e-12)
+    return weighted.multiply(scale[:, None]).tocsr(), np.array(names, dtype=object)
+
+
+class _ProfileCache:
+    """One `Profiles` per library state, rebuilt after the library changed."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._built: tuple[object, Profiles] | None = None
+
+    def get(self, library: Library) -> Profiles:
+        state = library.store.version_count(), tuple(sorted(library.store.table_counts().items()))
+        with self._lock:
+            if self._built is None or self._built[0] != state:
+                self._built = (state, Profiles.build(library))
+            return self._built[1]
+
+
+_profiles = _ProfileCache()
+_sounds = SoundIndexCache()
+
+
+def _relative(raw: np.ndarray) -> np.ndarray:
+    """Scores of one signal made comparable across signals for this query: the median
+    candidate 0, a perfect match 1."""
+    if raw.size == 0:
+        return raw
+    median = float(np.median(raw))
+    return np.asarray(np.clip((raw - median) / max(1.0 - median, 1e-6), 0.0, 1.0), np.float32)
+
+
+def similar(library: Library, videos: Sequence[str], limit: int = 10) -> Recommendations:
+    """Videos like `videos` (paths or ids; several are a watch history, the last watched
+    most recently), near-copies apart.
+
+    Raises:
+        VideoNotFoundError: a video is not indexed.
+        OptionError: no video given.
+    """
+    if not videos:
+        raise OptionError("name at least one indexed video")
+    query = tuple(dict.fromkeys(library.resolve(v).video_id for v in videos))
+    return _Answer(library, query).recommend(limit)
+
+
+class _Answer:
+    """One `similar` call: the query, the library's profiles, and the pictures read."""
+
+    def __init__(self, library: Library, query: Sequence[str]) -> None:
+        self.library = library
+        self.query = query
+        self.settings = library.settings.recommend
+        self.profiles = _profiles.get(library)
+        self.rows = [self.profiles.row[v] for v in query if v in self.profiles.row]
+        self.hashes = _HashCache(library)
+        self.shared = self._shared_audio()
+
+    def recommend(self, limit: int) -> Recommendations:
+        profiles, rows = self.profiles, self.rows
+        taken = set(rows)
+        candidates = np.array([i for i in range(len(profiles.videos)) if i not in taken], np.int64)
+        raw = self._raw_scores()
+        relative = {name: _relative(v[candidates]) for name, v in raw.items()}
+        if "same_audio" in relative:  # a share of the video already, not a similarity
+            relative["same_audio"] = np.minimum(
+                1.0, self._same_audio_share()[candidates] * 2
+            ).astype(np.float32)
+        weight = self.settings.weights
+        total = sum(weight.get(name, 0.0) for name in relative) or 1.0
+        score = np.zeros(len(candidates), np.float32)
+        for name, rel in relative.items():
+            score += weight.get(name, 0.0) * rel / total
+        # Candidates no signal sets apart from the median still come in order of their
+        # plain similarity, after those that stand out.
+        plain = np.mean([v[candidates] for v in raw.values()], axis=0) if raw else score
+        order = [int(i) for i in np.lexsort((-plain, -score))]
+        pool = order[: max(limit * 5, 50)]
+        duplicates, kept, contained = self._set_apart(candidates, pool)
+        position = {int(candidates[i]): i for i in kept}
+        groups = dict(self._fold_copies([int(candidates[i]) for i in kept]))
+        chosen = self._diversify(candidates, score, [position[h] for h in groups], limit)
+        results = []
+        for i in chosen:
+            head = int(candidates[i])
+            copies = groups[head]
+            video = profiles.videos[head]
+            scores = {name: float(rel[i]) for name, rel in relative.items()}
+            reasons = self._reasons(head, scores)
+            if head in contained:
+                reasons.insert(0, contained[head])
+            results.append(
+                Recommendation(
+                    video.video_id, video.path, float(score[i]), scores, tuple(reasons), copies
+                )
+            )
+        return Recommendations(
+            tuple(profiles.videos[r] for r in rows), tuple(duplicates), tuple(results)
+        )
+
+    def _raw_scores(self) -> dict[str, np.ndarray]:
+        """Each signal's similarity of every video to the query, the most recent video of
+        a history weighing twice the one before it."""
+        profiles, rows = self.profiles, self.rows
+        weights = 0.5 ** np.arange(len(rows))[::-1]
+        weights = weights / weights.sum()
+        raw: dict[str, np.ndarray] = {}
+        for name, (matrix, has) in profiles.vectors.items():
+            if all(has[r] for r in rows):
+                raw[name] = np.where(has, weights @ (matrix[rows] @ matrix.T), 0.0)
+        for name, sparse in (("words", profiles.words), ("sound_events", profiles.labels)):
+            if sparse is not None:
+                raw[name] = weights @ np.asarray((sparse[rows] @ sparse.T).todense())
+        if self.shared:
+            raw["same_audio"] = self._same_audio_share()
+        return raw
+
+    def _same_audio_share(self) -> np.ndarray:
+        same = np.zeros(len(self.profiles.videos), np.float32)
+        for video_id, (fraction, _) in self.shared.items():
+            same[self.profiles.row[video_id]] = fraction
+        return same
+
+    def _shared_audio(self) -> dict[str, tuple[float, str]]:
+        """Per video sharing sound with a query video: the share of its sound that is
+        shared, and the reason in words."""
+        index = _sounds.get(self.library)
+        out: dict[str, tuple[float, str]] = {}
+        # A history's older videos count less, as in `_raw_scores`.
+        recency = {v: 0.5 ** (len(self.query) - 1 - n) for n, v in enumerate(self.query)}
+        for video_id in self.query:
+            fp = fingerprint_of(self.library, video_id)
+            if fp is None:
+                continue
+            for other, stretches in index.alike(fp, self.settings, exclude=self.query):
+                if other not in self.profiles.row:
+                    continue
+                alike = SoundAlike(other, "", tuple(stretches))
+                video = self.profiles.videos[self.profiles.row[other]]
+                share = alike.shared_s / max(video.duration_s or alike.shared_s, 1e-3)
+                fraction = min(1.0, share) * recency[video_id]
+                if fraction > out.get(other, (0.0, ""))[0]:
+                    out[other] = (fraction, alike.describe())
+        return out
+
+    def _reasons(self, head: int, scores: Mapping[str, float]) -> list[str]:
+        """The signals that make `head` like the query, in words: each that scores at
+        least `reason_min_score`, and the one that adds most to its score in any case."""
+        profiles = self.profiles
+        weight = self.settings.weights
+        strongest = max(scores, key=lambda n: scores[n] * weight.get(n, 0.0), default="")
+        reasons = []
+        for name in SIGNALS:
+            value = scores.get(name, 0.0)
+            if value <= 0 or (value < self.settings.reason_min_score and name != strongest):
+                continue
+            shared = self.shared.get(profiles.videos[head].video_id)
+            if name == "same_audio" and shared:
+                reasons.append(shared[1])
+            elif name in PLAIN_REASONS:
+                reasons.append(PLAIN_REASONS[name])
+            elif name == "words":
+                common = _common(profiles.words, profiles.vocabulary, self.rows, head)
+                if common:
+                    reasons.append("both mention: " + ", ".join(common))
+            elif name == "sound_events":
+                common = _common(profiles.labels, profiles.label_names, self.rows, head)
+                if common:
+                    reasons.append("both have: " + ", ".join(common))
+        return reasons
+
+    # -- copies ---------------------------------------------------------------------------
+
+    def _copy_reason(self, a: str, b: str) -> tuple[str | None, _Overlap | None]:
+        """Why `b` is a copy of `a` (None: it is not), and how their pictures overlap."""
+        decided = self.library.store.decisions.get(a, b)
+        if decided is not None:
+            return ("marked as a copy" if decided else None), None
+        md5 = self.profiles.md5
+        if md5.get(a) and md5.get(a) == md5.get(b):
+            return "same file (MD5)", None
+        tiles = self.library.settings.match.tiles_to_match
+        overlap = _picture_overlap(self.hashes, a, b, tiles)
+        share = self.settings.copy_min_share
+        if overlap.a_share >= share and overlap.b_share >= share:
+            return (
+                f"same pictures (vPDQ: {overlap.a_share:.0%} and {overlap.b_share:.0%} of frames)",
+                overlap,
+            )
+        return None, overlap
+
+    def _set_apart(
+        self, candidates: np.ndarray, pool: Sequence[int]
+    ) -> tuple[list[Copy], list[int], dict[int, str]]:
+        """Copies of a query video among the candidates (each scored in `pool`, and any
+        that shares a query video's MD5 or was decided a copy), the rest of `pool`, and
+        what stretch of a query video some of those contain (by profile row)."""
+        profiles, query = self.profiles, self.query
+        query_md5 = {profiles.md5.get(q) for q in query} - {None}
+        decided = {
+            d.video_b if d.video_a in query else d.video_a
+            for d in self.library.store.decisions.list()
+            if d.copy and (d.video_a in query or d.video_b in query)
+        }
+        position = {int(c): i for i, c in enumerate(candidates)}
+        checks = list(pool)
+        for video_id in decided | {v for v, m in profiles.md5.items() if m in query_md5}:
+            if profiles.row.get(video_id, -1) in position:
+                checks.append(position[profiles.row[video_id]])
+        duplicates: list[Copy] = []
+        copied: set[int] = set()
+        contained: dict[int, str] = {}
+        for i in dict.fromkeys(checks):
+            video = profiles.videos[int(candidates[i])]
+            for q in query:
+                reason, overlap = self._copy_reason(q, video.video_id)
+                if reason:
+                    duplicates.append(Copy(video.video_id, video.path, reason, q))
+                    copied.add(i)
+                    break
+                span = overlap.a_span if overlap else None
+                if span and span.duration_s >= self.settings.min_shared_s:
+                    source = profiles.videos[profiles.row[q]].path
+                    contained[int(candidates[i])] = f"contains {_clock(span)} of {source}"
+        return duplicates, [i for i in pool if i not in copied], contained
+
+    def _diversify(
+        self, candidates: np.ndarray, score: np.ndarray, pool: Sequence[int], limit: int
+    ) -> list[int]:
+        """Maximal marginal relevance: each next pick is the candidate whose score, less
+        its likeness to those picked already, is highest (`mmr_lambda` 1: score alone)."""
+        if not pool:
+            return []
+        weight = self.settings.mmr_lambda
+        parts = [m for m, _ in self.profiles.vectors.values()]
+        rows = candidates[list(pool)]
+        if parts:
+            joined = _normalised(np.concatenate([m[rows] for m in parts], axis=1))
+            likeness = joined @ joined.T
+        else:
+            likeness = np.zeros((len(pool), len(pool)), np.float32)
+        chosen: list[int] = []
+        left = list(range(len(pool)))
+        while left and len(chosen) < limit:
+            penalty = likeness[np.ix_(left, chosen)].max(axis=1) if chosen else 0.0
+            value = weight * score[[pool[j] for j in left]] - (1 - weight) * penalty
+            best = left[int(np.argmax(value))]
+            chosen.append(best)
+            left.remove(best)
+        return [pool[j] for j in chosen]
+
+    def _fold_copies(self, rows: Sequence[int]) -> list[tuple[int, tuple[Copy, ...]]]:
+        """Results in order, the copies among them folded into the longest (then the
+        highest resolution) of each group."""
+        videos = self.profiles.videos
+        groups: list[list[int]] = []
+        for r in rows:
+            for group in groups:
+                if self._copy_reason(videos[group[0]].video_id, videos[r].video_id)[0]:
+                    group.append(r)
+                    break
+            else:
+                groups.append([r])
+
+        def size(r: int) -> tuple[float, int]:
+            v = videos[r]
+            return (v.duration_s or 0.0, (v.width_px or 0) * (v.height_px or 0))
+
+        out = []
+        for group in groups:
+            head = max(group, key=size)
+            copies = []
+            for r in group:
+                if r != head:
+                    reason = self._copy_reason(videos[head].video_id, videos[r].video_id)[0]
+                    copies.append(
+                        Copy(
+                            videos[r].video_id,
+                            videos[r].path,
+                            reason or "a copy",
+                            videos[head].video_id,
+                        )
+                    )
+            out.append((head, tuple(copies)))
+        return out
+
+
+PLAIN_REASONS = {"look": "similar look", "hearing": "similar sound", "meaning": "similar topic"}
+
+
+def _common(
+    matrix: Any, names: np.ndarray, rows: Sequence[int], head: int, top: int = 3
+) -> list[str]:
+    """The terms the candidate shares with the query videos that weigh most in both."""
+    query = np.asarray(matrix[rows].max(axis=0).todense()).ravel()
+    other = np.asarray(matrix[head].todense()).ravel()
+    both = query * other
+    order = [i for i in np.argsort(-both, kind="stable")[:top] if both[i] > 0]
+    return [str(names[i]) for i in order]
+
+
+def _clock(span: TimeSpan) -> str:
+    def one(seconds: float) -> str:
+        whole = round(seconds)
+        return f"{whole // 60}:{whole % 60:02d}"
+
+    return f"{one(span.start_s)}-{one(span.end_s)}"
+
+
+# -- pictures -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Frames:
+    """A video's good-quality vPDQ rows: (rows, 32) uint8 codes, each row's time, frame
+    number and quadrant (0 but for vpdq_tiles)."""
+
+    codes: np.ndarray
+    times_s: np.ndarray
+    numbers: np.ndarray
+    tiles: np.ndarray
+
+
+def _frames(rows: Sequence[SignalRow]) -> _Frames:
+    codes, times, numbers, tiles = [], [], [], []
+    for r in rows:
+        number, quality, digest, tile = parse_hash_value(r.value)
+        if quality >= VPDQ_MIN_QUALITY:
+            codes.append(digest)
+            times.append(r.start_s)
+            numbers.append(number)
+            tiles.append(tile)
+    packed = bytes.fromhex("".join(codes))
+    return _Frames(
+        np.frombuffer(packed, np.uint8).reshape(-1, 32),
+        np.array(times, np.float64),
+        np.array(numbers, np.int64),
+        np.array(tiles, np.int64),
+    )
+
+
+class _HashCache:
+    """vPDQ frames of the videos a query compares, read once per call."""
+
+    def __init__(self, library: Library) -> None:
+        self.library = library
+        self._frames: dict[tuple[str, str], _Frames] = {}
+
+    def frames(self, video_id: str, kind: str) -> _Frames:
+        key = (video_id, kind)
+        if key not in self._frames:
+            self._frames[key] = _frames(self.library.store.signals_of_kind(kind, [video_id]))
+        return self._frames[key]
+
+
+@dataclass(frozen=True)
+class _Overlap:
+    """How much of each of two videos' pictures the other has."""
+
+    a_share: float
+    b_share: float
+    a_span: TimeSpan | None  # the stretch of a found in b
+
+
+def _picture_overlap(hashes: _HashCache, a: str, b: str, tiles_to_match: int) -> _Overlap:
+    """The best overlap of the whole frames, the frames without borders, and the frames'
+    quadrants (a frame whose `tiles_to_match` quadrants match: a logo spoils the rest)."""
+    best = _Overlap(0.0, 0.0, None)
+    for kind in HASH_KINDS:
+        fa, fb = hashes.frames(a, kind), hashes.frames(b, kind)
+        if not len(fa.codes) or not len(fb.codes):
+            continue
+        near = _near(fa, fb)
+        in_a = near.a if near.aligned_a is None else near.aligned_a
+        span = (
+            TimeSpan(float(fa.times_s[in_a].min()), float(fa.times_s[in_a].max()))
+            if (in_a.any())
+            else None
+        )
+        near_a, near_b = near.a, near.b
+        if kind == "vpdq_tiles":
+            near_a, _ = _frames_matched(fa, near_a, tiles_to_match)
+            near_b, _ = _frames_matched(fb, near_b, tiles_to_match)
+        found = _Overlap(float(near_a.mean()), float(near_b.mean()), span)
+        if min(found.a_share, found.b_share) > min(best.a_share, best.b_share) or (
+            best.a_span is None and found.a_span is not None
+        ):
+            best = found
+    return best
+
+
+def _frames_matched(
+    frames: _Frames, near: np.ndarray, tiles_to_match: int
+) -> tuple[np.ndarray, np.ndarray]:  # (matched, time) per frame
+    """Per frame (by number): whether enough of its quadrants matched, and its time."""
+    numbers, first = np.unique(frames.numbers, return_index=True)
+    count = np.zeros(len(numbers), np.int64)
+    np.add.at(count, np.searchsorted(numbers, frames.numbers[near]), 1)
+    return count >= tiles_to_match, frames.times_s[first]
+
+
+# Near pairs kept to find the stretch two videos share (a still picture matches every
+# frame of another: beyond this the stretch is told from the matched frames alone).
+MAX_PAIRS = 2_000_000
+
+
+@dataclass(frozen=True)
+class _Near:
+    """Which rows of `a` have a near row of the same quadrant in `b`, which of `b` in `a`,
+    and the rows of `a` that match at the offset most pairs agree on (None: too many)."""
+
+    a: np.ndarray
+    b: np.ndarray
+    aligned_a: np.ndarray | None
+
+
+def _near(a: _Frames, b: _Frames) -> _Near:
+    a64 = a.codes.view(np.uint64)  # (Na, 4)
+    b64 = b.codes.view(np.uint64)
+    near_a = np.zeros(len(a64), bool)
+    near_b = np.zeros(len(b64), bool)
+    pairs: list[tuple[np.ndarray, np.ndarray]] | None = []
+    kept = 0
+    step = max(1, 2_000_000 // max(1, len(b64)))
+    for start in range(0, len(a64), step):
+        block = a64[start : start + step]
+        bits = np.bitwise_count(block[:, None, :] ^ b64[None, :, :]).sum(axis=2)
+        same_tile = a.tiles[start : start + step, None] == b.tiles[None, :]
+        close = (bits <= VPDQ_DISTANCE_BITS) & same_tile
+        near_a[start : start + step] = close.any(axis=1)
+        near_b |= close.any(axis=0)
+        if pairs is not None:
+            i, j = np.nonzero(close)
+            kept += len(i)
+            pairs = [*pairs, (i + start, j)] if kept <= MAX_PAIRS else None
+    aligned = None
+    if pairs:
+        i = np.concatenate([p[0] for p in pairs])
+        j = np.concatenate([p[1] for p in pairs])
+        if len(i):
+            offset = np.round((b.times_s[j] - a.times_s[i]) / 0.2).astype(np.int64)
+            values, counts = np.unique(offset, return_counts=True)
+            mode = values[int(np.argmax(counts))]
+            aligned = np.zeros(len(a64), bool)
+            aligned[i[np.abs(offset - mode) <= 2]] = True
+    return _Near(near_a, near_b, aligned)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A person's decision on two videos, with their paths."""
+
+    decision: CopyDecision
+    path_a: str
+    path_b: str
+
+    def to_json(self) -> dict[str, Any]:
+        return self.decision.to_json() | {"path_a": self.path_a, "path_b": self.path_b}
+
+
+def decide_copies(library: Library, a: str, b: str, copy: bool, note: str = "") -> Decision:
+    """Record that two indexed videos (paths or ids) are, or are not, copies; `similar`
+    follows it from now on, whatever re-indexing or new models say.
+
+    Raises:
+        VideoNotFoundError: a video is not indexed.
+        OptionError: both name the same video.
+    """
+    first, second = library.resolve(a), library.resolve(b)
+    try:
+        decided = library.store.decisions.decide(first.video_id, second.video_id, copy, note)
+    except ValueError as err:
+        raise OptionError(str(err)) from None
+    paths = {first.video_id: first.path, second.video_id: second.path}
+    return Decision(decided, paths[decided.video_a], paths[decided.video_b])
+
+
+def copy_decisions(library: Library) -> list[Decision]:
+    """Every decision on copies, oldest first."""
+    paths = library.store.stored_paths()
+    return [
+        Decision(d, paths.get(d.video_a, ""), paths.get(d.video_b, ""))
+        for d in library.store.decisions.list()
+    ]
