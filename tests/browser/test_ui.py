@@ -107,6 +107,13 @@ def test_search_then_open_a_moment_at_its_start(site: str, page: Any) -> None:
     assert p.locator(".timeline .mark.text").count() >= 3
     assert p.locator(".timeline .mark.sound").count() >= 1
     p.screenshot(path=str(SHOTS / "video.png"), full_page=True)
+    # Similar videos link to their own pages.
+    others = p.locator(".similar a")
+    assert others.count() >= 1
+    name = others.first.inner_text()
+    others.first.click()
+    p.wait_for_url("**/videos/*")
+    assert p.locator("h1").inner_text() == name
 
 
 def test_the_transcript_follows_playback_and_seeks(site: str, page: Any) -> None:

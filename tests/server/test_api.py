@@ -110,6 +110,23 @@ def test_status_and_videos_have_the_cli_shapes(api: httpx.Client, indexed: Setti
     assert [m["modality"] for m in detail["moments"]].count("shot") == 2
 
 
+def test_similar_and_sound_alike_answer_what_the_commands_print(
+    api: httpx.Client, indexed: Settings
+) -> None:
+    harbour = next(
+        v for v in api.get("/api/v1/videos").json()["videos"] if v["path"].endswith("harbour.mp4")
+    )
+    answer = api.get(f"/api/v1/videos/{harbour['video_id']}/similar").json()
+    cli = _run("similar", harbour["path"], "--library", indexed.library, "--json").stdout
+    assert answer == json.loads(cli)
+    assert [Path(r["path"]).name for r in answer["results"]] == ["colours.mp4"]
+    assert answer["query"] == [{"video_id": harbour["video_id"], "path": harbour["path"]}]
+    alike = api.get(f"/api/v1/videos/{harbour['video_id']}/sound-alike")
+    assert alike.status_code == 200 and alike.json() == []
+    assert api.get("/api/v1/videos/" + "0" * 64 + "/similar").status_code == 404
+    assert api.get(f"/api/v1/videos/{harbour['video_id']}/similar?limit=0").status_code == 400
+
+
 def test_search_answers_what_search_json_prints(api: httpx.Client, indexed: Settings) -> None:
     found = api.get("/api/v1/search", params={"q": "ferry"})
     assert found.status_code == 200

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
-from videolearn.apps import catalog, playback
+from videolearn.apps import catalog, playback, recommend, sound
 from videolearn.apps.banks import add_value, create_bank, export_json, import_file, list_banks
 from videolearn.apps.hashing import hash_file
 from videolearn.apps.jobs import IndexJobs, JobView, UploadWriter, receive_upload
@@ -67,6 +67,23 @@ def get_videos(
 def get_video(video: str, lib: LibraryDep) -> dict[str, Any]:
     """One video and every moment found in it (`show --json`)."""
     return catalog.show(lib, playback.find_video(lib, video).video_id).to_json()
+
+
+@router.get("/videos/{video}/similar")
+def get_similar(
+    video: str, lib: LibraryDep, limit: Annotated[int, Query(ge=1, le=100)] = 10
+) -> dict[str, Any]:
+    """Videos like this one, with reasons, its copies apart (`similar --json`)."""
+    return recommend.similar(lib, [playback.find_video(lib, video).video_id], limit).to_json()
+
+
+@router.get("/videos/{video}/sound-alike")
+def get_sound_alike(
+    video: str, lib: LibraryDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
+) -> list[dict[str, Any]]:
+    """Videos sharing this one's sound, and where (`sound-alike --json`)."""
+    found = sound.sound_alike(lib, playback.find_video(lib, video).video_id, limit)
+    return [alike.to_json() for alike in found]
 
 
 @router.delete("/videos/{video}")

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
-from videolearn.apps import catalog, playback, tokens
+from videolearn.apps import catalog, playback, recommend, tokens
 from videolearn.apps.jobs import IndexJobs
 from videolearn.apps.search import MomentHit, Searcher
 from videolearn.apps.transcribe import stored_transcript
@@ -63,6 +63,7 @@ def size(n_bytes: float) -> str:
 
 templates.env.filters["clock"] = clock
 templates.env.filters["size"] = size
+templates.env.filters["basename"] = lambda path: Path(str(path)).name
 templates.env.globals["quote"] = quote
 
 
@@ -123,7 +124,7 @@ def search_page(request: Request, q: Annotated[str, Query(max_length=1000)] = ""
 @router.get("/videos/{video}", response_class=HTMLResponse)
 def video_page(request: Request, video: str, t: Annotated[float, Query(ge=0)] = 0.0) -> Response:
     """A video: the player (at `t`), its transcript following playback, on-screen text
-    and sounds on a timeline, matches."""
+    and sounds on a timeline, matches, similar videos with their reasons."""
     lib = _library(request)
     row = playback.find_video(lib, video)
     detail = catalog.show(lib, row.video_id)
@@ -162,6 +163,7 @@ def video_page(request: Request, video: str, t: Annotated[float, Query(ge=0)] = 
             "events": events,
             "shots": detail.thumbnails,
             "matches": detail.matches,
+            "similar": recommend.similar(lib, [row.video_id], limit=6),
             "media_type": media_type,
             "media_problem": problem,
             "plan": str(version.plan) if version else "",
