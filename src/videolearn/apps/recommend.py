@@ -46,6 +46,8 @@ SIGNALS = ("same_audio", "look", "hearing", "meaning", "words", "sound_events")
 # vPDQ: frames nearer than this many bits are the same picture (vpdq's default).
 VPDQ_DISTANCE_BITS = 31
 VPDQ_MIN_QUALITY = 50
+# Copies are told from one frame (per quadrant) in this many seconds.
+FRAME_STEP_S = 0.5
 HASH_KINDS = ("vpdq", "vpdq_cropped", "vpdq_tiles")
 _WORD = re.compile(r"[^\W\d_]{3,}")
 
@@ -279,6 +281,8 @@ class _Answer:
         self.profiles = _profiles.get(library)
         self.rows = [self.profiles.row[v] for v in query if v in self.profiles.row]
         self.hashes = _HashCache(library)
+        self.decisions = library.store.decisions.list()
+        self.decided = {(d.video_a, d.video_b): d.copy for d in self.decisions}
         self.shared = self._shared_audio()
 
     def recommend(self, limit: int) -> Recommendations:
@@ -398,7 +402,7 @@ class _Answer:
 
     def _copy_reason(self, a: str, b: str) -> tuple[str | None, _Overlap | None]:
         """Why `b` is a copy of `a` (None: it is not), and how their pictures overlap."""
-        decided = self.library.store.decisions.get(a, b)
+        decided = self.decided.get((a, b) if a <= b else (b, a))
         if decided is not None:
             return ("marked as a copy" if decided else None), None
         md5 = self.profiles.md5
@@ -424,7 +428,7 @@ class _Answer:
         query_md5 = {profiles.md5.get(q) for q in query} - {None}
         decided = {
             d.video_b if d.video_a in query else d.video_a
-            for d in self.library.store.decisions.list()
+            for d in self.decisions
             if d.copy and (d.video_a in query or d.video_b in query)
         }
         position = {int(c): i for i, c in enumerate(candidates)}
@@ -432,6 +436,9 @@ class _Answer:
         for video_id in decided | {v for v, m in profiles.md5.items() if m in query_md5}:
             if profiles.row.get(video_id, -1) in position:
                 checks.append(position[profiles.row[video_id]])
+        self.hashes.prefetch(
+            [*query, *(profiles.videos[int(candidates[i])].video_id for i in checks)]
+        )
         duplicates: list[Copy] = []
         copied: set[int] = set()
         contained: dict[int, str] = {}
@@ -544,32 +551,65 @@ class _Frames:
     times_s: np.ndarray
     numbers: np.ndarray
     tiles: np.ndarray
+    sampled: np.ndarray  # the rows kept to ask "does the other have this picture?"
+
+    def sample(self) -> _Frames:
+        keep = self.sampled
+        rows = (self.codes[keep], self.times_s[keep], self.numbers[keep], self.tiles[keep])
+        return _Frames(*rows, np.arange(len(keep)))
 
 
 def _frames(rows: Sequence[SignalRow]) -> _Frames:
-    codes, times, numbers, tiles = [], [], [], []
+    """The good-quality rows, and a sample of at most one per quadrant every
+    `FRAME_STEP_S`: the share of a video's pictures another has is as well told from a few
+    of its frames a second (each looked for among all of the other's) at a tenth of the
+    comparisons."""
+    codes: list[str] = []
+    times: list[float] = []
+    numbers: list[int] = []
+    tiles: list[int] = []
+    sampled: list[int] = []
+    taken: set[tuple[int, int]] = set()
     for r in rows:
         number, quality, digest, tile = parse_hash_value(r.value)
-        if quality >= VPDQ_MIN_QUALITY:
-            codes.append(digest)
-            times.append(r.start_s)
-            numbers.append(number)
-            tiles.append(tile)
+        if quality < VPDQ_MIN_QUALITY:
+            continue
+        slot = (int(r.start_s / FRAME_STEP_S), tile)
+        if slot not in taken:
+            taken.add(slot)
+            sampled.append(len(codes))
+        codes.append(digest)
+        times.append(r.start_s)
+        numbers.append(number)
+        tiles.append(tile)
     packed = bytes.fromhex("".join(codes))
     return _Frames(
         np.frombuffer(packed, np.uint8).reshape(-1, 32),
         np.array(times, np.float64),
         np.array(numbers, np.int64),
         np.array(tiles, np.int64),
+        np.array(sampled, np.int64),
     )
 
 
 class _HashCache:
-    """vPDQ frames of the videos a query compares, read once per call."""
+    """vPDQ frames of the videos a query compares, read once per call (those of many
+    videos in one read with `prefetch`)."""
 
     def __init__(self, library: Library) -> None:
         self.library = library
         self._frames: dict[tuple[str, str], _Frames] = {}
+
+    def prefetch(self, video_ids: Sequence[str]) -> None:
+        wanted = [v for v in dict.fromkeys(video_ids) if (v, HASH_KINDS[0]) not in self._frames]
+        if not wanted:
+            return
+        for kind in HASH_KINDS:
+            by_video: dict[str, list[SignalRow]] = {v: [] for v in wanted}
+            for row in self.library.store.signals_of_kind(kind, wanted):
+                by_video[row.video_id].append(row)
+            for video_id, rows in by_video.items():
+                self._frames[(video_id, kind)] = _frames(rows)
 
     def frames(self, video_id: str, kind: str) -> _Frames:
         key = (video_id, kind)
@@ -587,6 +627,10 @@ class _Overlap:
     a_span: TimeSpan | None  # the stretch of a found in b
 
 
+# An overlap this large settles the question.
+EARLY_SHARE = 0.95
+
+
 def _picture_overlap(hashes: _HashCache, a: str, b: str, tiles_to_match: int) -> _Overlap:
     """The best overlap of the whole frames, the frames without borders, and the frames'
     quadrants (a frame whose `tiles_to_match` quadrants match: a logo spoils the rest)."""
@@ -595,18 +639,21 @@ def _picture_overlap(hashes: _HashCache, a: str, b: str, tiles_to_match: int) ->
         fa, fb = hashes.frames(a, kind), hashes.frames(b, kind)
         if not len(fa.codes) or not len(fb.codes):
             continue
-        near = _near(fa, fb)
-        in_a = near.a if near.aligned_a is None else near.aligned_a
+        sa, sb = fa.sample(), fb.sample()
+        near = _near(sa, fb)
+        near_a, near_b = near.a, _near(sb, fa).a
+        in_a = near_a if near.aligned_a is None else near.aligned_a
         span = (
-            TimeSpan(float(fa.times_s[in_a].min()), float(fa.times_s[in_a].max()))
-            if (in_a.any())
+            TimeSpan(float(sa.times_s[in_a].min()), float(sa.times_s[in_a].max()))
+            if in_a.any()
             else None
         )
-        near_a, near_b = near.a, near.b
         if kind == "vpdq_tiles":
-            near_a, _ = _frames_matched(fa, near_a, tiles_to_match)
-            near_b, _ = _frames_matched(fb, near_b, tiles_to_match)
+            near_a, _ = _frames_matched(sa, near_a, tiles_to_match)
+            near_b, _ = _frames_matched(sb, near_b, tiles_to_match)
         found = _Overlap(float(near_a.mean()), float(near_b.mean()), span)
+        if min(found.a_share, found.b_share) >= EARLY_SHARE:
+            return found  # a copy by this signal: the others can only agree
         if min(found.a_share, found.b_share) > min(best.a_share, best.b_share) or (
             best.a_span is None and found.a_span is not None
         ):

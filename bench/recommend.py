@@ -1,0 +1,177 @@
+"""Recommendation speed: fingerprinting, and `similar` over a large synthetic library.
+
+1. Fingerprinting: Chromaprint over `--audio-s` seconds of a generated song at 16 kHz, as
+   the `fingerprint` extractor feeds it, in seconds of sound per second of one core; the
+   reference, in the same run, is resampling the same sound to 11,025 Hz with PyAV (the
+   first step any fingerprinter takes). Goal: at least 100x realtime per core.
+2. `similar`: `--videos` synthetic videos (100,000 for the issue's goal; 5,000 by default,
+   which writes in minutes) through the store's own write path, each with what `index`
+   stores: two av_embed vectors per shot (3 shots), a text vector, two sound labels of 30,
+   a caption of 6 words from a 2,000-word vocabulary, an MD5, and a fingerprint (a 30 s
+   stretch of one of 1,000 "songs", random items, so that songs repeat across videos);
+   then `--queries` calls of `similar` on random videos, after the first (which builds the
+   library's profiles and fingerprint postings, timed apart). The reference, in the same
+   run: an exact numpy scan of the look vectors (one matrix-vector product and an
+   argpartition), to which the p95 is given as a ratio. Goal: p95 under 100 ms on 2 cores.
+
+    python bench/recommend.py [--videos 5000] [--queries 100] [--audio-s 600] [--workdir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from videolearn.apps.recommend import similar
+from videolearn.config import load_settings
+from videolearn.extractors.base import Embedding, Moment, TextEmbedding, ValueSignal
+from videolearn.extractors.fingerprint import ITEM_S, KIND, fingerprint
+from videolearn.library import open_library
+from videolearn.samples import song
+from videolearn.store import ExtractorOutput
+from videolearn.store.tables import VideoRow
+from videolearn.types import TimeSpan
+
+MODEL = "bench.pt:0"
+LABELS = [f"Sound{n}" for n in range(30)]
+
+
+def _fingerprint_speed(audio_s: float) -> None:
+    import av
+
+    samples = song(audio_s, seed=1)
+    start = time.process_time()
+    fingerprint(samples)
+    fp_s = time.process_time() - start
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=11_025)
+    frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="flt", layout="mono")
+    frame.sample_rate = 16_000
+    start = time.process_time()
+    resampler.resample(frame)
+    resampler.resample(None)
+    ref_s = time.process_time() - start
+    print(
+        f"fingerprint: {audio_s / fp_s:,.0f}x realtime per core "
+        f"({fp_s * 1000:.0f} ms CPU for {audio_s:.0f} s); resampling alone "
+        f"{audio_s / ref_s:,.0f}x (ratio {fp_s / ref_s:.1f})"
+    )
+
+
+def _unit(rng: np.random.Generator, centre: np.ndarray, noise: float) -> np.ndarray:
+    v = centre + noise * rng.normal(size=centre.size)
+    return (v / np.linalg.norm(v)).astype(np.float32)
+
+
+def _fingerprint_value(items: np.ndarray) -> str:
+    import chromaprint
+
+    return bytes(chromaprint.encode_fingerprint(items.astype(np.int32).tolist(), 1)).decode()
+
+
+def _write_library(root: Path, videos: int, rng: np.random.Generator) -> np.ndarray:
+    settings = load_settings(root, keep_versions_s=0)
+    topics = rng.normal(size=(50, 128))
+    text_topics = rng.normal(size=(50, 384))
+    songs = rng.integers(0, 2**32, size=(1000, 400), dtype=np.uint64).astype(np.uint32)
+    vocabulary = [f"w{n:04d}" for n in range(2000)]
+    looks = np.zeros((videos, 128), np.float32)
+    started = time.perf_counter()
+    with open_library(root, create=True, settings=settings) as lib, lib.store.writing():
+        for n in range(videos):
+            video_id = hashlib.sha256(str(n).encode()).hexdigest()
+            topic = int(rng.integers(50))
+            shots = [TimeSpan(10.0 * k, 10.0 * (k + 1)) for k in range(3)]
+            vectors = [
+                Embedding(span, kind, _unit(rng, topics[topic], 0.8), MODEL)
+                for span in shots
+                for kind in ("av_video", "av_audio")
+            ]
+            looks[n] = vectors[0].vector
+            words = " ".join(rng.choice(vocabulary, 6))
+            start_item = int(rng.integers(0, 150))
+            items = songs[int(rng.integers(1000)), start_item : start_item + round(30 / ITEM_S)]
+            outputs = [
+                ExtractorOutput("file_hash", 1, [ValueSignal(shots[0], "md5", video_id[:32])]),
+                ExtractorOutput("av_embed", 1, vectors, revision=MODEL),
+                ExtractorOutput(
+                    "ocr", 1, [Moment(shots[0], "text", text=words, attrs={"language": "en"})]
+                ),
+                ExtractorOutput(
+                    "sounds",
+                    1,
+                    [
+                        Moment(shots[1], "sound", label=str(label), score=0.6)
+                        for label in rng.choice(LABELS, 2, replace=False)
+                    ],
+                ),
+                ExtractorOutput(
+                    "text_embed",
+                    2,
+                    [
+                        TextEmbedding(
+                            shots[0], "e5_text", _unit(rng, text_topics[topic], 0.8), "e5", words
+                        )
+                    ],
+                ),
+                ExtractorOutput(
+                    "fingerprint",
+                    1,
+                    [ValueSignal(TimeSpan(0, 30), KIND, _fingerprint_value(items))],
+                ),
+            ]
+            lib.store.write_video(
+                VideoRow(video_id, f"/bench/{n:06d}.mp4", duration_s=30.0), outputs
+            )
+            if (n + 1) % 1000 == 0:
+                print(f"  {n + 1:,} videos written ({time.perf_counter() - started:.0f} s)")
+        lib.store.build_indexes(settings.vector_index_min_rows)
+        lib.store.cleanup_versions(0)
+    return looks
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--videos", type=int, default=5000)
+    parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--audio-s", type=float, default=600.0)
+    parser.add_argument("--workdir", type=Path, default=None)
+    args = parser.parse_args()
+    _fingerprint_speed(args.audio_s)
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+        root = Path(tmp) / "library"
+        started = time.perf_counter()
+        looks = _write_library(root, args.videos, rng)
+        print(f"wrote {args.videos:,} videos in {time.perf_counter() - started:.0f} s")
+        with open_library(root) as lib:
+            ids = sorted(lib.store.video_ids())
+            start = time.perf_counter()
+            similar(lib, [ids[0]])
+            print(
+                f"first similar (builds profiles and postings): {time.perf_counter() - start:.1f} s"
+            )
+            times = []
+            for video_id in rng.choice(ids, args.queries):
+                start = time.perf_counter()
+                similar(lib, [str(video_id)])
+                times.append(time.perf_counter() - start)
+        reference = []
+        for n in rng.integers(0, len(looks), args.queries):
+            start = time.perf_counter()
+            np.argpartition(-(looks @ looks[n]), 50)[:50]
+            reference.append(time.perf_counter() - start)
+    p50, p95 = (float(np.percentile(times, q)) * 1000 for q in (50, 95))
+    ref95 = float(np.percentile(reference, 95)) * 1000
+    print(
+        f"similar over {args.videos:,} videos: p50 {p50:.0f} ms, p95 {p95:.0f} ms; "
+        f"numpy scan of the look vectors p95 {ref95:.2f} ms (ratio {p95 / ref95:.0f})"
+    )
+
+
+if __name__ == "__main__":
+    main()
