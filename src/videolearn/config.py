@@ -197,6 +197,19 @@ class RecommendSettings(BaseModel):
     copy_min_share: float = Field(default=0.8, ge=0, le=1)
 
 
+class ThemeSettings(BaseModel):
+    """Themes (`videolearn themes`). `[themes]` in TOML."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # The fewest videos a theme has (HDBSCAN's min_cluster_size).
+    min_size: int = Field(default=3, ge=2)
+    # A theme is growing when the members that joined within this many days (after it was
+    # made) number at least this share of the members it had before.
+    growing_days: float = Field(default=7.0, gt=0)
+    growing_share: float = Field(default=0.2, gt=0, le=1)
+
+
 class SearchSettings(BaseModel):
     """Moment search. `[search]` in TOML."""
 
@@ -329,6 +342,7 @@ class Settings(BaseSettings):
     match: MatchSettings = Field(default_factory=MatchSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
     recommend: RecommendSettings = Field(default_factory=RecommendSettings)
+    themes: ThemeSettings = Field(default_factory=ThemeSettings)
     clip: ClipSettings = Field(default_factory=ClipSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
     # Where derived model files (the joined Whisper model) are kept.

@@ -20,6 +20,7 @@ COMMANDS = [
     ["search"],
     ["sound-alike"],
     ["similar"],
+    ["themes"],
     ["duplicates", "decide"],
     ["transcribe"],
     ["hash"],

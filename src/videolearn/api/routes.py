@@ -20,7 +20,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
-from videolearn.apps import catalog, playback, recommend, sound
+from videolearn.apps import catalog, playback, recommend, sound, themes
 from videolearn.apps.banks import add_value, create_bank, export_json, import_file, list_banks
 from videolearn.apps.hashing import hash_file
 from videolearn.apps.jobs import IndexJobs, JobView, UploadWriter, receive_upload
@@ -84,6 +84,12 @@ def get_sound_alike(
     """Videos sharing this one's sound, and where (`sound-alike --json`)."""
     found = sound.sound_alike(lib, playback.find_video(lib, video).video_id, limit)
     return [alike.to_json() for alike in found]
+
+
+@router.get("/themes")
+def get_themes(lib: LibraryDep) -> list[dict[str, Any]]:
+    """The themes, largest first (`themes --json`, as one list)."""
+    return [theme.to_json() for theme in themes.themes(lib)]
 
 
 @router.delete("/videos/{video}")

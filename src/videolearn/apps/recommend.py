@@ -29,6 +29,7 @@ import threading
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,7 @@ from videolearn.apps.sound import SoundAlike, SoundIndexCache, fingerprint_of
 from videolearn.errors import OptionError
 from videolearn.extractors.hashes import parse_hash_value
 from videolearn.library import Library
+from videolearn.store import Store
 from videolearn.store.decisions import CopyDecision
 from videolearn.store.tables import SignalRow, VideoRow
 from videolearn.types import TimeSpan
@@ -141,8 +143,7 @@ class Profiles:
     md5: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, library: Library) -> Profiles:
-        store = library.store
+    def build(cls, store: Store) -> Profiles:
         videos = store.videos()
         row = {v.video_id: n for n, v in enumerate(videos)}
         ids = [v.video_id for v in videos]
@@ -230,18 +231,28 @@ def _label_weights(per_video: Sequence[Mapping[str, float]]) -> tuple[Any, np.nd
 
 
 class _ProfileCache:
-    """One `Profiles` per library state, rebuilt after the library changed."""
+    """One `Profiles` per library and state, rebuilt after the library changed."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._built: tuple[object, Profiles] | None = None
 
-    def get(self, library: Library) -> Profiles:
-        state = library.store.version_count(), tuple(sorted(library.store.table_counts().items()))
+    def get(self, store: Store, where: Path) -> Profiles:
+        state = where, store.version_count(), tuple(sorted(store.table_counts().items()))
         with self._lock:
             if self._built is None or self._built[0] != state:
-                self._built = (state, Profiles.build(library))
+                self._built = (state, Profiles.build(store))
             return self._built[1]
+
+
+def profiles_of(library: Library) -> Profiles:
+    """The library's profiles, built when first asked for and after every change."""
+    return profiles_from(library.store, library.settings.library)
+
+
+def profiles_from(store: Store, where: Path) -> Profiles:
+    """The profiles of the library at `where` (whose store `store` is)."""
+    return _profiles.get(store, where.resolve())
 
 
 _profiles = _ProfileCache()
@@ -278,7 +289,7 @@ class _Answer:
         self.library = library
         self.query = query
         self.settings = library.settings.recommend
-        self.profiles = _profiles.get(library)
+        self.profiles = profiles_of(library)
         self.rows = [self.profiles.row[v] for v in query if v in self.profiles.row]
         self.hashes = _HashCache(library)
         self.decisions = library.store.decisions.list()

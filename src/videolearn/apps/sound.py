@@ -294,7 +294,8 @@ class SoundIndexCache:
         self._built: tuple[object, FingerprintIndex] | None = None
 
     def get(self, library: Library) -> FingerprintIndex:
-        state = library.store.version_count(), library.store.table_counts().get("signals")
+        where = library.settings.library.resolve()
+        state = where, library.store.version_count(), library.store.table_counts().get("signals")
         with self._lock:
             if self._built is None or self._built[0] != state:
                 self._built = (state, FingerprintIndex.from_store(library.store))

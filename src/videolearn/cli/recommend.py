@@ -156,3 +156,35 @@ def decide(  # noqa: PLR0917  typer options
     else:
         word = "copies" if copy else "not copies"
         typer.echo(f"recorded: {decided.path_a} and {decided.path_b} are {word}")
+
+
+@app.command()
+def themes(
+    update: Annotated[
+        bool,
+        typer.Option(
+            "--update",
+            help="Cluster the library again first (`index` does after each run).",
+            metavar="",
+        ),
+    ] = False,
+    library: LibraryOption = DEFAULT_LIBRARY_PATH,
+    as_json: JsonOption = False,
+) -> None:
+    """Themes: clusters of similar videos, each named by the words that set it apart."""
+    from videolearn.apps.themes import themes as stored
+    from videolearn.apps.themes import update_themes
+
+    with open_cli_library(library) as lib:
+        found = update_themes(lib) if update else stored(lib)
+    if as_json:
+        for theme in found:
+            emit(theme.to_json())
+        return
+    if not found:
+        typer.echo("no themes yet (too few similar videos)")
+    for theme in found:
+        grows = ", growing" if theme.growing else ""
+        typer.echo(f"#{theme.theme_id} {theme.label or '(no words)'}  ({theme.size} videos{grows})")
+        for member in theme.members:
+            typer.echo(f"    {member.path}")

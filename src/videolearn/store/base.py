@@ -32,6 +32,7 @@ from videolearn.store.tables import (
     VectorPlace,
     VideoRow,
 )
+from videolearn.store.themes import ThemeStore
 from videolearn.store.tokens import TokenStore
 
 R = TypeVar("R", bound=SpanRow)
@@ -68,6 +69,9 @@ class Store(Protocol):
 
     @property
     def decisions(self) -> DecisionStore: ...
+
+    @property
+    def themes(self) -> ThemeStore: ...
 
     def close(self) -> None: ...
 

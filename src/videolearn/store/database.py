@@ -23,6 +23,7 @@ from pathlib import Path
 from videolearn.store.banks import BankStore
 from videolearn.store.decisions import DecisionStore
 from videolearn.store.ledger import Ledger
+from videolearn.store.themes import ThemeStore
 from videolearn.store.tokens import TokenStore
 from videolearn.types import Closing
 
@@ -113,6 +114,22 @@ CREATE TABLE copy_decisions (
 """
 
 
+_THEMES = """
+CREATE TABLE themes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    label TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE theme_members (
+    theme_id INTEGER NOT NULL REFERENCES themes (id) ON DELETE CASCADE,
+    video_id TEXT NOT NULL,
+    joined_at REAL NOT NULL,
+    PRIMARY KEY (theme_id, video_id)
+);
+CREATE INDEX theme_members_video ON theme_members (video_id);
+"""
+
+
 def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     def apply(db: sqlite3.Connection) -> None:
         for statement in sql.split(";"):
@@ -136,13 +153,14 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[sqlite3.Connection], None]], ...] = 
     (3, "bank_frames.tile: the quadrant of a vpdq_tiles frame", _add_tile_column),
     (4, "API tokens, stored as their SHA-256", _script(_TOKENS)),
     (5, "people's decisions that two videos are, or are not, copies", _script(_DECISIONS)),
+    (6, "themes and when each member joined", _script(_THEMES)),
 )
 
 
 class LibraryDatabase(Closing):
     """The one owner of a library's SQLite file: opens it, brings its schema up to date,
     and hands out the classes that keep their tables in it (`ledger`, `banks`, `tokens`,
-    `decisions`)."""
+    `decisions`, `themes`)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -157,6 +175,7 @@ class LibraryDatabase(Closing):
         self.banks = BankStore(self._db)
         self.tokens = TokenStore(self._db)
         self.decisions = DecisionStore(self._db)
+        self.themes = ThemeStore(self._db)
 
     @property
     def schema_version(self) -> int:

@@ -52,6 +52,7 @@ from videolearn.store.tables import (
     table_of_row,
     table_of_signal,
 )
+from videolearn.store.themes import ThemeStore
 from videolearn.store.tokens import TokenStore
 from videolearn.types import Closing
 
@@ -248,6 +249,10 @@ class LibraryStore(Closing):
     def decisions(self) -> DecisionStore:
         return self.database.decisions
 
+    @property
+    def themes(self) -> ThemeStore:
+        return self.database.themes
+
     def close(self) -> None:
         self.database.close()
 
@@ -323,6 +328,7 @@ class LibraryStore(Closing):
         self.ledger.remove_video(video_id)
         self.banks.forget_video(video_id)
         self.decisions.forget_video(video_id)
+        self.themes.forget_video(video_id)
 
     def delete_orphans(self) -> int:
         """Delete derived rows whose video is not in `videos`; returns how many videos."""

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
-from videolearn.apps import catalog, playback, recommend, tokens
+from videolearn.apps import catalog, playback, recommend, themes, tokens
 from videolearn.apps.jobs import IndexJobs
 from videolearn.apps.search import MomentHit, Searcher
 from videolearn.apps.transcribe import stored_transcript
@@ -118,6 +118,14 @@ def search_page(request: Request, q: Annotated[str, Query(max_length=1000)] = ""
         request,
         "search.html",
         {"q": q, "groups": groups, "problem": problem, "indexed": status.indexed},
+    )
+
+
+@router.get("/themes", response_class=HTMLResponse)
+def themes_page(request: Request) -> Response:
+    """The library's themes, largest first, each with its members."""
+    return templates.TemplateResponse(
+        request, "themes.html", {"themes": themes.themes(_library(request))}
     )
 
 
