@@ -79,6 +79,17 @@ def library(tmp_path: Path) -> Path:
     return tmp_path / "library"
 
 
+def _themes_json(library: Path) -> list[dict]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "videolearn", "themes", "--library", library, "--json"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return [json.loads(line) for line in proc.stdout.splitlines()]
+
+
 def _topic(path: str) -> str:
     return Path(path).name.rsplit("-", 1)[0]
 
@@ -128,14 +139,7 @@ def test_forgetting_a_video_removes_it_from_its_theme(library: Path) -> None:
         capture_output=True,
         timeout=120,
     )
-    proc = subprocess.run(
-        [sys.executable, "-m", "videolearn", "themes", "--library", library, "--json"],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    lines = _themes_json(library)
     assert sorted(t["size"] for t in lines) == [9, 10, 10]
     cooking = next(t for t in lines if t["size"] == 9)
     assert set(cooking) == {"id", "label", "size", "growing", "members"}
@@ -149,14 +153,7 @@ def test_the_api_and_the_page_show_the_themes(library: Path) -> None:
     with Server(load_settings(library)) as api:
         listed = api.get("/api/v1/themes").json()
         page = api.get("/themes")
-    proc = subprocess.run(
-        [sys.executable, "-m", "videolearn", "themes", "--library", library, "--json"],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert listed == [json.loads(line) for line in proc.stdout.splitlines()]
+    assert listed == _themes_json(library)
     assert page.status_code == 200
     for theme in listed:
         assert theme["label"] in page.text
