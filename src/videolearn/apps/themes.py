@@ -79,7 +79,10 @@ def _points(profiles: Profiles) -> np.ndarray | None:
         from sklearn.decomposition import TruncatedSVD
 
         dims = min(50, words.shape[1] - 1, max(2, words.shape[0] - 1))
-        reduced = TruncatedSVD(n_components=dims, random_state=0).fit_transform(words)
+        # Words of no spread (every video saying the same) leave the explained-variance
+        # ratio, which is not used, a division by zero.
+        with np.errstate(invalid="ignore", divide="ignore"):
+            reduced = TruncatedSVD(n_components=dims, random_state=0).fit_transform(words)
         # Not scaled up again: a video whose words the components miss (words no other
         # video uses) keeps a short vector, instead of a long one pointing anywhere.
         parts.append(reduced.astype(np.float32))
@@ -178,7 +181,9 @@ def update_themes(library: Library, now: float | None = None) -> list[Theme]:
 
 def _update(store: Store, settings: Settings, now: float | None = None) -> None:
     profiles = profiles_from(store, settings.library)
-    points = _points(profiles)
+    # Fewer videos than two themes' worth: nothing to cluster.
+    enough = len(profiles.videos) >= 2 * settings.themes.min_size
+    points = _points(profiles) if enough else None
     groups: list[list[int]] = []
     if points is not None:
         found = _clusters(points, settings.themes.min_size)
