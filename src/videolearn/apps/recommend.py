@@ -34,7 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from videolearn.apps.sound import SoundAlike, SoundIndexCache, fingerprint_of
+from videolearn.apps.search import fold_word
+from videolearn.apps.sound import SoundAlike, SoundIndexCache, clock, fingerprint_of
 from videolearn.errors import OptionError
 from videolearn.extractors.hashes import parse_hash_value
 from videolearn.library import Library
@@ -181,13 +182,6 @@ def _av_model(videos: Sequence[VideoRow]) -> str:
     return tags.most_common(1)[0][0] if tags else ""
 
 
-def _fold(word: str) -> str:
-    import unicodedata
-
-    decomposed = unicodedata.normalize("NFKD", word.casefold().replace("ß", "ss"))
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
 def _tfidf(documents: Sequence[str]) -> tuple[Any, np.ndarray]:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -195,7 +189,7 @@ def _tfidf(documents: Sequence[str]) -> tuple[Any, np.ndarray]:
         return None, np.zeros(0, object)
     vectorizer = TfidfVectorizer(
         token_pattern=_WORD.pattern,
-        preprocessor=_fold,
+        preprocessor=fold_word,
         sublinear_tf=True,
         # A word in most videos tells them apart from nothing.
         max_df=0.5 if len(documents) >= 10 else 1.0,
@@ -543,11 +537,7 @@ def _common(
 
 
 def _clock(span: TimeSpan) -> str:
-    def one(seconds: float) -> str:
-        whole = round(seconds)
-        return f"{whole // 60}:{whole % 60:02d}"
-
-    return f"{one(span.start_s)}-{one(span.end_s)}"
+    return f"{clock(span.start_s)}-{clock(span.end_s)}"
 
 
 # -- pictures -------------------------------------------------------------------------------

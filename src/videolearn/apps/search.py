@@ -500,14 +500,14 @@ def _hits(
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _fold(word: str) -> str:
+def fold_word(word: str) -> str:
     """Lower case without accents, as the full-text index compares words."""
     decomposed = unicodedata.normalize("NFKD", word.casefold().replace("ß", "ss"))
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def _words(text: str) -> set[str]:
-    return {_fold(w) for w in re.findall(r"\w+", text)}
+    return {fold_word(w) for w in re.findall(r"\w+", text)}
 
 
 def highlight(text: str, query: str) -> str:
@@ -515,7 +515,7 @@ def highlight(text: str, query: str) -> str:
     words = _words(query)
     if not words:
         return text
-    return re.sub(r"\w+", lambda m: f"**{m[0]}**" if _fold(m[0]) in words else m[0], text)
+    return re.sub(r"\w+", lambda m: f"**{m[0]}**" if fold_word(m[0]) in words else m[0], text)
 
 
 class QueryEmbedder(Protocol):

@@ -96,7 +96,7 @@ class SoundAlike:
 
     def describe(self) -> str:
         """ "same audio track, 0:12-0:31" in the other video's time."""
-        spans = ", ".join(f"{_clock(s.other.start_s)}-{_clock(s.other.end_s)}" for s in self.shared)
+        spans = ", ".join(f"{clock(s.other.start_s)}-{clock(s.other.end_s)}" for s in self.shared)
         return f"same audio track, {spans}"
 
     def to_json(self) -> dict[str, Any]:
@@ -108,7 +108,8 @@ class SoundAlike:
         }
 
 
-def _clock(seconds: float) -> str:
+def clock(seconds: float) -> str:
+    """Whole seconds as M:SS, as reasons give times ("0:12")."""
     whole = round(seconds)
     return f"{whole // 60}:{whole % 60:02d}"
 
