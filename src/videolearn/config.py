@@ -31,6 +31,10 @@ class DecodeLimits(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     max_file_size_bytes: int = Field(default=50 * GIB, gt=0)
+    # A link inside a folder being indexed that leads out of it is not followed (its file
+    # is one failed entry saying so): a folder handed to `index` or an upload job should
+    # not reach the rest of the disk.
+    follow_links_out: bool = False
     max_duration_s: float = Field(default=6 * 3600.0, gt=0)
     # Width x height of the coded picture; 8K UHD fits, anything larger is refused.
     max_pixels: int = Field(default=7680 * 4320, gt=0)
@@ -156,6 +160,12 @@ class ServeSettings(BaseModel):
     rate_burst: int = Field(default=200, ge=1)
     # Origins allowed to call the API from a browser page of their own; none by default.
     cors_origins: list[str] = Field(default_factory=list)
+    # Host names requests may carry besides the address the server listens on (and, on
+    # loopback, localhost): any other Host is refused with 400, so that a web page cannot
+    # reach the library by pointing a name of its own at this machine (DNS rebinding).
+    allowed_hosts: list[str] = Field(default_factory=list)
+    # A request's line and headers together; a longer head is refused with 431.
+    max_head_bytes: int = Field(default=64 * 1024, ge=1024)
 
 
 class RecommendSettings(BaseModel):

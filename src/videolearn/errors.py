@@ -22,6 +22,11 @@ class LibraryLockedError(VideolearnError):
     """Another process is writing to the library."""
 
 
+class StoreWriteError(VideolearnError):
+    """The library could not be written (a full disk, a read-only folder): the run stops,
+    and what was stored before stays as it was."""
+
+
 class LibraryNotFoundError(VideolearnError):
     """The library directory does not exist or is not a library."""
 

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -103,6 +104,71 @@ class _RateLimit:
                     headers={"Retry-After": str(max(1, round(1 / self.rate_per_s)))},
                 )
                 await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _host_name(header: str) -> str:
+    """The name in a Host header, without its port, lower case."""
+    header = header.strip().lower()
+    if header.startswith("["):  # [::1]:8765
+        return header[1 : header.find("]")] if "]" in header else header
+    name, _, port = header.rpartition(":")
+    return (name if name and port.isdigit() else header).rstrip(".")
+
+
+def allowed_hosts(serve_host: str, extra: list[str]) -> frozenset[str]:
+    """The Host names a server listening on `serve_host` answers to.
+
+    On loopback: its own address and the loopback names. On one address: that address.
+    On every address (0.0.0.0, ::): this machine's names, and `_HostCheck` takes every
+    address literal too. Any other name is refused unless `extra` (`serve.allowed_hosts`)
+    lists it: only a name can be pointed at this machine by someone else's DNS.
+    """
+    import socket
+
+    names = {_host_name(serve_host), *(_host_name(h) for h in extra)}
+    if is_loopback(serve_host):
+        names |= {"localhost", "127.0.0.1", "::1"}
+    if serve_host in ("0.0.0.0", "::", ""):
+        names |= {"localhost", socket.gethostname().lower(), socket.getfqdn().lower()}
+    return frozenset(names - {""})
+
+
+class _HostCheck:
+    """400 for a request whose Host header names no address or name this server answers
+    to (`allowed_hosts`): pure ASGI, before anything else runs."""
+
+    def __init__(self, app: ASGIApp, names: frozenset[str], any_address: bool) -> None:
+        self.app = app
+        self.names = names
+        self.any_address = any_address
+
+    def _allowed(self, header: str) -> bool:
+        name = _host_name(header)
+        if name in self.names:
+            return True
+        if self.any_address:
+            try:
+                ipaddress.ip_address(name)
+            except ValueError:
+                return False
+            return True
+        return False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope.get("headers") or [])
+            host = headers.get(b"host", b"").decode("latin-1")
+            if not self._allowed(host):
+                answer = JSONResponse(
+                    {
+                        "error": f"this server does not answer to the host {host[:100]!r} "
+                        "(serve.allowed_hosts lists more names)"
+                    },
+                    400,
+                )
+                await answer(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
@@ -190,6 +256,11 @@ def create_app(settings: Settings, *, require_read_token: bool | None = None) ->
             allow_headers=["Authorization", "Content-Type", "Range"],
         )
     app.add_middleware(_RateLimit, rate_per_s=serve.rate_per_s, burst=serve.rate_burst)
+    app.add_middleware(
+        _HostCheck,
+        names=allowed_hosts(serve.host, serve.allowed_hosts),
+        any_address=serve.host in ("0.0.0.0", "::", ""),
+    )
 
     def _answer(request: Request, status: int, message: str) -> Response:
         if _wants_json(request.url.path):
@@ -228,7 +299,51 @@ def create_app(settings: Settings, *, require_read_token: bool | None = None) ->
     app.include_router(api_router)
     app.include_router(web_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    build_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _errors_as_answered(build_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _errors_as_answered(schema: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document with the error answers this server gives: 400 (not FastAPI's
+    422) for bad input, 404 where a path names something, 401, 409 and 413 for writes,
+    429 everywhere; each `{"error": "..."}`."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    components["Error"] = {
+        "type": "object",
+        "properties": {"error": {"type": "string", "description": "What was wrong."}},
+        "required": ["error"],
+    }
+
+    def error(description: str) -> dict[str, Any]:
+        content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+        return {"description": description, "content": content}
+
+    for path, operations in schema.get("paths", {}).items():
+        if not path.startswith("/api/"):
+            continue
+        for method, operation in operations.items():
+            answers = operation.setdefault("responses", {})
+            answers.pop("422", None)
+            answers["400"] = error("Bad input: a parameter missing, malformed or out of range")
+            if "{" in path:
+                answers["404"] = error("No such video, job, bank or format")
+            if method.upper() in _WRITE_METHODS:
+                answers["401"] = error("A valid token is needed")
+                answers["409"] = error("Another process is writing to the library")
+                body = operation.get("requestBody", {}).get("content", {})
+                if "application/octet-stream" in body:
+                    answers["413"] = error("The body is larger than serve.upload_max_bytes")
+            answers["429"] = error("Too many requests from this client")
+    return schema
 
 
 def _has_token(request: Request) -> bool:

@@ -5,7 +5,9 @@ Time is always float seconds; a span is half-open in spirit but stored as two fl
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Self
 
@@ -77,3 +79,16 @@ class Closing:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def shown_path(path: str | Path) -> str:
+    """A file name as it is shown and kept in the tables: the name itself when it is
+    UTF-8 (nearly always), else with each byte that is not written `\\xNN`. A name is
+    bytes on POSIX, and Python holds the bytes that are not UTF-8 as lone surrogates,
+    which no terminal, JSON reader, SQLite text or Arrow string accepts."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(text).decode("utf-8", "backslashreplace")
+    return text

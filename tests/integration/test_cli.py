@@ -9,15 +9,17 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from videolearn.apps import catalog
 from videolearn.config import load_settings
 from videolearn.library import open_library
 from videolearn.pipeline import IndexResult
-from videolearn.samples import BLUE, GREEN, RED, YELLOW, write_tone, write_video
+from videolearn.samples import BLUE, GREEN, RED, YELLOW, write_av, write_tone, write_video
 from videolearn.store.tables import ROW_TYPES, MomentRow, ThumbnailRow
 
 CLI = [sys.executable, "-m", "videolearn"]
@@ -285,6 +287,102 @@ def test_dash_path_after_double_dash_and_missing_path(media: Path, tmp_path: Pat
         "status": "failed",
         "reason": "does not exist",
     }
+
+
+def test_one_bad_entry_fails_alone_and_each_line_comes_as_its_file_is_done(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "media"
+    folder.mkdir()
+    (folder / "a-loop.mp4").symlink_to("a-loop.mp4")  # sorted first: its line comes at once
+    odd_name = os.fsdecode(b"caf\xe9.mp4")  # Latin-1, not UTF-8
+    write_video(folder / odd_name, [(GREEN, 1.0)])
+    # Sound shorter than the picture, and sound longer than it.
+    t = np.arange(5 * 16000) / 16000
+    tone = 0.3 * np.sin(2 * np.pi * 440 * t)
+    write_av(folder / "short-sound.mp4", np.zeros((100, 48, 64, 3), np.uint8), 10, tone, 16000)
+    write_av(folder / "short-picture.mp4", np.zeros((20, 48, 64, 3), np.uint8), 10, tone, 16000)
+    outside = write_video(tmp_path / "outside.mp4", [(RED, 1.0)])
+    (folder / "link-out.mp4").symlink_to(outside)
+    write_video(folder / "z-good.mp4", [(BLUE, 1.0)])
+    library = tmp_path / "lib"
+    command = [*CLI, "index", str(folder), "--library", str(library), "--json"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None
+        first = json.loads(proc.stdout.readline())
+        assert proc.poll() is None  # printed while the other files were still to do
+        rest = [json.loads(line) for line in proc.stdout]
+        code = proc.wait(timeout=240)
+    assert code == 1
+    results = {Path(r["path"]).name: r for r in [first, *rest]}
+    assert first["path"] == str(folder / "a-loop.mp4")
+    assert first["status"] == "failed" and "symbolic links" in first["reason"]
+    assert results["link-out.mp4"]["status"] == "failed"
+    assert "not followed" in results["link-out.mp4"]["reason"]
+    for name in ("caf\\xe9.mp4", "short-sound.mp4", "short-picture.mp4", "z-good.mp4"):
+        assert results[name]["status"] == "indexed", results[name]
+    # The odd name is kept as bytes: the next run finds it unchanged.
+    again = lines(run("index", folder / odd_name, "--library", library, "--json"))
+    assert again[0]["status"] == "unchanged"
+    status = lines(run("status", "--library", library, "--json"))[0]
+    assert status["videos"] == {"indexed": 4, "failed": 2, "pending": 0}
+    shown = run("show", folder / odd_name, "--library", library)
+    assert shown.returncode == 0 and "caf\\xe9.mp4" in shown.stdout
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 1.1 MB file system (tmpfs), to fill."""
+    where = tmp_path / "small"
+    where.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", "size=1100k", "tmpfs", str(where)]
+    if os.geteuid() != 0 or subprocess.run(mount, check=False).returncode != 0:
+        pytest.fail("filling a disk is tested on a tmpfs, which needs root and mount")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], check=False)
+
+
+def test_a_full_disk_stops_the_run_with_a_sentence_and_loses_nothing(
+    tmp_path: Path, small_disk: Path
+) -> None:
+    folder = tmp_path / "media"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(8):  # noise does not compress: every clip's thumbnails take room
+        frames = rng.integers(0, 255, (40, 240, 320, 3), dtype=np.uint8)
+        write_av(folder / f"v{i}.mp4", frames, 10, rng.normal(0, 0.1, 4 * 16000), 16000)
+    env = {
+        **os.environ,
+        "VIDEOLEARN_EXTRACTORS": json.dumps(["file_hash", "media_info", "shots", "thumbnails"]),
+    }
+    library = small_disk / "lib"
+    full = run("index", folder, "--library", library, "--json", env=env, check=False)
+    assert full.returncode == 3, full.stderr
+    [said] = full.stderr.strip().splitlines()
+    assert said.startswith("videolearn: stopped") and "No space left on device" in said
+    assert "Traceback" not in full.stderr
+    done_before = [r["path"] for r in lines(full) if r["status"] == "indexed"]
+    assert 0 < len(done_before) < 8  # each line was printed as its file was done
+    subprocess.run(["mount", "-o", "remount,size=50m", str(small_disk)], check=True)
+    again = run("index", folder, "--library", library, "--json", env=env)
+    assert again.returncode == 0, again.stderr
+    statuses = {r["path"]: r["status"] for r in lines(again)}
+    assert all(statuses[p] == "unchanged" for p in done_before)
+    assert sorted(statuses.values()).count("indexed") == 8 - len(done_before)
+    assert run("doctor", "--library", library).returncode == 0
+
+
+def test_following_links_out_of_a_folder_is_a_setting(tmp_path: Path) -> None:
+    folder = tmp_path / "media"
+    folder.mkdir()
+    outside = write_video(tmp_path / "outside.mp4", [(RED, 1.0)], tone_hz=None)
+    (folder / "link-out.mp4").symlink_to(outside)
+    library = tmp_path / "lib"
+    env = {**os.environ, "VIDEOLEARN_DECODE__FOLLOW_LINKS_OUT": "true"}
+    [result] = lines(run("index", folder, "--library", library, "--json", env=env))
+    assert result["status"] == "indexed"
 
 
 def test_no_arguments_is_a_usage_error(tmp_path: Path) -> None:

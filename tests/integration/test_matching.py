@@ -19,7 +19,7 @@ VIDEOS = "threatexchange/videos"
 
 def run(*args: str | Path, code: int | None = 0) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
-        [*CLI, *map(str, args)], capture_output=True, text=True, timeout=300, check=False
+        [*CLI, *map(str, args)], capture_output=True, text=True, timeout=280, check=False
     )
     if code is not None:
         assert proc.returncode == code, proc.stdout + proc.stderr

@@ -22,6 +22,7 @@ from videolearn.config import Settings, load_settings
 from videolearn.library import open_library
 from videolearn.samples import BLUE, RED, Caption, write_captioned_video, write_video
 from videolearn.server import create_app
+from videolearn.serving import http_protocol
 
 EXTRACTORS = ["file_hash", "media_info", "shots", "thumbnails", "ocr", "text_embed"]
 
@@ -51,7 +52,11 @@ class Server:
         self.socket = socket.socket()
         self.socket.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
-        config = uvicorn.Config(create_app(settings, **app_options), log_level="warning")
+        config = uvicorn.Config(
+            create_app(settings, **app_options),
+            log_level="warning",
+            http=http_protocol(settings.serve.max_head_bytes),
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, args=([self.socket],))
 

@@ -12,7 +12,7 @@ from videolearn.config import DecodeLimits
 from videolearn.errors import MediaError
 from videolearn.ingest.decode import DecodeRequest, FrameSampling, open_media
 from videolearn.ingest.worker import open_decode
-from videolearn.samples import BLUE, GREEN, RED, write_tone, write_video
+from videolearn.samples import BLUE, GREEN, RED, write_av, write_tone, write_video
 
 EVERY_FRAME = FrameSampling(None, 64)
 
@@ -117,6 +117,29 @@ def test_truncated_file_is_reported(tmp_path: Path) -> None:
     cut.write_bytes(data[: len(data) // 3])
     with pytest.raises(MediaError, match=r"truncated: decoding stopped at .* of the 8\.0 s"):
         _decode_all(cut, DecodeRequest(frames=(EVERY_FRAME,)))
+
+
+def _picture_and_sound(path: Path, picture_s: float, sound_s: float) -> Path:
+    fps = 10
+    frames = np.zeros((round(picture_s * fps), 48, 64, 3), np.uint8)
+    frames[..., 0] = np.linspace(0, 255, len(frames), dtype=np.uint8)[:, None, None]
+    t = np.arange(round(sound_s * 16000)) / 16000
+    return write_av(path, frames, fps, (0.3 * np.sin(2 * np.pi * 440 * t)), 16000)
+
+
+@pytest.mark.parametrize(("picture_s", "sound_s"), [(10.0, 5.0), (4.0, 10.0)])
+@pytest.mark.parametrize("wanted", ["sound", "picture"])
+def test_a_stream_that_ends_early_is_decoded_for_what_it_holds(
+    tmp_path: Path, picture_s: float, sound_s: float, wanted: str
+) -> None:
+    path = _picture_and_sound(tmp_path / "uneven.mp4", picture_s, sound_s)
+    request = DecodeRequest(audio=True) if wanted == "sound" else DecodeRequest((EVERY_FRAME,))
+    info, report, chunks = _decode_all(path, request)
+    assert info.duration_s == pytest.approx(max(picture_s, sound_s), abs=0.2)
+    if wanted == "sound":
+        assert _audio(chunks).size / 16000 == pytest.approx(sound_s, abs=0.1)
+    else:
+        assert report.video_frames == round(picture_s * 10)
 
 
 @pytest.mark.parametrize(

@@ -112,7 +112,7 @@ def test_hash_command_formats(shared_data: Path, tmp_path: Path) -> None:
     def run(signal: str) -> list[str]:
         proc = subprocess.run(
             [sys.executable, "-m", "videolearn", "hash", str(video), "--signal", signal],
-            capture_output=True, text=True, timeout=300, check=True, cwd=tmp_path,
+            capture_output=True, text=True, timeout=280, check=True, cwd=tmp_path,
         )  # fmt: skip
         return proc.stdout.splitlines()
 

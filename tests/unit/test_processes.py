@@ -207,45 +207,73 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def test_workers_go_when_the_index_process_is_killed(tmp_path: Path) -> None:
+def _descendants(pid: int) -> set[int]:
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in _children(todo.pop()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _semaphores() -> set[Path]:
+    return set(Path("/dev/shm").glob("sem.*"))
+
+
+def test_nothing_outlives_a_killed_index_run(tmp_path: Path) -> None:
     import time
 
-    video = write_clip(tmp_path / "long.mp4", [(RED, 60.0)], size=(64, 48))
-    env = {**os.environ, "VIDEOLEARN_EXTRACTORS": json.dumps(["file_hash", "sounds", "speech"])}
-    index = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "videolearn",
-            "index",
-            str(video),
-            "--library",
-            str(tmp_path / "lib"),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        workers: list[int] = []
-        deadline = time.monotonic() + 120
-        while len(workers) < 2 and time.monotonic() < deadline:  # two families
-            time.sleep(0.2)
-            workers = [w for server in _children(index.pid) for w in _children(server)]
-        assert len(workers) >= 2, "the worker processes did not start"
-    finally:
-        index.kill()
-        index.wait()
-    deadline = time.monotonic() + 30
-    while any(Path(f"/proc/{w}").exists() for w in workers) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    left = [
-        w
-        for w in workers
-        if Path(f"/proc/{w}/stat").exists()
-        and "Z" not in Path(f"/proc/{w}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    # Two files with sound, so that kills land in start-up, model loading, decoding (in the
+    # index process and in the speech worker's own decode child), writing and between files.
+    videos = [
+        write_clip(tmp_path / f"{n}.mp4", [(RED, 20.0), (BLUE, 20.0)], size=(64, 48))
+        for n in range(2)
     ]
-    assert left == []
+    env = {
+        **os.environ,
+        "VIDEOLEARN_EXTRACTORS": json.dumps(["file_hash", "shots", "sounds", "speech"]),
+    }
+    semaphores = _semaphores()
+    for trial in range(20):
+        library = tmp_path / f"lib-{trial}"
+        command = [sys.executable, "-m", "videolearn", "index", *map(str, videos)]
+        index = subprocess.Popen(
+            [*command, "--library", str(library)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        kill_at = time.monotonic() + 0.5 + 0.3 * trial  # 0.5 s to 6.2 s into the run
+        seen: set[int] = set()
+        try:
+            while time.monotonic() < kill_at and index.poll() is None:
+                seen |= _descendants(index.pid)
+                time.sleep(0.05)
+        finally:
+            index.kill()
+            index.wait()
+        spilled = f"videolearn-decode-{index.pid}-*"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and (
+            any(map(_running, seen))
+            or not _semaphores() <= semaphores
+            or list(Path("/dev/shm").glob(spilled))
+        ):
+            time.sleep(0.2)
+        left = sorted(p for p in seen if _running(p))
+        assert left == [], f"trial {trial}: processes left 10 s after the kill: {left}"
+        assert _semaphores() <= semaphores, f"trial {trial}: semaphores left in /dev/shm"
+        assert not list(Path("/dev/shm").glob(spilled)), f"trial {trial}: frames left"
 
 
 def test_a_run_with_nothing_to_do_loads_no_model(tmp_path: Path) -> None:

@@ -212,7 +212,7 @@ def test_transcribe_command_json_contract(shared_data: Path, tmp_path: Path) -> 
     proc = subprocess.run(
         [sys.executable, "-m", "videolearn", "transcribe", str(shared_data / "speech" / "jfk.flac"),
          "--format", "json", "-o", str(out), "--library", str(tmp_path / "none")],
-        capture_output=True, text=True, timeout=300, check=False,
+        capture_output=True, text=True, timeout=280, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(out.read_text())
@@ -222,7 +222,7 @@ def test_transcribe_command_json_contract(shared_data: Path, tmp_path: Path) -> 
     assert set(segment["words"][0]) == {"start_s", "end_s", "word", "probability"}
     bad = subprocess.run(
         [sys.executable, "-m", "videolearn", "transcribe", str(out), "--format", "srt"],
-        capture_output=True, text=True, timeout=300, check=False,
+        capture_output=True, text=True, timeout=280, check=False,
     )  # fmt: skip
     assert bad.returncode == 1 and "not a media file" in bad.stderr
 

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -23,7 +23,13 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 from videolearn.apps import catalog, playback, recommend, sound, themes
 from videolearn.apps.banks import add_value, create_bank, export_json, import_file, list_banks
 from videolearn.apps.hashing import hash_file
-from videolearn.apps.jobs import IndexJobs, JobView, UploadWriter, receive_upload
+from videolearn.apps.jobs import (
+    FILE_NAME_PATTERN,
+    IndexJobs,
+    JobView,
+    UploadWriter,
+    receive_upload,
+)
 from videolearn.apps.matching import match_file
 from videolearn.apps.playback import PlayableVersions, PlayState
 from videolearn.apps.search import Searcher, SearchFilters
@@ -45,6 +51,22 @@ def _library(request: Request) -> Library:
 
 
 LibraryDep = Annotated[Library, Depends(_library)]
+# Endpoints that stream the body to a file take any bytes (not JSON).
+_RAW_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+# The pattern is documented, and checked by `receive_upload`, whose answer says what is
+# wrong in words rather than by quoting the pattern.
+FileName = Annotated[
+    str,
+    Query(
+        description="The file's name, with its extension.",
+        json_schema_extra={"pattern": FILE_NAME_PATTERN},
+    ),
+]
 
 
 @router.get("/status")
@@ -209,11 +231,11 @@ def _jobs(request: Request) -> IndexJobs:
 JobsDep = Annotated[IndexJobs, Depends(_jobs)]
 
 
-@router.post("/uploads", status_code=201)
+@router.post("/uploads", status_code=201, openapi_extra=_RAW_BODY)
 async def post_upload(
     request: Request,
     jobs: JobsDep,
-    name: Annotated[str, Query(min_length=1, max_length=255, description="The file's name.")],
+    name: FileName,
 ) -> JSONResponse:
     """Store the request's body as the file `name` in the library's uploads folder and
     start an index job on it (refused with 413 past `serve.upload_max_bytes`)."""
@@ -245,7 +267,11 @@ def get_job(job_id: int, jobs: JobsDep) -> dict[str, Any]:
     return jobs.get(job_id).to_json()
 
 
-@router.get("/jobs/{job_id}/events")
+@router.get(
+    "/jobs/{job_id}/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "Events"}},
+)
 async def get_job_events(job_id: int, request: Request, jobs: JobsDep) -> StreamingResponse:
     """The job as server-sent events: one `progress` event per change, `done` at the end."""
     first = jobs.get(job_id)
@@ -304,12 +330,12 @@ async def _passing_file(
 # -- hashes, banks, matching ------------------------------------------------------------
 
 
-@router.post("/hash")
+@router.post("/hash", openapi_extra=_RAW_BODY)
 async def post_hash(
     request: Request,
     lib: LibraryDep,
-    name: Annotated[str, Query(min_length=1, max_length=255, description="The file's name.")],
-    signal: Annotated[str, Query(description="pdq, vpdq or md5.")] = "vpdq",
+    name: FileName,
+    signal: Annotated[Literal["pdq", "vpdq", "md5"], Query(description="The hash.")] = "vpdq",
 ) -> list[dict[str, Any]]:
     """Hash the file in the body (`hash --json`, as one list); the file is not kept."""
     async with _passing_file(request, lib, name, media=True) as path:
@@ -317,11 +343,11 @@ async def post_hash(
     return hashes.to_json()
 
 
-@router.post("/match")
+@router.post("/match", openapi_extra=_RAW_BODY)
 async def post_match(
     request: Request,
     lib: LibraryDep,
-    name: Annotated[str, Query(min_length=1, max_length=255, description="The file's name.")],
+    name: FileName,
     bank: str | None = None,
 ) -> dict[str, Any]:
     """Match the file in the body against the banks (or only `bank`): `match --json`'s
@@ -360,12 +386,12 @@ def post_bank_signal(
         return add_value(lib, bank, signal_type, value).to_json()
 
 
-@router.post("/banks/{bank}/import")
+@router.post("/banks/{bank}/import", openapi_extra=_RAW_BODY)
 async def post_bank_import(
     request: Request,
     bank: str,
     lib: LibraryDep,
-    name: Annotated[str, Query(max_length=255)] = "signals.txt",
+    name: FileName = "signals.txt",
 ) -> dict[str, object]:
     """Import the signal file in the body, all or nothing (`bank import --json`)."""
     async with _passing_file(request, lib, name, media=False) as path:

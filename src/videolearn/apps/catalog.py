@@ -23,7 +23,7 @@ from videolearn.store.tables import (
     ThumbnailRow,
     VideoRow,
 )
-from videolearn.types import TimeSpan
+from videolearn.types import TimeSpan, shown_path
 
 
 @dataclass(frozen=True)
@@ -195,7 +195,7 @@ def status(library: Library) -> LibraryStatus:
         indexed=len(library.store.video_ids()),
         failed=len(failed),
         pending=len(ledger.entries(FileStatus.PENDING)),
-        failures=[FileFailure(e.path, e.reason or "") for e in failed],
+        failures=[FileFailure(shown_path(e.path), e.reason or "") for e in failed],
         skipped_plugins=library.skipped_plugins(),
     )
 
@@ -218,7 +218,7 @@ def show(library: Library, video: str) -> VideoDetail:
     ]
     return VideoDetail(
         video=row,
-        paths=store.ledger.paths_of(video_id),
+        paths=[shown_path(p) for p in store.ledger.paths_of(video_id)],
         hashes=hashes,
         thumbnails=[t.span for t in store.rows_of(ThumbnailRow, video_id)],
         moments=[
@@ -264,7 +264,7 @@ def doctor(library: Library, fix: bool = False) -> DoctorReport:
     if stale:
         problems.append(
             f"{len(stale)} file(s) are marked indexed but their video is missing: "
-            + ", ".join(e.path for e in stale[:5])
+            + ", ".join(shown_path(e.path) for e in stale[:5])
         )
     referenced = {e.video_id for e in ledger.entries()}
     unledgered = sorted(videos - referenced)
@@ -278,13 +278,13 @@ def doctor(library: Library, fix: bool = False) -> DoctorReport:
         notices.append(
             f"{len(gone)} indexed file(s) are no longer at their path (their videos are "
             "kept; `videolearn index` the new place or `videolearn forget` them): "
-            + ", ".join(gone[:5])
+            + ", ".join(map(shown_path, gone[:5]))
         )
     pending = ledger.entries(FileStatus.PENDING)
     if pending:
         problems.append(
             f"{len(pending)} file(s) are not finished indexing (a run stopped): "
-            + ", ".join(e.path for e in pending[:5])
+            + ", ".join(shown_path(e.path) for e in pending[:5])
         )
     repairable = bool(orphans or stale or unledgered)
     if repairable:

@@ -29,8 +29,11 @@ from videolearn.errors import JobNotFoundError, OptionError, UploadTooLargeError
 from videolearn.ingest.scan import is_media_name
 from videolearn.library import Library
 from videolearn.pipeline import IndexResult, IndexStatus
+from videolearn.types import shown_path
 
-_FILE_NAME = re.compile(r"^[^/\\\x00]{1,200}\.[A-Za-z0-9]{1,5}$")
+# A file name an upload may have: no folders, no NUL, an extension; not hidden.
+FILE_NAME_PATTERN = r"^[^./\\\x00][^/\\\x00]{0,199}\.[A-Za-z0-9]{1,5}$"
+_FILE_NAME = re.compile(FILE_NAME_PATTERN)
 
 
 class JobState(StrEnum):
@@ -98,7 +101,7 @@ class _Progress:
         self.job = job
 
     def file_started(self, path: Path, number: int, total: int) -> None:
-        self.jobs._update(self.job, current=str(path), files_total=total, reached_s=0.0)
+        self.jobs._update(self.job, current=shown_path(path), files_total=total, reached_s=0.0)
 
     def media_progress(self, reached_s: float, duration_s: float) -> None:
         self.jobs._update(self.job, reached_s=reached_s, duration_s=duration_s)
@@ -138,6 +141,8 @@ class IndexJobs:
         folders = allowed_folders(self.library)
         checked = []
         for given in paths:
+            if "\x00" in given:
+                raise OptionError(f"{given!r}: a path holds no NUL character")
             real = Path(os.path.realpath(Path(given).expanduser()))
             if not any(real.is_relative_to(f) for f in folders):
                 raise OptionError(
@@ -261,19 +266,35 @@ def receive_upload(library: Library, name: str, *, media: bool, keep: bool = Tru
 
 
 class UploadWriter:
-    """An upload on its way to disk: write its chunks, then `finish` (or `abort`)."""
+    """An upload on its way to disk: write its chunks, then `finish` (or `abort`).
+
+    Each upload has a file of its own however many arrive under one name at once: its
+    `.partial` file is created exclusively (a name another upload holds is passed over),
+    and the finished file is linked in place without replacing any file.
+    """
 
     def __init__(self, folder: Path, name: str, max_bytes: int) -> None:
-        stem, suffix = Path(name).stem, Path(name).suffix
-        self.path = folder / name
-        for n in itertools.count(2):
-            if not self.path.exists():
-                break
-            self.path = folder / f"{stem}-{n}{suffix}"
+        self.folder = folder
+        self.name = name
         self.max_bytes = max_bytes
         self.size_bytes = 0
-        self._partial = self.path.with_name(self.path.name + ".partial")
+        self.path, self._partial = self._reserve(1)
         self._file = self._partial.open("wb")
+
+    def _reserve(self, first: int) -> tuple[Path, Path]:
+        """The first free name from the `first`th on, and its `.partial` file, created."""
+        stem, suffix = Path(self.name).stem, Path(self.name).suffix
+        for n in itertools.count(first):
+            path = self.folder / (self.name if n == 1 else f"{stem}-{n}{suffix}")
+            partial = path.with_name(path.name + ".partial")
+            if path.exists():
+                continue
+            try:
+                partial.touch(exist_ok=False)
+            except FileExistsError:
+                continue
+            return path, partial
+        raise AssertionError("unreachable")
 
     def write(self, chunk: bytes) -> None:
         """Raises UploadTooLargeError (and removes what was written) past the limit."""
@@ -296,7 +317,14 @@ class UploadWriter:
         if self.size_bytes == 0:
             self._partial.unlink(missing_ok=True)
             raise OptionError(f"{self.path.name}: the upload is empty")
-        self._partial.replace(self.path)
+        while True:
+            try:
+                os.link(self._partial, self.path)  # never over a file that came meanwhile
+                break
+            except FileExistsError:
+                self.path, partial = self._reserve(2)
+                partial.unlink()
+        self._partial.unlink()
         return self.path
 
     def abort(self) -> None:
@@ -305,6 +333,7 @@ class UploadWriter:
 
 
 __all__ = [
+    "FILE_NAME_PATTERN",
     "IndexJobs",
     "IndexStatus",
     "JobState",

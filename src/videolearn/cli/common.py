@@ -15,7 +15,8 @@ from videolearn.config import DEFAULT_LIBRARY
 if TYPE_CHECKING:
     from videolearn.library import Library
 
-EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+# 3: the command stopped part way (an unexpected error, a library it could not write).
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 3
 
 LibraryOption = Annotated[
     Path,

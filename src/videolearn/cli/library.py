@@ -11,6 +11,7 @@ import typer
 from videolearn.cli.common import (
     DEFAULT_LIBRARY_PATH,
     EXIT_SOME_FAILED,
+    EXIT_STOPPED,
     EXIT_USAGE,
     JsonOption,
     LibraryOption,
@@ -29,20 +30,51 @@ if TYPE_CHECKING:
 app = typer.Typer()
 
 
-class _RichProgress:
-    """Files done out of all, and seconds of media within the current file."""
+def _say(result: IndexResult, as_json: bool) -> None:
+    """A file's line, printed as soon as the file is done."""
+    from videolearn.types import shown_path
+
+    if as_json:
+        emit(result.to_json())
+    else:
+        line = f"{result.status:9} {shown_path(result.path)}"
+        typer.echo(line + (f": {result.reason}" if result.reason else ""))
+
+
+class _Lines:
+    """Each file's line as it is done, and nothing else."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+
+    def file_started(self, path: Path, number: int, total: int) -> None:
+        pass
+
+    def media_progress(self, reached_s: float, duration_s: float) -> None:
+        pass
+
+    def file_done(self, result: IndexResult) -> None:
+        _say(result, self.as_json)
+
+
+class _RichProgress(_Lines):
+    """Files done out of all, and seconds of media within the current file, under the
+    files' lines (Rich prints what goes to stdout above its bar)."""
 
     def __init__(self, progress: Progress) -> None:
+        super().__init__(as_json=False)
         self.progress = progress
         self.files: TaskID = progress.add_task("files", total=None, detail="")
         self.media: TaskID = progress.add_task("", total=None, detail="")
 
     def file_started(self, path: Path, number: int, total: int) -> None:
+        from videolearn.types import shown_path
+
         self.progress.update(
             self.files, total=total, completed=number - 1, description=f"files {number}/{total}"
         )
         self.progress.update(
-            self.media, description=path.name[:40], completed=0, total=None, detail=""
+            self.media, description=shown_path(path.name)[:40], completed=0, total=None, detail=""
         )
 
     def media_progress(self, reached_s: float, duration_s: float) -> None:
@@ -53,8 +85,7 @@ class _RichProgress:
 
     def file_done(self, result: IndexResult) -> None:
         self.progress.advance(self.files)
-        if result.status == "failed":
-            self.progress.console.print(f"[red]failed[/red] {result.path}: {result.reason}")
+        super().file_done(result)
 
 
 @app.command()
@@ -65,11 +96,12 @@ def index(
     as_json: JsonOption = False,
     no_progress: NoProgressOption = False,
 ) -> None:
-    """Add or refresh videos; resumable. Exit 1 when any file failed."""
+    """Add or refresh videos; resumable; a line per file as it is done. Exit 1 when any
+    file failed, 3 when the run stopped (what was stored stays)."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from videolearn.errors import LibraryLockedError
+    from videolearn.errors import LibraryLockedError, StoreWriteError
     from videolearn.pipeline import IndexStatus
 
     with open_cli_library(library, create=True) as lib:
@@ -84,15 +116,11 @@ def index(
                 with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
                     results = lib.index(paths, _RichProgress(bar))
             else:
-                results = lib.index(paths)
+                results = lib.index(paths, _Lines(as_json))
         except LibraryLockedError as err:
             raise fail(str(err), EXIT_SOME_FAILED) from None
-    for r in results:
-        if as_json:
-            emit(r.to_json())
-        else:
-            line = f"{r.status:9} {r.path}"
-            typer.echo(line + (f": {r.reason}" if r.reason else ""))
+        except StoreWriteError as err:
+            raise fail(str(err), EXIT_STOPPED) from None
     if not as_json:
         counts = Counter(r.status for r in results)
         typer.echo(", ".join(f"{counts[s]} {s}" for s in IndexStatus))

@@ -1,17 +1,19 @@
 """`videolearn`: the commands, gathered from one module per command group.
 
 Heavy modules load inside the commands so that `--help` is instant. Exit codes: 0 ok,
-1 some inputs failed (the rest were done), 2 usage error.
+1 some inputs failed (the rest were done), 2 usage error, 3 stopped part way by an
+unexpected error (one sentence on stderr; VIDEOLEARN_TRACEBACK=1 shows the traceback).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
 
 from videolearn.cli import banks, learn, library, media, recommend, search, serve
-from videolearn.cli.common import EXIT_SOME_FAILED
+from videolearn.cli.common import EXIT_SOME_FAILED, EXIT_STOPPED
 
 app = typer.Typer(
     help="Index a video library and learn from it.",
@@ -39,6 +41,15 @@ def main() -> None:
     except VideolearnError as err:
         typer.echo(f"videolearn: {err}", err=True)
         sys.exit(EXIT_SOME_FAILED)
+    except Exception as err:
+        if os.environ.get("VIDEOLEARN_TRACEBACK"):
+            raise
+        typer.echo(
+            f"videolearn: stopped by an unexpected error: {type(err).__name__}: {err} "
+            "(what was stored before it is kept; VIDEOLEARN_TRACEBACK=1 shows where)",
+            err=True,
+        )
+        sys.exit(EXIT_STOPPED)
 
 
 if __name__ == "__main__":

@@ -59,6 +59,8 @@ def serve(
         typer.echo(
             f"serving {library} at {where}/ (API at {where}/api/v1/, docs at /docs)", err=True
         )
+    from videolearn.serving import http_protocol
+
     uvicorn.run(
         "videolearn.server:app_from_env",
         factory=True,
@@ -66,6 +68,7 @@ def serve(
         port=port,
         log_level="warning",
         server_header=False,
+        http=http_protocol(serve_settings.max_head_bytes),
     )
 
 

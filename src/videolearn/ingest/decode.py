@@ -234,8 +234,18 @@ class MediaReader(Closing):
         first_error = ""
         next_chunk_s = request.chunk_s
         position_s = 0.0
+        # Streams nobody asked for are demuxed but not decoded: where their packets end
+        # says how far the file goes. A file is truncated, not a stream that ends early
+        # (sound shorter than picture, or longer).
+        skipped = [s for s in (vstream, astream) if s is not None and s not in streams]
+        skipped_end_s = 0.0
         # demux() ends with an empty packet per stream, whose decode flushes that decoder.
-        for packet in container.demux(streams):
+        for packet in container.demux(streams + skipped):
+            if packet.stream in skipped:
+                if packet.pts is not None:
+                    packet_end = (packet.pts + (packet.duration or 0)) * packet.time_base
+                    skipped_end_s = max(skipped_end_s, float(packet_end) - origin_s)
+                continue
             try:
                 decoded: list[Any] = list(packet.decode())
             except MemoryError:
@@ -277,10 +287,11 @@ class MediaReader(Closing):
                 f"a picture or sound (first error: {first_error or 'none'})",
             )
         expected_s = self.info.duration_s
-        if expected_s > 0 and end_s < expected_s - max(1.0, 0.05 * expected_s):
+        file_end_s = max(end_s, skipped_end_s)
+        if expected_s > 0 and file_end_s < expected_s - max(1.0, 0.05 * expected_s):
             raise MediaError(
                 self.path,
-                f"truncated: decoding stopped at {end_s:.1f} s of the {expected_s:.1f} s "
+                f"truncated: decoding stopped at {file_end_s:.1f} s of the {expected_s:.1f} s "
                 "the container declares",
             )
 

@@ -71,35 +71,61 @@ def absolute_path(path: Path | str) -> Path:
     return Path(os.path.normpath(Path(path).expanduser().absolute()))
 
 
-def iter_media_files(paths: Iterable[Path]) -> Iterator[FoundFile]:
+def iter_media_files(paths: Iterable[Path], follow_links_out: bool = False) -> Iterator[FoundFile]:
     """Yield media files under `paths`, each folder walked recursively in sorted order.
 
     A file named directly is yielded whatever its extension (the user asked for it); inside
-    folders only known media extensions count. Hidden files and folders are skipped.
+    folders only known media extensions count. Hidden files and folders are skipped. A
+    folder that cannot be read, and (unless `follow_links_out`) a link to a file outside
+    the folder named, are yielded with their `problem`.
     """
     seen: set[Path] = set()
     for given in paths:
         path = absolute_path(given)
         if not path.exists():
-            yield FoundFile(path, "does not exist")
+            problem = "is a link that leads nowhere" if path.is_symlink() else "does not exist"
+            yield FoundFile(path, problem)
             continue
         if path.is_dir():
-            for found in _walk(path):
-                if found not in seen:
-                    seen.add(found)
-                    yield FoundFile(found)
+            for found in _walk(path, follow_links_out):
+                if found.path not in seen:
+                    seen.add(found.path)
+                    yield found
         elif path not in seen:
             seen.add(path)
             yield FoundFile(path)
 
 
-def _walk(root: Path) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(root):
+def _walk(root: Path, follow_links_out: bool) -> Iterator[FoundFile]:
+    unreadable: list[OSError] = []
+    real_root = Path(os.path.realpath(root))
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable.append):
+        while unreadable:
+            yield _unreadable(unreadable.pop(0))
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             path = Path(dirpath) / name
-            if not name.startswith(".") and is_media_name(path):
-                yield path
+            if name.startswith(".") or not is_media_name(path):
+                continue
+            if not follow_links_out and path.is_symlink():
+                target = Path(os.path.realpath(path))
+                if not target.is_relative_to(real_root):
+                    yield FoundFile(
+                        path,
+                        f"a link to {target}, outside {root}: not followed "
+                        "(decode.follow_links_out)",
+                    )
+                    continue
+            yield FoundFile(path)
+    yield from map(_unreadable, unreadable)
+
+
+def _unreadable(err: OSError) -> FoundFile:
+    return FoundFile(Path(err.filename), f"folder could not be read: {_why(err)}")
+
+
+def _why(err: OSError) -> str:
+    return str(err.strerror or err).lower()
 
 
 def stat_file(path: Path, max_size_bytes: int) -> os.stat_result:
@@ -114,6 +140,8 @@ def stat_file(path: Path, max_size_bytes: int) -> os.stat_result:
         raise MediaError(path, "the file vanished before it could be read") from None
     except PermissionError:
         raise MediaError(path, "permission denied when reading the file") from None
+    except OSError as err:  # a link loop, a name too long, an I/O error
+        raise MediaError(path, f"could not be read: {_why(err)}") from None
     if not stat.S_ISREG(st.st_mode):
         raise MediaError(path, "not a regular file")
     if st.st_size == 0:
@@ -145,5 +173,5 @@ def identify(path: Path, max_size_bytes: int) -> FileIdentity:
     except PermissionError:
         raise MediaError(path, "permission denied when reading the file") from None
     except OSError as err:
-        raise MediaError(path, f"could not be read: {err.strerror or err}") from None
+        raise MediaError(path, f"could not be read: {_why(err)}") from None
     return FileIdentity(path, sha256.hexdigest(), md5.hexdigest(), st.st_size, st.st_mtime_ns)

@@ -19,6 +19,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 import types
 from collections.abc import Iterator
@@ -49,11 +50,12 @@ _SPILL_PREFIX = "videolearn-decode-"
 _swept = False
 
 
-def _spill_dir() -> str:
+def _spill_dir(owner_pid: int) -> str:
     """A private folder for one decode's frames, on /dev/shm when it is writable.
 
-    The folder name carries this process's pid; folders left by processes that were
-    killed (kill -9 leaves no chance to clean up) are removed on first use.
+    The folder name carries the pid of the process that reads it; folders left by
+    readers that were killed (and by their decodes, had those been killed too) are
+    removed on first use.
     """
     global _swept
     shm = Path("/dev/shm")
@@ -64,18 +66,47 @@ def _spill_dir() -> str:
             pid = old.name[len(_SPILL_PREFIX) :].split("-")[0]
             if pid.isdigit() and not process_alive(int(pid)):
                 shutil.rmtree(old, ignore_errors=True)
-    return tempfile.mkdtemp(prefix=f"{_SPILL_PREFIX}{os.getpid()}-", dir=base)
+    return tempfile.mkdtemp(prefix=f"{_SPILL_PREFIX}{owner_pid}-", dir=base)
 
 
 def process_alive(pid: int) -> bool:
-    """Whether a process with this id exists."""
+    """Whether a process with this id exists and has not ended (a killed process stays a
+    zombie until its parent reaps it: that counts as gone)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc here: existing is all that can be known
+    return state not in ("Z", "X")
+
+
+def exit_when_gone(pid: int, leftover: str | None = None, every_s: float = 0.5) -> None:
+    """In a child: end this process when process `pid` (the one that started it) is gone.
+
+    A `kill -9` of the index process tells its children nothing. A child blocked in a read
+    never notices: a queue's reader holds the write end of the queue's own pipe, so a
+    message cut off by the kill leaves it waiting forever for the rest (it kept its
+    forkserver, its resource tracker and the queues' semaphores alive with it). A thread
+    that watches the starter ends the child whatever it is blocked in, after removing the
+    folder `leftover` (a decode's spilled frames, in memory on /dev/shm).
+    """
+
+    def watch() -> None:
+        while process_alive(pid):
+            time.sleep(every_s)
+        # The main thread may still be writing a chunk into the folder: remove until gone.
+        deadline = time.monotonic() + 2.0
+        while leftover is not None and os.path.exists(leftover) and time.monotonic() < deadline:
+            shutil.rmtree(leftover, ignore_errors=True)
+            time.sleep(0.01)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="videolearn-starter-watch", daemon=True).start()
 
 
 def mp_context() -> Any:
@@ -124,12 +155,40 @@ def _decode_child(  # noqa: PLR0917  a Process target takes positional arguments
     path: str,
     request: DecodeRequest,
     limits: DecodeLimits,
-    spill_dir: str,
     budget: _SpillBudget,
+    starter_pid: int,
 ) -> None:
+    # The child makes its spill folder, so that a starter killed at any moment leaves
+    # none behind: before this, the folder does not exist; after it, the watch removes it.
+    spill_dir = _spill_dir(starter_pid)
+    exit_when_gone(starter_pid, leftover=spill_dir)
+    try:
+        conn.send(("spill", spill_dir))
+        _decode_to(conn, Path(path), request, limits, budget, spill_dir)
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the reader is gone (closed, or killed): nobody to tell
+    finally:
+        conn.close()
+    # The starter removes the folder when it closes the decode (and ends this child); until
+    # then this child stays, idle, so that its watch removes the folder should the starter
+    # be killed first.
+    while os.path.exists(spill_dir):
+        time.sleep(0.2)
+
+
+def _decode_to(  # noqa: PLR0917
+    conn: Connection,
+    path: Path,
+    request: DecodeRequest,
+    limits: DecodeLimits,
+    budget: _SpillBudget,
+    spill_dir: str,
+) -> None:
+    """Decode `path` under the limits, sending its description, its chunks (frames as
+    files in `spill_dir`) and its report, or why it failed."""
     try:
         apply_limits(limits)
-        with open_media(Path(path), limits) as media:
+        with open_media(path, limits) as media:
             conn.send(("info", media.info))
             for number, chunk in enumerate(media.iter_raw_chunks(request)):
                 budget.take(
@@ -156,10 +215,10 @@ def _decode_child(  # noqa: PLR0917  a Process target takes positional arguments
                 "(decode.memory_bytes)",
             )
         )
+    except (BrokenPipeError, ConnectionResetError):
+        raise
     except Exception as err:  # a decoder bug must become a reason, not a lost run
         conn.send(("error", f"the decoder failed: {type(err).__name__}: {err}"))
-    finally:
-        conn.close()
 
 
 def start_without_main(process: Any) -> None:
@@ -185,18 +244,28 @@ class DecodeProcess(Closing):
         self.report: DecodeReport | None = None
         self._deadline = time.monotonic() + limits.wall_s
         ctx = mp_context()
-        self._spill_dir = _spill_dir()
+        self._spill_dir: str | None = None
         self._budget = _SpillBudget(ctx, limits.spill_bytes)
         self._conn, child_conn = ctx.Pipe(duplex=False)
         self._process = ctx.Process(
             target=_decode_child,
-            args=(child_conn, str(path), request, limits, self._spill_dir, self._budget),
+            args=(
+                child_conn,
+                str(path),
+                request,
+                limits,
+                self._budget,
+                os.getpid(),
+            ),
             name=f"videolearn-decode:{path.name}",
             daemon=True,
         )
         start_without_main(self._process)
         child_conn.close()
         kind, payload = self._receive()
+        if kind == "spill":
+            self._spill_dir = str(payload)
+            kind, payload = self._receive()
         if kind != "info":
             self.close()
             raise MediaError(path, f"the decoder sent {kind!r} before the file's description")
@@ -260,7 +329,8 @@ class DecodeProcess(Closing):
             self._process.kill()
         self._process.join(timeout=10)
         self._conn.close()
-        shutil.rmtree(self._spill_dir, ignore_errors=True)
+        if self._spill_dir is not None:
+            shutil.rmtree(self._spill_dir, ignore_errors=True)
 
 
 def open_decode(path: Path, request: DecodeRequest, limits: DecodeLimits) -> DecodeProcess:

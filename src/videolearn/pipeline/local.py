@@ -15,6 +15,7 @@ that writes a file's ledger state.
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from videolearn.config import Settings
-from videolearn.errors import ExtractorError, MediaError
+from videolearn.errors import ExtractorError, MediaError, StoreWriteError
 from videolearn.extractors.base import Extractor, VideoContext
 from videolearn.extractors.runner import open_extractor_decode, run_extractors
 from videolearn.ingest.decode import DecodeReport, MediaChunk
@@ -34,7 +35,10 @@ from videolearn.pipeline.workers import ExtractorWorkers, open_extractor_workers
 from videolearn.store import ExtractorOutput, Store, version_tag
 from videolearn.store.ledger import FileEntry, FileStatus, Ledger
 from videolearn.store.tables import VideoRow
-from videolearn.types import MediaInfo
+from videolearn.types import MediaInfo, shown_path
+
+# Where in its Rust source Lance raised: ", /root/.cargo/.../commit.rs:1663:50".
+_SOURCE_PLACE = re.compile(r",?\s*/\S+\.rs:\d+:\d+")
 
 
 class _FileStates:
@@ -119,7 +123,9 @@ class LocalPipeline:
             LibraryLockedError: another process is writing to the library.
         """
         progress = progress or Silent()
-        found = list(iter_media_files(Path(p) for p in paths))
+        found = list(
+            iter_media_files((Path(p) for p in paths), self.settings.decode.follow_links_out)
+        )
         results: list[IndexResult] = []
         with self.store.writing(), ExitStack() as stack:
             run_id = self.store.ledger.start_run()
@@ -199,7 +205,7 @@ class LocalPipeline:
             return _Started(self.files.failed(key, err.reason))
         if self._is_current(identity.sha256):
             # Same content seen before (moved, renamed, copied or touched).
-            self.store.set_path(identity.sha256, key)
+            self.store.set_path(identity.sha256, shown_path(key))
             result = self.files.indexed(identity, IndexStatus.UNCHANGED)
             self._drop_if_unreferenced(previous, identity.sha256)
             return _Started(result)
@@ -244,7 +250,14 @@ class LocalPipeline:
             ExtractorOutput(ex.name, ex.version, signals[ex.name], ex.revision)
             for ex in self.extractors
         ]
-        self.store.write_video(video_row(identity, info, decode.report), outputs)
+        try:
+            self.store.write_video(video_row(identity, info, decode.report), outputs)
+        except (OSError, RuntimeError) as err:  # Lance's I/O errors come as RuntimeErrors
+            raise StoreWriteError(
+                f"stopped: {shown_path(key)} could not be written to the library "
+                f"({_first_line(err)}); everything stored before it is intact, and the next "
+                "run goes on from this file"
+            ) from None
         stored = StoredVideo(video_id, key, identity.md5, signals)
         for hook in hooks:
             try:
@@ -269,6 +282,13 @@ class LocalPipeline:
             self.store.delete_video(previous.video_id)
 
 
+def _first_line(err: BaseException) -> str:
+    """An error's first line without the source location Lance appends to it."""
+    lines = str(err).strip().splitlines()
+    line = _SOURCE_PLACE.sub("", lines[0] if lines else type(err).__name__)
+    return line[:300]
+
+
 def video_row(identity: FileIdentity, info: MediaInfo, report: DecodeReport) -> VideoRow:
     """A video's row in the `videos` table, from its identity, probe and decode."""
     size = report.display_size_px or (
@@ -277,7 +297,7 @@ def video_row(identity: FileIdentity, info: MediaInfo, report: DecodeReport) -> 
     duration_s = info.duration_s if info.duration_s > 0 else report.decoded_end_s
     return VideoRow(
         video_id=identity.sha256,
-        path=str(identity.path),
+        path=shown_path(identity.path),
         size_bytes=identity.size_bytes,
         duration_s=duration_s,
         container=info.container,

@@ -9,6 +9,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
+from videolearn.types import shown_path
+
 
 class IndexStatus(StrEnum):
     """What an index run did with a file."""
@@ -30,7 +32,7 @@ class IndexResult:
     def to_json(self) -> dict[str, str | None]:
         """The `index --json` line."""
         return {
-            "path": self.path,
+            "path": shown_path(self.path),
             "video_id": self.video_id,
             "status": str(self.status),
             "reason": self.reason,

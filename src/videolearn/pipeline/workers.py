@@ -43,7 +43,13 @@ from videolearn.extractors.base import (
     describe_failure,
 )
 from videolearn.ingest.decode import DecodeRequest, FrameBatch, FrameSampling, MediaChunk
-from videolearn.ingest.worker import mp_context, open_decode, process_alive, start_without_main
+from videolearn.ingest.worker import (
+    exit_when_gone,
+    mp_context,
+    open_decode,
+    process_alive,
+    start_without_main,
+)
 from videolearn.types import Closing
 
 # How often a wait on a worker checks that it is still alive.
@@ -143,6 +149,7 @@ def _worker_main(  # noqa: PLR0917  a Process target takes positional arguments
     """
     # A Ctrl-C in the terminal reaches the whole process group: the index process decides.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    exit_when_gone(index_pid)
     built = Settings.model_validate(settings)
     extractors: list[Extractor] = []
     for cls in classes:

@@ -7,10 +7,13 @@ marks files for the next run.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from dataclasses import dataclass
 from enum import StrEnum
+
+from videolearn.types import shown_path
 
 
 class FileStatus(StrEnum):
@@ -33,9 +36,25 @@ class FileEntry:
     reason: str | None
 
 
-def _entry(row: tuple[str, str | None, int | None, int | None, str, str | None]) -> FileEntry:
+def _key(path: str) -> str | bytes:
+    """How a path is kept: as text when it is UTF-8, else as its bytes (a BLOB), so that
+    every name a file system allows round-trips (SQLite text must be UTF-8)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+    return path
+
+
+def _path(key: str | bytes) -> str:
+    return os.fsdecode(key) if isinstance(key, bytes) else key
+
+
+def _entry(
+    row: tuple[str | bytes, str | None, int | None, int | None, str, str | None],
+) -> FileEntry:
     path, video_id, size_bytes, mtime_ns, status, reason = row
-    return FileEntry(path, video_id, size_bytes, mtime_ns, FileStatus(status), reason)
+    return FileEntry(_path(path), video_id, size_bytes, mtime_ns, FileStatus(status), reason)
 
 
 class Ledger:
@@ -48,7 +67,7 @@ class Ledger:
     def get(self, path: str) -> FileEntry | None:
         row = self._db.execute(
             "SELECT path, video_id, size_bytes, mtime_ns, status, reason FROM files WHERE path=?",
-            (path,),
+            (_key(path),),
         ).fetchone()
         return _entry(row) if row else None
 
@@ -68,7 +87,15 @@ class Ledger:
             " video_id=excluded.video_id, size_bytes=excluded.size_bytes,"
             " mtime_ns=excluded.mtime_ns, status=excluded.status, reason=excluded.reason,"
             " updated_at=excluded.updated_at",
-            (path, video_id, size_bytes, mtime_ns, str(status), reason, time.time()),
+            (
+                _key(path),
+                video_id,
+                size_bytes,
+                mtime_ns,
+                str(status),
+                None if reason is None else shown_path(reason),  # it may quote a name
+                time.time(),
+            ),
         )
 
     def entries(self, status: FileStatus | None = None) -> list[FileEntry]:
@@ -84,13 +111,13 @@ class Ledger:
         rows = self._db.execute(
             "SELECT path FROM files WHERE video_id=? ORDER BY path", (video_id,)
         )
-        return [r[0] for r in rows]
+        return [_path(r[0]) for r in rows]
 
     def remove_video(self, video_id: str) -> None:
         self._db.execute("DELETE FROM files WHERE video_id=?", (video_id,))
 
     def remove_path(self, path: str) -> None:
-        self._db.execute("DELETE FROM files WHERE path=?", (path,))
+        self._db.execute("DELETE FROM files WHERE path=?", (_key(path),))
 
     def start_run(self) -> int:
         cur = self._db.execute("INSERT INTO runs (started_at) VALUES (?)", (time.time(),))
