@@ -101,7 +101,7 @@ def exit_when_gone(pid: int, leftover: str | None = None, every_s: float = 0.5) 
             time.sleep(every_s)
         # The main thread may still be writing a chunk into the folder: remove until gone.
         deadline = time.monotonic() + 2.0
-        while leftover is not None and os.path.exists(leftover) and time.monotonic() < deadline:
+        while leftover is not None and Path(leftover).exists() and time.monotonic() < deadline:
             shutil.rmtree(leftover, ignore_errors=True)
             time.sleep(0.01)
         os._exit(1)
@@ -172,7 +172,7 @@ def _decode_child(  # noqa: PLR0917  a Process target takes positional arguments
     # The starter removes the folder when it closes the decode (and ends this child); until
     # then this child stays, idle, so that its watch removes the folder should the starter
     # be killed first.
-    while os.path.exists(spill_dir):
+    while Path(spill_dir).exists():
         time.sleep(0.2)
 
 
