@@ -302,6 +302,22 @@ class StoreContract(ABC):
         assert [h.video_id for h in store.search_text_vectors(query, video_ids=[A])] == [A]
         assert store.search_text_vectors(query, kinds=["e5_text"]) == []
         assert [h.video_id for h in store.search_text_vectors(query, max_distance=0.01)] == [B]
+        assert all(h.background is None for h in hits)
+
+    def test_vector_hits_say_how_their_text_scores_for_background_queries(
+        self, store: Store
+    ) -> None:
+        self.write(store, A)
+        self.write(store, B)
+        rng = np.random.default_rng(0)
+        background = rng.normal(size=(5, len(_unit(1)))).astype(np.float32)
+        background /= np.linalg.norm(background, axis=1, keepdims=True)
+        rows = {r.video_id: np.asarray(r.vector) for r in store.rows_of(TextVectorRow, A)}
+        rows |= {r.video_id: np.asarray(r.vector) for r in store.rows_of(TextVectorRow, B)}
+        for hit in store.search_text_vectors(_unit(1), 10, background=background):
+            unit = rows[hit.video_id] / np.linalg.norm(rows[hit.video_id])
+            similarity = background @ unit
+            assert hit.background == pytest.approx((similarity.mean(), similarity.std()), abs=1e-5)
 
     def test_embedding_matrix_lines_up_with_its_places(self, store: Store) -> None:
         self.write(store, A)
@@ -355,6 +371,10 @@ class StoreContract(ABC):
         assert [h.video_id for h in store.search_text("lighthouse")] == [B]
         target = store.rows_of(TextVectorRow, B)[0]
         assert store.search_text_vectors(np.asarray(target.vector, np.float32), 1)[0].video_id == B
+        # Indexed, the vectors are read from the table for the background statistics.
+        unit = np.asarray(target.vector, np.float32) / np.linalg.norm(target.vector)
+        [hit] = store.search_text_vectors(unit, 1, background=unit[None, :])
+        assert hit.background == pytest.approx((1.0, 0.0), abs=1e-5)
         store.cleanup_versions(0)
         assert [h.video_id for h in store.search_text("lighthouse")] == [B]
         assert store.version_count() <= 2 * len(store.table_counts())

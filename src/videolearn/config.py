@@ -225,9 +225,22 @@ class SearchSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    # With --all and in combined queries, a moment found by meaning alone counts when the
-    # cosine similarity of its text vector to the query's is at least this.
-    min_similarity: float = Field(default=0.85, ge=-1.0, le=1.0)
+    # A moment found by meaning alone is shown when its relevance is at least this: how
+    # many standard deviations its text's similarity to the query stands above that
+    # text's similarity to a fixed set of unrelated queries (multilingual-e5's cosines sit
+    # at 0.75-0.85 for unrelated text, and short texts score high for anything). On the
+    # generated search set: right answers 4.5-11 (median 6.6), the best moment for a query
+    # with no answer 1.6-4.3 (bench/search_quality.py).
+    min_relevance: float = Field(default=4.5)
+    # The same for sound class names ("Telephone", "Speech"): one or two words each, they
+    # come close to many queries; a query that names a sound matches them by their words.
+    min_sound_relevance: float = Field(default=6.0)
+    # Of the moments found by meaning alone, only those whose relevance is at least this
+    # share of the best one's are shown.
+    relative_relevance: float = Field(default=0.75, ge=0, le=1)
+    # Before the relevance floor, with --all and in combined queries: only text vectors at
+    # least this cosine-similar to the query are looked at.
+    min_similarity: float = Field(default=0.75, ge=-1.0, le=1.0)
     # With --all and in combined queries, at most this many moments per ranking.
     all_limit: int = Field(default=10_000, ge=1)
     # Hits of one video and modality at most this far apart that both hold the query's

@@ -111,6 +111,23 @@ def test_words_on_screen_find_their_caption(library: Path, embedder: TextEmbedde
     assert "**Straße**" in street.snippet
 
 
+@pytest.mark.parametrize(
+    "query", ["stock market crash", "a cat sleeping on the sofa", "Flughafen Check-in Schalter"]
+)
+def test_a_query_nothing_answers_returns_nothing(
+    library: Path, embedder: TextEmbedder, query: str
+) -> None:
+    assert _search(library, query, embedder) == []
+    assert _search(library, query, embedder, limit=None, every=True) == []
+
+
+def test_only_moments_that_answer_are_shown(library: Path, embedder: TextEmbedder) -> None:
+    # Every moment of the library is near any query by cosine (0.75-0.85): only the
+    # caption holding the word, and what means the same, come back.
+    hits = _search(library, "harbour", embedder)
+    assert hits and all(Path(h.path).name == "english.mp4" for h in hits)
+
+
 def test_a_query_in_one_language_finds_speech_in_others(
     library: Path, embedder: TextEmbedder
 ) -> None:

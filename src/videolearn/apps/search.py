@@ -9,13 +9,14 @@ moments' text vectors (`text_embed`: meaning, across languages; w = 1), and, whe
 model is set up (`clip.model`), the similarity of the query's CLIP text vector to the
 frames' image vectors (`visual` moments; w = 1). Hits next to each other in one video and
 one modality that both hold the query's words, or are both frames, are merged into one
-moment.
+moment. Only what answers is shown: a moment that holds every word of the query, or whose
+text vector's `relevance` (its similarity to the query against its similarity to
+unrelated queries) reaches `search.min_relevance`, or a frame `clip.min_similarity` close.
 
 A query may name a modality (`sound:laughter`) and may join parts with `&`: the moments of
 the first part that overlap a moment of every other part in the same video
 (`sound:laughter & speech:birthday`: laughter while someone says "birthday"). Each part is
-then matched as `--all` matches: its words, or a text vector at least
-`search.min_similarity` close.
+then matched as `--all` matches: its words, or a relevant text vector.
 """
 
 from __future__ import annotations
@@ -153,6 +154,8 @@ class _Candidate:
     fused: float = 0.0
     scores: dict[str, float] = field(default_factory=dict)
     language: str | None = None
+    # Whether a ranking found it relevant enough to show (`relevant`), not merely near.
+    shown: bool = False
 
 
 def search_moments(  # noqa: PLR0917  the query and how to answer it
@@ -164,9 +167,9 @@ def search_moments(  # noqa: PLR0917  the query and how to answer it
     every: bool = False,
     clip: ClipModel | None = None,
 ) -> list[MomentHit]:
-    """The moments that answer `query`: the best `limit` first, or with `every` all that
-    match (their words, a text vector `search.min_similarity` close, or a frame
-    `clip.min_similarity` close) grouped by video in time order.
+    """The moments that answer `query` (every word of it, a relevant text vector, or a
+    frame `clip.min_similarity` close): the best `limit` first, or with `every` all of
+    them grouped by video in time order. A query nothing answers gets an empty list.
 
     Args:
         library: an opened library.
@@ -283,6 +286,7 @@ class _Ranker:
             modality: str,
             text: str,
             value: float,
+            relevant: bool = True,
         ) -> None:
             # One moment per text: sounds of several classes can share a span.
             text = text.strip()
@@ -291,10 +295,15 @@ class _Ranker:
             if candidate is None:
                 candidate = found[key] = _Candidate(video_id, modality, span, text)
             # A full-text hit counts by the share of the query's words it holds: a moment
-            # that shares only "the" with the query is not a first-rank answer.
-            weight = len(words & _words(text)) / len(words) if ranking == "text" and words else 1
+            # that shares only "the" with the query is not a first-rank answer, and is
+            # shown only when it holds every word (a sound's name, half of them).
+            weight = 1.0
+            if ranking == "text" and words:
+                weight = len(words & _words(text)) / len(words)
+                relevant = weight >= (0.5 if modality == "sound" else 1.0)
             candidate.fused += weight / (RRF_K + rank)
             candidate.scores[ranking] = max(candidate.scores.get(ranking, value), value)
+            candidate.shown = candidate.shown or relevant
 
         # The full-text search runs in LanceDB while the query is embedded beside it (both
         # let go of the GIL), on threads kept between searches (starting one cost 1.6 ms).
@@ -325,17 +334,27 @@ class _Ranker:
                     most,
                     stored_only=False,
                     nprobes=self.options.vector_nprobes,
+                    background=background_queries(self.embedder),
                 )
             for rank, hit in enumerate(text_hits.result(), start=1):
                 text = hit.text or hit.label
                 add("text", rank, hit.video_id, hit.span, hit.modality, text, hit.bm25)
         known = [h for h in vector_hits if h.kind in VECTOR_MODALITIES]
-        for rank, vhit in enumerate(known, start=1):
+        values = [relevance(h) for h in known]
+        # Meaning has no words to check: of what passes the floor, only what comes near
+        # the best answer is shown ("market" finds "CITY MARKET" at 7.1, and then
+        # "HARBOUR FERRY" at 5.0).
+        near_best = self.options.relative_relevance * max(values, default=0.0)
+        for rank, (vhit, value) in enumerate(zip(known, values, strict=True), start=1):
             modality = VECTOR_MODALITIES[vhit.kind]
-            add("vector", rank, vhit.video_id, vhit.span, modality, vhit.text, 1.0 - vhit.distance)
+            floor = self.options.min_sound_relevance if modality == "sound" else None
+            relevant = value >= max(floor or self.options.min_relevance, near_best)
+            if every and not relevant:
+                continue
+            add("vector", rank, vhit.video_id, vhit.span, modality, vhit.text, value, relevant)
         if not modalities or "visual" in modalities:
             self._rank_frames(part.text, depth, every, add)
-        candidates = list(found.values())
+        candidates = [c for c in found.values() if c.shown]
         _describe(self.library, candidates, bool(self.filters.language))
         if self.filters.language:
             candidates = [
@@ -368,7 +387,60 @@ class _Ranker:
             order = order[similarity[order] >= clip_settings.min_similarity]
         for rank, i in enumerate(order, start=1):
             place = places[i]
-            add("visual", rank, place.video_id, place.span, "visual", "", float(similarity[i]))
+            value = float(similarity[i])
+            relevant = value >= clip_settings.min_similarity
+            add("visual", rank, place.video_id, place.span, "visual", "", value, relevant)
+
+
+# Queries about nothing in particular, in several languages: what a text scores for these
+# is what it scores for any query (`relevance`).
+BACKGROUND_QUERIES = (
+    "what is the weather forecast for tomorrow",
+    "how to cook rice in a pot",
+    "stock prices fell sharply today",
+    "the best hiking trails in the mountains",
+    "how do I reset my password",
+    "symptoms of the common cold",
+    "cheap flights to New York",
+    "a cat sleeping on the windowsill",
+    "the history of the Roman empire",
+    "electric cars and charging stations",
+    "Wie spät ist es jetzt in Tokio",
+    "Rezept für einen Schokoladenkuchen",
+    "¿Dónde está la estación de autobuses?",
+    "precio de la gasolina en España",
+    "Quel temps fait-il à Paris aujourd'hui",
+    "les résultats des élections municipales",
+    "il concerto di musica classica stasera",
+    "como aprender a tocar violão",
+    "de fiets staat in de garage",
+    "quantum computers and encryption",
+    "a children's drawing of a house",
+    "installing a new kitchen sink",
+    "the rules of chess for beginners",
+    "volunteers cleaning up the beach",
+)
+_background: np.ndarray | None = None
+
+
+def background_queries(embedder: QueryEmbedder) -> np.ndarray:
+    """The background queries' unit vectors (one a row), embedded once per process (all
+    query embedders here are the same model)."""
+    global _background
+    if _background is None:
+        vectors = np.stack([embedder.query(q) for q in BACKGROUND_QUERIES]).astype(np.float32)
+        _background = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    return _background
+
+
+def relevance(hit: VectorHit) -> float:
+    """How far a text vector's similarity to the query stands above what its text scores
+    for unrelated queries, in their standard deviations (a CSLS-style correction: short
+    and empty texts come close to every query, and would otherwise top every list)."""
+    if hit.background is None:
+        return 1.0 - hit.distance
+    mean, std = hit.background
+    return (1.0 - hit.distance - mean) / max(std, 1e-3)
 
 
 def _describe(library: Library, candidates: Iterable[_Candidate], languages: bool) -> None:

@@ -37,8 +37,8 @@ def search(  # noqa: PLR0917  typer options
         bool,
         typer.Option(
             "--all",
-            help="Every moment that matches (its words, or its meaning closer than "
-            "search.min_similarity), by video in time order.",
+            help="Every moment that answers (every word, or its meaning past "
+            "search.min_relevance), by video in time order.",
             metavar="",
         ),
     ] = False,

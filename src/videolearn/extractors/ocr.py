@@ -39,12 +39,11 @@ from videolearn.extractors.base import (
 )
 from videolearn.extractors.runs import RunTracker
 from videolearn.ingest.decode import FrameSampling, MediaChunk
+from videolearn.text import holds_words
 from videolearn.types import TimeSpan
 
 ENGINES = ("rapidocr", "tesseract")
 _GRID = 8  # the change test's cells per side
-# A reading is text when it has a letter or a digit in some script.
-_HAS_LETTER = re.compile(r"[^\W_]")
 
 
 @dataclass(frozen=True)
@@ -277,7 +276,7 @@ class _OcrPass(ExtractorPass):
             lines = [
                 ln
                 for ln in self.engine.read(image)
-                if ln.confidence >= o.min_confidence and _HAS_LETTER.search(ln.text)
+                if ln.confidence >= o.min_confidence and holds_words(ln.text)
             ]
             self.tracker.reading(t, lines)
             self.last_grey, self.last_read_s = grey, t

@@ -34,6 +34,7 @@ from videolearn.extractors.base import (
     VideoContext,
 )
 from videolearn.ingest.decode import AUDIO_RATE_HZ, MediaChunk
+from videolearn.text import holds_words
 from videolearn.types import TimeSpan
 
 BUNDLED_MODEL = "base"
@@ -292,8 +293,8 @@ class Transcriber:
                 )
             )
             text = "".join(w.word for w in words).strip() if words else seg.text.strip()
-            if not text:
-                continue
+            if not holds_words(text):
+                continue  # "...", "-": punctuation, or less than a word
             start_s = words[0].start_s if words else offset_s + seg.start
             end_s = words[-1].end_s if words else offset_s + seg.end
             mean_p = float(np.mean([w.probability for w in words])) if words else 0.0

@@ -171,8 +171,10 @@ class Store(Protocol):
         *,
         stored_only: bool = True,
         nprobes: int | None = None,
+        background: np.ndarray | None = None,
     ) -> list[VectorHit]:
-        """Text vectors nearest `vector` by cosine distance, best first."""
+        """Text vectors nearest `vector` by cosine distance, best first; with `background`
+        (unit query vectors, one per row), each hit's `background` statistics."""
         ...
 
     def embedding_matrix(

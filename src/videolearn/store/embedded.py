@@ -133,6 +133,7 @@ class _FlatVectors:
         video_ids: Sequence[str],
         max_distance: float | None,
         stored: Mapping[str, str] | None,
+        background: np.ndarray | None = None,
     ) -> list[VectorHit]:
         if not self.rows or limit < 1:
             return []
@@ -155,6 +156,7 @@ class _FlatVectors:
             part = np.argpartition(distance[candidates], limit - 1)[:limit]
             candidates = candidates[part]
         order = candidates[np.argsort(distance[candidates], kind="stable")]
+        stats = _background_stats(self.unit[order], background)
         return [
             VectorHit(
                 self.rows[i]["video_id"],
@@ -164,9 +166,24 @@ class _FlatVectors:
                 self.rows[i]["model"],
                 self.rows[i]["text"] or "",
                 float(distance[i]),
+                stats[n] if stats else None,
             )
-            for i in order
+            for n, i in enumerate(order)
         ]
+
+
+def _background_stats(
+    vectors: np.ndarray, background: np.ndarray | None
+) -> list[tuple[float, float]]:
+    """Each vector's mean and standard deviation of cosine similarity to the background
+    queries (unit rows); none without them."""
+    if background is None or not len(vectors):
+        return []
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    similarity = (vectors / np.where(norms == 0, 1, norms)) @ background.T  # (N, Q)
+    return [
+        (float(m), float(s)) for m, s in zip(similarity.mean(1), similarity.std(1), strict=True)
+    ]
 
 
 def _rows(video_id: str, output: ExtractorOutput) -> dict[str, list[dict[str, Any]]]:
@@ -429,12 +446,14 @@ class LibraryStore(Closing):
         *,
         stored_only: bool = True,
         nprobes: int | None = None,
+        background: np.ndarray | None = None,
     ) -> list[VectorHit]:
         """Text vectors nearest `vector` (by cosine distance), best first;
         only of `kinds` (`e5_speech`, ...) and `video_ids` when given, and only those at
         most `max_distance` away when given. Of stored videos only unless `stored_only`
         is False (for a caller that checks its own hits). `nprobes`: the ANN index's
-        partitions to look in (LanceDB's default when None)."""
+        partitions to look in (LanceDB's default when None). With `background` (unit
+        query vectors, one a row), each hit says how its text scores for those."""
         _where(kind=kinds, video_id=video_ids)  # checks them, whichever path answers
         flat = self._flat_text_vectors()
         if flat is not None:
@@ -445,12 +464,16 @@ class LibraryStore(Closing):
                 video_ids,
                 max_distance,
                 self.stored_paths() if stored_only else None,
+                background,
             )
         table = self._tables["text_vectors"]
         # A vector query (LanceDB types `search` by its general builder).
         query: Any = table.search(np.asarray(vector, dtype=np.float32), vector_column_name="vector")
-        # Not the vectors themselves: turning them into lists costs more than the search.
+        # Not the vectors themselves (turning them into lists costs more than the search),
+        # unless the background statistics need them.
         columns = ["key", "video_id", "start_s", "end_s", "kind", "model", "text", "_distance"]
+        if background is not None:
+            columns.append("vector")
         query = query.distance_type("cosine").select(columns)
         if nprobes is not None:
             query = query.nprobes(nprobes)
@@ -463,6 +486,11 @@ class LibraryStore(Closing):
             found = self._of_stored_videos(lambda n: list(query.limit(n).to_list()), limit)
         else:
             found = list(query.limit(limit).to_list())
+        stats = (
+            _background_stats(np.asarray([r["vector"] for r in found], np.float32), background)
+            if background is not None and found
+            else []
+        )
         return [
             VectorHit(
                 r["video_id"],
@@ -472,8 +500,9 @@ class LibraryStore(Closing):
                 r["model"],
                 r["text"] or "",
                 float(r["_distance"]),
+                stats[n] if stats else None,
             )
-            for r in found
+            for n, r in enumerate(found)
         ]
 
     def _flat_text_vectors(self) -> _FlatVectors | None:

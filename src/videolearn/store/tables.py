@@ -354,6 +354,9 @@ class VectorHit:
     model: str
     text: str
     distance: float
+    # The mean and standard deviation of the vector's cosine similarity to the background
+    # queries the search passed, when it passed some: what this text scores for anything.
+    background: tuple[float, float] | None = None
 
     @property
     def span(self) -> TimeSpan:

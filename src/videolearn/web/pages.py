@@ -95,8 +95,7 @@ def search_page(request: Request, q: Annotated[str, Query(max_length=1000)] = ""
         for hit in hits:  # best first: a video is placed by its best moment
             by_video.setdefault(hit.video_id, []).append(hit)
         lib = _library(request)
-        for video_id, found in by_video.items():
-            found.sort(key=lambda h: h.span.start_s)
+        for video_id, found in by_video.items():  # each video's moments best first too
             groups.append(
                 {
                     "video_id": video_id,
