@@ -323,11 +323,16 @@ class _Answer:
             reasons = self._reasons(head, scores)
             if head in contained:
                 reasons.insert(0, contained[head])
+            # A shared stretch ("contains 0:02-0:07 of X") is a reason whatever the blend.
+            if head not in contained and (score[i] < self.settings.min_score or not reasons):
+                continue
             results.append(
                 Recommendation(
                     video.video_id, video.path, float(score[i]), scores, tuple(reasons), copies
                 )
             )
+        # Chosen for diversity, shown by score.
+        results.sort(key=lambda r: -r.score)
         return Recommendations(
             tuple(profiles.videos[r] for r in rows), tuple(duplicates), tuple(results)
         )
