@@ -44,6 +44,9 @@ COMMON_KEY_VIDEOS = 50
 # `tests/integration/test_sound.py`).
 LEAD_S = 0.7
 TRAIL_S = 1.4
+# A run that ends this close to a fingerprint's last item reaches the end of its sound (an
+# alignment one item off stops a little short of it).
+_END_SLACK_ITEMS = 2
 
 
 @dataclass(frozen=True)
@@ -185,8 +188,12 @@ def _chance_bits(a: np.ndarray, b_items: np.ndarray, b_first: int) -> np.ndarray
 
 
 def _span(fp: Fingerprint, first: int, last: int) -> TimeSpan:
+    """Items `first` to `last` of `fp` as the stretch of sound they agree on; a run from
+    the first item or to the last reaches the sound's start or end (the last item sums up
+    the last seconds of the sound, which the trail constant would cut short)."""
     start_s = fp.time_of(first) + LEAD_S if first > 0 else fp.start_s
-    end_s = min(fp.time_of(last) + TRAIL_S, fp.end_s)
+    reaches_end = last >= len(fp.items) - 1 - _END_SLACK_ITEMS
+    end_s = fp.end_s if reaches_end else min(fp.time_of(last) + TRAIL_S, fp.end_s)
     return TimeSpan(start_s, max(start_s, end_s))
 
 
@@ -244,19 +251,28 @@ class FingerprintIndex:
             return {}
         owner = np.concatenate(owners).astype(np.int64)
         offset = np.concatenate(positions).astype(np.int64) - np.concatenate(q_pos)
-        # Offsets a position apart are the same alignment (the items fall between).
-        coarse = offset // 2
-        pair = owner * (1 << 32) + (coarse + (1 << 31))
-        pairs, votes = np.unique(pair, return_counts=True)
-        keep = votes >= min_votes
         skip = {self.by_id[v] for v in exclude if v in self.by_id}
-        out: dict[int, list[tuple[int, int]]] = {}
-        for p, n in zip(pairs[keep].tolist(), votes[keep].tolist(), strict=True):
-            video = p >> 32
-            if video in skip:
-                continue
-            out.setdefault(video, []).append((n, ((p & 0xFFFFFFFF) - (1 << 31)) * 2))
-        return {video: [o for _, o in sorted(found, reverse=True)] for video, found in out.items()}
+        best: dict[int, dict[int, int]] = {}
+        # Offsets a position apart are the same alignment (the items fall between): votes
+        # are counted in bins of two, on two grids a position apart, so that votes split
+        # across a bin's edge from one side count together from the other (else A found
+        # B and B did not find A).
+        for shift in (0, 1):
+            coarse = (offset + shift) // 2
+            pair = owner * (1 << 32) + (coarse + (1 << 31))
+            pairs, votes = np.unique(pair, return_counts=True)
+            keep = votes >= min_votes
+            for p, n in zip(pairs[keep].tolist(), votes[keep].tolist(), strict=True):
+                video = p >> 32
+                if video in skip:
+                    continue
+                at = ((p & 0xFFFFFFFF) - (1 << 31)) * 2 - shift  # the bin's first offset
+                votes_at = best.setdefault(video, {})
+                votes_at[at] = max(votes_at.get(at, 0), n)
+        return {
+            video: [o for o, _ in sorted(found.items(), key=lambda f: (-f[1], f[0]))]
+            for video, found in best.items()
+        }
 
     def alike(
         self,
