@@ -87,8 +87,14 @@ def shown_path(path: str | Path) -> str:
     bytes on POSIX, and Python holds the bytes that are not UTF-8 as lone surrogates,
     which no terminal, JSON reader, SQLite text or Arrow string accepts."""
     text = str(path)
+    return text if is_utf8(text) else os.fsencode(text).decode("utf-8", "backslashreplace")
+
+
+def is_utf8(text: str) -> bool:
+    """Whether `text` can be written as UTF-8 (a name read from a file system holds lone
+    surrogates where its bytes are not UTF-8)."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        return os.fsencode(text).decode("utf-8", "backslashreplace")
-    return text
+        return False
+    return True

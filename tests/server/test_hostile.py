@@ -43,15 +43,19 @@ def _bodies(n: int) -> list[bytes]:
     return [f"client {i} ".encode() * (1000 + 37 * i) for i in range(n)]
 
 
+def _at_once(
+    client: httpx.Client, url: str, bodies: list[bytes], auth: dict
+) -> list[httpx.Response]:
+    """Each body POSTed to `url`, 16 requests at a time; the answers in order."""
+    with ThreadPoolExecutor(16) as pool:
+        return list(pool.map(lambda body: client.post(url, content=body, headers=auth), bodies))
+
+
 def test_same_name_uploads_at_once_each_get_their_own_file(served) -> None:
     settings, client, auth = served
     bodies = _bodies(100)
 
-    def upload(body: bytes) -> httpx.Response:
-        return client.post("/api/v1/uploads?name=same.mp4", content=body, headers=auth)
-
-    with ThreadPoolExecutor(16) as pool:
-        answers = list(pool.map(upload, bodies))
+    answers = _at_once(client, "/api/v1/uploads?name=same.mp4", bodies, auth)
     assert [a.status_code for a in answers] == [201] * len(bodies), {
         a.status_code: a.text for a in answers if a.status_code != 201
     }
@@ -67,11 +71,7 @@ def test_files_to_hash_at_once_are_each_hashed_as_sent(served) -> None:
     _, client, auth = served
     bodies = _bodies(24)
 
-    def md5(body: bytes) -> httpx.Response:
-        return client.post("/api/v1/hash?name=same.mp4&signal=md5", content=body, headers=auth)
-
-    with ThreadPoolExecutor(12) as pool:
-        answers = list(pool.map(md5, bodies))
+    answers = _at_once(client, "/api/v1/hash?name=same.mp4&signal=md5", bodies, auth)
     for body, answer in zip(bodies, answers, strict=True):
         assert answer.status_code == 200, answer.text
         assert answer.json()[0]["hash"] == hashlib.md5(body).hexdigest()

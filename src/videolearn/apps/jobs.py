@@ -256,7 +256,7 @@ def receive_upload(library: Library, name: str, *, media: bool, keep: bool = Tru
             video or sound file's).
     """
     base = Path(name).name
-    if not _FILE_NAME.match(base) or base.startswith("."):
+    if not _FILE_NAME.match(base):  # a hidden name does not match either
         raise OptionError(f"{name!r} is not a file name with an extension")
     if media and not is_media_name(Path(base)):
         raise OptionError(f"{base}: not a known video or audio file extension")

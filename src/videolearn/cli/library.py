@@ -21,6 +21,7 @@ from videolearn.cli.common import (
     open_cli_library,
     show_progress,
 )
+from videolearn.types import shown_path
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -32,8 +33,6 @@ app = typer.Typer()
 
 def _say(result: IndexResult, as_json: bool) -> None:
     """A file's line, printed as soon as the file is done."""
-    from videolearn.types import shown_path
-
     if as_json:
         emit(result.to_json())
     else:
@@ -68,8 +67,6 @@ class _RichProgress(_Lines):
         self.media: TaskID = progress.add_task("", total=None, detail="")
 
     def file_started(self, path: Path, number: int, total: int) -> None:
-        from videolearn.types import shown_path
-
         self.progress.update(
             self.files, total=total, completed=number - 1, description=f"files {number}/{total}"
         )

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 
-from videolearn.types import shown_path
+from videolearn.types import is_utf8, shown_path
 
 
 class FileStatus(StrEnum):
@@ -39,11 +39,7 @@ class FileEntry:
 def _key(path: str) -> str | bytes:
     """How a path is kept: as text when it is UTF-8, else as its bytes (a BLOB), so that
     every name a file system allows round-trips (SQLite text must be UTF-8)."""
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        return os.fsencode(path)
-    return path
+    return path if is_utf8(path) else os.fsencode(path)
 
 
 def _path(key: str | bytes) -> str:
