@@ -304,6 +304,7 @@ def test_one_bad_entry_fails_alone_and_each_line_comes_as_its_file_is_done(
     write_av(folder / "short-picture.mp4", np.zeros((20, 48, 64, 3), np.uint8), 10, tone, 16000)
     outside = write_video(tmp_path / "outside.mp4", [(RED, 1.0)])
     (folder / "link-out.mp4").symlink_to(outside)
+    (folder / "dangling.mp4").symlink_to(folder / "gone.mp4")
     write_video(folder / "z-good.mp4", [(BLUE, 1.0)])
     library = tmp_path / "lib"
     command = [*CLI, "index", str(folder), "--library", str(library), "--json"]
@@ -319,13 +320,14 @@ def test_one_bad_entry_fails_alone_and_each_line_comes_as_its_file_is_done(
     assert first["status"] == "failed" and "symbolic links" in first["reason"]
     assert results["link-out.mp4"]["status"] == "failed"
     assert "not followed" in results["link-out.mp4"]["reason"]
+    assert results["dangling.mp4"]["reason"] == "is a link that leads nowhere"
     for name in ("caf\\xe9.mp4", "short-sound.mp4", "short-picture.mp4", "z-good.mp4"):
         assert results[name]["status"] == "indexed", results[name]
     # The odd name is kept as bytes: the next run finds it unchanged.
     again = lines(run("index", folder / odd_name, "--library", library, "--json"))
     assert again[0]["status"] == "unchanged"
     status = lines(run("status", "--library", library, "--json"))[0]
-    assert status["videos"] == {"indexed": 4, "failed": 2, "pending": 0}
+    assert status["videos"] == {"indexed": 4, "failed": 3, "pending": 0}
     shown = run("show", folder / odd_name, "--library", library)
     assert shown.returncode == 0 and "caf\\xe9.mp4" in shown.stdout
 

@@ -137,6 +137,8 @@ def stat_file(path: Path, max_size_bytes: int) -> os.stat_result:
     try:
         st = path.stat()
     except FileNotFoundError:
+        if path.is_symlink():
+            raise MediaError(path, "is a link that leads nowhere") from None
         raise MediaError(path, "the file vanished before it could be read") from None
     except PermissionError:
         raise MediaError(path, "permission denied when reading the file") from None
