@@ -206,8 +206,9 @@ class RecommendSettings(BaseModel):
     # A video is recommended only from this blended score, and only with a reason: a list
     # filled up with 0.00s and no reason is worse than a short one.
     min_score: float = Field(default=0.1, ge=0, le=1)
-    # Two videos are copies when each has at least this share of its vPDQ frames in the
-    # other (less is a shared stretch: an intro, a quoted clip).
+    # Two videos are copies when each has at least this share of its drawn frames alike in
+    # the other (less is a shared stretch: an intro, a quoted clip), and, when both have
+    # sound, as much of its sound is the same recording (`apps.copies`).
     copy_min_share: float = Field(default=0.8, ge=0, le=1)
 
 

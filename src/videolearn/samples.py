@@ -117,23 +117,32 @@ def _write_samples(
 
 
 def _h264(
-    out: av.container.OutputContainer, rate: Fraction, width: int, height: int
+    out: av.container.OutputContainer, rate: Fraction, width: int, height: int, crf: int = 18
 ) -> av.VideoStream:
-    """An H.264 stream as the samples write it: fast, near-lossless, yuv420p."""
+    """An H.264 stream as the samples write it: fast, near-lossless (at CRF 18), yuv420p."""
     stream = out.add_stream("libx264", rate=rate)
     stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-    stream.options = {"preset": "ultrafast", "crf": "18"}
+    stream.options = {"preset": "ultrafast", "crf": str(crf)}
     return stream
 
 
 def write_av(
-    path: Path, frames: np.ndarray, fps: float, audio: np.ndarray, audio_rate_hz: int
+    path: Path,
+    frames: np.ndarray,
+    fps: float,
+    audio: np.ndarray,
+    audio_rate_hz: int,
+    *,
+    crf: int = 18,
 ) -> Path:
-    """Write (T, H, W, 3) uint8 RGB frames (H.264) and mono float audio in [-1, 1] (AAC)
-    to an MP4 file, as a camera or an editor would."""
+    """Write (T, H, W, 3) uint8 RGB frames (H.264 at `crf`: 18 near-lossless, 40 harsh)
+    and mono float audio in [-1, 1] (AAC) to an MP4 file, as a camera or an editor would."""
     with av.open(str(path), "w") as out:
         height, width = frames.shape[1:3]
-        vs = _h264(out, Fraction(fps).limit_denominator(), width, height)
+        # H.264 in yuv420p needs even sides.
+        frames = frames[:, : height - height % 2, : width - width % 2]
+        height, width = frames.shape[1:3]
+        vs = _h264(out, Fraction(fps).limit_denominator(), width, height, crf)
         aus = out.add_stream("aac", rate=audio_rate_hz)
         aus.layout = "mono"
         for image in frames:
@@ -391,6 +400,65 @@ SPOKEN_PASSAGES = {
     "fr": "Il fait beau aujourd'hui et nous allons au parc. Ma soeur a apporté un panier de "
     "pommes et du pain. Nous resterons là-bas jusqu'au soir.",
 }
+
+
+# The edits a re-upload usually carries; `edited` makes each (a harsh re-encode is
+# `write_av(..., crf=40)` of the frames as they are).
+EDITS = ("crop", "pad", "logo", "reencode", "resize", "letterbox", "mirror", "colour")
+
+
+def edited(frames: np.ndarray, edit: str) -> np.ndarray:
+    """(T, H, W, 3) frames with one of `EDITS` made to every frame."""
+    h, w = int(frames.shape[1]), int(frames.shape[2])
+    if edit == "crop":  # a tenth off each side, kept at that size
+        return frames[:, h // 10 : h - h // 10, w // 10 : w - w // 10].copy()
+    if edit == "pad":  # a crop, then bars on every side
+        inner = frames[:, h // 12 : h - h // 12, w // 12 : w - w // 12]
+        return np.pad(inner, ((0, 0), (h // 8, h // 8), (w // 8, w // 8), (0, 0)))
+    if edit == "logo":  # a solid badge over a quarter of the width in a corner
+        out = frames.copy()
+        out[:, h // 20 : h // 20 + h // 5, w - w // 20 - w // 4 : w - w // 20] = (250, 200, 30)
+        return out
+    if edit == "resize":  # a third of the size
+        import cv2
+
+        size = (max(2, w // 3), max(2, h // 3))
+        return np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
+    if edit == "letterbox":  # squeezed into bars above and below
+        import cv2
+
+        kept_h = h * 7 // 10
+        squeezed = np.stack(
+            [cv2.resize(f, (w, kept_h), interpolation=cv2.INTER_AREA) for f in frames]
+        )
+        top = (h - kept_h) // 2
+        return np.pad(squeezed, ((0, 0), (top, h - kept_h - top), (0, 0), (0, 0)))
+    if edit == "mirror":
+        return frames[:, :, ::-1].copy()
+    if edit == "colour":  # sepia, a little darker
+        tone = np.array([[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 0.131]])
+        sepia = frames.astype(np.float32) @ tone.T.astype(np.float32)
+        return np.asarray(np.clip(sepia * 0.85 + 10, 0, 255), np.uint8)
+    if edit == "reencode":
+        return frames
+    raise ValueError(f"no edit called {edit!r}: one of {', '.join(EDITS)}")
+
+
+def read_frames(path: Path, fps: float, width_px: int, seconds: float) -> np.ndarray:
+    """(T, H, W, 3) RGB frames of a video at `fps`, `width_px` wide, its first `seconds`."""
+    frames = []
+    with av.open(str(path)) as src:
+        stream = src.streams.video[0]
+        next_s = 0.0
+        for frame in src.decode(stream):
+            t = float(frame.time or 0.0)
+            if t >= seconds:
+                break
+            if t + 1e-6 >= next_s:
+                height = round(frame.height * width_px / frame.width / 2) * 2
+                frames.append(frame.to_ndarray(format="rgb24", width=width_px, height=height))
+                next_s += 1.0 / fps
+    return np.stack(frames)
 
 
 def cut_video(source: Path, target: Path, start_s: float, end_s: float) -> Path:

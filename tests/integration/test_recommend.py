@@ -22,7 +22,7 @@ from videolearn.samples import Caption, cut_video, song, write_av, write_caption
 
 CLI = [sys.executable, "-m", "videolearn"]
 RATE = 16_000
-WANTED = ["file_hash", "media_info", "fingerprint", "vpdq", "vpdq_cropped", "vpdq_tiles"]
+WANTED = ["file_hash", "media_info", "fingerprint", "sketch"]
 CHAIRS = "threatexchange/videos"
 # Where the song's stretches lie in each video: (song from, to, video from).
 PLACED = {"dance.mp4": (5.0, 15.0, 25.0), "holiday.mp4": (20.0, 32.0, 3.0)}
@@ -198,7 +198,11 @@ def test_a_persons_decision_on_copies_is_kept(library: Path, tmp_path: Path) -> 
     with open_library(settings=settings) as lib:
         assert {r.status for r in lib.index([media])} == {"unchanged"}
     answer = _similar(copy, "chair-19-sd-bar.mp4", media=media)
-    assert "chair-20-sd-bar.mp4" in _names(answer["results"])
+    # Two takes are never one family: chair-20 (with the copies it has) is recommended.
+    shown = _names(answer["results"]) + [
+        Path(c["path"]).name for r in answer["results"] for c in r["copies"]
+    ]
+    assert "chair-20-sd-bar.mp4" in shown
     assert "chair-20-sd-bar.mp4" not in _names(answer["duplicates"])
     song_answer = _similar(copy, "song.mp4", media=media)
     assert [(Path(d["path"]).name, d["reason"]) for d in song_answer["duplicates"]] == [

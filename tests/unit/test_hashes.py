@@ -22,6 +22,7 @@ from videolearn.extractors.hashes import (
     crop_uniform_borders,
     hamming_hex,
 )
+from videolearn.extractors.sketch import SketchExtractor
 
 REFERENCE = "threatexchange/vpdq-hashes"
 
@@ -159,3 +160,7 @@ def test_cropped_vpdq_takes_whole_frame_hashes_only_where_nothing_is_cut(
     assert [s.value for s in alone] == expected  # type: ignore[union-attr]
     same = [a.value == b.value for a, b in zip(both["vpdq"], both["vpdq_cropped"], strict=True)]  # type: ignore[union-attr]
     assert same == [True, False, True, True, False, True]
+
+
+class TestSketchContract(ExtractorContract):
+    extractor_class = SketchExtractor

@@ -16,10 +16,10 @@ Scores of one signal are made comparable with the others per query, not by one f
 cut-off: a candidate at the query's median scores 0 and a perfect match 1. The blend is
 their weighted mean; the list is diversified by maximal marginal relevance.
 
-A candidate that is a copy of a video of the query (same MD5, vPDQ frames matching both
-ways, or a person's decision) is listed under `duplicates`, never among the results;
-copies among the results collapse into one entry. Two videos that share only a stretch
-are not copies: the one is said to contain that stretch of the other.
+A candidate in the family of copies of a video of the query (`apps.copies`: one rule from
+pictures and sound, or a person's decision) is listed under `duplicates`, never among the
+results; copies among the results collapse into one entry. Two videos that share only a
+stretch of pictures are not copies: the one is said to contain that stretch of the other.
 """
 
 from __future__ import annotations
@@ -34,24 +34,17 @@ from typing import Any
 
 import numpy as np
 
+from videolearn.apps.copies import copies_of, describe_quote
 from videolearn.apps.search import fold_word
-from videolearn.apps.sound import SoundAlike, SoundIndexCache, clock, fingerprint_of
+from videolearn.apps.sound import SoundAlike, SoundIndexCache, fingerprint_of
 from videolearn.errors import OptionError
-from videolearn.extractors.hashes import parse_hash_value
 from videolearn.library import Library
 from videolearn.store import Store
 from videolearn.store.decisions import CopyDecision
-from videolearn.store.tables import SignalRow, VideoRow
-from videolearn.types import TimeSpan
+from videolearn.store.tables import VideoRow
 
 # Signals by name, in the order reasons are given.
 SIGNALS = ("same_audio", "look", "hearing", "meaning", "words", "sound_events")
-# vPDQ: frames nearer than this many bits are the same picture (vpdq's default).
-VPDQ_DISTANCE_BITS = 31
-VPDQ_MIN_QUALITY = 50
-# Copies are told from one frame (per quadrant) in this many seconds.
-FRAME_STEP_S = 0.5
-HASH_KINDS = ("vpdq", "vpdq_cropped", "vpdq_tiles")
 _WORD = re.compile(r"[^\W\d_]{3,}")
 
 
@@ -141,7 +134,6 @@ class Profiles:
     vocabulary: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
     labels: Any = None
     label_names: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
-    md5: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def build(cls, store: Store) -> Profiles:
@@ -168,7 +160,6 @@ class Profiles:
                 texts[m.video_id].append(m.text)
         out.words, out.vocabulary = _tfidf([" ".join(texts.get(i, ())) for i in ids])
         out.labels, out.label_names = _label_weights([labels.get(i, {}) for i in ids])
-        out.md5 = {r.video_id: r.value for r in store.signals_of_kind("md5")}
         return out
 
 
@@ -285,9 +276,7 @@ class _Answer:
         self.settings = library.settings.recommend
         self.profiles = profiles_of(library)
         self.rows = [self.profiles.row[v] for v in query if v in self.profiles.row]
-        self.hashes = _HashCache(library)
-        self.decisions = library.store.decisions.list()
-        self.decided = {(d.video_a, d.video_b): d.copy for d in self.decisions}
+        self.copies = copies_of(library)
         self.shared = self._shared_audio()
 
     def recommend(self, limit: int) -> Recommendations:
@@ -410,61 +399,36 @@ class _Answer:
 
     # -- copies ---------------------------------------------------------------------------
 
-    def _copy_reason(self, a: str, b: str) -> tuple[str | None, _Overlap | None]:
-        """Why `b` is a copy of `a` (None: it is not), and how their pictures overlap."""
-        decided = self.decided.get((a, b) if a <= b else (b, a))
-        if decided is not None:
-            return ("marked as a copy" if decided else None), None
-        md5 = self.profiles.md5
-        if md5.get(a) and md5.get(a) == md5.get(b):
-            return "same file (MD5)", None
-        tiles = self.library.settings.match.tiles_to_match
-        overlap = _picture_overlap(self.hashes, a, b, tiles)
-        share = self.settings.copy_min_share
-        if overlap.a_share >= share and overlap.b_share >= share:
-            return (
-                f"same pictures (vPDQ: {overlap.a_share:.0%} and {overlap.b_share:.0%} of frames)",
-                overlap,
-            )
-        return None, overlap
-
     def _set_apart(
         self, candidates: np.ndarray, pool: Sequence[int]
     ) -> tuple[list[Copy], list[int], dict[int, str]]:
-        """Copies of a query video among the candidates (each scored in `pool`, and any
-        that shares a query video's MD5 or was decided a copy), the rest of `pool`, and
-        what stretch of a query video some of those contain (by profile row)."""
-        profiles, query = self.profiles, self.query
-        query_md5 = {profiles.md5.get(q) for q in query} - {None}
-        decided = {
-            d.video_b if d.video_a in query else d.video_a
-            for d in self.decisions
-            if d.copy and (d.video_a in query or d.video_b in query)
-        }
-        position = {int(c): i for i, c in enumerate(candidates)}
-        checks = list(pool)
-        for video_id in decided | {v for v, m in profiles.md5.items() if m in query_md5}:
-            if profiles.row.get(video_id, -1) in position:
-                checks.append(position[profiles.row[video_id]])
-        self.hashes.prefetch(
-            [*query, *(profiles.videos[int(candidates[i])].video_id for i in checks)]
-        )
+        """The copies of the query's videos (every member of their families, `apps.copies`),
+        the rest of `pool`, and what stretch of a query video some of those quote (by
+        profile row)."""
+        profiles, query, copies = self.profiles, self.query, self.copies
         duplicates: list[Copy] = []
-        copied: set[int] = set()
+        listed: set[str] = set(query)
+        for q in query:
+            for member in sorted(copies.family(q) - listed):
+                video = profiles.videos[profiles.row[member]] if member in profiles.row else None
+                if video is None:
+                    continue
+                listed.add(member)
+                duplicates.append(Copy(member, video.path, copies.reason(q, member) or "", q))
         contained: dict[int, str] = {}
-        for i in dict.fromkeys(checks):
+        for i in pool:
             video = profiles.videos[int(candidates[i])]
             for q in query:
-                reason, overlap = self._copy_reason(q, video.video_id)
-                if reason:
-                    duplicates.append(Copy(video.video_id, video.path, reason, q))
-                    copied.add(i)
-                    break
-                span = overlap.a_span if overlap else None
-                if span and span.duration_s >= self.settings.min_shared_s:
+                span = copies.quoted(q, video.video_id)
+                if span is not None:
                     source = profiles.videos[profiles.row[q]].path
-                    contained[int(candidates[i])] = f"contains {_clock(span)} of {source}"
-        return duplicates, [i for i in pool if i not in copied], contained
+                    contained[int(candidates[i])] = describe_quote(span, source)
+                    break
+        return (
+            duplicates,
+            [i for i in pool if profiles.videos[int(candidates[i])].video_id not in listed],
+            contained,
+        )
 
     def _diversify(
         self, candidates: np.ndarray, score: np.ndarray, pool: Sequence[int], limit: int
@@ -492,38 +456,22 @@ class _Answer:
         return [pool[j] for j in chosen]
 
     def _fold_copies(self, rows: Sequence[int]) -> list[tuple[int, tuple[Copy, ...]]]:
-        """Results in order, the copies among them folded into the longest (then the
-        highest resolution) of each group."""
-        videos = self.profiles.videos
-        groups: list[list[int]] = []
+        """Results in order, the copies among them (one family) folded into the one
+        `Copies.head` would show."""
+        videos, copies = self.profiles.videos, self.copies
+        groups: dict[frozenset[str], list[int]] = {}
         for r in rows:
-            for group in groups:
-                if self._copy_reason(videos[group[0]].video_id, videos[r].video_id)[0]:
-                    group.append(r)
-                    break
-            else:
-                groups.append([r])
-
-        def size(r: int) -> tuple[float, int]:
-            v = videos[r]
-            return (v.duration_s or 0.0, (v.width_px or 0) * (v.height_px or 0))
-
+            groups.setdefault(copies.family(videos[r].video_id), []).append(r)
         out = []
-        for group in groups:
-            head = max(group, key=size)
-            copies = []
-            for r in group:
-                if r != head:
-                    reason = self._copy_reason(videos[head].video_id, videos[r].video_id)[0]
-                    copies.append(
-                        Copy(
-                            videos[r].video_id,
-                            videos[r].path,
-                            reason or "a copy",
-                            videos[head].video_id,
-                        )
-                    )
-            out.append((head, tuple(copies)))
+        for group in groups.values():
+            ids = {videos[r].video_id: r for r in group}
+            head = copies.head(ids)
+            folded = tuple(
+                Copy(v, videos[r].path, copies.reason(head, v) or "", head)
+                for v, r in ids.items()
+                if v != head
+            )
+            out.append((ids[head], folded))
         return out
 
 
@@ -539,189 +487,6 @@ def _common(
     both = query * other
     order = [i for i in np.argsort(-both, kind="stable")[:top] if both[i] > 0]
     return [str(names[i]) for i in order]
-
-
-def _clock(span: TimeSpan) -> str:
-    return f"{clock(span.start_s)}-{clock(span.end_s)}"
-
-
-# -- pictures -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Frames:
-    """A video's good-quality vPDQ rows: (rows, 32) uint8 codes, each row's time, frame
-    number and quadrant (0 but for vpdq_tiles)."""
-
-    codes: np.ndarray
-    times_s: np.ndarray
-    numbers: np.ndarray
-    tiles: np.ndarray
-    sampled: np.ndarray  # the rows kept to ask "does the other have this picture?"
-
-    def sample(self) -> _Frames:
-        keep = self.sampled
-        rows = (self.codes[keep], self.times_s[keep], self.numbers[keep], self.tiles[keep])
-        return _Frames(*rows, np.arange(len(keep)))
-
-
-def _frames(rows: Sequence[SignalRow]) -> _Frames:
-    """The good-quality rows, and a sample of at most one per quadrant every
-    `FRAME_STEP_S`: the share of a video's pictures another has is as well told from a few
-    of its frames a second (each looked for among all of the other's) at a tenth of the
-    comparisons."""
-    codes: list[str] = []
-    times: list[float] = []
-    numbers: list[int] = []
-    tiles: list[int] = []
-    sampled: list[int] = []
-    taken: set[tuple[int, int]] = set()
-    for r in rows:
-        number, quality, digest, tile = parse_hash_value(r.value)
-        if quality < VPDQ_MIN_QUALITY:
-            continue
-        slot = (int(r.start_s / FRAME_STEP_S), tile)
-        if slot not in taken:
-            taken.add(slot)
-            sampled.append(len(codes))
-        codes.append(digest)
-        times.append(r.start_s)
-        numbers.append(number)
-        tiles.append(tile)
-    packed = bytes.fromhex("".join(codes))
-    return _Frames(
-        np.frombuffer(packed, np.uint8).reshape(-1, 32),
-        np.array(times, np.float64),
-        np.array(numbers, np.int64),
-        np.array(tiles, np.int64),
-        np.array(sampled, np.int64),
-    )
-
-
-class _HashCache:
-    """vPDQ frames of the videos a query compares, read once per call (those of many
-    videos in one read with `prefetch`)."""
-
-    def __init__(self, library: Library) -> None:
-        self.library = library
-        self._frames: dict[tuple[str, str], _Frames] = {}
-
-    def prefetch(self, video_ids: Sequence[str]) -> None:
-        wanted = [v for v in dict.fromkeys(video_ids) if (v, HASH_KINDS[0]) not in self._frames]
-        if not wanted:
-            return
-        for kind in HASH_KINDS:
-            by_video: dict[str, list[SignalRow]] = {v: [] for v in wanted}
-            for row in self.library.store.signals_of_kind(kind, wanted):
-                by_video[row.video_id].append(row)
-            for video_id, rows in by_video.items():
-                self._frames[(video_id, kind)] = _frames(rows)
-
-    def frames(self, video_id: str, kind: str) -> _Frames:
-        key = (video_id, kind)
-        if key not in self._frames:
-            self._frames[key] = _frames(self.library.store.signals_of_kind(kind, [video_id]))
-        return self._frames[key]
-
-
-@dataclass(frozen=True)
-class _Overlap:
-    """How much of each of two videos' pictures the other has."""
-
-    a_share: float
-    b_share: float
-    a_span: TimeSpan | None  # the stretch of a found in b
-
-
-# An overlap this large settles the question.
-EARLY_SHARE = 0.95
-
-
-def _picture_overlap(hashes: _HashCache, a: str, b: str, tiles_to_match: int) -> _Overlap:
-    """The best overlap of the whole frames, the frames without borders, and the frames'
-    quadrants (a frame whose `tiles_to_match` quadrants match: a logo spoils the rest)."""
-    best = _Overlap(0.0, 0.0, None)
-    for kind in HASH_KINDS:
-        fa, fb = hashes.frames(a, kind), hashes.frames(b, kind)
-        if not len(fa.codes) or not len(fb.codes):
-            continue
-        sa, sb = fa.sample(), fb.sample()
-        near = _near(sa, fb)
-        near_a, near_b = near.a, _near(sb, fa).a
-        in_a = near_a if near.aligned_a is None else near.aligned_a
-        span = (
-            TimeSpan(float(sa.times_s[in_a].min()), float(sa.times_s[in_a].max()))
-            if in_a.any()
-            else None
-        )
-        if kind == "vpdq_tiles":
-            near_a, _ = _frames_matched(sa, near_a, tiles_to_match)
-            near_b, _ = _frames_matched(sb, near_b, tiles_to_match)
-        found = _Overlap(float(near_a.mean()), float(near_b.mean()), span)
-        if min(found.a_share, found.b_share) >= EARLY_SHARE:
-            return found  # a copy by this signal: the others can only agree
-        if min(found.a_share, found.b_share) > min(best.a_share, best.b_share) or (
-            best.a_span is None and found.a_span is not None
-        ):
-            best = found
-    return best
-
-
-def _frames_matched(
-    frames: _Frames, near: np.ndarray, tiles_to_match: int
-) -> tuple[np.ndarray, np.ndarray]:  # (matched, time) per frame
-    """Per frame (by number): whether enough of its quadrants matched, and its time."""
-    numbers, first = np.unique(frames.numbers, return_index=True)
-    count = np.zeros(len(numbers), np.int64)
-    np.add.at(count, np.searchsorted(numbers, frames.numbers[near]), 1)
-    return count >= tiles_to_match, frames.times_s[first]
-
-
-# Near pairs kept to find the stretch two videos share (a still picture matches every
-# frame of another: beyond this the stretch is told from the matched frames alone).
-MAX_PAIRS = 2_000_000
-
-
-@dataclass(frozen=True)
-class _Near:
-    """Which rows of `a` have a near row of the same quadrant in `b`, which of `b` in `a`,
-    and the rows of `a` that match at the offset most pairs agree on (None: too many)."""
-
-    a: np.ndarray
-    b: np.ndarray
-    aligned_a: np.ndarray | None
-
-
-def _near(a: _Frames, b: _Frames) -> _Near:
-    a64 = a.codes.view(np.uint64)  # (Na, 4)
-    b64 = b.codes.view(np.uint64)
-    near_a = np.zeros(len(a64), bool)
-    near_b = np.zeros(len(b64), bool)
-    pairs: list[tuple[np.ndarray, np.ndarray]] | None = []
-    kept = 0
-    step = max(1, 2_000_000 // max(1, len(b64)))
-    for start in range(0, len(a64), step):
-        block = a64[start : start + step]
-        bits = np.bitwise_count(block[:, None, :] ^ b64[None, :, :]).sum(axis=2)
-        same_tile = a.tiles[start : start + step, None] == b.tiles[None, :]
-        close = (bits <= VPDQ_DISTANCE_BITS) & same_tile
-        near_a[start : start + step] = close.any(axis=1)
-        near_b |= close.any(axis=0)
-        if pairs is not None:
-            i, j = np.nonzero(close)
-            kept += len(i)
-            pairs = [*pairs, (i + start, j)] if kept <= MAX_PAIRS else None
-    aligned = None
-    if pairs:
-        i = np.concatenate([p[0] for p in pairs])
-        j = np.concatenate([p[1] for p in pairs])
-        if len(i):
-            offset = np.round((b.times_s[j] - a.times_s[i]) / 0.2).astype(np.int64)
-            values, counts = np.unique(offset, return_counts=True)
-            mode = values[int(np.argmax(counts))]
-            aligned = np.zeros(len(a64), bool)
-            aligned[i[np.abs(offset - mode) <= 2]] = True
-    return _Near(near_a, near_b, aligned)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from videolearn.extractors.hashes import (
 )
 from videolearn.extractors.nudity import NudityExtractor
 from videolearn.extractors.ocr import OcrExtractor
+from videolearn.extractors.sketch import SketchExtractor
 from videolearn.extractors.sounds import SoundsExtractor
 from videolearn.extractors.speech import SpeechExtractor
 from videolearn.extractors.text_embed import TextEmbedExtractor
@@ -44,6 +45,7 @@ BUILTIN_EXTRACTORS: tuple[type[Extractor], ...] = (
     VpdqExtractor,
     VpdqCroppedExtractor,
     VpdqTilesExtractor,
+    SketchExtractor,
     SpeechExtractor,
     SoundsExtractor,
     FingerprintExtractor,

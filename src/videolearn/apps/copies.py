@@ -1,0 +1,492 @@
+"""Copies: the one rule that says two videos are the same video, edited, and the copies of
+a library as families. `similar` sets them apart and folds them; `duplicates` lists them.
+
+Two videos are copies when, in this order:
+
+1. a person decided so (either way: the decision stands over everything below);
+2. they are the same bytes (MD5);
+3. their pictures agree: each has at least `copy_min_share` of its drawn frames
+   (`extractors.sketch`, four a second) alike in the other, compared at the scale and the
+   side (mirrored or not) that fit the two best, with the cells a logo would cover left
+   out. A crop, padding, letterbox, logo, mirror image, resize, colour change or harsh
+   re-encode leaves that in place; a frame of one flat colour tells nothing and is left
+   out of the count;
+4. and, when both have sound, their sound agrees: each shares all but
+   `1 - copy_min_share` of its length with the other as the same recording (`apps.sound`),
+   or both hold the same steady tone. A test card over a tone is no copy of the same card
+   over a song; a commentary laid over someone's footage is no copy of the footage. A
+   video with no sound track, or a silent one, is judged by its pictures; two videos
+   without a picture (all flat) are copies by their sound alone.
+
+Less than a copy, a stretch of one video's pictures found in another is a quote ("contains
+0:02-0:07 of X").
+
+Copies are transitive: a crop and a mirror image of one original are one family with it,
+even where the two edits do not pass the rule against each other. Families are found once
+per library state for the whole library: each video's few key frames are compared with
+every other's in one matrix product, and the rule runs on the pairs that come close (and
+on pairs that share sound or bytes), not on every pair a `similar` call meets. A person's
+"not a copy" keeps those two in different families: links are taken strongest first
+(decisions, same bytes, then the pictures' shares), and one that would join them is
+dropped.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from videolearn.apps.sound import Fingerprint, FingerprintIndex, clock
+from videolearn.config import RecommendSettings
+from videolearn.extractors.fingerprint import ITEM_WINDOW_S, SAMPLE_RATE_HZ, decode, fingerprint
+from videolearn.extractors.fingerprint import KIND as FINGERPRINT_KIND
+from videolearn.extractors.sketch import SKETCH_FPS, SKETCH_SIDE, decode_sketch
+from videolearn.library import Library
+from videolearn.store import Store
+from videolearn.store.tables import VideoRow
+from videolearn.types import TimeSpan
+
+# Sketches are compared as 16 x 16 cells cut from the 32 x 32 sketch at these margins
+# (cells on each side): 0 is the whole picture, 8 its middle half. One video's sketch at
+# the reference margin is compared with the other's at each margin: a crop of up to a
+# third of each side is met at one of them.
+MARGINS = (0, 2, 4, 6, 8)
+REFERENCE_MARGIN = 4
+CELLS = 16
+# A frame's likeness leaves out the cells where the two differ most (a logo, a caption):
+# a sixth of them.
+TRIMMED_CELLS = CELLS * CELLS // 6
+# Two frames are alike from this trimmed correlation: copies made with the usual edits
+# scored 0.96 or more per video on the shared footage, unrelated still scenes (a street,
+# a tree) up to 0.77.
+FRAME_LIKENESS = 0.85
+# A sketch whose grey values spread less than this is flat (a black or one-colour frame).
+FLAT_STD = 3.0
+# Frames compared to choose the scale and side, and frames compared for the shares.
+GEOMETRY_FRAMES = 120
+SHARE_FRAMES = 600
+# Key frames per video for finding candidate pairs, and how alike two must be.
+KEY_FRAMES = 8
+CANDIDATE_LIKENESS = 0.5
+
+
+@dataclass(frozen=True)
+class Pictures:
+    """A video's drawn frames: when each was taken and its cells at every margin, each
+    (frames, 256) row zero-mean and of unit length; flat frames are left out."""
+
+    times_s: np.ndarray  # (N,)
+    cells: np.ndarray  # (margins, N, CELLS * CELLS) float32
+
+    @classmethod
+    def from_sketches(cls, times_s: Sequence[float], sketches: Sequence[np.ndarray]) -> Pictures:
+        keep = [i for i, s in enumerate(sketches) if float(s.std()) >= FLAT_STD]
+        times = np.array([times_s[i] for i in keep], np.float64)
+        cells = np.zeros((len(MARGINS), len(keep), CELLS * CELLS), np.float32)
+        for n, i in enumerate(keep):
+            grey = sketches[i].astype(np.float32)
+            for m, margin in enumerate(MARGINS):
+                part = grey[margin : SKETCH_SIDE - margin, margin : SKETCH_SIDE - margin]
+                small = cv2.resize(part, (CELLS, CELLS), interpolation=cv2.INTER_AREA)
+                cells[m, n] = small.ravel()
+        cells -= cells.mean(axis=2, keepdims=True)
+        cells /= np.maximum(np.linalg.norm(cells, axis=2, keepdims=True), 1e-6)
+        return cls(times, cells)
+
+    def __len__(self) -> int:
+        return len(self.times_s)
+
+    def at(self, margin: int, mirrored: bool = False) -> np.ndarray:
+        """(N, 256) cells at `MARGINS[margin]`, mirrored left to right if asked."""
+        cells = self.cells[margin]
+        if mirrored:
+            cells = cells.reshape(-1, CELLS, CELLS)[:, :, ::-1].reshape(len(self), -1)
+        return np.asarray(cells)
+
+
+def _evenly(count: int, most: int) -> np.ndarray:
+    """At most `most` indices spread evenly over `count`."""
+    if count <= most:
+        return np.arange(count)
+    return np.unique(np.linspace(0, count - 1, most).round().astype(np.int64))
+
+
+def _trimmed_likeness(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise correlation of (P, 256) cells, without the cells where they differ most."""
+    if not len(a):
+        return np.zeros(0, np.float32)
+    order = np.argsort(np.abs(a - b), axis=1)[:, : a.shape[1] - TRIMMED_CELLS]
+    x = np.take_along_axis(a, order, axis=1)
+    y = np.take_along_axis(b, order, axis=1)
+    x = x - x.mean(axis=1, keepdims=True)
+    y = y - y.mean(axis=1, keepdims=True)
+    norms = np.linalg.norm(x, axis=1) * np.linalg.norm(y, axis=1)
+    return np.asarray((x * y).sum(axis=1) / np.maximum(norms, 1e-6), np.float32)
+
+
+@dataclass(frozen=True)
+class PictureOverlap:
+    """How much of each video's pictures the other has, and where the stretch they share
+    lies in each (None: less than a few frames)."""
+
+    a_share: float
+    b_share: float
+    a_span: TimeSpan | None
+    b_span: TimeSpan | None
+
+
+def picture_overlap(a: Pictures, b: Pictures) -> PictureOverlap | None:
+    """How the pictures of two videos overlap (None: one has no picture to compare)."""
+    if len(a) < 2 or len(b) < 2:
+        return None
+    ma, mb, mirrored = _geometry(a, b)
+    sa, sb = _evenly(len(a), SHARE_FRAMES), _evenly(len(b), SHARE_FRAMES)
+    cells_a, cells_b = a.at(ma)[sa], b.at(mb, mirrored)[sb]
+    likeness = cells_a @ cells_b.T  # (Na, Nb)
+    best_b = likeness.argmax(axis=1)
+    best_a = likeness.argmax(axis=0)
+    alike_a = _trimmed_likeness(cells_a, cells_b[best_b]) >= FRAME_LIKENESS
+    alike_b = _trimmed_likeness(cells_b, cells_a[best_a]) >= FRAME_LIKENESS
+    ta, tb = a.times_s[sa], b.times_s[sb]
+    return PictureOverlap(
+        float(alike_a.mean()),
+        float(alike_b.mean()),
+        _stretch(ta, tb[best_b], alike_a),
+        _stretch(tb, ta[best_a], alike_b),
+    )
+
+
+def _geometry(a: Pictures, b: Pictures) -> tuple[int, int, bool]:
+    """The margins of `a` and `b` and the side of `b` under which their frames fit best:
+    one of the two at the reference margin, the other at any."""
+    sa, sb = _evenly(len(a), GEOMETRY_FRAMES), _evenly(len(b), GEOMETRY_FRAMES)
+    ref = MARGINS.index(REFERENCE_MARGIN)
+    tries = {(ref, m) for m in range(len(MARGINS))} | {(m, ref) for m in range(len(MARGINS))}
+    best, chosen = -np.inf, (ref, ref, False)
+    for ma, mb in sorted(tries):
+        for mirrored in (False, True):
+            likeness = a.at(ma)[sa] @ b.at(mb, mirrored)[sb].T
+            fit = float(likeness.max(axis=1).mean() + likeness.max(axis=0).mean())
+            if fit > best:
+                best, chosen = fit, (ma, mb, mirrored)
+    return chosen
+
+
+def _stretch(times_s: np.ndarray, found_at_s: np.ndarray, alike: np.ndarray) -> TimeSpan | None:
+    """The stretch of frames found at the time offset most of the alike frames agree on."""
+    if alike.sum() < 2:
+        return None
+    offsets = np.round((found_at_s - times_s) * SKETCH_FPS).astype(np.int64)
+    values, counts = np.unique(offsets[alike], return_counts=True)
+    mode = values[int(np.argmax(counts))]
+    along = alike & (np.abs(offsets - mode) <= 2)
+    times = times_s[along]
+    return TimeSpan(float(times.min()), float(times.max()) + 1.0 / SKETCH_FPS)
+
+
+# -- the library's families --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CopyLink:
+    """Two videos found to be copies, and why, in words."""
+
+    a: str
+    b: str
+    reason: str
+
+
+class Copies:
+    """The copies of one library state: families, the reason each pair was linked, and the
+    stretches some videos quote from others."""
+
+    def __init__(
+        self,
+        videos: Sequence[VideoRow],
+        links: Sequence[CopyLink],
+        quotes: Mapping[tuple[str, str], TimeSpan],
+        apart: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        """`links` strongest first; `apart`: pairs a person said are no copies, which no
+        family may hold both of (a link that would join them is dropped)."""
+        self.videos = {v.video_id: v for v in videos}
+        self.links: dict[tuple[str, str], str] = {}
+        self.neighbours: dict[str, set[str]] = defaultdict(set)
+        self.quotes = dict(quotes)
+        family: dict[str, set[str]] = {}
+        kept_apart: dict[str, set[str]] = defaultdict(set)
+        for a, b in apart:
+            kept_apart[a].add(b)
+            kept_apart[b].add(a)
+        for link in links:
+            fa = family.get(link.a, {link.a})
+            fb = family.get(link.b, {link.b})
+            if fa is not fb:
+                if any(kept_apart[m] & fb for m in fa):
+                    continue
+                joined = fa | fb
+                for m in joined:
+                    family[m] = joined
+            self.links[(link.a, link.b)] = self.links[(link.b, link.a)] = link.reason
+            self.neighbours[link.a].add(link.b)
+            self.neighbours[link.b].add(link.a)
+        self._family = {m: frozenset(f) for m, f in family.items()}
+
+    def family(self, video_id: str) -> frozenset[str]:
+        """The video and every copy of it (just the video when it has none)."""
+        return self._family.get(video_id, frozenset({video_id}))
+
+    def reason(self, a: str, b: str) -> str | None:
+        """Why `b` is a copy of `a` (None: it is not): the rule's reason when the two were
+        compared, else the copy it was found through."""
+        if a == b or b not in self.family(a):
+            return None
+        direct = self.links.get((a, b))
+        if direct is not None:
+            return direct
+        through = min(self.neighbours[b] & self.family(a), default=a)
+        path = self.videos[through].path if through in self.videos else through
+        return f"a copy of {path}, itself a copy"
+
+    def head(self, members: Iterable[str]) -> str:
+        """The one to show of several copies: the one most of the others are copies of
+        (an original, not one of its edits), then the longest, then the one with the most
+        bytes (a harsh re-encode or a shrunk copy has fewer; bars added cost almost none,
+        where counting pixels would prefer a padded copy)."""
+        group = set(members)
+
+        def rank(video_id: str) -> tuple[int, float, int, str]:
+            v = self.videos[video_id]
+            linked = len(self.neighbours[video_id] & group)
+            return (linked, v.duration_s or 0.0, v.size_bytes or 0, video_id)
+
+        return max(group, key=rank)
+
+    def quoted(self, source: str, other: str) -> TimeSpan | None:
+        """The stretch of `source`'s pictures that `other` holds (not being a copy)."""
+        return self.quotes.get((source, other))
+
+
+def find_copies(store: Store, settings: RecommendSettings) -> Copies:
+    """Every family of copies in the library, by the rule above, and the quotes found
+    on the way."""
+    videos = store.videos()
+    known = {v.video_id for v in videos}
+    pictures = _pictures_of(store)
+    fingerprints = {
+        r.video_id: Fingerprint(r.video_id, r.start_s, r.end_s, decode(r.value))
+        for r in store.signals_of_kind(FINGERPRINT_KIND)
+    }
+    sound = _Sound([fingerprints[v] for v in sorted(fingerprints)], settings)
+    md5: dict[str, list[str]] = defaultdict(list)
+    for r in store.signals_of_kind("md5"):
+        md5[r.value].append(r.video_id)
+    decided = {
+        (d.video_a, d.video_b): d.copy
+        for d in store.decisions.list()
+        if d.video_a in known and d.video_b in known
+    }
+    pairs = set(_close_pictures(pictures)) | sound.pairs() | {p for p in decided if decided[p]}
+    for same in md5.values():
+        pairs |= {(a, b) for a in same for b in same if a < b}
+    links: list[tuple[float, CopyLink]] = []  # (strength, link)
+    quotes: dict[tuple[str, str], TimeSpan] = {}
+    same_bytes = {(a, b) for same in md5.values() for a in same for b in same}
+    for a, b in sorted(pairs):
+        if (a, b) in decided:
+            if decided[(a, b)]:
+                links.append((3.0, CopyLink(a, b, "marked as a copy")))
+            continue
+        if (a, b) in same_bytes:
+            links.append((2.0, CopyLink(a, b, "same file (MD5)")))
+            continue
+        overlap = None
+        if a in pictures and b in pictures:
+            overlap = picture_overlap(pictures[a], pictures[b])
+        reason = _copy_reason(overlap, sound.verdict(a, b), settings)
+        if reason:
+            strength = min(overlap.a_share, overlap.b_share) if overlap else 1.0
+            links.append((strength, CopyLink(a, b, reason)))
+        elif overlap is not None:
+            if overlap.a_span and overlap.a_span.duration_s >= settings.min_shared_s:
+                quotes[(a, b)] = overlap.a_span
+            if overlap.b_span and overlap.b_span.duration_s >= settings.min_shared_s:
+                quotes[(b, a)] = overlap.b_span
+    links.sort(key=lambda s: (-s[0], s[1].a, s[1].b))
+    apart = [p for p, copy in decided.items() if not copy]
+    return Copies(videos, [link for _, link in links], quotes, apart)
+
+
+def _copy_reason(
+    overlap: PictureOverlap | None, sound: SoundVerdict, settings: RecommendSettings
+) -> str | None:
+    """The rule's steps 3 and 4 for one pair, in words (None: no copy)."""
+    if overlap is None:
+        # No picture to compare on one side or both: the sound decides, when both have it.
+        return "same sound, no pictures to compare" if sound is SoundVerdict.SAME else None
+    least = settings.copy_min_share
+    if min(overlap.a_share, overlap.b_share) < least or sound is SoundVerdict.OTHER:
+        return None
+    pictures = f"same pictures ({overlap.a_share:.0%} and {overlap.b_share:.0%} of frames)"
+    return f"{pictures} and same sound" if sound is SoundVerdict.SAME else pictures
+
+
+def _pictures_of(store: Store) -> dict[str, Pictures]:
+    times: dict[str, list[float]] = defaultdict(list)
+    sketches: dict[str, list[np.ndarray]] = defaultdict(list)
+    for row in sorted(store.signals_of_kind("sketch"), key=lambda r: (r.video_id, r.start_s)):
+        times[row.video_id].append(row.start_s)
+        sketches[row.video_id].append(decode_sketch(row.value))
+    return {v: Pictures.from_sketches(times[v], sketches[v]) for v in times}
+
+
+def _close_pictures(pictures: Mapping[str, Pictures]) -> list[tuple[str, str]]:
+    """Pairs of videos some key frames of which come close (either side mirrored)."""
+    ids = sorted(v for v, p in pictures.items() if len(p) >= 2)
+    if len(ids) < 2:
+        return []
+    ref = MARGINS.index(REFERENCE_MARGIN)
+    keys, mirrored, owner = [], [], []
+    for n, video_id in enumerate(ids):
+        p = pictures[video_id]
+        pick = _evenly(len(p), KEY_FRAMES)
+        keys.append(p.at(ref)[pick])
+        mirrored.append(p.at(ref, mirrored=True)[pick])
+        owner.append(np.full(len(pick), n))
+    k, km, who = np.concatenate(keys), np.concatenate(mirrored), np.concatenate(owner)
+    likeness = np.maximum(k @ k.T, k @ km.T)  # (keys, keys)
+    close = np.zeros((len(ids), len(ids)), np.int64)
+    i, j = np.nonzero(likeness >= CANDIDATE_LIKENESS)
+    np.add.at(close, (who[i], who[j]), 1)
+    a, b = np.nonzero(np.triu(close, 1))
+    return [(ids[x], ids[y]) for x, y in zip(a.tolist(), b.tolist(), strict=True)]
+
+
+class SoundVerdict(enum.Enum):
+    """What two videos' sound says of their being copies."""
+
+    SAME = "same"  # the same recording over (nearly) all of each
+    OTHER = "other"  # both have sound, and it is not the same
+    UNKNOWN = "unknown"  # one has none (no track, or silence): the pictures decide
+
+
+class _Sound:
+    """Each video's sound as the copy rule sees it: the recordings (fingerprints whose
+    items vary), the steady ones (a tone, a hum: one item over and over), and the shares of
+    each pair's recordings that are the same."""
+
+    def __init__(self, fingerprints: Sequence[Fingerprint], settings: RecommendSettings) -> None:
+        self.settings = settings
+        silence = _silence_item()
+        self.steady: dict[str, int] = {}
+        recordings = []
+        for fp in fingerprints:
+            if len(fp.items) < 2:
+                continue
+            values, counts = np.unique(fp.items, return_counts=True)
+            if len(np.unique(fp.items >> np.uint32(4))) >= settings.min_distinct_share * len(
+                fp.items
+            ):
+                recordings.append(fp)
+            elif (dominant := int(values[int(np.argmax(counts))])) != silence:
+                self.steady[fp.video_id] = dominant
+        self.recorded = {fp.video_id: fp for fp in recordings}
+        self.shared = _shared_recordings(recordings, settings)
+
+    def pairs(self) -> set[tuple[str, str]]:
+        return set(self.shared)
+
+    def verdict(self, a: str, b: str) -> SoundVerdict:
+        """Whether the sound of `a` and `b` (a < b) is the same, other, or not known."""
+        kinds = [
+            ("recorded" if v in self.recorded else "steady" if v in self.steady else None)
+            for v in (a, b)
+        ]
+        if None in kinds:
+            return SoundVerdict.UNKNOWN
+        if kinds == ["steady", "steady"]:
+            same = self.steady[a] == self.steady[b]
+            return SoundVerdict.SAME if same else SoundVerdict.OTHER
+        if "steady" in kinds:
+            return SoundVerdict.OTHER
+        shared = self.shared.get((a, b))
+        if shared is None:
+            return SoundVerdict.OTHER
+        for video_id, shared_s in zip((a, b), shared, strict=True):
+            length_s = _length_s(self.recorded[video_id])
+            # Chromaprint's first and last items fall short of a recording's ends by up
+            # to the span one item sums up: that much unshared is allowed on short clips.
+            allowed_s = max((1 - self.settings.copy_min_share) * length_s, ITEM_WINDOW_S)
+            if length_s - shared_s > allowed_s:
+                return SoundVerdict.OTHER
+        return SoundVerdict.SAME
+
+
+@functools.cache
+def _silence_item() -> int:
+    """The item Chromaprint gives for digital silence (a muted track)."""
+    items = decode(fingerprint(np.zeros(8 * SAMPLE_RATE_HZ, np.float32)))
+    return int(items[len(items) // 2]) if len(items) else -1
+
+
+def _shared_recordings(
+    fingerprints: Sequence[Fingerprint], settings: RecommendSettings
+) -> dict[tuple[str, str], tuple[float, float]]:
+    """For each pair (a < b) of videos sharing a recording: the seconds of each that are
+    the same recording as the other's."""
+    index = FingerprintIndex(fingerprints)
+    out: dict[tuple[str, str], tuple[float, float]] = {}
+    for fp in fingerprints:
+        for other_id, stretches in index.alike(fp, settings):
+            mine = sum(s.query.duration_s for s in stretches)
+            theirs = sum(s.other.duration_s for s in stretches)
+            a, b = sorted((fp.video_id, other_id))
+            shared = (mine, theirs) if a == fp.video_id else (theirs, mine)
+            before = out.get((a, b))
+            # Each pair is asked from both sides: keep the fuller answer.
+            if before is None or min(shared) > min(before):
+                out[(a, b)] = shared
+    return out
+
+
+def _length_s(fp: Fingerprint) -> float:
+    return max(fp.end_s - fp.start_s, 1e-3)
+
+
+class _CopiesCache:
+    """One `Copies` per library state (a server keeps one; a CLI call finds them once)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._built: tuple[object, Copies] | None = None
+
+    def get(self, library: Library) -> Copies:
+        where: Path = library.settings.library.resolve()
+        store = library.store
+        state = where, store.version_count(), tuple(sorted(store.table_counts().items()))
+        decisions = tuple((d.video_a, d.video_b, d.copy) for d in store.decisions.list())
+        with self._lock:
+            if self._built is None or self._built[0] != (state, decisions):
+                self._built = ((state, decisions), find_copies(store, library.settings.recommend))
+            return self._built[1]
+
+
+_copies = _CopiesCache()
+
+
+def copies_of(library: Library) -> Copies:
+    """The library's families of copies, found when first asked for and after a change."""
+    return _copies.get(library)
+
+
+def describe_quote(span: TimeSpan, source_path: str) -> str:
+    """ "contains 0:02-0:07 of X" """
+    return f"contains {clock(span.start_s)}-{clock(span.end_s)} of {source_path}"

@@ -1,0 +1,103 @@
+"""Copies from picture and sound: every usual edit of a real clip is set apart as one
+family, from whichever member one asks; the same pictures over other sound are no copy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from videolearn.apps.copies import copies_of
+from videolearn.apps.recommend import similar
+from videolearn.config import load_settings
+from videolearn.library import open_library
+from videolearn.samples import EDITS, edited, read_audio, read_frames, song, write_av
+
+RATE = 16_000
+FPS = 10
+WANTED = ["file_hash", "media_info", "fingerprint", "sketch"]
+
+
+def _test_card(seconds: float) -> np.ndarray:
+    """Colour bars over a grey ramp: a still picture."""
+    bars = np.array(
+        [[235, 235, 235], [235, 235, 16], [16, 235, 235], [16, 235, 16], [235, 16, 235]],
+        np.uint8,
+    )
+    top = np.repeat(np.repeat(bars[None, :, :], 120, axis=0), 64, axis=1)  # (120, 320, 3)
+    ramp = np.repeat(np.linspace(0, 255, 320).astype(np.uint8)[None, :, None], 3, axis=2)
+    card = np.concatenate([top, np.repeat(ramp, 60, axis=0)])  # (180, 320, 3)
+    return np.broadcast_to(card, (round(seconds * FPS), *card.shape)).copy()
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
+    folder = tmp_path_factory.mktemp("copies")
+    media = folder / "media"
+    media.mkdir()
+    source = shared_data / "video" / "box.mp4"
+    frames = read_frames(source, FPS, 320, 8.0)
+    sound = read_audio(source)[: round(len(frames) / FPS * RATE)]
+    write_av(media / "original.mp4", frames, FPS, sound, RATE)
+    for edit in EDITS:
+        crf = 40 if edit == "reencode" else 18
+        write_av(media / f"{edit}.mp4", edited(frames, edit), FPS, sound, RATE, crf=crf)
+    # The same pictures with a song instead: no copy.
+    write_av(media / "other-sound.mp4", frames, FPS, song(len(frames) / FPS, seed=3), RATE)
+    tone = (0.3 * np.sin(2 * np.pi * 1000 * np.arange(8 * RATE) / RATE)).astype(np.float32)
+    write_av(media / "card-tone.mp4", _test_card(8), FPS, tone, RATE)
+    write_av(media / "card-tone-again.mp4", _test_card(8), FPS, tone, RATE, crf=30)
+    write_av(media / "card-song.mp4", _test_card(8), FPS, song(8, seed=4), RATE)
+    tree = read_frames(shared_data / "video" / "tree.avi", FPS, 320, 8.0)
+    write_av(media / "tree.mp4", tree, FPS, song(len(tree) / FPS, seed=5), RATE)
+    settings = load_settings(folder / "library", keep_versions_s=0, extractors=WANTED)
+    with open_library(create=True, settings=settings) as lib:
+        assert {r.status for r in lib.index([media])} == {"indexed"}
+    return folder / "library"
+
+
+def _answer(library: Path, name: str) -> tuple[dict[str, str], list[str]]:
+    """similar's copies (name: reason) and results (names) for one video."""
+    with open_library(library) as lib:
+        found = similar(lib, [str(library.parent / "media" / name)])
+    copies = {Path(c.path).name: c.reason for c in found.duplicates}
+    return copies, [Path(r.path).name for r in found.results]
+
+
+FAMILY = {"original.mp4", *(f"{e}.mp4" for e in EDITS)}
+
+
+@pytest.mark.parametrize("name", ["original.mp4", "crop.mp4", "mirror.mp4", "logo.mp4"])
+def test_every_usual_edit_is_one_family(library: Path, name: str) -> None:
+    copies, results = _answer(library, name)
+    assert set(copies) == FAMILY - {name}
+    assert not FAMILY & set(results)
+    direct = [r for r in copies.values() if not r.startswith("a copy of")]
+    assert direct and all(
+        r.startswith("same pictures") and r.endswith("same sound") for r in direct
+    )
+
+
+def test_the_same_pictures_over_other_sound_are_no_copy(library: Path) -> None:
+    copies, _ = _answer(library, "other-sound.mp4")
+    assert not copies
+    copies, _ = _answer(library, "card-tone.mp4")
+    assert set(copies) == {"card-tone-again.mp4"}  # the same card over the same tone
+    assert copies["card-tone-again.mp4"].startswith("same pictures")
+    copies, _ = _answer(library, "original.mp4")
+    assert "other-sound.mp4" not in copies and "tree.mp4" not in copies
+
+
+def test_families_are_found_once_for_the_library(library: Path) -> None:
+    with open_library(library) as lib:
+        copies = copies_of(lib)
+        ids = {Path(v.path).name: v.video_id for v in lib.store.videos()}
+        family = copies.family(ids["original.mp4"])
+        assert {n for n, v in ids.items() if v in family} == FAMILY
+        assert copies.family(ids["tree.mp4"]) == {ids["tree.mp4"]}
+        # The one shown of the family is none that lost picture: not a harsh re-encode,
+        # a shrunk, cropped or padded copy.
+        lost = {"reencode.mp4", "resize.mp4", "crop.mp4", "pad.mp4", "letterbox.mp4"}
+        assert copies.head(family) not in {ids[n] for n in lost}
+        assert copies_of(lib) is copies  # nothing changed: not found again
