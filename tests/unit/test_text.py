@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from videolearn.text import holds_words
+from videolearn.text import content_words, holds_words, stopwords
 
 
 @pytest.mark.parametrize(
@@ -18,3 +18,25 @@ def test_text_a_person_would_call_text_is_kept(text: str) -> None:
 @pytest.mark.parametrize("text", ["...", "C", "8", "00", "9.0", "口", "大", " - ", "O)", ""])
 def test_marks_and_stray_characters_are_not(text: str) -> None:
     assert not holds_words(text)
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ("train tickets at the station", {"train", "tickets", "station"}),
+        ("Wo ist der Bahnhof und die Fahrkarten", {"bahnhof", "fahrkarten"}),
+        ("Où est la gare et les billets", {"gare", "billets"}),
+        ("car door", {"car", "door"}),  # one French, one Dutch stop word: still English
+        ("the who", {"the", "who"}),  # nothing but stop words: all of them
+        ("Straße", {"strasse"}),
+    ],
+)
+def test_content_words_leave_out_stop_words_of_the_query_language(
+    query: str, words: set[str]
+) -> None:
+    assert content_words(query) == words
+
+
+def test_stop_words_of_a_language_not_known_are_none() -> None:
+    assert stopwords("xx") == frozenset()
+    assert "und" in stopwords("de") and "und" not in stopwords("en")

@@ -214,10 +214,14 @@ class Copies:
         links: Sequence[CopyLink],
         quotes: Mapping[tuple[str, str], TimeSpan],
         apart: Iterable[tuple[str, str]] = (),
+        shared_sound: Mapping[tuple[str, str], float] | None = None,
     ) -> None:
         """`links` strongest first; `apart`: pairs a person said are no copies, which no
-        family may hold both of (a link that would join them is dropped)."""
+        family may hold both of (a link that would join them is dropped);
+        `shared_sound`: per pair (a < b) sharing a recording, the share of the shorter
+        one's sound that is shared."""
         self.videos = {v.video_id: v for v in videos}
+        self.shared_sound = dict(shared_sound or {})
         self.links: dict[tuple[str, str], str] = {}
         self.neighbours: dict[str, set[str]] = defaultdict(set)
         self.quotes = dict(quotes)
@@ -322,7 +326,7 @@ def find_copies(store: Store, settings: RecommendSettings) -> Copies:
                 quotes[(b, a)] = overlap.b_span
     links.sort(key=lambda s: (-s[0], s[1].a, s[1].b))
     apart = [p for p, copy in decided.items() if not copy]
-    return Copies(videos, [link for _, link in links], quotes, apart)
+    return Copies(videos, [link for _, link in links], quotes, apart, sound.shares())
 
 
 def _copy_reason(
@@ -403,6 +407,14 @@ class _Sound:
 
     def pairs(self) -> set[tuple[str, str]]:
         return set(self.shared)
+
+    def shares(self) -> dict[tuple[str, str], float]:
+        """Per pair sharing a recording, the share of the shorter one's sound shared."""
+        out = {}
+        for (a, b), (in_a, in_b) in self.shared.items():
+            shorter = min(_length_s(self.recorded[a]), _length_s(self.recorded[b]))
+            out[(a, b)] = min(1.0, max(in_a, in_b) / shorter)
+        return out
 
     def verdict(self, a: str, b: str) -> SoundVerdict:
         """Whether the sound of `a` and `b` (a < b) is the same, other, or not known."""

@@ -22,11 +22,9 @@ then matched as `--all` matches: its words, or a relevant text vector.
 from __future__ import annotations
 
 import fnmatch
-import functools
 import os
 import queue
 import re
-import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +43,7 @@ from videolearn.extractors.text_embed import TextEmbedder
 from videolearn.library import Library
 from videolearn.store.ledger import FileStatus
 from videolearn.store.tables import MomentRow, VectorHit
+from videolearn.text import content_words, fold_word, words_in
 from videolearn.types import TimeSpan
 
 # Reciprocal rank fusion's constant (Cormack et al.): a rank's weight is 1 / (K + rank).
@@ -156,6 +155,8 @@ class _Candidate:
     language: str | None = None
     # Whether a ranking found it relevant enough to show (`relevant`), not merely near.
     shown: bool = False
+    # The share of the query's words it holds (full-text ranking).
+    share: float = 0.0
 
 
 def search_moments(  # noqa: PLR0917  the query and how to answer it
@@ -276,7 +277,8 @@ class _Ranker:
         depth = self.options.all_limit if every else 50
         found: dict[tuple[str, str, float, float, str], _Candidate] = {}
 
-        words = _words(part.text)
+        # Stop words ("the", "at", "de") say nothing of what a moment is about.
+        words = content_words(part.text)
 
         def add(  # noqa: PLR0917  one hit
             ranking: str,
@@ -299,8 +301,9 @@ class _Ranker:
             # shown only when it holds every word (a sound's name, half of them).
             weight = 1.0
             if ranking == "text" and words:
-                weight = len(words & _words(text)) / len(words)
+                weight = len(words & words_in(text)) / len(words)
                 relevant = weight >= (0.5 if modality == "sound" else 1.0)
+                candidate.share = max(candidate.share, weight)
             candidate.fused += weight / (RRF_K + rank)
             candidate.scores[ranking] = max(candidate.scores.get(ranking, value), value)
             candidate.shown = candidate.shown or relevant
@@ -349,11 +352,18 @@ class _Ranker:
             modality = VECTOR_MODALITIES[vhit.kind]
             floor = self.options.min_sound_relevance if modality == "sound" else None
             relevant = value >= max(floor or self.options.min_relevance, near_best)
-            if every and not relevant:
+            if every and not relevant and value < self.options.min_relevance_with_words:
                 continue
             add("vector", rank, vhit.video_id, vhit.span, modality, vhit.text, value, relevant)
         if not modalities or "visual" in modalities:
             self._rank_frames(part.text, depth, every, add)
+        # Two kinds of evidence together: half the query's words and a meaning near it
+        # ("train tickets at the station" finds "The train to the city leaves the
+        # station at 8": two words of three, relevance 3.3).
+        with_words = self.options.min_relevance_with_words
+        for c in found.values():
+            if c.share >= 0.5 and c.scores.get("vector", -np.inf) >= with_words:
+                c.shown = True
         candidates = [c for c in found.values() if c.shown]
         _describe(self.library, candidates, bool(self.filters.language))
         if self.filters.language:
@@ -571,20 +581,9 @@ def _hits(
     return hits
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def fold_word(word: str) -> str:
-    """Lower case without accents, as the full-text index compares words."""
-    decomposed = unicodedata.normalize("NFKD", word.casefold().replace("ß", "ss"))
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
-def _words(text: str) -> set[str]:
-    return {fold_word(w) for w in re.findall(r"\w+", text)}
-
-
 def highlight(text: str, query: str) -> str:
     """`text` with the words of `query` in it marked `**like this**`."""
-    words = _words(query)
+    words = words_in(query)
     if not words:
         return text
     return re.sub(r"\w+", lambda m: f"**{m[0]}**" if fold_word(m[0]) in words else m[0], text)

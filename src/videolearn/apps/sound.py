@@ -140,7 +140,13 @@ def shared_sound(
     smooth = np.convolve(bits, kernel, mode="same")
     # Sound whose items lean to one value (noise, hiss) agrees at every offset as well as
     # at this one; a shared recording agrees here and not a few seconds off.
-    chance = np.convolve(_chance_bits(a, other.items, first + offset), kernel, mode="same")
+    # By chance: against the other's sound, and against the query's own, a few seconds
+    # off. Low noise beside a song agrees with any other low noise, so a stretch running
+    # from the song into the noise agrees off the alignment too, on the noise side, both
+    # with the other's noise and with the query's own; a recording agrees with neither.
+    chance_other = _chance_bits(a, other.items, first + offset)
+    chance_self = _chance_bits(a, query.items, first)
+    chance = np.convolve(np.maximum(chance_other, chance_self), kernel, mode="same")
     good = (smooth <= settings.max_differing_bits) & (chance - smooth >= settings.min_contrast_bits)
     min_items = max(SMOOTH_ITEMS, round(settings.min_shared_s / ITEM_S))
     found = []
@@ -166,25 +172,32 @@ def shared_sound(
 
 
 # Offsets (in items, about 2.5-5 s) at which a shared recording no longer agrees with
-# itself: what two sounds agree in there is what they agree in by chance.
-CHANCE_SHIFTS = (-40, -20, 20, 40)
+# itself, on each side: what two sounds agree in there is what they agree in by chance.
+CHANCE_SHIFTS = ((-40, -20), (20, 40))
 
 
 def _chance_bits(a: np.ndarray, b_items: np.ndarray, b_first: int) -> np.ndarray:
     """Per item of `a` (aligned with `b_items[b_first:]`), the bits that differ on average
-    from `b` a few seconds off that alignment."""
-    total = np.zeros(len(a), np.float32)
-    count = np.zeros(len(a), np.float32)
-    for shift in CHANCE_SHIFTS:
-        lo = max(0, -(b_first + shift))
-        hi = min(len(a), len(b_items) - b_first - shift)
-        if hi - lo <= 0:
-            continue
-        other = b_items[b_first + shift + lo : b_first + shift + hi]
-        total[lo:hi] += _popcount(a[lo:hi] ^ other)
-        count[lo:hi] += 1
+    from `b` a few seconds off that alignment: the less of the two sides' averages (where
+    a stretch runs from a song into the noise beside it, the shifts on the noise side agree
+    as well as the alignment does, while those landing in the song do not: their mean let
+    stretches run 3-5 s into the noise on either side of a song)."""
+    best = np.full(len(a), np.inf, np.float32)
+    for shifts in CHANCE_SHIFTS:
+        total = np.zeros(len(a), np.float32)
+        count = np.zeros(len(a), np.float32)
+        for shift in shifts:
+            lo = max(0, -(b_first + shift))
+            hi = min(len(a), len(b_items) - b_first - shift)
+            if hi - lo <= 0:
+                continue
+            other = b_items[b_first + shift + lo : b_first + shift + hi]
+            total[lo:hi] += _popcount(a[lo:hi] ^ other)
+            count[lo:hi] += 1
+        side = np.where(count > 0, total / np.maximum(count, 1), np.inf)
+        best = np.minimum(best, side)
     # Where no shifted item exists, assume agreement by chance alone (16 bits).
-    return np.where(count > 0, total / np.maximum(count, 1), 16.0).astype(np.float32)
+    return np.where(np.isfinite(best), best, 16.0).astype(np.float32)
 
 
 def _span(fp: Fingerprint, first: int, last: int) -> TimeSpan:

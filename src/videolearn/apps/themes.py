@@ -1,13 +1,19 @@
 """Themes: clusters of the library's videos, each named by the words that set it apart,
 kept with stable ids as the library grows.
 
-Each video is one point: its profile vectors (`apps.recommend.Profiles`: learned look and
-sound, text meaning) and its words (TF-IDF reduced to a few dozen dimensions with
-TruncatedSVD), each part normalised, joined and normalised again. HDBSCAN (scikit-learn)
-finds the clusters: dense groups of any shape and size, with no number of clusters to
-choose and videos that fit none left out. A theme's label is its top words by class-based
-TF-IDF (each theme's words and sound labels pooled as one document, weighed against how
-common the word is across themes).
+Two videos are as alike as the strongest thing they share, each a reason a person would
+see: being copies (`apps.copies`), the same recording (a song laid under both), what
+their sentences mean (`apps.recommend.Profiles`' language-centred meaning: one topic in
+four languages comes together), and the words both say or show (TF-IDF, stop words
+aside). Average-linkage clustering (scikit-learn) joins videos while the two groups are
+alike by `MIN_AFFINITY` on average; groups of at least `themes.min_size` are themes, and
+videos that fit none stay out. Average linkage, unlike density clustering (HDBSCAN, used
+before) or single linkage, does not chain unrelated videos through one that is a little
+like each, and a new video changes only the groups it is alike to, so themes hold their
+members as the library grows. The learned look is not used: on the generated library it
+outranked shared songs and topics. A theme's label is its top words by class-based TF-IDF
+(each theme's words and sound labels pooled as one document, weighed against how common
+the word is across themes).
 
 Re-clustering keeps ids: each new cluster takes the id of the stored theme it shares most
 members with, when it holds at least half of that theme's remaining members; the rest
@@ -25,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from videolearn.apps.copies import Copies, find_copies
 from videolearn.apps.recommend import Profiles, profiles_from
 from videolearn.config import Settings
 from videolearn.library import Library
@@ -70,54 +77,69 @@ class Theme:
         }
 
 
-def _points(profiles: Profiles) -> np.ndarray | None:
-    """(videos, dim) unit vectors standing for each video, or None with nothing to go on."""
-    # Profile vectors are unit length (zero for a video without that signal).
-    parts = [matrix for matrix, _ in profiles.vectors.values()]
-    words = profiles.words
-    if words is not None and words.shape[1] > 2:
-        from sklearn.decomposition import TruncatedSVD
-
-        dims = min(50, words.shape[1] - 1, max(2, words.shape[0] - 1))
-        # Words of no spread (every video saying the same) leave the explained-variance
-        # ratio, which is not used, a division by zero.
-        with np.errstate(invalid="ignore", divide="ignore"):
-            reduced = TruncatedSVD(n_components=dims, random_state=0).fit_transform(words)
-        # Not scaled up again: a video whose words the components miss (words no other
-        # video uses) keeps a short vector, instead of a long one pointing anywhere.
-        parts.append(reduced.astype(np.float32))
-    if not parts:
-        return None
-    joined = np.concatenate(parts, axis=1)
-    return np.asarray(joined / np.maximum(np.linalg.norm(joined, axis=1, keepdims=True), 1e-12))
+# How alike two videos must be, on average over two themes' members, to be one theme
+# (average linkage over 1 - affinity).
+MIN_AFFINITY = 0.5
+# Meaning: the cosine of two videos' language-centred sentence vectors at which they are
+# not alike at all, and at which fully (one topic across languages: 0.11-0.27 on the
+# generated topics, two topics at most 0.09).
+MEANING_FROM, MEANING_FULL = 0.1, 0.3
+# Words: the TF-IDF cosine at which two videos are fully alike by the words they share.
+WORDS_FULL = 0.4
+# Same sound: the share of the shorter video's sound that makes two fully alike (a song
+# laid over half of each).
+SOUND_FULL = 0.5
 
 
-def _clusters(points: np.ndarray, min_size: int) -> np.ndarray:
-    """A cluster number per point (-1: none)."""
-    if len(points) < min_size * 2:
-        return np.full(len(points), -1)
-    from sklearn.cluster import HDBSCAN
+def _affinity(profiles: Profiles, copies: Copies) -> np.ndarray:
+    """(videos, videos) how alike each two videos are, 0-1, by the strongest of what they
+    share: being copies, the same recording, what their sentences mean, the words they
+    share. Each is a reason a person would see; the learned look is not used."""
+    n = len(profiles.videos)
+    affinity = np.zeros((n, n), np.float32)
+    meaning = profiles.vectors.get("meaning")
+    if meaning is not None:
+        matrix, has = meaning
+        cos = matrix @ matrix.T
+        scaled = np.clip((cos - MEANING_FROM) / (MEANING_FULL - MEANING_FROM), 0, 1)
+        affinity = np.maximum(affinity, np.where(has[:, None] & has[None, :], scaled, 0))
+    if profiles.words is not None:
+        cos = np.asarray((profiles.words @ profiles.words.T).todense())
+        affinity = np.maximum(affinity, np.clip(cos / WORDS_FULL, 0, 1))
+    row = profiles.row
+    for (a, b), share in copies.shared_sound.items():
+        if a in row and b in row:
+            value = min(1.0, share / SOUND_FULL)
+            i, j = row[a], row[b]
+            affinity[i, j] = affinity[j, i] = max(affinity[i, j], value)
+    for video_id in row:
+        for other in copies.family(video_id):
+            if other in row:
+                affinity[row[video_id], row[other]] = 1.0
+    np.fill_diagonal(affinity, 1.0)
+    return affinity
 
-    model = HDBSCAN(min_cluster_size=min_size, metric="euclidean", copy=True)
-    return np.asarray(model.fit_predict(points))
 
+def _clusters(affinity: np.ndarray, min_size: int) -> list[list[int]]:
+    """Groups of at least `min_size` videos alike on average by `MIN_AFFINITY` (average
+    linkage: one video alike to one member does not pull a group in, as single linkage
+    and density would chain it)."""
+    n = len(affinity)
+    if n < min_size:
+        return []
+    from sklearn.cluster import AgglomerativeClustering
 
-# A cluster's members must be this much more alike among themselves (mean cosine) than
-# to the rest of the library: HDBSCAN also groups the leftovers that are merely equally
-# far from everything.
-MIN_COHESION = 0.1
-
-
-def _cohesive(points: np.ndarray, group: Sequence[int]) -> bool:
-    inside = points[list(group)]
-    n = len(inside)
-    within = (float((inside @ inside.T).sum()) - n) / max(n * (n - 1), 1)
-    others = np.setdiff1d(np.arange(len(points)), group)
-    if not len(others):
-        return True
-    sample = np.random.default_rng(0).choice(others, min(len(others), 1000), replace=False)
-    between = float((inside @ points[sample].T).mean())
-    return within - between >= MIN_COHESION
+    model = AgglomerativeClustering(
+        n_clusters=None,
+        metric="precomputed",
+        linkage="average",
+        distance_threshold=1.0 - MIN_AFFINITY,
+    )
+    found = model.fit_predict(1.0 - affinity)
+    groups: dict[int, list[int]] = defaultdict(list)
+    for r, cluster in enumerate(found.tolist()):
+        groups[cluster].append(r)
+    return sorted((g for g in groups.values() if len(g) >= min_size), key=lambda g: g[0])
 
 
 def _labels(profiles: Profiles, groups: Sequence[Sequence[int]]) -> list[str]:
@@ -147,7 +169,8 @@ def _labels(profiles: Profiles, groups: Sequence[Sequence[int]]) -> list[str]:
     out = []
     for row in weight:
         order = [i for i in np.argsort(-row, kind="stable")[:LABEL_WORDS] if row[i] > 0]
-        out.append(", ".join(str(names[i]) for i in order))
+        # Sound class names hold commas of their own ("Burst, pop"): one term is one name.
+        out.append(", ".join(str(names[i]).replace(", ", "/") for i in order))
     return out
 
 
@@ -181,17 +204,10 @@ def update_themes(library: Library, now: float | None = None) -> list[Theme]:
 
 def _update(store: Store, settings: Settings, now: float | None = None) -> None:
     profiles = profiles_from(store, settings.library)
-    # Fewer videos than two themes' worth: nothing to cluster.
-    enough = len(profiles.videos) >= 2 * settings.themes.min_size
-    points = _points(profiles) if enough else None
     groups: list[list[int]] = []
-    if points is not None:
-        found = _clusters(points, settings.themes.min_size)
-        by_cluster: dict[int, list[int]] = defaultdict(list)
-        for row, cluster in enumerate(found.tolist()):
-            if cluster >= 0:
-                by_cluster[cluster].append(row)
-        groups = [g for g in (by_cluster[c] for c in sorted(by_cluster)) if _cohesive(points, g)]
+    if len(profiles.videos) >= settings.themes.min_size:
+        copies = find_copies(store, settings.recommend)
+        groups = _clusters(_affinity(profiles, copies), settings.themes.min_size)
     labels = _labels(profiles, groups)
     ids = [[profiles.videos[r].video_id for r in g] for g in groups]
     keep = _keep_ids(store.themes.current(), [set(g) for g in ids], set(profiles.row))
