@@ -3,6 +3,9 @@ family, from whichever member one asks; the same pictures over other sound are n
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -101,3 +104,20 @@ def test_families_are_found_once_for_the_library(library: Path) -> None:
         lost = {"reencode.mp4", "resize.mp4", "crop.mp4", "pad.mp4", "letterbox.mp4"}
         assert copies.head(family) not in {ids[n] for n in lost}
         assert copies_of(lib) is copies  # nothing changed: not found again
+
+
+def _families(library: Path, *extra: str) -> str:
+    command = [sys.executable, "-m", "videolearn", "duplicates", "families", "--library"]
+    proc = subprocess.run(
+        [*command, str(library), *extra], capture_output=True, text=True, timeout=120, check=True
+    )
+    return proc.stdout
+
+
+def test_the_families_are_listed(library: Path) -> None:
+    found = [json.loads(line) for line in _families(library, "--json").splitlines()]
+    assert len(found) == 2  # the edits, and the card over one tone twice
+    first = found[0]
+    assert {Path(first["path"]).name, *(Path(c["path"]).name for c in first["copies"])} == FAMILY
+    assert all(c["copy_of"] == first["video_id"] and c["reason"] for c in first["copies"])
+    assert "(8 copies)" in _families(library).splitlines()[0]

@@ -22,6 +22,7 @@ COMMANDS = [
     ["similar"],
     ["themes"],
     ["duplicates", "decide"],
+    ["duplicates", "families"],
     ["transcribe"],
     ["hash"],
     ["match"],

@@ -40,6 +40,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -196,6 +197,57 @@ def _stretch(times_s: np.ndarray, found_at_s: np.ndarray, alike: np.ndarray) -> 
 
 
 @dataclass(frozen=True)
+class Copy:
+    """A video set apart as a copy: of which video, and why."""
+
+    video_id: str
+    path: str
+    reason: str
+    copy_of: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "video_id": self.video_id,
+            "path": self.path,
+            "reason": self.reason,
+            "copy_of": self.copy_of,
+        }
+
+
+@dataclass(frozen=True)
+class CopyFamily:
+    """Videos that are copies of one another: the one to show, and the others with why
+    each is a copy of it."""
+
+    video_id: str
+    path: str
+    copies: tuple[Copy, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "video_id": self.video_id,
+            "path": self.path,
+            "copies": [c.to_json() for c in self.copies],
+        }
+
+
+def copy_families(library: Library) -> list[CopyFamily]:
+    """Every family of copies in the library, the largest first."""
+    copies = copies_of(library)
+    out = []
+    for members in sorted(set(copies.families()), key=lambda f: (-len(f), sorted(f))):
+        head = copies.head(members)
+        video = copies.videos[head]
+        folded = tuple(
+            Copy(m, copies.videos[m].path, copies.reason(head, m) or "", head)
+            for m in sorted(members, key=lambda m: copies.videos[m].path)
+            if m != head
+        )
+        out.append(CopyFamily(head, video.path, folded))
+    return out
+
+
+@dataclass(frozen=True)
 class CopyLink:
     """Two videos found to be copies, and why, in words."""
 
@@ -243,6 +295,10 @@ class Copies:
             self.neighbours[link.a].add(link.b)
             self.neighbours[link.b].add(link.a)
         self._family = {m: frozenset(f) for m, f in family.items()}
+
+    def families(self) -> list[frozenset[str]]:
+        """Each family of two or more videos, once."""
+        return list(set(self._family.values()))
 
     def family(self, video_id: str) -> frozenset[str]:
         """The video and every copy of it (just the video when it has none)."""

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from videolearn.apps.copies import copies_of, describe_quote
+from videolearn.apps.copies import Copy, copies_of, describe_quote
 from videolearn.apps.sound import SoundAlike, SoundIndexCache, fingerprint_of
 from videolearn.errors import OptionError
 from videolearn.library import Library
@@ -46,24 +46,6 @@ from videolearn.text import fold_word, is_sentence, stopwords_of
 # Signals by name, in the order reasons are given.
 SIGNALS = ("same_audio", "look", "hearing", "meaning", "words", "sound_events")
 _WORD = re.compile(r"[^\W\d_]{3,}")
-
-
-@dataclass(frozen=True)
-class Copy:
-    """A video set apart as a copy: of which video, and why."""
-
-    video_id: str
-    path: str
-    reason: str
-    copy_of: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "video_id": self.video_id,
-            "path": self.path,
-            "reason": self.reason,
-            "copy_of": self.copy_of,
-        }
 
 
 @dataclass(frozen=True)

@@ -98,7 +98,7 @@ def similar(
 
 
 duplicates_app = typer.Typer(
-    help="People's decisions that two videos are, or are not, copies.",
+    help="Copies in the library, and people's decisions that two videos are, or are not.",
     invoke_without_command=True,
 )
 
@@ -124,6 +124,27 @@ def duplicates(
             typer.echo(f"{word}: {d.path_a}  {d.path_b}  {d.decision.note}".rstrip())
     if not decisions and not as_json:
         typer.echo("no decisions on copies yet")
+
+
+@duplicates_app.command("families")
+def families(
+    library: LibraryOption = DEFAULT_LIBRARY_PATH,
+    as_json: JsonOption = False,
+) -> None:
+    """List the families of copies: the video shown for each, and its copies with why."""
+    from videolearn.apps.copies import copy_families
+
+    with open_cli_library(library) as lib:
+        found = copy_families(lib)
+    for family in found:
+        if as_json:
+            emit(family.to_json())
+            continue
+        typer.echo(f"{family.path}  ({len(family.copies)} copies)")
+        for c in family.copies:
+            typer.echo(f"  {c.path}  {c.reason}")
+    if not found and not as_json:
+        typer.echo("no copies in the library")
 
 
 @duplicates_app.command("decide")
