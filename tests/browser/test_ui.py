@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from tests.server.test_api import Server
@@ -42,12 +43,21 @@ def library(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Sett
         9.0,
         audio=sound_effect("music", 9.0),
     )
+    # Like harbour.mp4 in earnest: the same music under 9 of its 13 s (no copy: the rest
+    # is silent), and a harbour said on screen.
+    music = np.concatenate([sound_effect("music", 9.0), np.zeros(4 * 16_000, np.float32)])
+    write_captioned_video(
+        media / "ferry.mp4",
+        [Caption("FERRY", 0.0, 5.0), Caption("HARBOUR", 5.0, 13.0)],
+        13.0,
+        audio=music,
+    )
     shutil.copy(shared_data / "speech" / "jfk.flac", media / "jfk.flac")
     write_video(media / "colours.mkv", [(RED, 1.0), (BLUE, 1.0)], tone_hz=None)
     settings = load_settings(folder / "library", extractors=EXTRACTORS)
     with open_library(create=True, settings=settings) as lib:
         results = lib.index([media])
-    assert [r.status for r in results] == ["indexed"] * 3, results
+    assert [r.status for r in results] == ["indexed"] * 4, results
     SHOTS.mkdir(exist_ok=True)
     return settings
 
@@ -107,10 +117,11 @@ def test_search_then_open_a_moment_at_its_start(site: str, page: Any) -> None:
     assert p.locator(".timeline .mark.text").count() >= 3
     assert p.locator(".timeline .mark.sound").count() >= 1
     p.screenshot(path=str(SHOTS / "video.png"), full_page=True)
-    # Similar videos link to their own pages.
+    # Similar videos link to their own pages: the one like it, and no other.
     others = p.locator(".similar a")
-    assert others.count() >= 1
+    assert others.count() == 1
     name = others.first.inner_text()
+    assert name == "ferry.mp4"
     others.first.click()
     p.wait_for_url("**/videos/*")
     assert p.locator("h1").inner_text() == name

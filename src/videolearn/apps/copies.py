@@ -49,7 +49,15 @@ from videolearn.apps.sound import Fingerprint, FingerprintIndex, clock
 from videolearn.config import RecommendSettings
 from videolearn.extractors.fingerprint import ITEM_WINDOW_S, SAMPLE_RATE_HZ, decode, fingerprint
 from videolearn.extractors.fingerprint import KIND as FINGERPRINT_KIND
-from videolearn.extractors.sketch import SKETCH_FPS, SKETCH_SIDE, decode_sketch
+from videolearn.extractors.sketch import (
+    FLAT_STD,
+    KEY_SKETCHES,
+    KEYS_KIND,
+    SKETCH_FPS,
+    SKETCH_SIDE,
+    decode_keys,
+    decode_sketch,
+)
 from videolearn.library import Library
 from videolearn.store import Store
 from videolearn.store.tables import VideoRow
@@ -70,17 +78,16 @@ TRIMMED_CELLS = CELLS * CELLS // 6
 # a street and a tree, up to 0.77), and from this one of their edges.
 FRAME_LIKENESS = 0.85
 EDGE_LIKENESS = 0.6
-# A sketch whose grey values spread less than this is flat (a black or one-colour frame).
-FLAT_STD = 3.0
 # Two frames this alike before trimming may be one picture: without one such pair among
 # the frames sampled to choose the scale, two videos share no picture.
 NEAR_LIKENESS = 0.7
 # Frames compared to choose the scale and side, and frames compared for the shares.
 GEOMETRY_FRAMES = 40
 SHARE_FRAMES = 600
-# Key frames per video for finding candidate pairs, how alike two must be, and how many
-# such pairs two videos need (generated footage of one kind had single pairs this close).
-KEY_FRAMES = 8
+# Key sketches (`extractors.sketch`) find candidate pairs: how alike two must be, and how
+# many such pairs two videos need (generated footage of one kind had single pairs this
+# close). A family followed out from a video stops growing at this size.
+MAX_FAMILY = 200
 CANDIDATE_LIKENESS = 0.5
 CANDIDATE_PAIRS = 2
 
@@ -393,51 +400,138 @@ class Copies:
 def find_copies(store: Store, settings: RecommendSettings) -> Copies:
     """Every family of copies in the library, by the rule above, and the quotes found
     on the way."""
-    videos = store.videos()
-    known = {v.video_id for v in videos}
-    pictures = _pictures_of(store)
-    fingerprints = {
-        r.video_id: Fingerprint(r.video_id, r.start_s, r.end_s, decode(r.value))
-        for r in store.signals_of_kind(FINGERPRINT_KIND)
-    }
-    sound = _Sound([fingerprints[v] for v in sorted(fingerprints)], settings)
-    md5: dict[str, list[str]] = defaultdict(list)
-    for r in store.signals_of_kind("md5"):
-        md5[r.value].append(r.video_id)
-    decided = {
-        (d.video_a, d.video_b): d.copy
-        for d in store.decisions.list()
-        if d.video_a in known and d.video_b in known
-    }
-    pairs = set(_close_pictures(pictures)) | sound.pairs() | {p for p in decided if decided[p]}
-    for same in md5.values():
-        pairs |= {(a, b) for a in same for b in same if a < b}
-    links: list[tuple[float, CopyLink]] = []  # (strength, link)
-    quotes: dict[tuple[str, str], TimeSpan] = {}
-    same_bytes = {(a, b) for same in md5.values() for a in same for b in same}
-    for a, b in sorted(pairs):
-        if (a, b) in decided:
-            if decided[(a, b)]:
-                links.append((3.0, CopyLink(a, b, "marked as a copy")))
-            continue
-        if (a, b) in same_bytes:
-            links.append((2.0, CopyLink(a, b, "same file (MD5)")))
-            continue
-        overlap = None
-        if a in pictures and b in pictures:
-            overlap = picture_overlap(pictures[a], pictures[b])
-        reason = _copy_reason(overlap, sound.verdict(a, b), settings)
+    return _Finder(_Library(store, settings)).everywhere()
+
+
+class _Library:
+    """What finding copies reads of the whole library, once per library state: the
+    videos, their key sketches, their sound (and the pairs asked about it so far), their
+    MD5s and people's decisions."""
+
+    def __init__(self, store: Store, settings: RecommendSettings) -> None:
+        self.store = store
+        self.settings = settings
+        self.videos = store.videos()
+        known = {v.video_id for v in self.videos}
+        self.keys = _keys_of(store)
+        fingerprints = [
+            Fingerprint(r.video_id, r.start_s, r.end_s, decode(r.value))
+            for r in store.signals_of_kind(FINGERPRINT_KIND)
+        ]
+        self.sound = _Sound(fingerprints, settings)
+        self.md5: dict[str, str] = {r.video_id: r.value for r in store.signals_of_kind("md5")}
+        self.same_md5: dict[str, list[str]] = defaultdict(list)
+        for video_id, value in self.md5.items():
+            self.same_md5[value].append(video_id)
+        self.decided = {
+            (d.video_a, d.video_b): d.copy
+            for d in store.decisions.list()
+            if d.video_a in known and d.video_b in known
+        }
+        self.everywhere: Copies | None = None
+
+
+class _Finder:
+    """Finds copies by the rule: candidates from key sketches, shared sound, bytes and
+    decisions; then the rule on each candidate pair, reading a video's sketches once."""
+
+    def __init__(self, library: _Library) -> None:
+        self.store = library.store
+        self.settings = library.settings
+        self.videos = library.videos
+        self.every = [v.video_id for v in library.videos]
+        self.keys = library.keys
+        self.sound = library.sound
+        self.md5 = library.md5
+        self.same_md5 = library.same_md5
+        self.decided = library.decided
+        self._pictures: dict[str, Pictures] = {}
+        self.links: list[tuple[float, CopyLink]] = []  # (strength, link)
+        self.quotes: dict[tuple[str, str], TimeSpan] = {}
+        self._judged: set[tuple[str, str]] = set()
+
+    def everywhere(self) -> Copies:
+        pairs = set(_close_keys(self.keys, list(self.keys), list(self.keys)))
+        pairs |= self.sound.pairs()
+        pairs |= {p for p, copy in self.decided.items() if copy}
+        for same in self.same_md5.values():
+            pairs |= {(a, b) for a in same for b in same if a < b}
+        self._load(sorted({v for p in pairs for v in p}))
+        for a, b in sorted(pairs):
+            self._judge(a, b, quotes=True)
+        return self._copies()
+
+    def around(self, video_ids: Sequence[str], within: Sequence[str]) -> Copies:
+        todo = list(dict.fromkeys(video_ids))
+        seen = set(todo)
+        while todo:
+            video_id = todo.pop()
+            for other in sorted(self._candidates(video_id, self.every)):
+                pair = (video_id, other) if video_id < other else (other, video_id)
+                linked = self._judge(*pair, quotes=video_id in video_ids)
+                if linked and other not in seen and len(seen) < MAX_FAMILY:
+                    seen.add(other)
+                    todo.append(other)
+        pool = [v for v in dict.fromkeys(within) if v not in seen]
+        for video_id in pool:
+            for other in sorted(self._candidates(video_id, pool)):
+                if other != video_id:
+                    self._judge(*sorted((video_id, other)), quotes=False)
+        return self._copies()
+
+    def _candidates(self, video_id: str, among: Sequence[str]) -> set[str]:
+        """Videos of `among` that may be copies of `video_id`, or quote it."""
+        found = {b if a == video_id else a for a, b in _close_keys(self.keys, [video_id], among)}
+        found |= set(self.sound.shared_with(video_id))
+        found |= {v for v in self.same_md5.get(self.md5.get(video_id, ""), ()) if v != video_id}
+        found |= {
+            b if a == video_id else a
+            for (a, b), copy in self.decided.items()
+            if copy and video_id in (a, b)
+        }
+        wanted = set(among)
+        return {v for v in found if v in wanted and v != video_id}
+
+    def _load(self, video_ids: Sequence[str]) -> None:
+        missing = [v for v in video_ids if v not in self._pictures]
+        if missing:
+            self._pictures.update(_pictures_of(self.store, missing))
+            for v in missing:
+                self._pictures.setdefault(v, Pictures.from_sketches([], []))
+
+    def _judge(self, a: str, b: str, *, quotes: bool) -> bool:
+        """Run the rule on a pair (a < b) once; whether they are copies."""
+        if (a, b) in self._judged:
+            return any({link.a, link.b} == {a, b} for _, link in self.links)
+        self._judged.add((a, b))
+        settings = self.settings
+        if (a, b) in self.decided:
+            if self.decided[(a, b)]:
+                self.links.append((3.0, CopyLink(a, b, "marked as a copy")))
+            return self.decided[(a, b)]
+        if self.md5.get(a) and self.md5.get(a) == self.md5.get(b):
+            self.links.append((2.0, CopyLink(a, b, "same file (MD5)")))
+            return True
+        self._load([a, b])
+        overlap = picture_overlap(self._pictures[a], self._pictures[b])
+        reason = _copy_reason(overlap, self.sound.verdict(a, b), settings)
         if reason:
             strength = min(overlap.a_share, overlap.b_share) if overlap else 1.0
-            links.append((strength, CopyLink(a, b, reason)))
-        elif overlap is not None:
+            self.links.append((strength, CopyLink(a, b, reason)))
+            return True
+        if overlap is not None and quotes:
             if overlap.a_span and overlap.a_span.duration_s >= settings.min_shared_s:
-                quotes[(a, b)] = overlap.a_span
+                self.quotes[(a, b)] = overlap.a_span
             if overlap.b_span and overlap.b_span.duration_s >= settings.min_shared_s:
-                quotes[(b, a)] = overlap.b_span
-    links.sort(key=lambda s: (-s[0], s[1].a, s[1].b))
-    apart = [p for p, copy in decided.items() if not copy]
-    return Copies(videos, [link for _, link in links], quotes, apart, sound.shares())
+                self.quotes[(b, a)] = overlap.b_span
+        return False
+
+    def _copies(self) -> Copies:
+        links = sorted(self.links, key=lambda s: (-s[0], s[1].a, s[1].b))
+        apart = [p for p, copy in self.decided.items() if not copy]
+        return Copies(
+            self.videos, [link for _, link in links], self.quotes, apart, self.sound.shares()
+        )
 
 
 def _copy_reason(
@@ -454,35 +548,55 @@ def _copy_reason(
     return f"{pictures} and same sound" if sound is SoundVerdict.SAME else pictures
 
 
-def _pictures_of(store: Store) -> dict[str, Pictures]:
+def _pictures_of(store: Store, video_ids: Sequence[str]) -> dict[str, Pictures]:
     times: dict[str, list[float]] = defaultdict(list)
     sketches: dict[str, list[np.ndarray]] = defaultdict(list)
-    for row in sorted(store.signals_of_kind("sketch"), key=lambda r: (r.video_id, r.start_s)):
+    rows = store.signals_of_kind("sketch", video_ids)
+    for row in sorted(rows, key=lambda r: (r.video_id, r.start_s)):
         times[row.video_id].append(row.start_s)
         sketches[row.video_id].append(decode_sketch(row.value))
     return {v: Pictures.from_sketches(times[v], sketches[v]) for v in times}
 
 
-def _close_pictures(pictures: Mapping[str, Pictures]) -> list[tuple[str, str]]:
-    """Pairs of videos some key frames of which come close (either side mirrored)."""
-    ids = sorted(v for v, p in pictures.items() if len(p) >= 2)
-    if len(ids) < 2:
-        return []
+def _keys_of(store: Store) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each video's key sketches at the reference margin, as is and mirrored."""
     ref = MARGINS.index(REFERENCE_MARGIN)
-    keys, mirrored, owner = [], [], []
-    for n, video_id in enumerate(ids):
-        p = pictures[video_id]
-        pick = _evenly(len(p), KEY_FRAMES)
-        keys.append(p.at(ref)[pick])
-        mirrored.append(p.at(ref, mirrored=True)[pick])
-        owner.append(np.full(len(pick), n))
-    k, km, who = np.concatenate(keys), np.concatenate(mirrored), np.concatenate(owner)
-    likeness = np.maximum(k @ k.T, k @ km.T)  # (keys, keys)
-    close = np.zeros((len(ids), len(ids)), np.int64)
-    i, j = np.nonzero(likeness >= CANDIDATE_LIKENESS)
-    np.add.at(close, (who[i], who[j]), 1)
-    a, b = np.nonzero(np.triu(close, 1) >= CANDIDATE_PAIRS)
-    return [(ids[x], ids[y]) for x, y in zip(a.tolist(), b.tolist(), strict=True)]
+    out = {}
+    for row in store.signals_of_kind(KEYS_KIND):
+        keys = Pictures.from_sketches(
+            [0.0] * 0 or list(range(KEY_SKETCHES)), list(decode_keys(row.value))
+        )
+        if len(keys):
+            out[row.video_id] = (keys.at(ref), keys.at(ref, mirrored=True))
+    return out
+
+
+def _close_keys(
+    keys: Mapping[str, tuple[np.ndarray, np.ndarray]], these: Sequence[str], among: Sequence[str]
+) -> list[tuple[str, str]]:
+    """Pairs (a < b) of a video of `these` and one of `among` with at least
+    `CANDIDATE_PAIRS` key sketches alike by `CANDIDATE_LIKENESS` (either side mirrored)."""
+    left = [v for v in dict.fromkeys(these) if v in keys]
+    right = [v for v in dict.fromkeys(among) if v in keys]
+    if not left or not right:
+        return []
+    a = np.concatenate([keys[v][0] for v in left])
+    a_owner = np.concatenate([np.full(len(keys[v][0]), n) for n, v in enumerate(left)])
+    b = np.concatenate([keys[v][0] for v in right])
+    b_mirrored = np.concatenate([keys[v][1] for v in right])
+    b_owner = np.concatenate([np.full(len(keys[v][0]), n) for n, v in enumerate(right)])
+    out = set()
+    for start in range(0, len(a), 4096):  # (4096, keys) at a time
+        block = slice(start, start + 4096)
+        likeness = np.maximum(a[block] @ b.T, a[block] @ b_mirrored.T)
+        i, j = np.nonzero(likeness >= CANDIDATE_LIKENESS)
+        close = np.zeros((len(left), len(right)), np.int64)
+        np.add.at(close, (a_owner[block][i], b_owner[j]), 1)
+        for x, y in zip(*np.nonzero(close >= CANDIDATE_PAIRS), strict=True):
+            first, second = left[int(x)], right[int(y)]
+            if first != second:
+                out.add((min(first, second), max(first, second)))
+    return sorted(out)
 
 
 class SoundVerdict(enum.Enum):
@@ -495,8 +609,8 @@ class SoundVerdict(enum.Enum):
 
 class _Sound:
     """Each video's sound as the copy rule sees it: the recordings (fingerprints whose
-    items vary), the steady ones (a tone, a hum: one item over and over), and the shares of
-    each pair's recordings that are the same."""
+    items vary), the steady ones (a tone, a hum: one item over and over), and, asked for
+    per video, the seconds of each recording it shares with others."""
 
     def __init__(self, fingerprints: Sequence[Fingerprint], settings: RecommendSettings) -> None:
         self.settings = settings
@@ -514,13 +628,38 @@ class _Sound:
             elif (dominant := int(values[int(np.argmax(counts))])) != silence:
                 self.steady[fp.video_id] = dominant
         self.recorded = {fp.video_id: fp for fp in recordings}
-        self.shared = _shared_recordings(recordings, settings)
+        self.index = FingerprintIndex(recordings)
+        # (a, b), a < b: seconds of a and of b that are the same recording.
+        self.shared: dict[tuple[str, str], tuple[float, float]] = {}
+        self._asked: dict[str, set[str]] = {}
+
+    def shared_with(self, video_id: str) -> set[str]:
+        """The videos sharing a recording with `video_id` (asked once per video)."""
+        if video_id not in self._asked:
+            found: set[str] = set()
+            fp = self.recorded.get(video_id)
+            if fp is not None:
+                for other, stretches in self.index.alike(fp, self.settings):
+                    found.add(other)
+                    mine = sum(t.query.duration_s for t in stretches)
+                    theirs = sum(t.other.duration_s for t in stretches)
+                    a, b = sorted((video_id, other))
+                    shared = (mine, theirs) if a == video_id else (theirs, mine)
+                    before = self.shared.get((a, b))
+                    # Each pair may be asked from both sides: keep the fuller answer.
+                    if before is None or min(shared) > min(before):
+                        self.shared[(a, b)] = shared
+            self._asked[video_id] = found
+        return self._asked[video_id]
 
     def pairs(self) -> set[tuple[str, str]]:
+        """Every pair sharing a recording (each video asked)."""
+        for video_id in self.recorded:
+            self.shared_with(video_id)
         return set(self.shared)
 
     def shares(self) -> dict[tuple[str, str], float]:
-        """Per pair sharing a recording, the share of the shorter one's sound shared."""
+        """Per pair found sharing a recording, the share of the shorter one's sound."""
         out = {}
         for (a, b), (in_a, in_b) in self.shared.items():
             shorter = min(_length_s(self.recorded[a]), _length_s(self.recorded[b]))
@@ -540,6 +679,8 @@ class _Sound:
             return SoundVerdict.SAME if same else SoundVerdict.OTHER
         if "steady" in kinds:
             return SoundVerdict.OTHER
+        self.shared_with(a)
+        self.shared_with(b)
         shared = self.shared.get((a, b))
         if shared is None:
             return SoundVerdict.OTHER
@@ -560,54 +701,46 @@ def _silence_item() -> int:
     return int(items[len(items) // 2]) if len(items) else -1
 
 
-def _shared_recordings(
-    fingerprints: Sequence[Fingerprint], settings: RecommendSettings
-) -> dict[tuple[str, str], tuple[float, float]]:
-    """For each pair (a < b) of videos sharing a recording: the seconds of each that are
-    the same recording as the other's."""
-    index = FingerprintIndex(fingerprints)
-    out: dict[tuple[str, str], tuple[float, float]] = {}
-    for fp in fingerprints:
-        for other_id, stretches in index.alike(fp, settings):
-            mine = sum(s.query.duration_s for s in stretches)
-            theirs = sum(s.other.duration_s for s in stretches)
-            a, b = sorted((fp.video_id, other_id))
-            shared = (mine, theirs) if a == fp.video_id else (theirs, mine)
-            before = out.get((a, b))
-            # Each pair is asked from both sides: keep the fuller answer.
-            if before is None or min(shared) > min(before):
-                out[(a, b)] = shared
-    return out
-
-
 def _length_s(fp: Fingerprint) -> float:
     return max(fp.end_s - fp.start_s, 1e-3)
 
 
-class _CopiesCache:
-    """One `Copies` per library state (a server keeps one; a CLI call finds them once)."""
+class _LibraryCache:
+    """What finding copies reads of one library, per library state (a server keeps it
+    between calls; a CLI call reads it once)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._built: tuple[object, Copies] | None = None
+        self._built: tuple[object, _Library] | None = None
 
-    def get(self, library: Library) -> Copies:
+    def get(self, library: Library) -> _Library:
         where: Path = library.settings.library.resolve()
         store = library.store
         state = where, store.version_count(), tuple(sorted(store.table_counts().items()))
         decisions = tuple((d.video_a, d.video_b, d.copy) for d in store.decisions.list())
         with self._lock:
             if self._built is None or self._built[0] != (state, decisions):
-                self._built = ((state, decisions), find_copies(store, library.settings.recommend))
+                self._built = ((state, decisions), _Library(store, library.settings.recommend))
             return self._built[1]
 
 
-_copies = _CopiesCache()
+_libraries = _LibraryCache()
 
 
 def copies_of(library: Library) -> Copies:
-    """The library's families of copies, found when first asked for and after a change."""
-    return _copies.get(library)
+    """Every family of copies in the library, found when first asked for and after a
+    change (every pair of the library that comes close: for listing them all)."""
+    state = _libraries.get(library)
+    if state.everywhere is None:
+        state.everywhere = _Finder(state).everywhere()
+    return state.everywhere
+
+
+def copies_near(library: Library, video_ids: Sequence[str], within: Sequence[str]) -> Copies:
+    """The families of `video_ids`, followed out from them (a cost of their families'
+    size, not the library's), the copies among `within` compared with each other, and what
+    `within` quotes of `video_ids`."""
+    return _Finder(_libraries.get(library)).around(video_ids, within)
 
 
 def describe_quote(span: TimeSpan, source_path: str) -> str:

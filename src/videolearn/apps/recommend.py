@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from videolearn.apps.copies import Copy, copies_of, describe_quote
+from videolearn.apps.copies import Copies, Copy, copies_near, describe_quote
 from videolearn.apps.sound import SoundAlike, SoundIndexCache, fingerprint_of
 from videolearn.errors import OptionError
 from videolearn.library import Library
@@ -314,7 +314,6 @@ class _Answer:
         self.settings = library.settings.recommend
         self.profiles = profiles_of(library)
         self.rows = [self.profiles.row[v] for v in query if v in self.profiles.row]
-        self.copies = copies_of(library)
         self.shared = self._shared_audio()
 
     def recommend(self, limit: int) -> Recommendations:
@@ -337,14 +336,18 @@ class _Answer:
         plain = np.mean([v[candidates] for v in raw.values()], axis=0) if raw else score
         order = [int(i) for i in np.lexsort((-plain, -score))]
         pool = order[: max(limit * 5, 50)]
-        duplicates, kept, contained = self._set_apart(candidates, pool)
+        # The query's families, followed out through the library, and copies among the
+        # pool: the rule runs on these, not on every pair of the library.
+        within = [profiles.videos[int(candidates[i])].video_id for i in pool]
+        copies = copies_near(self.library, self.query, within)
+        duplicates, kept, contained = self._set_apart(copies, candidates, pool)
         position = {int(candidates[i]): i for i in kept}
-        groups = dict(self._fold_copies([int(candidates[i]) for i in kept]))
+        groups = dict(self._fold_copies(copies, [int(candidates[i]) for i in kept]))
         chosen = self._diversify(candidates, score, [position[h] for h in groups], limit)
         results = []
         for i in chosen:
             head = int(candidates[i])
-            copies = groups[head]
+            folded = groups[head]
             video = profiles.videos[head]
             scores = {name: float(rel[i]) for name, rel in relative.items()}
             reasons = self._reasons(head, scores)
@@ -355,7 +358,7 @@ class _Answer:
                 continue
             results.append(
                 Recommendation(
-                    video.video_id, video.path, float(score[i]), scores, tuple(reasons), copies
+                    video.video_id, video.path, float(score[i]), scores, tuple(reasons), folded
                 )
             )
         # Chosen for diversity, shown by score.
@@ -440,12 +443,12 @@ class _Answer:
     # -- copies ---------------------------------------------------------------------------
 
     def _set_apart(
-        self, candidates: np.ndarray, pool: Sequence[int]
+        self, copies: Copies, candidates: np.ndarray, pool: Sequence[int]
     ) -> tuple[list[Copy], list[int], dict[int, str]]:
         """The copies of the query's videos (every member of their families, `apps.copies`),
         the rest of `pool`, and what stretch of a query video some of those quote (by
         profile row)."""
-        profiles, query, copies = self.profiles, self.query, self.copies
+        profiles, query = self.profiles, self.query
         duplicates: list[Copy] = []
         listed: set[str] = set(query)
         for q in query:
@@ -495,10 +498,12 @@ class _Answer:
             left.remove(best)
         return [pool[j] for j in chosen]
 
-    def _fold_copies(self, rows: Sequence[int]) -> list[tuple[int, tuple[Copy, ...]]]:
+    def _fold_copies(
+        self, copies: Copies, rows: Sequence[int]
+    ) -> list[tuple[int, tuple[Copy, ...]]]:
         """Results in order, the copies among them (one family) folded into the one
         `Copies.head` would show."""
-        videos, copies = self.profiles.videos, self.copies
+        videos = self.profiles.videos
         groups: dict[frozenset[str], list[int]] = {}
         for r in rows:
             groups.setdefault(copies.family(videos[r].video_id), []).append(r)

@@ -34,6 +34,12 @@ from videolearn.types import TimeSpan
 
 SKETCH_SIDE = 32
 SKETCH_FPS = 4.0
+KEYS_KIND = "sketch_keys"
+# Key sketches per video, spread evenly over its pictures (flat ones left out): what the
+# whole library is searched by for a video's copies, before its sketches are read.
+KEY_SKETCHES = 8
+# A sketch whose grey values spread less than this is flat (a black or one-colour frame).
+FLAT_STD = 3.0
 # Wide enough to find borders and draw 32 cells; scaling down further is cheaper.
 SKETCH_WIDTH_PX = 128
 
@@ -56,8 +62,15 @@ def decode_sketch(value: str) -> np.ndarray:
     return raw.reshape(SKETCH_SIDE, SKETCH_SIDE)
 
 
+def decode_keys(value: str) -> np.ndarray:
+    """(K, 32, 32) uint8 key sketches from a stored value."""
+    raw = np.frombuffer(base64.b64decode(value), np.uint8)
+    return raw.reshape(-1, SKETCH_SIDE, SKETCH_SIDE)
+
+
 class SketchExtractor(Extractor):
-    """A grey 32 x 32 miniature of the borderless picture, 4 frames a second."""
+    """A grey 32 x 32 miniature of the borderless picture, 4 frames a second, and the
+    video's key sketches (`sketch_keys`, one value over the whole video)."""
 
     name = "sketch"
     version = 1
@@ -76,17 +89,26 @@ class _SketchPass(ExtractorPass):
     def __init__(self, extractor: SketchExtractor, frame_s: float) -> None:
         self.extractor = extractor
         self.frame_s = frame_s
+        self.drawn: list[np.ndarray] = []  # the pictures' sketches so far (1 KB each)
 
     def feed(self, chunk: MediaChunk) -> Iterable[Signal]:
         batch = self.extractor.frames_of(chunk)
         if batch is None:
             return ()
-        return [
-            ValueSignal(
-                TimeSpan(float(t), float(t) + self.frame_s), "sketch", encode_sketch(sketch_of(f))
-            )
-            for f, t in zip(batch.frames, batch.times_s, strict=True)
-        ]
+        out: list[Signal] = []
+        for f, t in zip(batch.frames, batch.times_s, strict=True):
+            sketch = sketch_of(f)
+            if float(sketch.std()) >= FLAT_STD:
+                self.drawn.append(sketch)
+            span = TimeSpan(float(t), float(t) + self.frame_s)
+            out.append(ValueSignal(span, "sketch", encode_sketch(sketch)))
+        return out
 
     def finish(self, end_s: float, earlier: Mapping[str, Sequence[Signal]]) -> Iterable[Signal]:
-        return ()
+        if not self.drawn:
+            return ()
+        count = len(self.drawn)
+        picks = np.unique(np.linspace(0, count - 1, min(count, KEY_SKETCHES)).round().astype(int))
+        keys = np.stack([self.drawn[i] for i in picks])
+        value = base64.b64encode(np.ascontiguousarray(keys).tobytes()).decode("ascii")
+        return [ValueSignal(TimeSpan(0.0, max(end_s, 0.0)), KEYS_KIND, value)]
