@@ -241,8 +241,8 @@ class SearchSettings(BaseModel):
     # generated search set: right answers 4.5-11 (median 6.6), the best moment for a query
     # with no answer 1.6-4.3 (bench/search_quality.py).
     min_relevance: float = Field(default=4.5)
-    # ... and with at least half of the query's words (stop words aside) in it, a moment
-    # needs only this relevance: two kinds of evidence together.
+    # ... and with at least half of the query's words (two at least; stop words aside) in
+    # it, a moment needs only this relevance: two kinds of evidence together.
     min_relevance_with_words: float = Field(default=2.5)
     # The same for sound class names ("Telephone", "Speech"): one or two words each, they
     # come close to many queries; a query that names a sound matches them by their words.

@@ -429,6 +429,18 @@ class _Library:
             if d.video_a in known and d.video_b in known
         }
         self.everywhere: Copies | None = None
+        # What the rule said of each pair asked about so far (a server asks again and again).
+        self.verdicts: dict[tuple[str, str], _Verdict] = {}
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """The rule on one pair: the link when they are copies (with its strength), else the
+    stretches one quotes of the other."""
+
+    strength: float
+    link: CopyLink | None
+    quotes: tuple[tuple[tuple[str, str], TimeSpan], ...] = ()
 
 
 class _Finder:
@@ -436,6 +448,7 @@ class _Finder:
     decisions; then the rule on each candidate pair, reading a video's sketches once."""
 
     def __init__(self, library: _Library) -> None:
+        self.library = library
         self.store = library.store
         self.settings = library.settings
         self.videos = library.videos
@@ -504,27 +517,38 @@ class _Finder:
         if (a, b) in self._judged:
             return any({link.a, link.b} == {a, b} for _, link in self.links)
         self._judged.add((a, b))
+        verdict = self.library.verdicts.get((a, b))
+        if verdict is None:
+            verdict = self._verdict(a, b)
+            self.library.verdicts[(a, b)] = verdict
+        if verdict.link is not None:
+            self.links.append((verdict.strength, verdict.link))
+            return True
+        if quotes:
+            for key, span in verdict.quotes:
+                self.quotes[key] = span
+        return False
+
+    def _verdict(self, a: str, b: str) -> _Verdict:
         settings = self.settings
         if (a, b) in self.decided:
-            if self.decided[(a, b)]:
-                self.links.append((3.0, CopyLink(a, b, "marked as a copy")))
-            return self.decided[(a, b)]
+            copy = self.decided[(a, b)]
+            return _Verdict(3.0, CopyLink(a, b, "marked as a copy") if copy else None)
         if self.md5.get(a) and self.md5.get(a) == self.md5.get(b):
-            self.links.append((2.0, CopyLink(a, b, "same file (MD5)")))
-            return True
+            return _Verdict(2.0, CopyLink(a, b, "same file (MD5)"))
         self._load([a, b])
         overlap = picture_overlap(self._pictures[a], self._pictures[b])
         reason = _copy_reason(overlap, self.sound.verdict(a, b), settings)
         if reason:
             strength = min(overlap.a_share, overlap.b_share) if overlap else 1.0
-            self.links.append((strength, CopyLink(a, b, reason)))
-            return True
-        if overlap is not None and quotes:
+            return _Verdict(strength, CopyLink(a, b, reason))
+        found: list[tuple[tuple[str, str], TimeSpan]] = []
+        if overlap is not None:
             if overlap.a_span and overlap.a_span.duration_s >= settings.min_shared_s:
-                self.quotes[(a, b)] = overlap.a_span
+                found.append(((a, b), overlap.a_span))
             if overlap.b_span and overlap.b_span.duration_s >= settings.min_shared_s:
-                self.quotes[(b, a)] = overlap.b_span
-        return False
+                found.append(((b, a), overlap.b_span))
+        return _Verdict(0.0, None, tuple(found))
 
     def _copies(self) -> Copies:
         links = sorted(self.links, key=lambda s: (-s[0], s[1].a, s[1].b))

@@ -155,8 +155,9 @@ class _Candidate:
     language: str | None = None
     # Whether a ranking found it relevant enough to show (`relevant`), not merely near.
     shown: bool = False
-    # The share of the query's words it holds (full-text ranking).
+    # The share of the query's words it holds (full-text ranking), and how many.
     share: float = 0.0
+    held: int = 0
 
 
 def search_moments(  # noqa: PLR0917  the query and how to answer it
@@ -301,9 +302,11 @@ class _Ranker:
             # shown only when it holds every word (a sound's name, half of them).
             weight = 1.0
             if ranking == "text" and words:
-                weight = len(words & words_in(text)) / len(words)
+                held = len(words & words_in(text))
+                weight = held / len(words)
                 relevant = weight >= (0.5 if modality == "sound" else 1.0)
                 candidate.share = max(candidate.share, weight)
+                candidate.held = max(candidate.held, held)
             candidate.fused += weight / (RRF_K + rank)
             candidate.scores[ranking] = max(candidate.scores.get(ranking, value), value)
             candidate.shown = candidate.shown or relevant
@@ -357,12 +360,14 @@ class _Ranker:
             add("vector", rank, vhit.video_id, vhit.span, modality, vhit.text, value, relevant)
         if not modalities or "visual" in modalities:
             self._rank_frames(part.text, depth, every, add)
-        # Two kinds of evidence together: half the query's words and a meaning near it
-        # ("train tickets at the station" finds "The train to the city leaves the
-        # station at 8": two words of three, relevance 3.3).
+        # Two kinds of evidence together: half the query's words (two at least) and a
+        # meaning near it ("train tickets at the station" finds "The train to the city
+        # leaves the station at 8": two words of three, relevance 3.3; "my fellow Germans"
+        # does not find "my fellow Americans": one word).
         with_words = self.options.min_relevance_with_words
         for c in found.values():
-            if c.share >= 0.5 and c.scores.get("vector", -np.inf) >= with_words:
+            near = c.scores.get("vector", -np.inf) >= with_words
+            if c.share >= 0.5 and c.held >= 2 and near:
                 c.shown = True
         candidates = [c for c in found.values() if c.shown]
         _describe(self.library, candidates, bool(self.filters.language))
