@@ -136,6 +136,12 @@ class VideoContext:
     info: MediaInfo
     identity: FileIdentity
 
+    @property
+    def frame_s(self) -> float:
+        """How long one frame shows (0 when the video has no frame rate)."""
+        fps = self.info.video.average_fps if self.info.video else None
+        return 1.0 / fps if fps else 0.0
+
 
 class ExtractorPass(ABC):
     """One extractor's work on one video."""

@@ -45,8 +45,7 @@ class VpdqExtractor(Extractor):
     sampling = Sampling(frames=FrameSampling(None, NATIVE_WIDTH_PX))
 
     def begin(self, video: VideoContext) -> ExtractorPass:
-        fps = video.info.video.average_fps if video.info.video else None
-        return _HashPass(self, self.name, 1.0 / fps if fps else 0.0)
+        return _HashPass(self, self.name, video.frame_s)
 
 
 class VpdqCroppedExtractor(VpdqExtractor):

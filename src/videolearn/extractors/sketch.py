@@ -79,8 +79,7 @@ class SketchExtractor(Extractor):
     sampling = Sampling(frames=FrameSampling(SKETCH_FPS, SKETCH_WIDTH_PX))
 
     def begin(self, video: VideoContext) -> ExtractorPass:
-        fps = video.info.video.average_fps if video.info.video else None
-        return _SketchPass(self, 1.0 / fps if fps else 0.0)
+        return _SketchPass(self, video.frame_s)
 
 
 class _SketchPass(ExtractorPass):
