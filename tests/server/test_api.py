@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 import uvicorn
 
@@ -186,6 +187,47 @@ def test_media_is_served_with_ranges(api: httpx.Client, indexed: Settings) -> No
     thumb = api.get(f"/api/v1/videos/{video['video_id']}/thumbnails/0.jpg")
     assert thumb.status_code == 200 and thumb.content[:2] == b"\xff\xd8"
     assert api.get(f"/api/v1/videos/{video['video_id']}/thumbnails/99.jpg").status_code == 404
+
+
+def _picture(jpeg: bytes) -> np.ndarray:
+    import cv2
+
+    return cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR).astype(np.float32)
+
+
+def _frame_at(path: Path, time_s: float, size: tuple[int, int]) -> np.ndarray:
+    """The frame shown at `time_s`, decoded from the start with PyAV, as BGR at `size`."""
+    import av
+    import cv2
+
+    shown = None
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            if float(frame.time or 0.0) > time_s:
+                break
+            shown = frame.to_ndarray(format="bgr24")
+    assert shown is not None
+    return cv2.resize(shown, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def test_a_moment_shows_the_frame_at_it(api: httpx.Client, indexed: Settings) -> None:
+    video = next(v for v in api.get("/api/v1/videos").json()["videos"] if "harbour" in v["path"])
+    url = f"/api/v1/videos/{video['video_id']}/thumbnail.jpg"
+    # One shot: its thumbnail is the frame at 2 s; a caption changes there.
+    early, late = api.get(url, params={"t": 0.5}), api.get(url, params={"t": 3.5})
+    assert early.status_code == late.status_code == 200
+    assert early.headers["content-type"] == "image/jpeg"
+    picture = _picture(late.content)
+    size = (picture.shape[1], picture.shape[0])
+    at = _frame_at(Path(video["path"]), 3.5, size)
+    before = _frame_at(Path(video["path"]), 0.5, size)
+    # JPEG and scaling aside, the still is the frame at the moment, not the one before.
+    assert np.abs(picture - at).mean() * 2 < np.abs(picture - before).mean()
+    early_picture = _picture(early.content)
+    assert np.abs(early_picture - before).mean() * 2 < np.abs(early_picture - at).mean()
+    kept = indexed.library / "stills" / video["video_id"]
+    assert len(list(kept.glob("*.jpg"))) == 2
+    assert api.get(url, params={"t": 3.55}).content == late.content  # the same quarter second
 
 
 def test_a_changed_or_escaping_file_is_not_served(indexed: Settings, tmp_path: Path) -> None:

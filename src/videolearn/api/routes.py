@@ -173,8 +173,9 @@ def get_thumbnail(video: str, number: int, lib: LibraryDep) -> Response:
 def get_thumbnail_at(
     video: str, lib: LibraryDep, t: Annotated[float, Query(ge=0)] = 0.0
 ) -> Response:
-    """The JPEG of the shot the video is in at `t` seconds."""
-    jpeg = playback.thumbnail_at(lib, video, t)
+    """The JPEG of the frame the video shows at `t` seconds (its shot's thumbnail when the
+    file cannot be decoded there)."""
+    jpeg = playback.still(lib, video, t)
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
 
 

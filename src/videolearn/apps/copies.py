@@ -7,8 +7,9 @@ Two videos are copies when, in this order:
 2. they are the same bytes (MD5);
 3. their pictures agree: each has at least `copy_min_share` of its drawn frames
    (`extractors.sketch`, four a second) alike in the other, compared at the scale and the
-   side (mirrored or not) that fit the two best, with the cells a logo would cover left
-   out. A crop, padding, letterbox, logo, mirror image, resize, colour change or harsh
+   side (mirrored or not) that fit the two best: alike in grey levels and in edges, with
+   the cells a logo would cover left out, and in step (a frame's match at the offset of
+   its neighbour's). A crop, padding, letterbox, logo, mirror image, resize, colour change or harsh
    re-encode leaves that in place; a frame of one flat colour tells nothing and is left
    out of the count;
 4. and, when both have sound, their sound agrees: each shares all but
@@ -22,10 +23,12 @@ Less than a copy, a stretch of one video's pictures found in another is a quote 
 0:02-0:07 of X").
 
 Copies are transitive: a crop and a mirror image of one original are one family with it,
-even where the two edits do not pass the rule against each other. Families are found once
-per library state for the whole library: each video's few key frames are compared with
-every other's in one matrix product, and the rule runs on the pairs that come close (and
-on pairs that share sound or bytes), not on every pair a `similar` call meets. A person's
+even where the two edits do not pass the rule against each other. Candidates come from
+key sketches: each video's 8 are compared with the others' in matrix products, and
+the rule runs on the pairs that come close (and on pairs that share sound or bytes), not
+on every pair. `similar` follows the query's family out from the query (`copies_near`);
+listing every family (`copies_of`) takes every pair of the library that comes close.
+What the rule said of a pair is kept for the library state. A person's
 "not a copy" keeps those two in different families: links are taken strongest first
 (decisions, same bytes, then the pictures' shares), and one that would join them is
 dropped.
@@ -36,7 +39,7 @@ from __future__ import annotations
 import enum
 import functools
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +54,6 @@ from videolearn.extractors.fingerprint import ITEM_WINDOW_S, SAMPLE_RATE_HZ, dec
 from videolearn.extractors.fingerprint import KIND as FINGERPRINT_KIND
 from videolearn.extractors.sketch import (
     FLAT_STD,
-    KEY_SKETCHES,
     KEYS_KIND,
     SKETCH_FPS,
     SKETCH_SIDE,
@@ -587,9 +589,8 @@ def _keys_of(store: Store) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     ref = MARGINS.index(REFERENCE_MARGIN)
     out = {}
     for row in store.signals_of_kind(KEYS_KIND):
-        keys = Pictures.from_sketches(
-            [0.0] * 0 or list(range(KEY_SKETCHES)), list(decode_keys(row.value))
-        )
+        sketches = list(decode_keys(row.value))
+        keys = Pictures.from_sketches([float(n) for n in range(len(sketches))], sketches)
         if len(keys):
             out[row.video_id] = (keys.at(ref), keys.at(ref, mirrored=True))
     return out
@@ -609,17 +610,18 @@ def _close_keys(
     b = np.concatenate([keys[v][0] for v in right])
     b_mirrored = np.concatenate([keys[v][1] for v in right])
     b_owner = np.concatenate([np.full(len(keys[v][0]), n) for n, v in enumerate(right)])
-    out = set()
-    for start in range(0, len(a), 4096):  # (4096, keys) at a time
+    # Alike key pairs per (left, right) video, counted over blocks of 4,096 keys.
+    close: Counter[tuple[int, int]] = Counter()
+    for start in range(0, len(a), 4096):
         block = slice(start, start + 4096)
         likeness = np.maximum(a[block] @ b.T, a[block] @ b_mirrored.T)
         i, j = np.nonzero(likeness >= CANDIDATE_LIKENESS)
-        close = np.zeros((len(left), len(right)), np.int64)
-        np.add.at(close, (a_owner[block][i], b_owner[j]), 1)
-        for x, y in zip(*np.nonzero(close >= CANDIDATE_PAIRS), strict=True):
-            first, second = left[int(x)], right[int(y)]
-            if first != second:
-                out.add((min(first, second), max(first, second)))
+        close.update(zip(a_owner[block][i].tolist(), b_owner[j].tolist(), strict=True))
+    out = set()
+    for (x, y), count in close.items():
+        first, second = left[x], right[y]
+        if count >= CANDIDATE_PAIRS and first != second:
+            out.add((min(first, second), max(first, second)))
     return sorted(out)
 
 

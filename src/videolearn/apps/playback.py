@@ -12,6 +12,7 @@ from __future__ import annotations
 import mimetypes
 import os
 import re
+import shutil
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -142,13 +143,58 @@ def thumbnail_at(library: Library, ref: str, time_s: float) -> bytes:
     return (at[-1] if at else thumbnails[0]).jpeg
 
 
+STILLS_FOLDER = "stills"
+# Stills are made for moments this far apart (the sketches' rate): two moments a tenth of
+# a second apart share one.
+STILL_STEP_S = 0.25
+# Stills decoded at once (each in a child process); more requests wait their turn.
+_still_slots = threading.BoundedSemaphore(2)
+
+
+def still(library: Library, ref: str, time_s: float) -> bytes:
+    """The JPEG of the frame a video shows at `time_s` (what a search result shows for
+    its moment), made once in a limited child process and kept in `LIBRARY/stills/`; the
+    shot's thumbnail when the file cannot be read or decoded there.
+
+    Raises:
+        VideoNotFoundError: no such video, or neither a still nor a thumbnail can be had.
+    """
+    from videolearn.ingest.stills import still_at
+
+    video = find_video(library, ref)
+    step = round(max(time_s, 0.0) / STILL_STEP_S)
+    kept = library.settings.library / STILLS_FOLDER / video.video_id / f"{step}.jpg"
+    if kept.is_file():
+        return kept.read_bytes()
+    settings = library.settings
+    try:
+        original = media_file(library, video.video_id)
+        with _still_slots:
+            jpeg = still_at(
+                original.path,
+                step * STILL_STEP_S,
+                settings.thumbnail_width_px,
+                settings.thumbnail_jpeg_quality,
+                settings.decode,
+            )
+    except (MediaError, VideoNotFoundError):
+        return thumbnail_at(library, video.video_id, time_s)
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    partial = kept.with_name(f"{kept.name}.{os.getpid()}.{threading.get_ident()}.partial")
+    partial.write_bytes(jpeg)
+    partial.replace(kept)
+    return jpeg
+
+
 PLAYABLE_FOLDER = "playable"
 
 
 def delete_playable(library: Library, video_id: str) -> None:
-    """Delete the versions made of a video for browsers (when it is forgotten)."""
+    """Delete what was made of a video for browsers, its playable versions and stills
+    (when it is forgotten)."""
     for made in (library.settings.library / PLAYABLE_FOLDER).glob(f"{video_id}.*"):
         made.unlink(missing_ok=True)
+    shutil.rmtree(library.settings.library / STILLS_FOLDER / video_id, ignore_errors=True)
 
 
 class PlayState(StrEnum):
