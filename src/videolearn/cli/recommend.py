@@ -84,7 +84,8 @@ def similar(
         emit(found.to_json())
         return
     if not found.results:
-        typer.echo("no other indexed video to recommend")
+        # Nothing passed the floor, or the library holds nothing else.
+        typer.echo("no indexed video is like it")
     for n, r in enumerate(found.results, start=1):
         typer.echo(f"{n:3d}. {r.path}  ({r.score:.2f})")
         for reason in r.reasons:
