@@ -15,12 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from videolearn.config import DecodeLimits
-from videolearn.errors import MediaError
 
 MP4_VIDEO = frozenset({"h264", "vp9", "av1"})
 MP4_AUDIO = frozenset({"aac", "mp3", "opus", "flac"})
@@ -131,21 +129,6 @@ def make_playable_here(source: Path, target: Path, plan: PlayPlan) -> None:
                 out.mux(encoded_packet)
 
 
-def _child(conn: Connection, source: str, target: str, plan: str, limits: DecodeLimits) -> None:
-    from videolearn.ingest.worker import apply_limits
-
-    try:
-        apply_limits(limits)
-        make_playable_here(Path(source), Path(target), PlayPlan(plan))
-        conn.send(("done", ""))
-    except MemoryError:
-        conn.send(("error", f"needed more than {limits.memory_bytes:,} bytes of memory"))
-    except Exception as err:  # a codec failure becomes a reason, not a crash
-        conn.send(("error", f"{type(err).__name__}: {err}"))
-    finally:
-        conn.close()
-
-
 def make_playable(source: Path, target: Path, plan: PlayPlan, limits: DecodeLimits) -> None:
     """Make `target`, the browser's version of `source`, in a child process under the
     decode limits; written whole or not at all.
@@ -153,28 +136,18 @@ def make_playable(source: Path, target: Path, plan: PlayPlan, limits: DecodeLimi
     Raises:
         MediaError: the version could not be made; the reason says why.
     """
-    from videolearn.ingest.worker import mp_context, start_without_main
+    from videolearn.ingest.worker import run_limited
 
     partial = target.with_name(target.name + ".partial")
-    ctx = mp_context()
-    parent, child = ctx.Pipe(duplex=False)
-    process = ctx.Process(target=_child, args=(child, str(source), str(partial), str(plan), limits))
-    start_without_main(process)
-    child.close()
     try:
-        if not parent.poll(limits.wall_s):
-            process.kill()
-            raise MediaError(source, f"making a playable version took over {limits.wall_s} s")
-        try:
-            kind, reason = parent.recv()
-        except EOFError:
-            kind, reason = "error", "the process making a playable version died"
-        process.join(10)
-        if kind != "done":
-            raise MediaError(source, f"cannot make a playable version: {reason}")
+        run_limited(
+            make_playable_here,
+            (source, partial, plan),
+            limits,
+            limits.wall_s,
+            source,
+            "a playable version",
+        )
         partial.replace(target)
     finally:
-        parent.close()
-        if process.is_alive():
-            process.kill()
         partial.unlink(missing_ok=True)

@@ -9,7 +9,6 @@ decodes up to the frame shown then, so an hour-long file costs as much as a shor
 
 from __future__ import annotations
 
-from multiprocessing.connection import Connection
 from pathlib import Path
 
 import numpy as np
@@ -59,29 +58,6 @@ def still_here(source: Path, time_s: float, width_px: int, quality: int) -> byte
     return bytes(data.tobytes())
 
 
-def _child(  # noqa: PLR0917  a Process target takes positional arguments
-    conn: Connection,
-    source: str,
-    time_s: float,
-    width_px: int,
-    quality: int,
-    limits: DecodeLimits,
-) -> None:
-    from videolearn.ingest.worker import apply_limits
-
-    try:
-        apply_limits(limits)
-        conn.send(("done", still_here(Path(source), time_s, width_px, quality)))
-    except MediaError as err:
-        conn.send(("error", err.reason))
-    except MemoryError:
-        conn.send(("error", f"needed more than {limits.memory_bytes:,} bytes of memory"))
-    except Exception as err:  # a codec failure becomes a reason, not a crash
-        conn.send(("error", f"{type(err).__name__}: {err}"))
-    finally:
-        conn.close()
-
-
 def still_at(
     source: Path, time_s: float, width_px: int, quality: int, limits: DecodeLimits
 ) -> bytes:
@@ -90,27 +66,10 @@ def still_at(
     Raises:
         MediaError: no still could be made; the reason says why.
     """
-    from videolearn.ingest.worker import mp_context, start_without_main
+    from videolearn.ingest.worker import run_limited
 
-    ctx = mp_context()
-    parent, child = ctx.Pipe(duplex=False)
-    args = (child, str(source), time_s, width_px, quality, limits)
-    process = ctx.Process(target=_child, args=args)
-    start_without_main(process)
-    child.close()
-    try:
-        if not parent.poll(min(limits.wall_s, STILL_WALL_S)):
-            raise MediaError(source, f"a still at {time_s:.2f} s took over {STILL_WALL_S:.0f} s")
-        try:
-            kind, value = parent.recv()
-        except EOFError:
-            kind, value = "error", "the process decoding a still died"
-        if kind != "done":
-            raise MediaError(source, f"no still at {time_s:.2f} s: {value}")
-        return bytes(value)
-    finally:
-        parent.close()
-        process.join(5)
-        if process.is_alive():
-            process.kill()
-            process.join(5)
+    wall_s = min(limits.wall_s, STILL_WALL_S)
+    args = (source, time_s, width_px, quality)
+    return bytes(
+        run_limited(still_here, args, limits, wall_s, source, f"a still at {time_s:.2f} s")
+    )

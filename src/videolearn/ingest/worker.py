@@ -22,7 +22,7 @@ import tempfile
 import threading
 import time
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -233,6 +233,59 @@ def start_without_main(process: Any) -> None:
         process.start()
     finally:
         sys.modules["__main__"] = real_main
+
+
+def _limited_child(
+    conn: Connection, work: Callable[..., Any], args: tuple[Any, ...], limits: DecodeLimits
+) -> None:
+    try:
+        apply_limits(limits)
+        conn.send(("done", work(*args)))
+    except MediaError as err:
+        conn.send(("error", err.reason))
+    except MemoryError:
+        conn.send(("error", f"needed more than {limits.memory_bytes:,} bytes of memory"))
+    except Exception as err:  # a codec failure becomes a reason, not a crash
+        conn.send(("error", f"{type(err).__name__}: {err}"))
+    finally:
+        conn.close()
+
+
+def run_limited(  # noqa: PLR0917  the work, and what to say of it
+    work: Callable[..., Any],
+    args: tuple[Any, ...],
+    limits: DecodeLimits,
+    wall_s: float,
+    source: Path,
+    what: str,
+) -> Any:
+    """`work(*args)` (a module-level function) in a child process held to the decode
+    limits and `wall_s`; what it returns.
+
+    Raises:
+        MediaError: naming `source`: making `what` failed, died or ran past `wall_s`.
+    """
+    ctx = mp_context()
+    parent, child = ctx.Pipe(duplex=False)
+    process = ctx.Process(target=_limited_child, args=(child, work, args, limits))
+    start_without_main(process)
+    child.close()
+    try:
+        if not parent.poll(wall_s):
+            raise MediaError(source, f"making {what} took over {wall_s:.0f} s")
+        try:
+            kind, value = parent.recv()
+        except EOFError:
+            kind, value = "error", f"the process making {what} died"
+        if kind != "done":
+            raise MediaError(source, f"cannot make {what}: {value}")
+        return value
+    finally:
+        parent.close()
+        process.join(5)
+        if process.is_alive():
+            process.kill()
+            process.join(5)
 
 
 class DecodeProcess(Closing):
