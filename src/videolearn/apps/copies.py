@@ -451,25 +451,18 @@ class _Finder:
 
     def __init__(self, library: _Library) -> None:
         self.library = library
-        self.store = library.store
-        self.settings = library.settings
-        self.videos = library.videos
-        self.every = [v.video_id for v in library.videos]
-        self.keys = library.keys
-        self.sound = library.sound
-        self.md5 = library.md5
-        self.same_md5 = library.same_md5
-        self.decided = library.decided
         self._pictures: dict[str, Pictures] = {}
         self.links: list[tuple[float, CopyLink]] = []  # (strength, link)
         self.quotes: dict[tuple[str, str], TimeSpan] = {}
         self._judged: set[tuple[str, str]] = set()
 
     def everywhere(self) -> Copies:
-        pairs = set(_close_keys(self.keys, list(self.keys), list(self.keys)))
-        pairs |= self.sound.pairs()
-        pairs |= {p for p, copy in self.decided.items() if copy}
-        for same in self.same_md5.values():
+        pairs = set(
+            _close_keys(self.library.keys, list(self.library.keys), list(self.library.keys))
+        )
+        pairs |= self.library.sound.pairs()
+        pairs |= {p for p, copy in self.library.decided.items() if copy}
+        for same in self.library.same_md5.values():
             pairs |= {(a, b) for a in same for b in same if a < b}
         self._load(sorted({v for p in pairs for v in p}))
         for a, b in sorted(pairs):
@@ -477,11 +470,12 @@ class _Finder:
         return self._copies()
 
     def around(self, video_ids: Sequence[str], within: Sequence[str]) -> Copies:
+        every = [v.video_id for v in self.library.videos]
         todo = list(dict.fromkeys(video_ids))
         seen = set(todo)
         while todo:
             video_id = todo.pop()
-            for other in sorted(self._candidates(video_id, self.every)):
+            for other in sorted(self._candidates(video_id, every)):
                 pair = (video_id, other) if video_id < other else (other, video_id)
                 linked = self._judge(*pair, quotes=video_id in video_ids)
                 if linked and other not in seen and len(seen) < MAX_FAMILY:
@@ -496,12 +490,18 @@ class _Finder:
 
     def _candidates(self, video_id: str, among: Sequence[str]) -> set[str]:
         """Videos of `among` that may be copies of `video_id`, or quote it."""
-        found = {b if a == video_id else a for a, b in _close_keys(self.keys, [video_id], among)}
-        found |= set(self.sound.shared_with(video_id))
-        found |= {v for v in self.same_md5.get(self.md5.get(video_id, ""), ()) if v != video_id}
+        found = {
+            b if a == video_id else a for a, b in _close_keys(self.library.keys, [video_id], among)
+        }
+        found |= set(self.library.sound.shared_with(video_id))
+        found |= {
+            v
+            for v in self.library.same_md5.get(self.library.md5.get(video_id, ""), ())
+            if v != video_id
+        }
         found |= {
             b if a == video_id else a
-            for (a, b), copy in self.decided.items()
+            for (a, b), copy in self.library.decided.items()
             if copy and video_id in (a, b)
         }
         wanted = set(among)
@@ -510,16 +510,16 @@ class _Finder:
     def _load(self, video_ids: Sequence[str]) -> None:
         missing = [v for v in video_ids if v not in self._pictures]
         if missing:
-            self._pictures.update(_pictures_of(self.store, missing))
+            self._pictures.update(_pictures_of(self.library.store, missing))
             for v in missing:
                 self._pictures.setdefault(v, Pictures.from_sketches([], []))
 
     def _judge(self, a: str, b: str, *, quotes: bool) -> bool:
         """Run the rule on a pair (a < b) once; whether they are copies."""
-        if (a, b) in self._judged:
-            return any({link.a, link.b} == {a, b} for _, link in self.links)
-        self._judged.add((a, b))
         verdict = self.library.verdicts.get((a, b))
+        if (a, b) in self._judged:
+            return verdict is not None and verdict.link is not None
+        self._judged.add((a, b))
         if verdict is None:
             verdict = self._verdict(a, b)
             self.library.verdicts[(a, b)] = verdict
@@ -532,15 +532,15 @@ class _Finder:
         return False
 
     def _verdict(self, a: str, b: str) -> _Verdict:
-        settings = self.settings
-        if (a, b) in self.decided:
-            copy = self.decided[(a, b)]
+        settings = self.library.settings
+        if (a, b) in self.library.decided:
+            copy = self.library.decided[(a, b)]
             return _Verdict(3.0, CopyLink(a, b, "marked as a copy") if copy else None)
-        if self.md5.get(a) and self.md5.get(a) == self.md5.get(b):
+        if self.library.md5.get(a) and self.library.md5.get(a) == self.library.md5.get(b):
             return _Verdict(2.0, CopyLink(a, b, "same file (MD5)"))
         self._load([a, b])
         overlap = picture_overlap(self._pictures[a], self._pictures[b])
-        reason = _copy_reason(overlap, self.sound.verdict(a, b), settings)
+        reason = _copy_reason(overlap, self.library.sound.verdict(a, b), settings)
         if reason:
             strength = min(overlap.a_share, overlap.b_share) if overlap else 1.0
             return _Verdict(strength, CopyLink(a, b, reason))
@@ -554,9 +554,13 @@ class _Finder:
 
     def _copies(self) -> Copies:
         links = sorted(self.links, key=lambda s: (-s[0], s[1].a, s[1].b))
-        apart = [p for p, copy in self.decided.items() if not copy]
+        apart = [p for p, copy in self.library.decided.items() if not copy]
         return Copies(
-            self.videos, [link for _, link in links], self.quotes, apart, self.sound.shares()
+            self.library.videos,
+            [link for _, link in links],
+            self.quotes,
+            apart,
+            self.library.sound.shares(),
         )
 
 
@@ -646,12 +650,13 @@ class _Sound:
         for fp in fingerprints:
             if len(fp.items) < 2:
                 continue
-            values, counts = np.unique(fp.items, return_counts=True)
             if len(np.unique(fp.items >> np.uint32(4))) >= settings.min_distinct_share * len(
                 fp.items
             ):
                 recordings.append(fp)
-            elif (dominant := int(values[int(np.argmax(counts))])) != silence:
+                continue
+            values, counts = np.unique(fp.items, return_counts=True)
+            if (dominant := int(values[int(np.argmax(counts))])) != silence:
                 self.steady[fp.video_id] = dominant
         self.recorded = {fp.video_id: fp for fp in recordings}
         self.index = FingerprintIndex(recordings)
