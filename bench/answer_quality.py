@@ -56,12 +56,14 @@ from videolearn.library import open_library
 from videolearn.samples import (
     EDITS,
     SPOKEN_PASSAGES,
+    colour_bars,
     edited,
     read_audio,
     read_frames,
     song,
     sound_effect,
     speak,
+    tone,
     write_av,
 )
 
@@ -203,9 +205,8 @@ def write_media(folder: Path, quick: bool, rng: np.random.Generator) -> Truth:
     voice = np.zeros(round(len(frames) / FPS * RATE), np.float32)
     voice[: min(voice.size, commentary.size)] = commentary[: voice.size]
     write_av(folder / "trap-commentary.mp4", frames, FPS, voice, RATE)
-    card = _test_card(8)
-    tone = (0.3 * np.sin(2 * np.pi * 1000 * np.arange(8 * RATE) / RATE)).astype(np.float32)
-    write_av(folder / "trap-card-tone.mp4", card, FPS, tone, RATE)
+    card = colour_bars(8, FPS)
+    write_av(folder / "trap-card-tone.mp4", card, FPS, tone(8, 1000, RATE), RATE)
     write_av(folder / "trap-card-song.mp4", card, FPS, song(8, seed=300), RATE)
     for name in ("trap-commentary.mp4", "trap-card-tone.mp4", "trap-card-song.mp4"):
         truth.add(name, "trap", name)
@@ -215,17 +216,6 @@ def write_media(folder: Path, quick: bool, rng: np.random.Generator) -> Truth:
         write_av(folder / name, _footage(10, rng), FPS, sound_effect(kind, 10, seed=n), RATE)
         truth.add(name, "unrelated", name)
     return truth
-
-
-def _test_card(seconds: float) -> np.ndarray:
-    bars = np.array(
-        [[235, 235, 235], [235, 235, 16], [16, 235, 235], [16, 235, 16], [235, 16, 235]],
-        np.uint8,
-    )
-    top = np.repeat(np.repeat(bars[None, :, :], 120, axis=0), 64, axis=1)
-    ramp = np.repeat(np.linspace(0, 255, 320).astype(np.uint8)[None, :, None], 3, axis=2)
-    card = np.concatenate([top, np.repeat(ramp, 60, axis=0)])
-    return np.broadcast_to(card, (round(seconds * FPS), *card.shape)).copy()
 
 
 # -- measures -----------------------------------------------------------------------------

@@ -95,12 +95,29 @@ def _color_at(
     return shots[-1][0]
 
 
+def tone(seconds: float, hz: float = 1000.0, rate_hz: int = AUDIO_RATE_HZ) -> np.ndarray:
+    """Mono float samples of a steady sine at `hz`, at 0.3 of full scale."""
+    n = round(seconds * rate_hz)
+    return (0.3 * np.sin(2 * np.pi * hz * np.arange(n) / rate_hz)).astype(np.float32)
+
+
+def colour_bars(seconds: float, fps: float) -> np.ndarray:
+    """(T, 180, 320, 3) frames of a still test card: colour bars over a grey ramp (no
+    column or row of one colour, so no border is cut off it)."""
+    bars = np.array(
+        [[235, 235, 235], [235, 235, 16], [16, 235, 235], [16, 235, 16], [235, 16, 235]],
+        np.uint8,
+    )
+    top = np.repeat(np.repeat(bars[None, :, :], 120, axis=0), 64, axis=1)  # (120, 320, 3)
+    ramp = np.repeat(np.linspace(0, 255, 320).astype(np.uint8)[None, :, None], 3, axis=2)
+    card = np.concatenate([top, np.repeat(ramp, 60, axis=0)])  # (180, 320, 3)
+    return np.broadcast_to(card, (round(seconds * fps), *card.shape)).copy()
+
+
 def _write_tone(
     out: av.container.OutputContainer, stream: av.AudioStream, hz: float, seconds: float
 ) -> None:
-    n = round(seconds * AUDIO_RATE_HZ)
-    samples = (0.3 * np.sin(2 * np.pi * hz * np.arange(n) / AUDIO_RATE_HZ)).astype(np.float32)
-    _write_samples(out, stream, samples, AUDIO_RATE_HZ)
+    _write_samples(out, stream, tone(seconds, hz), AUDIO_RATE_HZ)
 
 
 def _write_samples(

@@ -8,30 +8,26 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from videolearn.apps.copies import copies_of
 from videolearn.apps.recommend import similar
 from videolearn.config import load_settings
 from videolearn.library import open_library
-from videolearn.samples import EDITS, edited, read_audio, read_frames, song, write_av
+from videolearn.samples import (
+    EDITS,
+    colour_bars,
+    edited,
+    read_audio,
+    read_frames,
+    song,
+    tone,
+    write_av,
+)
 
 RATE = 16_000
 FPS = 10
 WANTED = ["file_hash", "media_info", "fingerprint", "sketch"]
-
-
-def _test_card(seconds: float) -> np.ndarray:
-    """Colour bars over a grey ramp: a still picture."""
-    bars = np.array(
-        [[235, 235, 235], [235, 235, 16], [16, 235, 235], [16, 235, 16], [235, 16, 235]],
-        np.uint8,
-    )
-    top = np.repeat(np.repeat(bars[None, :, :], 120, axis=0), 64, axis=1)  # (120, 320, 3)
-    ramp = np.repeat(np.linspace(0, 255, 320).astype(np.uint8)[None, :, None], 3, axis=2)
-    card = np.concatenate([top, np.repeat(ramp, 60, axis=0)])  # (180, 320, 3)
-    return np.broadcast_to(card, (round(seconds * FPS), *card.shape)).copy()
 
 
 @pytest.fixture(scope="module")
@@ -48,10 +44,10 @@ def library(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path
         write_av(media / f"{edit}.mp4", edited(frames, edit), FPS, sound, RATE, crf=crf)
     # The same pictures with a song instead: no copy.
     write_av(media / "other-sound.mp4", frames, FPS, song(len(frames) / FPS, seed=3), RATE)
-    tone = (0.3 * np.sin(2 * np.pi * 1000 * np.arange(8 * RATE) / RATE)).astype(np.float32)
-    write_av(media / "card-tone.mp4", _test_card(8), FPS, tone, RATE)
-    write_av(media / "card-tone-again.mp4", _test_card(8), FPS, tone, RATE, crf=30)
-    write_av(media / "card-song.mp4", _test_card(8), FPS, song(8, seed=4), RATE)
+    beep = tone(8, 1000, RATE)
+    write_av(media / "card-tone.mp4", colour_bars(8, FPS), FPS, beep, RATE)
+    write_av(media / "card-tone-again.mp4", colour_bars(8, FPS), FPS, beep, RATE, crf=30)
+    write_av(media / "card-song.mp4", colour_bars(8, FPS), FPS, song(8, seed=4), RATE)
     tree = read_frames(shared_data / "video" / "tree.avi", FPS, 320, 8.0)
     write_av(media / "tree.mp4", tree, FPS, song(len(tree) / FPS, seed=5), RATE)
     settings = load_settings(folder / "library", keep_versions_s=0, extractors=WANTED)
