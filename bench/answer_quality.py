@@ -26,8 +26,8 @@ It prints, per answer, what a person would count:
 - same sound: how far the located stretches' ends lie from where each song really is
   (median, max), and stretches reported between videos that share no song;
 - themes: NMI and ARI against the groups (a copy family one group, each trap and unrelated
-  clip its own), and the share of theme ids kept when the library grows by a fifth
-  (not in `--quick`);
+  clip its own), and the share of theme ids kept, with every member they had, when the
+  library grows by a fifth (another video of each song, unrelated clips);
 - search: nDCG@10 and precision@5 for topic queries (the right videos: the topic's four),
   and the share of queries with no answer that return nothing.
 
@@ -218,6 +218,40 @@ def write_media(folder: Path, quick: bool, rng: np.random.Generator) -> Truth:
     return truth
 
 
+def write_more(folder: Path, truth: Truth, rng: np.random.Generator) -> list[str]:
+    """A fifth more videos, as a library grows: another video of each song, then clips
+    unrelated to anything."""
+    wanted = math.ceil(len(truth.group) / 5)
+    songs = sorted({truth.group[n] for n, kind in truth.kind.items() if kind == "song"})
+    added: list[str] = []
+    for group in songs[:wanted]:
+        music = song(15, seed=100 + int(group.removeprefix("song")))
+        at = float(rng.uniform(2, 13))
+        sound = rng.normal(0, 0.02, 30 * RATE).astype(np.float32)
+        sound[round(at * RATE) : round(at * RATE) + music.size] += music
+        name = f"{group}-more.mp4"
+        write_av(folder / name, _footage(30, rng), FPS, sound, RATE)
+        truth.add(name, "song", group)
+        truth.song_at[name] = (at, at + 15)
+        added.append(name)
+    kinds = ["beeps", "phone", "noise", "silence", "music"]
+    for n in range(wanted - len(added)):
+        name = f"more-{n}-{kinds[n % len(kinds)]}.mp4"
+        sound = sound_effect(kinds[n % len(kinds)], 10, seed=50 + n)
+        write_av(folder / name, _footage(10, rng), FPS, sound, RATE)
+        truth.add(name, "unrelated", name)
+        added.append(name)
+    return added
+
+
+def themes_kept(before: dict[int, set[str]], after: dict[int, set[str]]) -> float:
+    """The share of themes whose id is kept, with every member it had, after growth."""
+    if not before:
+        return 1.0
+    kept = sum(t in after and members <= after[t] for t, members in before.items())
+    return kept / len(before)
+
+
 # -- measures -----------------------------------------------------------------------------
 
 
@@ -316,7 +350,7 @@ def search_quality(library: Path, truth: Truth) -> tuple[float, float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer videos, no growth step")
+    parser.add_argument("--quick", action="store_true", help="fewer videos of each kind")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the library and media")
     args = parser.parse_args()
@@ -360,8 +394,18 @@ def main() -> None:
             f"search: nDCG@10 {ndcg:.2f}, precision@5 {p5:.2f}, no-answer queries empty {empty:.0%}"
         )
         print("themes:")
-        nmi, ari, count, _ = themes_agreement(library, truth)
+        nmi, ari, count, before = themes_agreement(library, truth)
         print(f"  {count} themes; NMI {nmi:.2f}, ARI {ari:.2f}")
+
+        more = tmp / "more"
+        more.mkdir()
+        added = write_more(more, truth, rng)
+        with open_library(library) as lib:
+            lib.index([more])
+        print(f"themes after {len(added)} more videos ({', '.join(added)}):")
+        nmi, ari, count, after = themes_agreement(library, truth)
+        kept = themes_kept(before, after)
+        print(f"  {count} themes; NMI {nmi:.2f}, ARI {ari:.2f}; ids kept whole {kept:.0%}")
     finally:
         if args.keep:
             print(f"kept {tmp}")

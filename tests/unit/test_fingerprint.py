@@ -104,6 +104,29 @@ def test_a_stretch_that_reaches_the_end_of_a_file_is_located_to_its_end() -> Non
         assert abs(s.other.start_s - 50) <= 1 and abs(s.other.end_s - 60) <= 1
 
 
+@pytest.mark.parametrize("level", [0.01, 0.05])
+def test_a_song_between_quiet_stretches_is_located_within_a_second_in_both(level: float) -> None:
+    # Beside quiet sound in both files an item agrees as soon as its window holds any of
+    # the song: stretches used to start 1.4 s early and end 1.3 s late, or run on through
+    # the quiet to a file's end.
+    music = song(12, seed=61)
+    rng = np.random.default_rng(7)
+    prints, starts = [], []
+    for video_id in ("a", "b"):
+        host = rng.normal(0, level, 30 * RATE).astype(np.float32)
+        at = float(rng.uniform(2, 14))
+        host[round(at * RATE) : round(at * RATE) + music.size] += music
+        prints.append(_print(host, video_id))
+        starts.append(at)
+    from videolearn.apps.sound import FingerprintIndex
+
+    ((other, stretches),) = FingerprintIndex(prints).alike(prints[0], SETTINGS)
+    assert other == "b"
+    for s in stretches:
+        assert abs(s.query.start_s - starts[0]) <= 1 and abs(s.query.end_s - starts[0] - 12) <= 1
+        assert abs(s.other.start_s - starts[1]) <= 1 and abs(s.other.end_s - starts[1] - 12) <= 1
+
+
 @pytest.mark.parametrize(
     ("first", "second"),
     [

@@ -11,8 +11,11 @@ unrelated sound agrees in about half the bits. Finding them takes two steps:
    shared stretch gives one offset many votes; chance gives scattered single votes.
 2. Alignment: at each offset with enough votes, the bits that differ per item pair,
    averaged over a second, mark the items where the two sounds are the same; runs of
-   them at least `min_shared_s` long are the shared stretches, mapped back to seconds in
-   both videos.
+   them at least `min_shared_s` long are the shared stretches. A run reaches only as far
+   as the alignment beats chance every way (the other's sound a few seconds off and
+   anywhere, the query's own a few seconds off), and is mapped back to seconds in both
+   videos by where an item's window lies: beside quiet sound in both, an item agrees as
+   soon as its window holds any of the shared sound.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import numpy as np
 
 from videolearn.config import RecommendSettings
 from videolearn.errors import VideoNotFoundError
-from videolearn.extractors.fingerprint import ITEM_S, KIND, decode
+from videolearn.extractors.fingerprint import ITEM_S, ITEM_WINDOW_S, KIND, decode
 from videolearn.library import Library
 from videolearn.store import Store
 from videolearn.types import TimeSpan
@@ -44,6 +47,12 @@ COMMON_KEY_VIDEOS = 50
 # `tests/integration/test_sound.py`).
 LEAD_S = 0.7
 TRAIL_S = 1.4
+# Beside quiet sound on both sides (silence, low noise: Chromaprint's normalised chroma is
+# near zero there in every file), an item whose window holds any of the shared sound
+# agrees, so a run starts almost a whole window early and ends at the shared sound's end.
+QUIET_LEAD_S = 2.2
+QUIET_TRAIL_S = 0.1
+WINDOW_ITEMS = round(ITEM_WINDOW_S / ITEM_S)
 # A run that ends this close to a fingerprint's last item reaches the end of its sound (an
 # alignment one item off stops a little short of it).
 _END_SLACK_ITEMS = 2
@@ -139,36 +148,73 @@ def shared_sound(
     bits = _popcount(a ^ b).astype(np.float32)
     smooth = np.convolve(bits, kernel, mode="same")
     # Sound whose items lean to one value (noise, hiss) agrees at every offset as well as
-    # at this one; a shared recording agrees here and not a few seconds off.
-    # By chance: against the other's sound, and against the query's own, a few seconds
-    # off. Low noise beside a song agrees with any other low noise, so a stretch running
-    # from the song into the noise agrees off the alignment too, on the noise side, both
-    # with the other's noise and with the query's own; a recording agrees with neither.
+    # at this one; a shared recording agrees here and not a few seconds off. By chance:
+    # against the other's sound, and against the query's own, a few seconds off.
     chance_other = _chance_bits(a, other.items, first + offset)
     chance_self = _chance_bits(a, query.items, first)
-    chance = np.convolve(np.maximum(chance_other, chance_self), kernel, mode="same")
-    good = (smooth <= settings.max_differing_bits) & (chance - smooth >= settings.min_contrast_bits)
+    # A stretch is found where the alignment beats either chance (a short one would be
+    # lost from one side if both were needed, as the two files' surroundings differ) ...
+    limit, contrast = settings.max_differing_bits, settings.min_contrast_bits
+    either = np.convolve(np.maximum(chance_other, chance_self), kernel, mode="same")
+    good = (smooth <= limit) & (either - smooth >= contrast)
+    # ... and reaches only as far as it beats both, and what the item agrees in with the
+    # other's sound anywhere: low noise beside a song agrees with any other low noise, the
+    # other's or the query's own, while near a file's end only the shifts landing back in
+    # the song are left to compare with (a stretch ran 3.6 s into the noise after a song).
+    anywhere = _typical_bits(a, other.items, first + offset)
+    least = np.minimum(np.minimum(chance_other, chance_self), anywhere)
+    both = np.convolve(least, kernel, mode="same")
+    strict = (smooth <= limit) & (both - smooth >= contrast) & (bits <= limit)
+    loose = np.convolve(anywhere, kernel, mode="same") - smooth >= contrast
     min_items = max(SMOOTH_ITEMS, round(settings.min_shared_s / ITEM_S))
     found = []
     for run_start, run_end in _runs(good):
         start, end = run_start, run_end
         # The average spills half a window past the shared sound: trim items that differ.
-        while start < end and bits[start] > settings.max_differing_bits:
+        while start < end and bits[start] > limit:
             start += 1
-        while end > start and bits[end - 1] > settings.max_differing_bits:
+        while end > start and bits[end - 1] > limit:
             end -= 1
         if end - start < min_items:
             continue
+        # A run from a file's start or to its end has fewer shifts to judge chance by
+        # there (a copy cut from a longer one lost 2.3 s of its shared sound): there it
+        # is trimmed only where what it agrees in is found anywhere in the other's sound
+        # (quiet running on to the file's end), and not at all where both files start
+        # (or end) together: copies share their quiet and their noise too.
+        slack = _END_SLACK_ITEMS
+        starts = (first + start, first + start + offset)
+        ends = (len(query.items) - first - end, len(other.items) - first - offset - end)
+        if strict[start:end].any():
+            first_ok = _judge(starts, slack, strict, loose)
+            last_ok = _judge(ends, slack, strict, loose)
+            while first_ok is not None and not first_ok[start]:
+                start += 1
+            while last_ok is not None and not last_ok[end - 1]:
+                end -= 1
         stretch = a[start:end]
         # A steady tone or a hum agrees with itself at every offset: not a recording.
         if len(np.unique(stretch >> np.uint32(4))) < settings.min_distinct_share * len(stretch):
             continue
         agreement = 1.0 - float(bits[start:end].mean()) / 32.0
         i0, i1 = first + start, first + end - 1
-        query_span = _span(query, i0, i1)
-        other_span = _span(other, i0 + offset, i1 + offset)
+        quiet_before, quiet_after = _quiet_beside(bits, start, end, limit)
+        lead = QUIET_LEAD_S if quiet_before else LEAD_S
+        trail = QUIET_TRAIL_S if quiet_after else TRAIL_S
+        query_span = _span(query, i0, i1, lead, trail)
+        other_span = _span(other, i0 + offset, i1 + offset, lead, trail)
         found.append(SharedSound(query_span, other_span, agreement))
     return found
+
+
+def _judge(
+    edges: tuple[int, int], slack: int, strict: np.ndarray, loose: np.ndarray
+) -> np.ndarray | None:
+    """Which test trims a run's end, by how far it lies from each file's edge: none where
+    both files reach it, the loose one where one does, else the strict one."""
+    if max(edges) <= slack:
+        return None
+    return loose if min(edges) <= slack else strict
 
 
 # Offsets (in items, about 2.5-5 s) at which a shared recording no longer agrees with
@@ -200,13 +246,54 @@ def _chance_bits(a: np.ndarray, b_items: np.ndarray, b_first: int) -> np.ndarray
     return np.where(np.isfinite(best), best, 16.0).astype(np.float32)
 
 
-def _span(fp: Fingerprint, first: int, last: int) -> TimeSpan:
+# Items of the other file compared with each of the query's, spread over the file, and the
+# quantile of their differing bits taken as what the item agrees in by chance anywhere.
+TYPICAL_SAMPLES = 64
+TYPICAL_QUANTILE = 0.2
+
+
+def _typical_bits(a: np.ndarray, b_items: np.ndarray, b_first: int) -> np.ndarray:
+    """Per item of `a` (aligned with `b_items[b_first:]`), the bits it differs in from
+    items spread over all of `b`, away from the alignment: a low quantile, so that an
+    item of quiet sound finds the quiet anywhere in `b` (16 where nothing is far enough)."""
+    n = len(b_items)
+    sample = np.unique(np.linspace(0, n - 1, min(n, TYPICAL_SAMPLES)).round().astype(np.int64))
+    diff = _popcount(a[:, None] ^ b_items[sample][None, :]).astype(np.float32)
+    aligned = np.arange(len(a))[:, None] + b_first
+    near = np.abs(sample[None, :] - aligned) < CHANCE_SHIFTS[1][0]
+    diff[near] = np.inf
+    diff.sort(axis=1)
+    far = (~near).sum(axis=1)
+    at = np.floor(TYPICAL_QUANTILE * np.maximum(far - 1, 0)).astype(np.int64)
+    picked = diff[np.arange(len(a)), at] if len(sample) else np.full(len(a), np.inf)
+    return np.where(far > 0, picked, 16.0).astype(np.float32)
+
+
+def _quiet_beside(bits: np.ndarray, start: int, end: int, limit: float) -> tuple[bool, bool]:
+    """Whether the sound before and after the run `start:end` of an alignment's differing
+    bits is quiet in both files: it agrees at the alignment a window away from the run
+    (beyond the items that hold some of the shared sound, which agree partly whatever lies
+    beside it), or, where the files hold no items that far, right beside the run."""
+    gap = WINDOW_ITEMS + SMOOTH_ITEMS
+    before = bits[max(0, start - gap) : max(0, start - WINDOW_ITEMS)]
+    if before.size < SMOOTH_ITEMS // 2:
+        before = bits[max(0, start - SMOOTH_ITEMS) : start]
+    after = bits[end + WINDOW_ITEMS : end + gap]
+    if after.size < SMOOTH_ITEMS // 2:
+        after = bits[end : end + SMOOTH_ITEMS]
+    return (
+        bool(before.size and before.mean() <= limit),
+        bool(after.size and after.mean() <= limit),
+    )
+
+
+def _span(fp: Fingerprint, first: int, last: int, lead_s: float, trail_s: float) -> TimeSpan:
     """Items `first` to `last` of `fp` as the stretch of sound they agree on; a run from
     the first item or to the last reaches the sound's start or end (the last item sums up
     the last seconds of the sound, which the trail constant would cut short)."""
-    start_s = fp.time_of(first) + LEAD_S if first > 0 else fp.start_s
+    start_s = fp.time_of(first) + lead_s if first > 0 else fp.start_s
     reaches_end = last >= len(fp.items) - 1 - _END_SLACK_ITEMS
-    end_s = fp.end_s if reaches_end else min(fp.time_of(last) + TRAIL_S, fp.end_s)
+    end_s = fp.end_s if reaches_end else min(fp.time_of(last) + trail_s, fp.end_s)
     return TimeSpan(start_s, max(start_s, end_s))
 
 
