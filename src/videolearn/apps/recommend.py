@@ -209,25 +209,39 @@ def _av_model(videos: Sequence[VideoRow]) -> str:
 
 def _tfidf(documents: Sequence[str], stop: frozenset[str]) -> tuple[Any, np.ndarray]:
     """TF-IDF of the documents' words, without the stop words of the languages spoken
-    (a label or a reason of "and, your" says nothing)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
+    (a label or a reason of "and, your" says nothing): scikit-learn's TfidfVectorizer with
+    sublinear counts, done here with scipy (importing scikit-learn cost a CLI call 1-2 s)."""
+    from scipy.sparse import csr_matrix
 
-    if not any(_WORD.search(d) for d in documents):
+    tokens = [[w for w in _WORD.findall(fold_word(d)) if w not in stop] for d in documents]
+    vocabulary = np.array(sorted({w for words in tokens for w in words}), dtype=object)
+    if not len(vocabulary):
         return None, np.zeros(0, object)
-    vectorizer = TfidfVectorizer(
-        token_pattern=_WORD.pattern,
-        preprocessor=fold_word,
-        sublinear_tf=True,
-        # Only stop words the pattern could find as one token: sklearn checks.
-        stop_words=sorted(w for w in stop if _WORD.fullmatch(w)),
-        # A word in most videos tells them apart from nothing.
-        max_df=0.5 if len(documents) >= 10 else 1.0,
-    )
-    try:
-        matrix = vectorizer.fit_transform(documents)
-    except ValueError:  # every word pruned
-        return None, np.zeros(0, object)
-    return matrix.tocsr(), vectorizer.get_feature_names_out()
+    column = {w: i for i, w in enumerate(vocabulary)}
+    rows = [r for r, words in enumerate(tokens) for _ in words]
+    cols = [column[w] for words in tokens for w in words]
+    shape = (len(documents), len(vocabulary))
+    counts = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=shape)
+    counts.sum_duplicates()
+    df = np.bincount(counts.indices, minlength=len(vocabulary))
+    # A word in most videos tells them apart from nothing.
+    if len(documents) >= 10:
+        keep = df <= 0.5 * len(documents)
+        if not keep.any():
+            return None, np.zeros(0, object)
+        counts, vocabulary, df = counts[:, keep].tocsr(), vocabulary[keep], df[keep]
+    counts.data = 1.0 + np.log(counts.data)
+    return _idf_weighted(counts, df), vocabulary
+
+
+def _idf_weighted(matrix: Any, df: np.ndarray) -> Any:
+    """Rows of `matrix` (CSR) times each column's smoothed inverse document frequency, each
+    row of unit length."""
+    idf = np.log((1 + matrix.shape[0]) / (1 + df)) + 1.0
+    weighted = matrix.multiply(idf[None, :]).tocsr()
+    norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
+    scale = 1.0 / np.maximum(norms, 1e-12)
+    return weighted.multiply(scale[:, None]).tocsr()
 
 
 def _label_weights(per_video: Sequence[Mapping[str, float]]) -> tuple[Any, np.ndarray]:
@@ -246,11 +260,7 @@ def _label_weights(per_video: Sequence[Mapping[str, float]]) -> tuple[Any, np.nd
             values.append(score)
     matrix = csr_matrix((values, (rows, cols)), shape=(len(per_video), len(names)))
     df = np.bincount(matrix.indices, minlength=len(names))
-    idf = np.log((1 + len(per_video)) / (1 + df)) + 1.0
-    weighted = matrix.multiply(idf[None, :]).tocsr()
-    norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
-    scale = 1.0 / np.maximum(norms, 1e-12)
-    return weighted.multiply(scale[:, None]).tocsr(), np.array(names, dtype=object)
+    return _idf_weighted(matrix, df), np.array(names, dtype=object)
 
 
 class _ProfileCache:
