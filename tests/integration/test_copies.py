@@ -4,12 +4,15 @@ family, from whichever member one asks; the same pictures over other sound are n
 from __future__ import annotations
 
 import json
+import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from videolearn.apps.catalog import forget
 from videolearn.apps.copies import copies_of
 from videolearn.apps.recommend import similar
 from videolearn.config import load_settings
@@ -56,10 +59,12 @@ def library(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path
     return folder / "library"
 
 
-def _answer(library: Path, name: str) -> tuple[dict[str, str], list[str]]:
+def _answer(
+    library: Path, name: str, media: Path | None = None
+) -> tuple[dict[str, str], list[str]]:
     """similar's copies (name: reason) and results (names) for one video."""
     with open_library(library) as lib:
-        found = similar(lib, [str(library.parent / "media" / name)])
+        found = similar(lib, [str((media or library.parent / "media") / name)])
     copies = {Path(c.path).name: c.reason for c in found.duplicates}
     return copies, [Path(r.path).name for r in found.results]
 
@@ -117,3 +122,41 @@ def test_the_families_are_listed(library: Path) -> None:
     assert {Path(first["path"]).name, *(Path(c["path"]).name for c in first["copies"])} == FAMILY
     assert all(c["copy_of"] == first["video_id"] and c["reason"] for c in first["copies"])
     assert "(8 copies)" in _families(library).splitlines()[0]
+
+
+def _kept_pair(library: Path, a: str, b: str) -> tuple[str, str]:
+    with open_library(library) as lib:
+        ids = {Path(v.path).name: v.video_id for v in lib.store.videos()}
+    first, second = sorted((ids[a], ids[b]))
+    return first, second
+
+
+def test_a_pair_is_judged_once_and_the_library_keeps_the_verdict(
+    library: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "library"
+    shutil.copytree(library, copy)
+    with open_library(copy) as lib:
+        assert lib.store.verdicts.count() > 0  # judged as the index run grouped themes
+    # What the library keeps is what is answered from: a kept verdict that says the same
+    # pictures over other sound are a copy is believed ...
+    a, b = _kept_pair(copy, "original.mp4", "other-sound.mp4")
+    with sqlite3.connect(copy / "ledger.sqlite") as db:
+        changed = db.execute(
+            "UPDATE copy_verdicts SET reason = 'same pictures (told)', strength = 1.0 "
+            "WHERE video_a = ? AND video_b = ?",
+            (a, b),
+        ).rowcount
+    assert changed == 1
+    copies, _ = _answer(copy, "other-sound.mp4", library.parent / "media")
+    assert copies.get("original.mp4") == "same pictures (told)"
+    # ... not under other settings of the rule, and not once a video is forgotten.
+    settings = load_settings(copy)
+    rule = settings.recommend.model_copy(update={"copy_min_share": 0.7})
+    with open_library(settings=settings.model_copy(update={"recommend": rule})) as lib:
+        found = similar(lib, [str(library.parent / "media" / "other-sound.mp4")])
+        assert not found.duplicates
+    with open_library(copy) as lib:
+        before = lib.store.verdicts.count()
+        forget(lib, str(library.parent / "media" / "other-sound.mp4"))
+        assert 0 < lib.store.verdicts.count() < before

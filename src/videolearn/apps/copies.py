@@ -36,8 +36,12 @@ dropped.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import functools
+import hashlib
+import json
+import sqlite3
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -63,6 +67,7 @@ from videolearn.extractors.sketch import (
 from videolearn.library import Library
 from videolearn.store import Store
 from videolearn.store.tables import VideoRow
+from videolearn.store.verdicts import StoredVerdict
 from videolearn.types import TimeSpan
 
 # Sketches are compared as 16 x 16 cells cut from the 32 x 32 sketch at these margins
@@ -412,6 +417,32 @@ def find_copies(store: Store, settings: RecommendSettings) -> Copies:
     return _Finder(_Library(store, settings)).everywhere()
 
 
+# The copy rule's version, part of each kept verdict's rule: one more whenever a change to
+# the rule changes what it says of a pair (kept verdicts of an older rule are not read).
+RULE_VERSION = 1
+# Settings the rule does not read.
+_NOT_READ = {"weights", "mmr_lambda", "reason_min_score", "min_score"}
+
+
+def _rule(settings: RecommendSettings) -> str:
+    """The rule's version and a digest of the settings it reads: what a kept verdict was
+    made under."""
+    read = json.dumps(settings.model_dump(exclude=_NOT_READ), sort_keys=True)
+    return f"{RULE_VERSION}:{hashlib.sha256(read.encode()).hexdigest()[:16]}"
+
+
+def _stored(a: str, b: str, verdict: _Verdict) -> StoredVerdict:
+    quotes = tuple((x, y, s.start_s, s.end_s) for (x, y), s in verdict.quotes)
+    reason = verdict.link.reason if verdict.link else None
+    return StoredVerdict(a, b, verdict.strength, reason, quotes)
+
+
+def _from_stored(kept: StoredVerdict) -> _Verdict:
+    link = CopyLink(kept.video_a, kept.video_b, kept.reason) if kept.reason else None
+    quotes = tuple(((x, y), TimeSpan(s, e)) for x, y, s, e in kept.quotes)
+    return _Verdict(kept.strength, link, quotes)
+
+
 class _Library:
     """What finding copies reads of the whole library, once per library state: the
     videos, their key sketches, their sound (and the pairs asked about it so far), their
@@ -438,8 +469,10 @@ class _Library:
             if d.video_a in known and d.video_b in known
         }
         self.everywhere: Copies | None = None
-        # What the rule said of each pair asked about so far (a server asks again and again).
+        # What the rule said of each pair asked about so far (a server asks again and again);
+        # the library keeps them too (`store.verdicts`), under this rule.
         self.verdicts: dict[tuple[str, str], _Verdict] = {}
+        self.rule = _rule(settings)
 
 
 @dataclass(frozen=True)
@@ -462,6 +495,7 @@ class _Finder:
         self.links: list[tuple[float, CopyLink]] = []  # (strength, link)
         self.quotes: dict[tuple[str, str], TimeSpan] = {}
         self._judged: set[tuple[str, str]] = set()
+        self._new: list[StoredVerdict] = []  # verdicts to keep in the library
 
     def everywhere(self) -> Copies:
         pairs = set(
@@ -471,7 +505,14 @@ class _Finder:
         pairs |= {p for p, copy in self.library.decided.items() if copy}
         for same in self.library.same_md5.values():
             pairs |= {(a, b) for a in same for b in same if a < b}
-        self._load(sorted({v for p in pairs for v in p}))
+        # Read the pictures of the pairs not judged before, at once.
+        rule, kept = self.library.rule, self.library.store.verdicts
+        unknown = [
+            p
+            for p in pairs
+            if p not in self.library.verdicts and kept.get(p[0], p[1], rule) is None
+        ]
+        self._load(sorted({v for p in unknown for v in p}))
         for a, b in sorted(pairs):
             self._judge(a, b, quotes=True)
         return self._copies()
@@ -546,12 +587,21 @@ class _Finder:
         return False
 
     def _verdict(self, a: str, b: str) -> _Verdict:
-        settings = self.library.settings
+        """A person's decision, the same bytes, what the rule said before, or the rule."""
         if (a, b) in self.library.decided:
             copy = self.library.decided[(a, b)]
             return _Verdict(3.0, CopyLink(a, b, "marked as a copy") if copy else None)
         if self.library.md5.get(a) and self.library.md5.get(a) == self.library.md5.get(b):
             return _Verdict(2.0, CopyLink(a, b, "same file (MD5)"))
+        kept = self.library.store.verdicts.get(a, b, self.library.rule)
+        if kept is not None:
+            return _from_stored(kept)
+        verdict = self._judge_pictures_and_sound(a, b)
+        self._new.append(_stored(a, b, verdict))
+        return verdict
+
+    def _judge_pictures_and_sound(self, a: str, b: str) -> _Verdict:
+        settings = self.library.settings
         self._load([a, b])
         overlap = picture_overlap(self._pictures[a], self._pictures[b])
         reason = _copy_reason(overlap, self.library.sound.verdict(a, b), settings)
@@ -566,7 +616,15 @@ class _Finder:
                 found.append(((b, a), overlap.b_span))
         return _Verdict(0.0, None, tuple(found))
 
+    def _keep(self) -> None:
+        """Keep the verdicts made in this call in the library. A library that cannot be
+        written now (read-only, or busy past SQLite's wait) only loses the time saved."""
+        with contextlib.suppress(sqlite3.Error):
+            self.library.store.verdicts.put_many(self.library.rule, self._new)
+        self._new = []
+
     def _copies(self) -> Copies:
+        self._keep()
         links = sorted(self.links, key=lambda s: (-s[0], s[1].a, s[1].b))
         apart = [p for p, copy in self.library.decided.items() if not copy]
         return Copies(
@@ -767,9 +825,11 @@ class _LibraryCache:
         store = library.store
         state = where, store.version_count(), tuple(sorted(store.table_counts().items()))
         decisions = tuple((d.video_a, d.video_b, d.copy) for d in store.decisions.list())
+        rule = _rule(library.settings.recommend)
         with self._lock:
-            if self._built is None or self._built[0] != (state, decisions):
-                self._built = ((state, decisions), _Library(store, library.settings.recommend))
+            if self._built is None or self._built[0] != (state, decisions, rule):
+                built = _Library(store, library.settings.recommend)
+                self._built = ((state, decisions, rule), built)
             return self._built[1]
 
 

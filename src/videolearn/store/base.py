@@ -34,6 +34,7 @@ from videolearn.store.tables import (
 )
 from videolearn.store.themes import ThemeStore
 from videolearn.store.tokens import TokenStore
+from videolearn.store.verdicts import VerdictStore
 
 R = TypeVar("R", bound=SpanRow)
 
@@ -72,6 +73,9 @@ class Store(Protocol):
 
     @property
     def themes(self) -> ThemeStore: ...
+
+    @property
+    def verdicts(self) -> VerdictStore: ...
 
     def close(self) -> None: ...
 

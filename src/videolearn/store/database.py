@@ -25,6 +25,7 @@ from videolearn.store.decisions import DecisionStore
 from videolearn.store.ledger import Ledger
 from videolearn.store.themes import ThemeStore
 from videolearn.store.tokens import TokenStore
+from videolearn.store.verdicts import VerdictStore
 from videolearn.types import Closing
 
 DATABASE_FILE = "ledger.sqlite"
@@ -130,6 +131,20 @@ CREATE INDEX theme_members_video ON theme_members (video_id);
 """
 
 
+_VERDICTS = """
+CREATE TABLE copy_verdicts (
+    video_a TEXT NOT NULL,
+    video_b TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    strength REAL NOT NULL,
+    reason TEXT,
+    quotes TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (video_a, video_b, rule)
+);
+CREATE INDEX copy_verdicts_b ON copy_verdicts (video_b);
+"""
+
+
 def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     def apply(db: sqlite3.Connection) -> None:
         for statement in sql.split(";"):
@@ -154,13 +169,14 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[sqlite3.Connection], None]], ...] = 
     (4, "API tokens, stored as their SHA-256", _script(_TOKENS)),
     (5, "people's decisions that two videos are, or are not, copies", _script(_DECISIONS)),
     (6, "themes and when each member joined", _script(_THEMES)),
+    (7, "what the copy rule said of each pair it was asked about", _script(_VERDICTS)),
 )
 
 
 class LibraryDatabase(Closing):
     """The one owner of a library's SQLite file: opens it, brings its schema up to date,
     and hands out the classes that keep their tables in it (`ledger`, `banks`, `tokens`,
-    `decisions`, `themes`)."""
+    `decisions`, `themes`, `verdicts`)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -176,6 +192,7 @@ class LibraryDatabase(Closing):
         self.tokens = TokenStore(self._db)
         self.decisions = DecisionStore(self._db)
         self.themes = ThemeStore(self._db)
+        self.verdicts = VerdictStore(self._db)
 
     @property
     def schema_version(self) -> int:

@@ -54,6 +54,7 @@ from videolearn.store.tables import (
 )
 from videolearn.store.themes import ThemeStore
 from videolearn.store.tokens import TokenStore
+from videolearn.store.verdicts import VerdictStore
 from videolearn.types import Closing
 
 MARKER_FILE = "videolearn-library.json"
@@ -270,6 +271,10 @@ class LibraryStore(Closing):
     def themes(self) -> ThemeStore:
         return self.database.themes
 
+    @property
+    def verdicts(self) -> VerdictStore:
+        return self.database.verdicts
+
     def close(self) -> None:
         self.database.close()
 
@@ -301,6 +306,8 @@ class LibraryStore(Closing):
         rows that this run did not produce; the `videos` row last.
         """
         video_id = _check_id(video.video_id)
+        # What the copy rule said of it was said of the signals it had.
+        self.verdicts.forget_video(video_id)
         rows: dict[str, list[dict[str, Any]]] = {t.name: [] for t in SIGNAL_TABLES}
         for output in outputs:
             for name, table_rows in _rows(video_id, output).items():
@@ -346,6 +353,7 @@ class LibraryStore(Closing):
         self.banks.forget_video(video_id)
         self.decisions.forget_video(video_id)
         self.themes.forget_video(video_id)
+        self.verdicts.forget_video(video_id)
 
     def delete_orphans(self) -> int:
         """Delete derived rows whose video is not in `videos`; returns how many videos."""
