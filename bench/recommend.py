@@ -227,7 +227,7 @@ def main() -> None:
     p50, p95 = (float(np.percentile(times, q)) * 1000 for q in (50, 95))
     ref95 = float(np.percentile(reference, 95)) * 1000
     print(
-        f"similar over {args.videos:,} videos: p50 {p50:.0f} ms, p95 {p95:.0f} ms; "
+        f"similar over {len(looks):,} videos: p50 {p50:.0f} ms, p95 {p95:.0f} ms; "
         f"numpy scan of the look vectors p95 {ref95:.2f} ms (ratio {p95 / ref95:.0f})"
     )
 
