@@ -15,6 +15,7 @@ import functools
 import re
 import unicodedata
 from collections.abc import Iterable
+from typing import Any
 
 _TOKEN = re.compile(r"[^\W_]+")
 _WORD = re.compile(r"\w+")
@@ -78,6 +79,23 @@ def stopwords_of(languages: Iterable[str]) -> frozenset[str]:
     for language in languages:
         out |= stopwords(language)
     return frozenset(out)
+
+
+@functools.cache
+def _stemmer(language: str) -> Any:
+    """Snowball's stemmer for a language (ISO 639-1), None where it has none."""
+    import snowballstemmer
+
+    name = STOPWORD_LANGUAGES.get(language)
+    return snowballstemmer.stemmer(name) if name in snowballstemmer.algorithms() else None
+
+
+def stems(words: Iterable[str], language: str) -> set[str]:
+    """The stems of folded words in `language` (Snowball), so that "seats" holds "seat"
+    and "tickets" "ticket"; the words themselves where the language has no stemmer."""
+    stemmer = _stemmer(language)
+    folded = list(words)
+    return set(stemmer.stemWords(folded)) if stemmer is not None else set(folded)
 
 
 def guess_language(words: Iterable[str]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from videolearn.text import content_words, holds_words, stopwords
+from videolearn.text import content_words, holds_words, stems, stopwords
 
 
 @pytest.mark.parametrize(
@@ -40,3 +40,21 @@ def test_content_words_leave_out_stop_words_of_the_query_language(
 def test_stop_words_of_a_language_not_known_are_none() -> None:
     assert stopwords("xx") == frozenset()
     assert "und" in stopwords("de") and "und" not in stopwords("en")
+
+
+@pytest.mark.parametrize(
+    ("words", "language", "same"),
+    [
+        (["seats", "seat"], "en", True),
+        (["tickets", "ticket"], "en", True),
+        (["fahrkarten", "fahrkarte"], "de", True),
+        (["billets", "billet"], "fr", True),
+        (["seat", "window"], "en", False),
+    ],
+)
+def test_words_compare_by_their_stems(words: list[str], language: str, same: bool) -> None:
+    assert (len(stems(words, language)) == 1) == same
+
+
+def test_a_language_without_a_stemmer_keeps_its_words() -> None:
+    assert stems(["慢慢", "走"], "zh") == {"慢慢", "走"}

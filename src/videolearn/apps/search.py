@@ -43,7 +43,7 @@ from videolearn.extractors.text_embed import TextEmbedder
 from videolearn.library import Library
 from videolearn.store.ledger import FileStatus
 from videolearn.store.tables import MomentRow, VectorHit
-from videolearn.text import content_words, fold_word, words_in
+from videolearn.text import content_words, fold_word, guess_language, stems, words_in
 from videolearn.types import TimeSpan
 
 # Reciprocal rank fusion's constant (Cormack et al.): a rank's weight is 1 / (K + rank).
@@ -278,8 +278,10 @@ class _Ranker:
         depth = self.options.all_limit if every else 50
         found: dict[tuple[str, str, float, float, str], _Candidate] = {}
 
-        # Stop words ("the", "at", "de") say nothing of what a moment is about.
-        words = content_words(part.text)
+        # Stop words ("the", "at", "de") say nothing of what a moment is about; words are
+        # compared by their stems in the query's language ("seats" holds "seat").
+        language = guess_language(words_in(part.text))
+        words = stems(content_words(part.text, language), language)
 
         def add(  # noqa: PLR0917  one hit
             ranking: str,
@@ -302,7 +304,7 @@ class _Ranker:
             # shown only when it holds every word (a sound's name, half of them).
             weight = 1.0
             if ranking == "text" and words:
-                held = len(words & words_in(text))
+                held = len(words & stems(words_in(text), language))
                 weight = held / len(words)
                 relevant = weight >= (0.5 if modality == "sound" else 1.0)
                 candidate.share = max(candidate.share, weight)
@@ -587,11 +589,18 @@ def _hits(
 
 
 def highlight(text: str, query: str) -> str:
-    """`text` with the words of `query` in it marked `**like this**`."""
+    """`text` with the words of `query` in it marked `**like this**` (by their stems in
+    the query's language: "seat" for "seats")."""
     words = words_in(query)
     if not words:
         return text
-    return re.sub(r"\w+", lambda m: f"**{m[0]}**" if fold_word(m[0]) in words else m[0], text)
+    language = guess_language(words)
+    wanted = stems(words, language)
+
+    def mark(m: re.Match[str]) -> str:
+        return f"**{m[0]}**" if stems([fold_word(m[0])], language) & wanted else m[0]
+
+    return re.sub(r"\w+", mark, text)
 
 
 class QueryEmbedder(Protocol):
