@@ -13,12 +13,12 @@ import json
 import re
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from videolearn.errors import BankError
+from videolearn.store.transaction import transaction
 
 BANK_NAME = re.compile(r"^[A-Z0-9_]+$")
 SIGNAL_TYPES = ("md5", "pdq", "vpdq", "vpdq_cropped", "vpdq_tiles")
@@ -142,17 +142,6 @@ class BankStore:
         """Bumped whenever entries are added, so an index knows when to rebuild."""
         return int(self._db.execute("SELECT n FROM bank_generation").fetchone()[0])
 
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        """All or nothing: commit when the block ends, roll back when it raises."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
-
     def _bump(self) -> None:
         self._db.execute("UPDATE bank_generation SET n = n + 1")
 
@@ -200,7 +189,7 @@ class BankStore:
         self.require(bank)
         added = 0
         now = time.time()
-        with self._transaction():
+        with transaction(self._db):
             for signal_type, content, given, frames in entries:
                 value = vpdq_to_tx(frames) if signal_type.startswith("vpdq") else given
                 cur = self._db.execute(
@@ -250,7 +239,7 @@ class BankStore:
         """Replace what is recorded for a video: (entry id, signal type, match JSON) rows,
         found against the banks as they were at `generation`."""
         now = time.time()
-        with self._transaction():
+        with transaction(self._db):
             self._db.execute("DELETE FROM video_matches WHERE video_id=?", (video_id,))
             self._db.executemany(
                 "INSERT OR REPLACE INTO video_matches VALUES (?, ?, ?, ?, ?)",
@@ -274,7 +263,7 @@ class BankStore:
         return [json.loads(r[0]) for r in rows]
 
     def forget_video(self, video_id: str) -> None:
-        with self._transaction():
+        with transaction(self._db):
             self._db.execute("DELETE FROM video_matches WHERE video_id=?", (video_id,))
             self._db.execute("DELETE FROM matched_videos WHERE video_id=?", (video_id,))
 

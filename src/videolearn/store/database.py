@@ -25,6 +25,7 @@ from videolearn.store.decisions import DecisionStore
 from videolearn.store.ledger import Ledger
 from videolearn.store.themes import ThemeStore
 from videolearn.store.tokens import TokenStore
+from videolearn.store.transaction import transaction
 from videolearn.store.verdicts import VerdictStore
 from videolearn.types import Closing
 
@@ -215,13 +216,8 @@ class LibraryDatabase(Closing):
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """All or nothing: commit when the block ends, roll back when it raises."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        with transaction(self._db) as db:
+            yield db
 
     def close(self) -> None:
         self._db.close()

@@ -10,6 +10,8 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from videolearn.store.transaction import transaction
+
 
 @dataclass(frozen=True)
 class ThemeRecord:
@@ -52,8 +54,7 @@ class ThemeStore:
         creation time and their members' joining times; new members join `now`."""
         now = time.time() if now is None else now
         old = {t.theme_id: t for t in self.current()}
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(self._db):
             keep = {p.theme_id for p in plans if p.theme_id is not None}
             for theme_id in set(old) - keep:
                 self._db.execute("DELETE FROM themes WHERE id = ?", (theme_id,))
@@ -78,10 +79,6 @@ class ThemeStore:
                     "INSERT INTO theme_members (theme_id, video_id, joined_at) VALUES (?, ?, ?)",
                     [(theme_id, v, joined.get(v, now)) for v in plan.members],
                 )
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
 
     def forget_video(self, video_id: str) -> None:
         self._db.execute("DELETE FROM theme_members WHERE video_id = ?", (video_id,))

@@ -16,6 +16,8 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from videolearn.store.transaction import transaction
+
 
 @dataclass(frozen=True)
 class StoredVerdict:
@@ -60,18 +62,9 @@ class VerdictStore:
             (v.video_a, v.video_b, rule, v.strength, v.reason, json.dumps(v.quotes))
             for v in verdicts
         ]
-        if not rows:
-            return
-        if self._db.in_transaction:  # part of a caller's transaction
-            self._db.executemany(_PUT, rows)
-            return
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            self._db.executemany(_PUT, rows)
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        if rows:
+            with transaction(self._db):
+                self._db.executemany(_PUT, rows)
 
     def count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM copy_verdicts").fetchone()[0])
