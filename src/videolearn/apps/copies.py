@@ -512,6 +512,7 @@ class _Finder:
         self.quotes: dict[tuple[str, str], TimeSpan] = {}
         self._judged: set[tuple[str, str]] = set()
         self._new: list[StoredVerdict] = []  # verdicts to keep in the library
+        self._read: dict[tuple[str, str], StoredVerdict | None] = {}  # kept ones, as read
 
     def everywhere(self) -> Copies:
         pairs = set(
@@ -522,12 +523,7 @@ class _Finder:
         for same in self.library.same_md5.values():
             pairs |= {(a, b) for a in same for b in same if a < b}
         # Read the pictures of the pairs not judged before, at once.
-        rule, kept = self.library.rule, self.library.store.verdicts
-        unknown = [
-            p
-            for p in pairs
-            if p not in self.library.verdicts and kept.get(p[0], p[1], rule) is None
-        ]
+        unknown = [p for p in pairs if p not in self.library.verdicts and self._kept(*p) is None]
         self._load(sorted({v for p in unknown for v in p}))
         for a, b in sorted(pairs):
             self._judge(a, b, quotes=True)
@@ -612,12 +608,18 @@ class _Finder:
             return _Verdict(3.0, CopyLink(a, b, "marked as a copy") if copy else None)
         if self.library.md5.get(a) and self.library.md5.get(a) == self.library.md5.get(b):
             return _Verdict(2.0, CopyLink(a, b, "same file (MD5)"))
-        kept = self.library.store.verdicts.get(a, b, self.library.rule)
+        kept = self._kept(a, b)
         if kept is not None:
             return _from_stored(kept)
         verdict = self._judge_pictures_and_sound(a, b)
         self._new.append(_stored(a, b, verdict))
         return verdict
+
+    def _kept(self, a: str, b: str) -> StoredVerdict | None:
+        """What the library keeps of the rule's word on a pair (read once a call)."""
+        if (a, b) not in self._read:
+            self._read[(a, b)] = self.library.store.verdicts.get(a, b, self.library.rule)
+        return self._read[(a, b)]
 
     def _judge_pictures_and_sound(self, a: str, b: str) -> _Verdict:
         settings = self.library.settings
