@@ -165,19 +165,36 @@ def _voice(folder: Path, text: str, language: str) -> np.ndarray:
     return samples
 
 
+KINDS = ("beeps", "phone", "noise", "silence", "music")
+
+
+def _song_video(
+    folder: Path, name: str, group: str, truth: Truth, rng: np.random.Generator
+) -> None:
+    """30 s of footage over low noise with the group's 15 s song laid at a random place."""
+    music = song(15, seed=100 + int(group.removeprefix("song")))
+    at = float(rng.uniform(2, 13))
+    sound = rng.normal(0, 0.02, 30 * RATE).astype(np.float32)
+    sound[round(at * RATE) : round(at * RATE) + music.size] += music
+    write_av(folder / name, _footage(30, rng), FPS, sound, RATE)
+    truth.add(name, "song", group)
+    truth.song_at[name] = (at, at + 15)
+
+
+def _unrelated_video(
+    folder: Path, name: str, kind: str, *, seed: int, truth: Truth, rng: np.random.Generator
+) -> None:
+    """10 s of footage of its own over a sound effect: like nothing else."""
+    write_av(folder / name, _footage(10, rng), FPS, sound_effect(kind, 10, seed=seed), RATE)
+    truth.add(name, "unrelated", name)
+
+
 def write_media(folder: Path, quick: bool, rng: np.random.Generator) -> Truth:
     truth = Truth()
     songs, topics, clips = (2, 2, 1) if quick else (3, 3, len(CLIPS))
     for s in range(songs):
-        music = song(15, seed=100 + s)
         for n in range(3):
-            at = float(rng.uniform(2, 13))
-            sound = rng.normal(0, 0.02, 30 * RATE).astype(np.float32)
-            sound[round(at * RATE) : round(at * RATE) + music.size] += music
-            name = f"song{s}-{n}.mp4"
-            write_av(folder / name, _footage(30, rng), FPS, sound, RATE)
-            truth.add(name, "song", f"song{s}")
-            truth.song_at[name] = (at, at + 15)
+            _song_video(folder, f"song{s}-{n}.mp4", f"song{s}", truth, rng)
     for topic in list(TOPICS)[:topics]:
         for language, text in TOPICS[topic].items():
             voice = _voice(folder, text, language)
@@ -210,11 +227,8 @@ def write_media(folder: Path, quick: bool, rng: np.random.Generator) -> Truth:
     write_av(folder / "trap-card-song.mp4", card, FPS, song(8, seed=300), RATE)
     for name in ("trap-commentary.mp4", "trap-card-tone.mp4", "trap-card-song.mp4"):
         truth.add(name, "trap", name)
-    kinds = ["beeps", "phone", "noise", "silence", "music"][: 3 if quick else 5]
-    for n, kind in enumerate(kinds):
-        name = f"other-{kind}.mp4"
-        write_av(folder / name, _footage(10, rng), FPS, sound_effect(kind, 10, seed=n), RATE)
-        truth.add(name, "unrelated", name)
+    for n, kind in enumerate(KINDS[: 3 if quick else 5]):
+        _unrelated_video(folder, f"other-{kind}.mp4", kind, seed=n, truth=truth, rng=rng)
     return truth
 
 
@@ -225,22 +239,12 @@ def write_more(folder: Path, truth: Truth, rng: np.random.Generator) -> list[str
     songs = sorted({truth.group[n] for n, kind in truth.kind.items() if kind == "song"})
     added: list[str] = []
     for group in songs[:wanted]:
-        music = song(15, seed=100 + int(group.removeprefix("song")))
-        at = float(rng.uniform(2, 13))
-        sound = rng.normal(0, 0.02, 30 * RATE).astype(np.float32)
-        sound[round(at * RATE) : round(at * RATE) + music.size] += music
-        name = f"{group}-more.mp4"
-        write_av(folder / name, _footage(30, rng), FPS, sound, RATE)
-        truth.add(name, "song", group)
-        truth.song_at[name] = (at, at + 15)
-        added.append(name)
-    kinds = ["beeps", "phone", "noise", "silence", "music"]
+        added.append(f"{group}-more.mp4")
+        _song_video(folder, added[-1], group, truth, rng)
     for n in range(wanted - len(added)):
-        name = f"more-{n}-{kinds[n % len(kinds)]}.mp4"
-        sound = sound_effect(kinds[n % len(kinds)], 10, seed=50 + n)
-        write_av(folder / name, _footage(10, rng), FPS, sound, RATE)
-        truth.add(name, "unrelated", name)
-        added.append(name)
+        kind = KINDS[n % len(KINDS)]
+        added.append(f"more-{n}-{kind}.mp4")
+        _unrelated_video(folder, added[-1], kind, seed=50 + n, truth=truth, rng=rng)
     return added
 
 
