@@ -157,6 +157,8 @@ def shared_sound(
     limit, contrast = settings.max_differing_bits, settings.min_contrast_bits
     either = np.convolve(np.maximum(chance_other, chance_self), kernel, mode="same")
     good = (smooth <= limit) & (either - smooth >= contrast)
+    if not good.any():  # most offsets tried: nothing to trim or place
+        return []
     # ... and reaches only as far as it beats both, and what the item agrees in with the
     # other's sound anywhere: low noise beside a song agrees with any other low noise, the
     # other's or the query's own, while near a file's end only the shifts landing back in
@@ -186,8 +188,8 @@ def shared_sound(
         starts = (first + start, first + start + offset)
         ends = (len(query.items) - first - end, len(other.items) - first - offset - end)
         if strict[start:end].any():
-            first_ok = _judge(starts, slack, strict, loose)
-            last_ok = _judge(ends, slack, strict, loose)
+            first_ok = _trimmed_by(starts, slack, strict, loose)
+            last_ok = _trimmed_by(ends, slack, strict, loose)
             while first_ok is not None and not first_ok[start]:
                 start += 1
             while last_ok is not None and not last_ok[end - 1]:
@@ -207,7 +209,7 @@ def shared_sound(
     return found
 
 
-def _judge(
+def _trimmed_by(
     edges: tuple[int, int], slack: int, strict: np.ndarray, loose: np.ndarray
 ) -> np.ndarray | None:
     """Which test trims a run's end, by how far it lies from each file's edge: none where
