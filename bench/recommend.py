@@ -26,7 +26,6 @@
 from __future__ import annotations
 
 import argparse
-import base64
 import hashlib
 import subprocess
 import sys
@@ -40,7 +39,13 @@ from videolearn.apps.recommend import similar
 from videolearn.config import load_settings
 from videolearn.extractors.base import Embedding, Moment, TextEmbedding, ValueSignal
 from videolearn.extractors.fingerprint import ITEM_S, KIND, fingerprint
-from videolearn.extractors.sketch import KEY_SKETCHES, KEYS_KIND, SKETCH_FPS, encode_sketch
+from videolearn.extractors.sketch import (
+    KEY_SKETCHES,
+    KEYS_KIND,
+    SKETCH_FPS,
+    encode_keys,
+    encode_sketch,
+)
 from videolearn.library import open_library
 from videolearn.samples import song
 from videolearn.store import ExtractorOutput
@@ -125,8 +130,7 @@ def _write_library(root: Path, videos: int, rng: np.random.Generator) -> np.ndar
                 for k, p in enumerate(pictures)
             ]
             keys = pictures[np.linspace(0, len(pictures) - 1, KEY_SKETCHES).round().astype(int)]
-            keys_value = base64.b64encode(np.ascontiguousarray(keys).tobytes()).decode("ascii")
-            sketches.append(ValueSignal(TimeSpan(0, 30), KEYS_KIND, keys_value))
+            sketches.append(ValueSignal(TimeSpan(0, 30), KEYS_KIND, encode_keys(keys)))
             outputs = [
                 ExtractorOutput("file_hash", 1, [ValueSignal(shots[0], "md5", video_id[:32])]),
                 ExtractorOutput("av_embed", 1, vectors, revision=MODEL),

@@ -62,6 +62,11 @@ def decode_sketch(value: str) -> np.ndarray:
     return raw.reshape(SKETCH_SIDE, SKETCH_SIDE)
 
 
+def encode_keys(keys: np.ndarray) -> str:
+    """A stored value of (K, 32, 32) uint8 key sketches."""
+    return encode_sketch(keys)
+
+
 def decode_keys(value: str) -> np.ndarray:
     """(K, 32, 32) uint8 key sketches from a stored value."""
     raw = np.frombuffer(base64.b64decode(value), np.uint8)
@@ -109,5 +114,4 @@ class _SketchPass(ExtractorPass):
         count = len(self.drawn)
         picks = np.unique(np.linspace(0, count - 1, min(count, KEY_SKETCHES)).round().astype(int))
         keys = np.stack([self.drawn[i] for i in picks])
-        value = base64.b64encode(np.ascontiguousarray(keys).tobytes()).decode("ascii")
-        return [ValueSignal(TimeSpan(0.0, max(end_s, 0.0)), KEYS_KIND, value)]
+        return [ValueSignal(TimeSpan(0.0, max(end_s, 0.0)), KEYS_KIND, encode_keys(keys))]
