@@ -359,6 +359,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the library and media")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
+    if args.workdir:
+        args.workdir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=args.workdir))
     try:
         media = tmp / "media"

@@ -105,6 +105,11 @@ class SoundSettings(BaseModel):
     # scores at least `threshold` (a sigmoid score in [0, 1]).
     threshold: float = Field(default=0.3, gt=0, lt=1)
     top_k: int = Field(default=3, ge=1, le=521)
+    # Patches overlap by half, so a sound is heard by two of them at least: a class that
+    # one patch alone finds counts only at this score. Noise draws such lone guesses
+    # (box.mp4's hiss: Explosion and Fart up to 0.68, Fireworks and Vehicle 0.32, each in
+    # one patch; the quantized model's scores step 0.32, 0.5, 0.68, 0.82).
+    lone_threshold: float = Field(default=0.75, gt=0, lt=1)
     # AudioSet class names never stored as moments.
     ignore: tuple[str, ...] = ("Silence",)
     # onnxruntime threads.

@@ -146,3 +146,31 @@ def test_merge_events_joins_consecutive_patches() -> None:
     assert found[0].attrs == {"class_index": 0, "mid": "/m/a"}
     only_best = merge_events(scores, starts, classes, threshold=0.5, top_k=1)
     assert [m.label for m in only_best] == ["Dog", "Bark", "Silence"]
+
+
+def test_a_class_one_patch_alone_finds_needs_the_lone_threshold() -> None:
+    classes = [SoundClass(0, "/m/a", "Explosion"), SoundClass(1, "/m/b", "Engine")]
+    # Explosion in one patch at 0.5 and in another at 0.7; Engine in two patches in a row.
+    scores = np.array([[0.5, 0.1], [0.1, 0.4], [0.2, 0.4], [0.7, 0.1]], np.float32)
+    starts = np.arange(4) * 0.48
+    found = merge_events(scores, starts, classes, threshold=0.3, top_k=1, lone_threshold=0.6)
+    assert [(m.label, m.span.start_s, m.score) for m in found] == [
+        ("Engine", 0.48, 0.4),
+        ("Explosion", 1.44, 0.7),
+    ]
+
+
+def test_hiss_gets_no_sound_label_and_a_short_ring_keeps_its_own(
+    tmp_path: Path, settings: Settings, shared_data: Path
+) -> None:
+    # box.mp4's sound is a steady hiss; YAMNet's guesses at it each come from one patch.
+    assert _sounds(shared_data / "video" / "box.mp4", settings) == []
+    guesses = load_settings(settings.library, sounds={"lone_threshold": 0.3})
+    assert {"Explosion", "Fart"} <= {
+        m.label for m in _sounds(shared_data / "video" / "box.mp4", guesses)
+    }
+    audio = np.zeros(3 * RATE, np.float32)
+    ring = sound_effect("phone", 0.7)
+    audio[RATE : RATE + ring.size] = ring
+    found = _sounds(write_wav(tmp_path / "ring.wav", audio, RATE), settings)
+    assert "Telephone" in {m.label for m in found}

@@ -169,14 +169,16 @@ def merge_events(
     *,
     threshold: float,
     top_k: int,
+    lone_threshold: float = 0.0,
     ignore: Sequence[str] = (),
     end_s: float = math.inf,
     patch_s: float = PATCH_FRAMES * HOP / SAMPLE_RATE_HZ,
 ) -> list[Moment]:
     """One moment per run of consecutive patches in which a class is among the patch's
     `top_k` and scores at least `threshold`; the moment's score is the run's highest.
-    Classes named in `ignore` give none; no moment runs past `end_s` (the end of the
-    audio: the last patch may be padded)."""
+    A run of one patch needs `lone_threshold` too (patches overlap: a sound heard by one
+    alone is a guess). Classes named in `ignore` give none; no moment runs past `end_s`
+    (the end of the audio: the last patch may be padded)."""
     moments: list[Moment] = []
     if len(scores) == 0:
         return moments
@@ -197,6 +199,10 @@ def merge_events(
             while j + 1 < len(on) and on[j + 1]:
                 j += 1
             cls = classes[int(c)]
+            best = float(scores[i : j + 1, c].max())
+            if j == i and best < lone_threshold:
+                i = j + 1
+                continue
             moments.append(
                 Moment(
                     TimeSpan(
@@ -207,7 +213,7 @@ def merge_events(
                     label=cls.name,
                     # The class name is the moment's text too: full-text search finds it.
                     text=cls.name,
-                    score=round(float(scores[i : j + 1, c].max()), 4),
+                    score=round(best, 4),
                     attrs={"class_index": cls.index, "mid": cls.mid},
                 )
             )
@@ -259,8 +265,9 @@ class SoundsExtractor(Extractor):
     """Sound events (AudioSet classes) as `sound` moments: label, score, span."""
 
     name = "sounds"
-    # 2: the class name is the moment's text as well as its label.
-    version = 2
+    # 2: the class name is the moment's text as well as its label. 3: a class one patch
+    # alone finds needs `lone_threshold`.
+    version = 3
     signal_type = Moment
     family = "onnxruntime"
     sampling = Sampling(audio=True)
@@ -298,6 +305,7 @@ class _SoundPass(ExtractorPass):
             self.extractor.model.classes,
             threshold=o.threshold,
             top_k=o.top_k,
+            lone_threshold=o.lone_threshold,
             ignore=o.ignore,
             end_s=self.stream.end_s,
         )
