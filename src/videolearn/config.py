@@ -337,6 +337,15 @@ class MatchSettings(BaseModel):
     hash_threads: int = Field(default=0, ge=0, le=256)
 
 
+class ModerationSettings(BaseModel):
+    """Policy enforcement (`videolearn moderate`). `[moderation]` in TOML."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # The policy file (relative to the library); `LIBRARY/policies.toml` when not set.
+    policies: Path | None = None
+
+
 class LearnSettings(BaseModel):
     """Self-supervised training (`videolearn learn`). `[learn]` in TOML."""
 
@@ -380,6 +389,7 @@ class Settings(BaseSettings):
     text_embed: TextEmbedSettings = Field(default_factory=TextEmbedSettings)
     learn: LearnSettings = Field(default_factory=LearnSettings)
     match: MatchSettings = Field(default_factory=MatchSettings)
+    moderation: ModerationSettings = Field(default_factory=ModerationSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
     recommend: RecommendSettings = Field(default_factory=RecommendSettings)
     themes: ThemeSettings = Field(default_factory=ThemeSettings)

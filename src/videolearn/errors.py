@@ -57,3 +57,7 @@ class UploadTooLargeError(VideolearnError):
 
 class OptionError(VideolearnError):
     """An option's value cannot be used; the message says which and why."""
+
+
+class PolicyError(VideolearnError):
+    """A policy file cannot be used; the message names the file, the line and why."""

@@ -93,9 +93,77 @@ def _stemmer(language: str) -> Any:
 def stems(words: Iterable[str], language: str) -> set[str]:
     """The stems of folded words in `language` (Snowball), so that "seats" holds "seat"
     and "tickets" "ticket"; the words themselves where the language has no stemmer."""
+    return set(stem_list(list(words), language))
+
+
+def stem_list(words: list[str], language: str) -> list[str]:
+    """`stems`, word for word in order."""
     stemmer = _stemmer(language)
-    folded = list(words)
-    return set(stemmer.stemWords(folded)) if stemmer is not None else set(folded)
+    return list(stemmer.stemWords(words)) if stemmer is not None else words
+
+
+# Term matching (policies): what a word is spelled with when someone hides it. Digits and
+# signs that stand in for letters ("k1ll", "$hit", "@ss"), and letters of Cyrillic and
+# Greek that look like Latin ones ("kill" with a Ukrainian i), fold to one letter; "l", "1",
+# "|" and "!" all fold to "i", as readers confuse them.
+_LOOKALIKES = str.maketrans(
+    {
+        "0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g", "@": "a",
+        "$": "s", "!": "i", "|": "i", "l": "i",
+        # Cyrillic: a, ve, ie, io, ka, em, en, o, er, es, te, u, ha, i, yi, je, dze, komi de,
+        # shha, qa, we
+        "\u0430": "a", "\u0432": "b", "\u0435": "e", "\u0451": "e", "\u043a": "k", "\u043c": "m",
+        "\u043d": "h", "\u043e": "o",
+        "\u0440": "p", "\u0441": "c", "\u0442": "t", "\u0443": "y", "\u0445": "x", "\u0456": "i",
+        "\u0457": "i", "\u0458": "j",
+        "\u0455": "s", "\u0501": "d", "\u04bb": "h", "\u051b": "q", "\u051d": "w",
+        # Latin script g and dotless i
+        "\u0261": "g", "\u0131": "i",
+        # Greek: alpha, beta, epsilon, eta, iota, kappa, nu, omicron, rho, tau, upsilon, chi,
+        # omega
+        "\u03b1": "a", "\u03b2": "b", "\u03b5": "e", "\u03b7": "n", "\u03b9": "i", "\u03ba": "k",
+        "\u03bd": "v",
+        "\u03bf": "o", "\u03c1": "p", "\u03c4": "t", "\u03c5": "u", "\u03c7": "x", "\u03c9": "w",
+    }
+)  # fmt: skip
+# A word: letters and digits, with the signs above inside or before it ("k!ll", "$hit";
+# the "!" that ends "kill!" is no part of it).
+_TERM_WORD = re.compile(r"(?:[^\W_]|[@$!|](?=[^\W_]))+")
+# Scripts written without spaces between words: each character is a word of its own, so a
+# listed term is found inside a sentence ("杀" in "我要杀了你").
+_UNSPACED = re.compile(
+    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
+)
+
+
+def clean_text(text: str) -> str:
+    """NFKC, with invisible format characters (zero-width joiners and spaces, soft
+    hyphens, direction marks) dropped: what term matching reads."""
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+
+
+def term_words(text: str, *, lookalikes: bool) -> list[tuple[str, int, int]]:
+    """The words of a cleaned text (`clean_text`) for term matching: each folded as search
+    folds words (case, accents, "ß"; the Turkish "İ" is "i"), with `lookalikes` folded
+    too, and where it lies in the text (start, end)."""
+    out: list[tuple[str, int, int]] = []
+    for m in _TERM_WORD.finditer(text):
+        pieces = [(m.group(), m.start())]
+        if _UNSPACED.search(m.group()):
+            pieces = [
+                (p.group(), m.start() + p.start())
+                for p in re.finditer(
+                    f"{_UNSPACED.pattern}|(?:(?!{_UNSPACED.pattern}).)+", m.group()
+                )
+            ]
+        for word, start in pieces:
+            folded = fold_word(word)
+            if lookalikes:
+                folded = folded.translate(_LOOKALIKES)
+            if folded:  # a lone combining mark folds to nothing
+                out.append((folded, start, start + len(word)))
+    return out
 
 
 def guess_language(words: Iterable[str]) -> str:

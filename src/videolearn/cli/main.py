@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from videolearn.cli import banks, learn, library, media, recommend, search, serve
+from videolearn.cli import banks, learn, library, media, moderation, recommend, search, serve
 from videolearn.cli.common import EXIT_SOME_FAILED, EXIT_STOPPED
 
 app = typer.Typer(
@@ -28,6 +28,7 @@ app.add_typer(recommend.duplicates_app, name="duplicates")
 app.add_typer(media.app)
 app.add_typer(banks.bank_app, name="bank")
 app.add_typer(banks.app)
+app.add_typer(moderation.app)
 app.add_typer(learn.app)
 app.add_typer(serve.app)
 app.add_typer(serve.token_app, name="token")

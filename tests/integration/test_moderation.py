@@ -1,0 +1,163 @@
+"""Policy enforcement on real media: listed words said and shown, sounds, banked copies;
+verdicts read from what indexing stored, with the evidence and where it lies."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from videolearn.apps.banks import add_file, create_bank
+from videolearn.apps.moderation import moderate
+from videolearn.config import load_settings
+from videolearn.library import open_library
+from videolearn.samples import (
+    SPOKEN_PASSAGES,
+    Caption,
+    read_audio,
+    sound_effect,
+    speak,
+    write_av,
+    write_captioned_video,
+)
+
+CLI = [sys.executable, "-m", "videolearn"]
+RATE = 16_000
+WANTED = ["file_hash", "media_info", "speech", "ocr", "sounds", "text_embed", "vpdq"]
+POLICIES = """
+[policies.threats]
+action = "review"
+terms = { words = ["kill you", "burn your house"], inflections = true }
+
+[policies.phones]
+action = "flag"
+sounds = { labels = ["Telephone", "Telephone bell ringing", "Ringtone"], min_score = 0.5 }
+
+[policies.known]
+action = "block"
+banks = { names = ["KNOWN"] }
+"""
+
+
+def _voice(folder: Path, text: str, gap_s: float = 0.0) -> np.ndarray:
+    return read_audio(speak(folder / "voice.wav", text, "en", gap_before_s=gap_s))
+
+
+@pytest.fixture(scope="module")
+def library(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("moderation")
+    media = folder / "media"
+    media.mkdir()
+    # Said at about 3 s: a listed phrase.
+    write_captioned_video(
+        media / "threat-said.mp4",
+        [],
+        8.0,
+        audio=_voice(folder, "If you come back here, I will kill you.", gap_s=3.0),
+    )
+    # Written on screen from 2 to 6 s, with digits for letters.
+    write_captioned_video(
+        media / "threat-shown.mp4", [Caption("I WILL BURN Y0UR H0USE", 2.0, 6.0, size_px=36)], 8.0
+    )
+    ring = np.zeros(8 * RATE, np.float32)
+    ring[3 * RATE : 6 * RATE] = sound_effect("phone", 3.0)
+    frames = np.full((80, 96, 128, 3), 90, np.uint8)
+    write_av(media / "phone.mp4", frames, 10, ring, RATE)
+    # Safe: a walk in the park said and a greeting shown.
+    write_captioned_video(
+        media / "safe.mp4",
+        [Caption("Welcome to the Harbour", 0.0, 4.0)],
+        9.0,
+        audio=_voice(folder, SPOKEN_PASSAGES["en"]),
+    )
+    copy = shared_data / "threatexchange" / "videos" / "chair-22-sd-grey-bar.mp4"
+    (media / "grey-chair.mp4").write_bytes(copy.read_bytes())
+    settings = load_settings(
+        folder / "library", keep_versions_s=0, extractors=WANTED, ocr={"engine": "tesseract"}
+    )
+    with open_library(create=True, settings=settings) as lib:
+        create_bank(lib, "KNOWN")
+        add_file(
+            lib, "KNOWN", shared_data / "threatexchange" / "videos" / "chair-orig-22-sd-bar.mp4"
+        )
+        results = lib.index([media])
+        assert {r.status for r in results} == {"indexed"}, results
+    (folder / "library" / "policies.toml").write_text(POLICIES, encoding="utf-8")
+    return folder / "library"
+
+
+def _verdicts(library: Path) -> dict[tuple[str, str], dict]:
+    with open_library(library) as lib:
+        report = moderate(lib)
+        assert report.videos == 5 and report.policies == 3
+        return {(Path(v.path).name, v.policy): v.to_json() for v in report.verdicts}
+
+
+def test_each_video_gets_the_verdicts_its_signals_earn(library: Path) -> None:
+    verdicts = _verdicts(library)
+    assert set(verdicts) == {
+        ("threat-said.mp4", "threats"),
+        ("threat-shown.mp4", "threats"),
+        ("phone.mp4", "phones"),
+        ("grey-chair.mp4", "known"),
+    }
+    said = verdicts[("threat-said.mp4", "threats")]
+    assert said["action"] == "review" and said["score"] == 1.0
+    [evidence] = said["evidence"]
+    assert evidence["signal"] == "speech" and evidence["matched"] == "kill you"
+    assert "kill you" in evidence["text"].lower()
+    assert 2.5 <= evidence["start_s"] <= 4.0 and evidence["end_s"] <= 7.0
+    shown = verdicts[("threat-shown.mp4", "threats")]["evidence"]
+    assert {e["signal"] for e in shown} == {"text"}
+    assert {e["matched"] for e in shown} == {"burn your house"}
+    assert min(e["start_s"] for e in shown) <= 3.0 and max(e["end_s"] for e in shown) >= 5.0
+    assert max(e["end_s"] for e in shown) <= 7.0
+    phone = verdicts[("phone.mp4", "phones")]
+    assert phone["action"] == "flag" and phone["score"] >= 0.5
+    assert all(e["start_s"] >= 2.0 and e["end_s"] <= 7.0 for e in phone["evidence"])
+    known = verdicts[("grey-chair.mp4", "known")]
+    assert known["action"] == "block"
+    assert {e["signal"] for e in known["evidence"]} == {"bank"}
+    assert {e["text"] for e in known["evidence"]} == {"chair-orig-22-sd-bar.mp4"}
+
+
+def test_the_command_line_gives_the_same_verdicts(library: Path) -> None:
+    proc = subprocess.run(
+        [*CLI, "moderate", "--library", str(library), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=True,
+    )
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert {(Path(v["path"]).name, v["policy"]): v for v in lines} == _verdicts(library)
+    one = subprocess.run(
+        [*CLI, "moderate", "safe.mp4", "--library", str(library)],
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+        cwd=library.parent / "media",
+    )
+    assert one.returncode == 0, one.stderr
+    assert "1 video(s) under 3 policies: 0 with a verdict" in one.stdout
+
+
+def test_a_policy_file_with_an_error_changes_nothing_and_names_its_line(
+    library: Path, tmp_path: Path
+) -> None:
+    broken = tmp_path / "policies.toml"
+    broken.write_text(POLICIES.replace('names = ["KNOWN"]', 'names = ["UNKNOWN"]'), "utf-8")
+    proc = subprocess.run(
+        [*CLI, "moderate", "--library", str(library), "--policies", str(broken)],
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert f"{broken} line 12" in proc.stderr and "no bank named UNKNOWN" in proc.stderr
