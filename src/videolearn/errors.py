@@ -61,3 +61,7 @@ class OptionError(VideolearnError):
 
 class PolicyError(VideolearnError):
     """A policy file cannot be used; the message names the file, the line and why."""
+
+
+class ReviewError(VideolearnError):
+    """A review decision cannot be made; the message says why."""

@@ -4,6 +4,8 @@ verdicts read from what indexing stored, with the evidence and where it lies."""
 from __future__ import annotations
 
 import json
+import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from videolearn.apps.audit import audit_log, verify_audit
 from videolearn.apps.banks import add_file, create_bank
-from videolearn.apps.moderation import moderate
+from videolearn.apps.moderation import decide, moderate, review_items
 from videolearn.config import load_settings
 from videolearn.library import open_library
 from videolearn.samples import (
@@ -92,7 +95,7 @@ def library(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
 
 def _verdicts(library: Path) -> dict[tuple[str, str], dict]:
     with open_library(library) as lib:
-        report = moderate(lib)
+        report = moderate(lib, keep=False)
         assert report.videos == 5 and report.policies == 3
         return {(Path(v.path).name, v.policy): v.to_json() for v in report.verdicts}
 
@@ -125,9 +128,11 @@ def test_each_video_gets_the_verdicts_its_signals_earn(library: Path) -> None:
     assert {e["text"] for e in known["evidence"]} == {"chair-orig-22-sd-bar.mp4"}
 
 
-def test_the_command_line_gives_the_same_verdicts(library: Path) -> None:
+def test_the_command_line_gives_the_same_verdicts(library: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "library"
+    shutil.copytree(library, copy)  # the command keeps what it finds
     proc = subprocess.run(
-        [*CLI, "moderate", "--library", str(library), "--json"],
+        [*CLI, "moderate", "--library", str(copy), "--json"],
         capture_output=True,
         text=True,
         timeout=280,
@@ -136,7 +141,7 @@ def test_the_command_line_gives_the_same_verdicts(library: Path) -> None:
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     assert {(Path(v["path"]).name, v["policy"]): v for v in lines} == _verdicts(library)
     one = subprocess.run(
-        [*CLI, "moderate", "safe.mp4", "--library", str(library)],
+        [*CLI, "moderate", "safe.mp4", "--library", str(copy)],
         capture_output=True,
         text=True,
         timeout=280,
@@ -161,3 +166,98 @@ def test_a_policy_file_with_an_error_changes_nothing_and_names_its_line(
     )
     assert proc.returncode == 2 and proc.stdout == ""
     assert f"{broken} line 12" in proc.stderr and "no bank named UNKNOWN" in proc.stderr
+
+
+def _cli(*args: str | Path, code: int = 0) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [*CLI, *map(str, args)], capture_output=True, text=True, timeout=280, check=False
+    )
+    assert proc.returncode == code, proc.stdout + proc.stderr
+    return proc
+
+
+def test_verdicts_wait_for_people_once_and_a_rejection_holds(library: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "library"
+    shutil.copytree(library, copy)
+    with open_library(copy) as lib:
+        first = moderate(lib, who="tester")
+        assert sorted((Path(i.verdict["path"]).name, i.status) for i in first.new_items) == [
+            ("grey-chair.mp4", "pending"),
+            ("phone.mp4", "noted"),
+            ("threat-said.mp4", "pending"),
+            ("threat-shown.mp4", "pending"),
+        ]
+        assert moderate(lib).new_items == []  # the same evidence is kept once
+        said = next(i for i in first.new_items if i.verdict["path"].endswith("threat-said.mp4"))
+        decide(lib, said.id, accept=False, note="a line from a play", who="reviewer")
+        assert moderate(lib).new_items == []  # rejected stays rejected
+        assert [i.id for i in review_items(lib, "rejected")] == [said.id]
+        assert len(review_items(lib, "pending")) == 2
+        log = audit_log(lib)
+        assert [e.what for e in log] == ["bank", "bank", "policies", *["verdict"] * 4, "decision"]
+        assert log[-1].who == "reviewer" and log[-1].detail["note"] == "a line from a play"
+        assert verify_audit(lib).ok
+    # Another policy file is a change of policy: written to the log.
+    (copy / "policies.toml").write_text(POLICIES.replace("min_score = 0.5", "min_score = 0.6"))
+    with open_library(copy) as lib:
+        moderate(lib)
+        assert audit_log(lib)[-1].what == "policies"
+
+
+def test_a_reviewer_accepts_and_banks_from_the_command_line(library: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "library"
+    shutil.copytree(library, copy)
+    _cli("moderate", "--library", copy)
+    items = [
+        json.loads(x)
+        for x in _cli("review", "list", "--library", copy, "--json").stdout.splitlines()
+    ]
+    assert {i["status"] for i in items} == {"pending", "noted"}
+    [chair] = [i for i in items if i["path"].endswith("grey-chair.mp4")]
+    assert chair["action"] == "block" and chair["evidence"][0]["signal"] == "bank"
+    _cli("bank", "create", "REVIEWED", "--library", copy)
+    decided = _cli(
+        "review",
+        "decide",
+        str(chair["id"]),
+        "--accept",
+        "--bank",
+        "REVIEWED",
+        "--note",
+        "seen",
+        "--library",
+        copy,
+        "--json",
+    )
+    assert json.loads(decided.stdout)["status"] == "accepted"
+    banks = [
+        json.loads(x) for x in _cli("bank", "list", "--library", copy, "--json").stdout.splitlines()
+    ]
+    assert next(b for b in banks if b["name"] == "REVIEWED")["entries"]["vpdq"] == 1
+    wrong = _cli("review", "decide", "999", "--reject", "--library", copy, code=2)
+    assert "no review item 999" in wrong.stderr
+    log = [json.loads(x) for x in _cli("audit", "--library", copy, "--json").stdout.splitlines()]
+    assert [e["what"] for e in log[-4:]] == ["bank", "decision", "bank", "action"]
+    assert log[-1]["detail"]["bank"] == "REVIEWED"
+    assert _cli("audit", "verify", "--library", copy).stdout.strip().endswith("whole")
+
+
+def test_the_audit_log_refuses_changes_and_finds_them(library: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "library"
+    shutil.copytree(library, copy)
+    _cli("moderate", "--library", copy)
+    database = next(copy.glob("*.sqlite"))
+    with sqlite3.connect(database) as db:
+        with pytest.raises(sqlite3.DatabaseError, match="only appended to"):
+            db.execute("UPDATE audit_log SET who = 'someone else' WHERE id = 2")
+        with pytest.raises(sqlite3.DatabaseError, match="only appended to"):
+            db.execute("DELETE FROM audit_log WHERE id = 2")
+        # Behind the library's back: the triggers dropped, a row changed, another deleted.
+        db.execute("DROP TRIGGER audit_log_no_update")
+        db.execute("DROP TRIGGER audit_log_no_delete")
+        db.execute("UPDATE audit_log SET who = 'someone else' WHERE id = 2")
+        db.execute("DELETE FROM audit_log WHERE id = 4")
+    db.close()
+    found = _cli("audit", "verify", "--library", copy, code=1).stdout
+    assert "row 2 was changed after it was written" in found
+    assert "rows 4-4 are missing" in found and "CHANGED" in found

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from videolearn.apps.audit import record
 from videolearn.apps.matching import MatchingHook, RematchResult, bank_file
 from videolearn.errors import BankError, LibraryLockedError
 from videolearn.library import Library
@@ -40,9 +41,10 @@ class BankChange:
         return out
 
 
-def create_bank(library: Library, name: str) -> str:
+def create_bank(library: Library, name: str, who: str = "") -> str:
     """Create an empty bank. Raises BankError on a bad or taken name."""
     library.store.banks.create(name)
+    record(library, "bank", name, {"change": "created"}, who)
     return name
 
 
@@ -98,6 +100,8 @@ def list_banks(library: Library) -> list[BankSummary]:
 
 
 def _rematched(library: Library, bank: str, added: int) -> BankChange:
+    if added:
+        record(library, "bank", bank, {"change": "added", "signals": added})
     # Also when nothing was added: an earlier change may have found the library busy.
     try:
         with library.store.writing():

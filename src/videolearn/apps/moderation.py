@@ -7,18 +7,24 @@ videos' matches against the hash banks.
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from videolearn.apps.audit import actor, record
+from videolearn.apps.banks import add_file
 from videolearn.apps.policies import Policies, Policy, TermMatcher, load_policies, policy_file
 from videolearn.apps.search import QueryEmbedder, background_queries, relevance
-from videolearn.errors import ExtractorError, PolicyError
+from videolearn.errors import ExtractorError, PolicyError, ReviewError
 from videolearn.extractors.sounds import sound_classes
 from videolearn.extractors.text_embed import TextEmbedder
 from videolearn.library import Library
+from videolearn.store.moderation import STATUSES, ReviewItem
 from videolearn.store.tables import MomentRow, VideoRow
 from videolearn.text import guess_language, words_in
 
@@ -26,6 +32,8 @@ from videolearn.text import guess_language, words_in
 MEANING_KINDS = ("e5_speech", "e5_text")
 # At most this many moments a video are compared by meaning.
 MEANING_DEPTH = 200
+# Who acts when no person does (an index run, a re-moderation).
+SYSTEM = "videolearn"
 
 
 @dataclass(frozen=True)
@@ -75,11 +83,23 @@ class Verdict:
 
 @dataclass
 class ModerationReport:
-    """The verdicts of a moderation run, and how many videos it looked at."""
+    """The verdicts of a moderation run, how many videos it looked at, and the review
+    items it kept that were not kept before."""
 
     videos: int = 0
     verdicts: list[Verdict] = field(default_factory=list)
     policies: int = 0
+    new_items: list[ReviewItem] = field(default_factory=list)
+
+
+def evidence_key(verdict: Verdict) -> str:
+    """What makes a verdict's evidence the same as before: its signals, what they found,
+    and where, to the second (a video indexed again finds the same words a little
+    earlier or later)."""
+    parts = sorted(
+        {(e.signal, e.matched, round(e.start_s), round(e.end_s)) for e in verdict.evidence}
+    )
+    return hashlib.sha256(json.dumps(parts).encode("utf-8")).hexdigest()[:32]
 
 
 def _strength(evidence: Evidence, policy: Policy) -> float:
@@ -267,10 +287,16 @@ def library_policies(library: Library) -> Policies:
 
 
 def moderate(
-    library: Library, videos: Sequence[str] = (), policies: Policies | None = None
+    library: Library,
+    videos: Sequence[str] = (),
+    policies: Policies | None = None,
+    *,
+    keep: bool = True,
+    who: str = "",
 ) -> ModerationReport:
     """Judge videos (paths or ids; every indexed video when none) under the library's
-    policies, or under `policies`, from their stored signals.
+    policies, or under `policies`, from their stored signals. With `keep`, verdicts not
+    kept before are kept for review (`review_items`) and written to the audit log.
 
     Raises:
         PolicyError: the policy file holds an error, or names a bank the library lacks.
@@ -283,10 +309,115 @@ def moderate(
         report.videos = len(rows) if rows is not None else 0
         return report
     moderator = Moderator(library, policies)
+    _note_policies(library, policies, who)
     for row in rows if rows is not None else _every(library):
         report.videos += 1
-        report.verdicts += moderator.judge(row)
+        verdicts = moderator.judge(row)
+        report.verdicts += verdicts
+        if keep:
+            report.new_items += _keep(library, verdicts, who)
     return report
+
+
+def _keep(library: Library, verdicts: Sequence[Verdict], who: str) -> list[ReviewItem]:
+    """Keep the verdicts not kept before, each with a row in the audit log."""
+    store = library.store.moderation
+    new = []
+    for v in verdicts:
+        item = store.keep(v.video_id, v.policy, v.action, evidence_key(v), v.to_json())
+        if item is not None:
+            new.append(item)
+            record(
+                library,
+                "verdict",
+                v.video_id,
+                {
+                    "item": item.id,
+                    "policy": v.policy,
+                    "action": v.action,
+                    "score": v.score,
+                    "evidence": [e.to_json() for e in v.evidence],
+                },
+                who or SYSTEM,
+            )
+    return new
+
+
+def _note_policies(library: Library, policies: Policies, who: str) -> None:
+    """A row in the audit log when the policies differ from those last used."""
+    digest = hashlib.sha256(policies.source.encode("utf-8")).hexdigest()
+    store = library.store.moderation
+    if store.get_state("policies") == digest:
+        return
+    record(
+        library,
+        "policies",
+        str(policies.path),
+        {"sha256": digest, "policies": [p.name for p in policies.policies]},
+        who or SYSTEM,
+    )
+    store.set_state("policies", digest)
+
+
+def review_items(library: Library, status: str | None = None) -> list[ReviewItem]:
+    """Kept verdicts, oldest first; with `status` (pending, accepted, rejected, noted)
+    only those.
+
+    Raises:
+        ReviewError: an unknown status.
+    """
+    if status is not None and status not in STATUSES:
+        raise ReviewError(f"no status {status!r}: one of {', '.join(STATUSES)}")
+    return library.store.moderation.items(status)
+
+
+def decide(
+    library: Library,
+    item_id: int,
+    *,
+    accept: bool,
+    note: str = "",
+    bank: str | None = None,
+    who: str = "",
+) -> ReviewItem:
+    """A person's decision on a kept verdict: accepted (the verdict stands; a `block`
+    keeps the video out of every listing) or rejected (it does not; the same evidence is
+    not queued again). With `bank`, an accepted video's file is added to that hash bank.
+
+    Raises:
+        ReviewError: no such item, or a bank given with a rejection.
+        BankError: no such bank.
+    """
+    store = library.store.moderation
+    item = store.item(item_id)
+    if item is None:
+        raise ReviewError(f"no review item {item_id} (`videolearn review list` lists them)")
+    if bank and not accept:
+        raise ReviewError("--bank goes with --accept: only an accepted verdict is banked")
+    if bank:
+        library.store.banks.require(bank)
+    status = "accepted" if accept else "rejected"
+    decided = store.decide(item_id, status, actor(who), note)
+    record(
+        library,
+        "decision",
+        item.video_id,
+        {"item": item_id, "policy": item.policy, "status": status, "note": note},
+        who,
+    )
+    if bank:
+        paths = library.store.ledger.paths_of(item.video_id)
+        if not paths:
+            raise ReviewError(f"the video of item {item_id} has no file left to bank")
+        change = add_file(library, bank, Path(paths[0]))
+        record(
+            library,
+            "action",
+            item.video_id,
+            {"item": item_id, "action": "banked", "bank": bank, "added": change.added},
+            who,
+        )
+    return decided
 
 
 def _every(library: Library) -> Iterator[VideoRow]:

@@ -23,6 +23,7 @@ from videolearn.extractors.base import Signal
 from videolearn.store.banks import BankStore
 from videolearn.store.decisions import DecisionStore
 from videolearn.store.ledger import Ledger
+from videolearn.store.moderation import ModerationStore
 from videolearn.store.tables import (
     MomentRow,
     SignalRow,
@@ -76,6 +77,9 @@ class Store(Protocol):
 
     @property
     def verdicts(self) -> VerdictStore: ...
+
+    @property
+    def moderation(self) -> ModerationStore: ...
 
     def close(self) -> None: ...
 

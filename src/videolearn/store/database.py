@@ -23,6 +23,7 @@ from pathlib import Path
 from videolearn.store.banks import BankStore
 from videolearn.store.decisions import DecisionStore
 from videolearn.store.ledger import Ledger
+from videolearn.store.moderation import ModerationStore
 from videolearn.store.themes import ThemeStore
 from videolearn.store.tokens import TokenStore
 from videolearn.store.transaction import transaction
@@ -146,11 +147,57 @@ CREATE INDEX copy_verdicts_b ON copy_verdicts (video_b);
 """
 
 
+_MODERATION = """
+CREATE TABLE review_items (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    video_id TEXT NOT NULL,
+    policy TEXT NOT NULL,
+    action TEXT NOT NULL,
+    evidence_key TEXT NOT NULL,
+    verdict TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    decided_at REAL,
+    decided_by TEXT NOT NULL DEFAULT '',
+    note TEXT NOT NULL DEFAULT '',
+    UNIQUE (video_id, policy, evidence_key)
+);
+CREATE INDEX review_items_status ON review_items (status);
+CREATE TABLE moderation_state (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    who TEXT NOT NULL,
+    what TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    previous TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX audit_log_subject ON audit_log (subject);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is only appended to'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is only appended to'); END
+"""
+
+
 def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
+    """Run SQL statements one by one, split where sqlite3 says a statement is complete
+    (a trigger's BEGIN ... END holds ";" of its own)."""
+
     def apply(db: sqlite3.Connection) -> None:
-        for statement in sql.split(";"):
-            if statement.strip():
+        statement = ""
+        for line in sql.splitlines(keepends=True):
+            statement += line
+            if sqlite3.complete_statement(statement):
                 db.execute(statement)
+                statement = ""
+        if statement.strip():
+            db.execute(statement)
 
     return apply
 
@@ -171,13 +218,14 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[sqlite3.Connection], None]], ...] = 
     (5, "people's decisions that two videos are, or are not, copies", _script(_DECISIONS)),
     (6, "themes and when each member joined", _script(_THEMES)),
     (7, "what the copy rule said of each pair it was asked about", _script(_VERDICTS)),
+    (8, "policy verdicts for review, and the audit log", _script(_MODERATION)),
 )
 
 
 class LibraryDatabase(Closing):
     """The one owner of a library's SQLite file: opens it, brings its schema up to date,
     and hands out the classes that keep their tables in it (`ledger`, `banks`, `tokens`,
-    `decisions`, `themes`, `verdicts`)."""
+    `decisions`, `themes`, `verdicts`, `moderation`)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -194,6 +242,7 @@ class LibraryDatabase(Closing):
         self.decisions = DecisionStore(self._db)
         self.themes = ThemeStore(self._db)
         self.verdicts = VerdictStore(self._db)
+        self.moderation = ModerationStore(self._db)
 
     @property
     def schema_version(self) -> int:

@@ -37,6 +37,7 @@ from videolearn.store.base import ExtractorOutput, version_tag
 from videolearn.store.database import open_database
 from videolearn.store.decisions import DecisionStore
 from videolearn.store.ledger import Ledger
+from videolearn.store.moderation import ModerationStore
 from videolearn.store.tables import (
     MOMENTS,
     SIGNAL_TABLES,
@@ -275,6 +276,10 @@ class LibraryStore(Closing):
     def verdicts(self) -> VerdictStore:
         return self.database.verdicts
 
+    @property
+    def moderation(self) -> ModerationStore:
+        return self.database.moderation
+
     def close(self) -> None:
         self.database.close()
 
@@ -354,6 +359,7 @@ class LibraryStore(Closing):
         self.decisions.forget_video(video_id)
         self.themes.forget_video(video_id)
         self.verdicts.forget_video(video_id)
+        self.moderation.forget_video(video_id)
 
     def delete_orphans(self) -> int:
         """Delete derived rows whose video is not in `videos`; returns how many videos."""
