@@ -261,3 +261,51 @@ def test_the_audit_log_refuses_changes_and_finds_them(library: Path, tmp_path: P
     found = _cli("audit", "verify", "--library", copy, code=1).stdout
     assert "row 2 was changed after it was written" in found
     assert "rows 4-4 are missing" in found and "CHANGED" in found
+
+
+def test_index_judges_what_it_stores_and_the_library_when_the_rules_change(
+    library: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "library"
+    shutil.copytree(library, copy)
+    settings = load_settings(
+        copy, keep_versions_s=0, extractors=WANTED, ocr={"engine": "tesseract"}
+    )
+    new = write_captioned_video(
+        tmp_path / "new.mp4",
+        [],
+        6.0,
+        audio=_voice(tmp_path, "Give me the money or I will burn your house.", gap_s=1.0),
+    )
+    with open_library(settings=settings) as lib:
+        [result] = lib.index([new])
+        assert result.status == "indexed", result
+        pending = {Path(i.verdict["path"]).name for i in review_items(lib, "pending")}
+        # The new video, and (never judged whole before) the library's others.
+        assert pending == {"new.mp4", "threat-said.mp4", "threat-shown.mp4", "grey-chair.mp4"}
+        before = len(audit_log(lib))
+    # Changed rules: the next run judges the library again, and the log says so.
+    (copy / "policies.toml").write_text(
+        POLICIES + '\n[policies.money]\naction = "flag"\n'
+        'terms = { words = ["give me the money"] }\n'
+    )
+    with open_library(settings=settings) as lib:
+        lib.index([new])
+        log = audit_log(lib)[before:]
+        assert [e.what for e in log] == ["policies", "verdict"]
+        assert log[1].detail["policy"] == "money"
+    # A policy file with an error: the file is stored, failed with the reason, and
+    # judged by the next run once the file is mended.
+    (copy / "policies.toml").write_text(POLICIES.replace('action = "flag"', 'action = "note"'))
+    other = write_captioned_video(
+        tmp_path / "other.mp4", [], 4.0, audio=_voice(tmp_path, "I will kill you.", gap_s=0.5)
+    )
+    with open_library(settings=settings) as lib:
+        [failed] = lib.index([other])
+        assert failed.status == "failed"
+        assert "moderation" in failed.reason and "policies.toml line" in failed.reason
+    (copy / "policies.toml").write_text(POLICIES)
+    with open_library(settings=settings) as lib:
+        [again] = lib.index([other])
+        assert again.status == "unchanged"  # stored before; judged at the run's end
+        assert "other.mp4" in {Path(i.verdict["path"]).name for i in review_items(lib, "pending")}

@@ -106,6 +106,10 @@ def _rematched(library: Library, bank: str, added: int) -> BankChange:
     try:
         with library.store.writing():
             result = MatchingHook(library.store, library.settings).rematch()
+            # Verdicts that rest on bank matches change with them.
+            from videolearn.apps.moderation import ModerationHook  # imports this module
+
+            ModerationHook(library.store, library.settings).run_finished()
     except LibraryLockedError as err:
         return BankChange(bank, added, deferred=str(err))
     return BankChange(bank, added, result)

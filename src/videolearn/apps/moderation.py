@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,10 +20,13 @@ from videolearn.apps.audit import actor, record
 from videolearn.apps.banks import add_file
 from videolearn.apps.policies import Policies, Policy, TermMatcher, load_policies, policy_file
 from videolearn.apps.search import QueryEmbedder, background_queries, relevance
+from videolearn.config import Settings
 from videolearn.errors import ExtractorError, PolicyError, ReviewError
 from videolearn.extractors.sounds import sound_classes
 from videolearn.extractors.text_embed import TextEmbedder
 from videolearn.library import Library
+from videolearn.pipeline.hooks import StoredVideo
+from videolearn.store import Store
 from videolearn.store.moderation import STATUSES, ReviewItem
 from videolearn.store.tables import MomentRow, VideoRow
 from videolearn.text import guess_language, words_in
@@ -116,16 +119,21 @@ class Moderator:
     """Judges videos under a library's policies from their stored signals."""
 
     def __init__(
-        self, library: Library, policies: Policies, embedder: QueryEmbedder | None = None
+        self,
+        store: Store,
+        settings: Settings,
+        policies: Policies,
+        embedder: QueryEmbedder | None = None,
     ) -> None:
-        self.library = library
+        self.store = store
+        self.settings = settings
         self.policies = policies
         self.embedder = embedder
         self._matchers: dict[str, TermMatcher] = {}
         self._described: dict[str, np.ndarray] = {}
-        banks = {s.name for s in library.store.banks.summaries()}
+        banks = {s.name for s in store.banks.summaries()}
         for policy in policies.policies:
-            _check_labels(library, policies, policy)
+            _check_labels(settings, policies, policy)
             if policy.terms is not None:
                 self._matchers[policy.name] = TermMatcher(
                     policies.terms[policy.name],
@@ -142,7 +150,7 @@ class Moderator:
 
     def judge(self, video: VideoRow) -> list[Verdict]:
         """The video's verdicts: one per policy that found something."""
-        store = self.library.store
+        store = self.store
         moments = store.rows_of(MomentRow, video.video_id)
         matches: list[dict[str, Any]] | None = None
         verdicts = []
@@ -221,7 +229,7 @@ class Moderator:
         vector = self._described.get(rule.description)
         if vector is None:
             vector = self._described[rule.description] = self.embedder.query(rule.description)
-        hits = self.library.store.search_text_vectors(
+        hits = self.store.search_text_vectors(
             vector,
             MEANING_DEPTH,
             MEANING_KINDS,
@@ -247,7 +255,7 @@ class Moderator:
         return out
 
 
-def _check_labels(library: Library, policies: Policies, policy: Policy) -> None:
+def _check_labels(settings: Settings, policies: Policies, policy: Policy) -> None:
     """Refuse sound labels that are no AudioSet class ("Gunshot" for "Gunshot, gunfire")
     and nudity classes the library does not store: rules that could never find a thing."""
     if policy.sounds is not None:
@@ -266,7 +274,7 @@ def _check_labels(library: Library, policies: Policies, policy: Policy) -> None:
                     f"policies.{policy.name}.sounds: {label!r} is no AudioSet class{hint}"
                 )
     if policy.nudity is not None:
-        stored = library.settings.nudity.classes
+        stored = settings.nudity.classes
         for name in policy.nudity.classes:
             if name not in stored:
                 raise PolicyError(
@@ -276,13 +284,12 @@ def _check_labels(library: Library, policies: Policies, policy: Policy) -> None:
                 )
 
 
-def library_policies(library: Library) -> Policies:
+def library_policies(settings: Settings) -> Policies:
     """The library's policies (`moderation.policies`, or `LIBRARY/policies.toml`).
 
     Raises:
         PolicyError: the file holds an error.
     """
-    settings = library.settings
     return load_policies(policy_file(settings.library, settings.moderation.policies))
 
 
@@ -302,33 +309,36 @@ def moderate(
         PolicyError: the policy file holds an error, or names a bank the library lacks.
         VideoNotFoundError: a video given is not indexed.
     """
-    policies = library_policies(library) if policies is None else policies
+    policies = library_policies(library.settings) if policies is None else policies
     rows = [library.resolve(v) for v in videos] if videos else None
     report = ModerationReport(policies=len(policies.policies))
     if not policies:
         report.videos = len(rows) if rows is not None else 0
         return report
-    moderator = Moderator(library, policies)
-    _note_policies(library, policies, who)
-    for row in rows if rows is not None else _every(library):
+    store = library.store
+    moderator = Moderator(store, library.settings, policies)
+    _note_policies(store, policies, who)
+    for row in rows if rows is not None else store.videos():
         report.videos += 1
         verdicts = moderator.judge(row)
         report.verdicts += verdicts
         if keep:
-            report.new_items += _keep(library, verdicts, who)
+            report.new_items += _keep(store, verdicts, who)
+    if keep and rows is None:
+        store.moderation.set_state("judged", _judged_under(store, policies))
     return report
 
 
-def _keep(library: Library, verdicts: Sequence[Verdict], who: str) -> list[ReviewItem]:
+def _keep(store: Store, verdicts: Sequence[Verdict], who: str) -> list[ReviewItem]:
     """Keep the verdicts not kept before, each with a row in the audit log."""
-    store = library.store.moderation
+    items = store.moderation
     new = []
     for v in verdicts:
-        item = store.keep(v.video_id, v.policy, v.action, evidence_key(v), v.to_json())
+        item = items.keep(v.video_id, v.policy, v.action, evidence_key(v), v.to_json())
         if item is not None:
             new.append(item)
-            record(
-                library,
+            items.append(
+                who or SYSTEM,
                 "verdict",
                 v.video_id,
                 {
@@ -338,25 +348,81 @@ def _keep(library: Library, verdicts: Sequence[Verdict], who: str) -> list[Revie
                     "score": v.score,
                     "evidence": [e.to_json() for e in v.evidence],
                 },
-                who or SYSTEM,
             )
     return new
 
 
-def _note_policies(library: Library, policies: Policies, who: str) -> None:
+def _digest(policies: Policies) -> str:
+    return hashlib.sha256(policies.source.encode("utf-8")).hexdigest()
+
+
+def _judged_under(store: Store, policies: Policies) -> str:
+    """What the library's verdicts depend on beyond each video: the policies and the
+    banks (their generation)."""
+    return f"{_digest(policies)}:{store.banks.generation()}"
+
+
+def _note_policies(store: Store, policies: Policies, who: str) -> None:
     """A row in the audit log when the policies differ from those last used."""
-    digest = hashlib.sha256(policies.source.encode("utf-8")).hexdigest()
-    store = library.store.moderation
-    if store.get_state("policies") == digest:
+    digest = _digest(policies)
+    if store.moderation.get_state("policies") == digest:
         return
-    record(
-        library,
+    store.moderation.append(
+        who or SYSTEM,
         "policies",
         str(policies.path),
         {"sha256": digest, "policies": [p.name for p in policies.policies]},
-        who or SYSTEM,
     )
-    store.set_state("policies", digest)
+    store.moderation.set_state("policies", digest)
+
+
+class ModerationHook:
+    """Judges each video an index run stores under the library's policies, and, at the
+    end of the run, the whole library again when the policies or the banks changed since
+    it was last judged whole (from stored signals; no decoding). Registered under
+    `videolearn.hooks`; a policy file with an error fails the run's files with its
+    reason (they are stored, and judged by the next run)."""
+
+    name = "moderation"
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self._moderator: Moderator | None = None
+        self._policies: Policies | None = None
+
+    def _ready(self) -> Moderator | None:
+        if self._policies is None:
+            self._policies = library_policies(self.settings)
+            if self._policies:
+                self._moderator = Moderator(self.store, self.settings, self._policies)
+                _note_policies(self.store, self._policies, "")
+        return self._moderator
+
+    def video_stored(self, video: StoredVideo) -> None:
+        try:
+            moderator = self._ready()
+        except PolicyError:
+            # The next run with a mended file judges the library whole, this video too.
+            self.store.moderation.set_state("judged", "")
+            raise
+        row = self.store.get_video(video.video_id)
+        if moderator is not None and row is not None:
+            _keep(self.store, moderator.judge(row), "")
+
+    def run_finished(self) -> None:
+        try:
+            moderator = self._ready()
+        except PolicyError:
+            self.store.moderation.set_state("judged", "")
+            return  # each stored file failed with the reason
+        if moderator is None or self._policies is None:
+            return
+        judged = _judged_under(self.store, self._policies)
+        if self.store.moderation.get_state("judged") != judged:
+            for row in self.store.videos():
+                _keep(self.store, moderator.judge(row), "")
+            self.store.moderation.set_state("judged", judged)
 
 
 def review_items(library: Library, status: str | None = None) -> list[ReviewItem]:
@@ -418,7 +484,3 @@ def decide(
             who,
         )
     return decided
-
-
-def _every(library: Library) -> Iterator[VideoRow]:
-    yield from library.store.videos()
