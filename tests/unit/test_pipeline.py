@@ -38,9 +38,9 @@ class Recorder:
 """
 
 
-def test_matching_and_themes_are_hooks_like_any_other() -> None:
+def test_matching_moderation_and_themes_are_hooks_like_any_other() -> None:
     hooks, problems = available_hooks()
-    assert [h.name for h in hooks] == ["matching", "themes"] and problems == []
+    assert [h.name for h in hooks] == ["matching", "moderation", "themes"] and problems == []
 
 
 def test_a_hook_is_told_of_each_stored_video_and_a_failing_hook_fails_its_file(
