@@ -309,3 +309,32 @@ def test_index_judges_what_it_stores_and_the_library_when_the_rules_change(
         [again] = lib.index([other])
         assert again.status == "unchanged"  # stored before; judged at the run's end
         assert "other.mp4" in {Path(i.verdict["path"]).name for i in review_items(lib, "pending")}
+
+
+def test_a_blocked_video_is_left_out_until_its_verdict_is_rejected(
+    library: Path, tmp_path: Path
+) -> None:
+    from videolearn.apps.catalog import list_videos
+    from videolearn.apps.search import search_moments
+
+    copy = tmp_path / "library"
+    shutil.copytree(library, copy)
+    (copy / "policies.toml").write_text(POLICIES.replace('"review"', '"block"'), "utf-8")
+    with open_library(copy) as lib:
+
+        def shown() -> tuple[set[str], set[str]]:
+            found = {Path(h.path).name for h in search_moments(lib, "kill you")}
+            listed = {Path(v.path).name for v in list_videos(lib).videos}
+            return found, listed
+
+        found, listed = shown()
+        assert "threat-said.mp4" in found and len(listed) == 5
+        report = moderate(lib)
+        blocked = {Path(i.verdict["path"]).name for i in report.new_items if i.action == "block"}
+        assert blocked == {"threat-said.mp4", "threat-shown.mp4", "grey-chair.mp4"}
+        found, listed = shown()
+        assert found == set() and listed == {"phone.mp4", "safe.mp4"}
+        said = next(i for i in report.new_items if i.verdict["path"].endswith("threat-said.mp4"))
+        decide(lib, said.id, accept=False, note="a quote")
+        found, listed = shown()
+        assert "threat-said.mp4" in found and listed == {"phone.mp4", "safe.mp4", "threat-said.mp4"}

@@ -149,8 +149,10 @@ class VideoPage:
 
 
 def list_videos(library: Library, offset: int = 0, limit: int = 50) -> VideoPage:
-    """The stored videos by path, a page at a time."""
-    videos = library.store.videos()
+    """The stored videos by path, a page at a time (not those a `block` verdict holds
+    back)."""
+    shown = library.store.shown_paths()
+    videos = [v for v in library.store.videos() if v.video_id in shown]
     return VideoPage(videos[offset : offset + limit], len(videos), offset, limit)
 
 

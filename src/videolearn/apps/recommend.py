@@ -328,7 +328,9 @@ class _Answer:
 
     def recommend(self, limit: int) -> Recommendations:
         profiles, rows = self.profiles, self.rows
-        taken = set(rows)
+        # Never the query itself, nor a video a `block` verdict holds back.
+        blocked = self.library.store.moderation.blocked()
+        taken = set(rows) | {i for i, v in enumerate(profiles.videos) if v.video_id in blocked}
         candidates = np.array([i for i in range(len(profiles.videos)) if i not in taken], np.int64)
         raw = self._raw_scores()
         relative = {name: _relative(v[candidates]) for name, v in raw.items()}

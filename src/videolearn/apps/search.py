@@ -566,7 +566,7 @@ def _hits(
     """The first `limit` candidates whose video is stored (a video whose write was cut
     short has rows but no video row), as hits."""
     words = " ".join(p.text for p in parts)
-    paths = library.store.stored_paths()
+    paths = library.store.shown_paths()
     hits: list[MomentHit] = []
     for c in candidates:
         if c.video_id not in paths:

@@ -442,13 +442,12 @@ def sound_alike(library: Library, video: str, limit: int = 20) -> list[SoundAlik
     query = fingerprint_of(library, row.video_id)
     if query is None:
         return []
-    paths = library.store.stored_paths()
+    paths = library.store.shown_paths()
     index = _indexes.get(library)
     found = index.alike(query, library.settings.recommend)
     return [
         SoundAlike(video_id, paths[video_id], tuple(stretches))
-        for video_id, stretches in found[:limit]
-        if video_id in paths
+        for video_id, stretches in [f for f in found if f[0] in paths][:limit]
     ]
 
 

@@ -238,7 +238,7 @@ class ThemesHook:
 def themes(library: Library, now: float | None = None) -> list[Theme]:
     """The stored themes, largest first."""
     settings = library.settings.themes
-    paths = library.store.stored_paths()
+    paths = library.store.shown_paths()
     now = time.time() if now is None else now
     since = now - settings.growing_days * 86_400
     out = []

@@ -140,6 +140,10 @@ class Store(Protocol):
         """Every stored video's path, by id."""
         ...
 
+    def shown_paths(self) -> Mapping[str, str]:
+        """`stored_paths` without the videos a `block` verdict holds back."""
+        ...
+
     def rows_of(self, row_type: type[R], video_id: str) -> list[R]:
         """A video's rows of one table (`MomentRow`, `SignalRow`, ...), by start, extractor
         and key."""

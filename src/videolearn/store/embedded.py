@@ -683,6 +683,13 @@ class LibraryStore(Closing):
             self._paths_version = version
         return self._paths
 
+    def shown_paths(self) -> Mapping[str, str]:
+        """`stored_paths` without the videos a `block` verdict holds back (pending or
+        accepted): what search, recommendations, themes and listings may show."""
+        blocked = self.moderation.blocked()
+        paths = self.stored_paths()
+        return {v: p for v, p in paths.items() if v not in blocked} if blocked else paths
+
     def version_count(self) -> int:
         """Table versions kept on disk, all tables together."""
         return sum(len(t.list_versions()) for t in self._tables.values())
