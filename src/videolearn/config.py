@@ -344,6 +344,14 @@ class ModerationSettings(BaseModel):
 
     # The policy file (relative to the library); `LIBRARY/policies.toml` when not set.
     policies: Path | None = None
+    # A policy's webhook: each try waits this long for an answer; a failed one is tried
+    # again after `webhook_retry_s`, twice as long each time (at most 5 minutes), up to
+    # `webhook_attempts` tries in all. An index run or `moderate` waits at most
+    # `webhook_grace_s` at its end for deliveries in flight; the rest go with the next.
+    webhook_timeout_s: float = Field(default=5.0, gt=0)
+    webhook_retry_s: float = Field(default=2.0, gt=0)
+    webhook_attempts: int = Field(default=6, ge=1)
+    webhook_grace_s: float = Field(default=10.0, ge=0)
 
 
 class LearnSettings(BaseModel):

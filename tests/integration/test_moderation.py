@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -338,3 +342,56 @@ def test_a_blocked_video_is_left_out_until_its_verdict_is_rejected(
         decide(lib, said.id, accept=False, note="a quote")
         found, listed = shown()
         assert "threat-said.mp4" in found and listed == {"phone.mp4", "safe.mp4", "threat-said.mp4"}
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    """Answers 503 to the first post, 200 after; keeps what it was sent."""
+
+    received: ClassVar[list[dict]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append(json.loads(body))
+        self.send_response(503 if len(self.received) == 1 else 200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_policys_webhook_gets_each_new_verdict_retried_and_logged(
+    library: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "library"
+    shutil.copytree(library, copy)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/verdicts"
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}/"
+    policies = POLICIES.replace(
+        'action = "flag"\n', f'action = "flag"\nwebhook = "{url}"\n'
+    ).replace('action = "block"\n', f'action = "block"\nwebhook = "{dead}"\n')
+    (copy / "policies.toml").write_text(policies, "utf-8")
+    settings = load_settings(
+        copy, moderation={"webhook_retry_s": 0.2, "webhook_attempts": 3, "webhook_grace_s": 20}
+    )
+    try:
+        with open_library(settings=settings) as lib:
+            report = moderate(lib)
+            phone = next(i for i in report.new_items if i.policy == "phones")
+            # Refused once, then taken: the same verdict twice.
+            assert [r["item"] for r in _Receiver.received] == [phone.id, phone.id]
+            assert _Receiver.received[-1]["policy"] == "phones"
+            assert _Receiver.received[-1]["evidence"][0]["signal"] == "sound"
+            deliveries = [e.detail for e in audit_log(lib) if e.what == "delivery"]
+            by_url = {u: [d["outcome"] for d in deliveries if d["url"] == u] for u in (url, dead)}
+            assert by_url[url] == ["failed, to be tried again", "delivered"]
+            assert by_url[dead] == ["failed, to be tried again"] * 2 + ["given up"]
+            assert verify_audit(lib).ok
+            assert moderate(lib).new_items == []  # nothing new: nothing posted again
+            assert len(_Receiver.received) == 2
+    finally:
+        server.shutdown()
+        server.server_close()

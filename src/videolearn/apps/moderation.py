@@ -20,6 +20,7 @@ from videolearn.apps.audit import actor, record
 from videolearn.apps.banks import add_file
 from videolearn.apps.policies import Policies, Policy, TermMatcher, load_policies, policy_file
 from videolearn.apps.search import QueryEmbedder, background_queries, relevance
+from videolearn.apps.webhooks import Deliverer
 from videolearn.config import Settings
 from videolearn.errors import ExtractorError, PolicyError, ReviewError
 from videolearn.extractors.sounds import sound_classes
@@ -323,20 +324,38 @@ def moderate(
         verdicts = moderator.judge(row)
         report.verdicts += verdicts
         if keep:
-            report.new_items += _keep(store, verdicts, who)
+            report.new_items += _keep(store, policies, verdicts, who)
     if keep and rows is None:
         store.moderation.set_state("judged", _judged_under(store, policies))
+    if keep:
+        _deliver(store, library.settings)
     return report
 
 
-def _keep(store: Store, verdicts: Sequence[Verdict], who: str) -> list[ReviewItem]:
-    """Keep the verdicts not kept before, each with a row in the audit log."""
+def _deliver(store: Store, settings: Settings, deliverer: Deliverer | None = None) -> None:
+    """Post what waits for the policies' webhooks, waiting at most the grace period."""
+    if store.moderation.next_due() is None:
+        return
+    deliverer = deliverer or Deliverer(settings.library, settings.moderation)
+    deliverer.start()
+    deliverer.finish()
+
+
+def _keep(
+    store: Store, policies: Policies, verdicts: Sequence[Verdict], who: str
+) -> list[ReviewItem]:
+    """Keep the verdicts not kept before, each with a row in the audit log, and those of
+    a policy with a webhook in the outbox."""
     items = store.moderation
+    hooks = {p.name: p.webhook for p in policies.policies if p.webhook}
     new = []
     for v in verdicts:
         item = items.keep(v.video_id, v.policy, v.action, evidence_key(v), v.to_json())
         if item is not None:
             new.append(item)
+            if v.policy in hooks:
+                body = json.dumps({"item": item.id, **v.to_json()}, ensure_ascii=False)
+                items.enqueue(item.id, v.video_id, hooks[v.policy], body)
             items.append(
                 who or SYSTEM,
                 "verdict",
@@ -390,6 +409,7 @@ class ModerationHook:
         self.settings = settings
         self._moderator: Moderator | None = None
         self._policies: Policies | None = None
+        self._deliverer = Deliverer(settings.library, settings.moderation)
 
     def _ready(self) -> Moderator | None:
         if self._policies is None:
@@ -407,8 +427,10 @@ class ModerationHook:
             self.store.moderation.set_state("judged", "")
             raise
         row = self.store.get_video(video.video_id)
-        if moderator is not None and row is not None:
-            _keep(self.store, moderator.judge(row), "")
+        if moderator is None or row is None or self._policies is None:
+            return
+        if _keep(self.store, self._policies, moderator.judge(row), ""):
+            self._deliverer.start()  # posts while the run goes on
 
     def run_finished(self) -> None:
         try:
@@ -421,8 +443,9 @@ class ModerationHook:
         judged = _judged_under(self.store, self._policies)
         if self.store.moderation.get_state("judged") != judged:
             for row in self.store.videos():
-                _keep(self.store, moderator.judge(row), "")
+                _keep(self.store, self._policies, moderator.judge(row), "")
             self.store.moderation.set_state("judged", judged)
+        _deliver(self.store, self.settings, self._deliverer)
 
 
 def review_items(library: Library, status: str | None = None) -> list[ReviewItem]:

@@ -105,6 +105,8 @@ class Policy(_Rule):
     nudity: NudityRule | None = None
     banks: BanksRule | None = None
     meaning: MeaningRule | None = None
+    # Each new verdict of this policy is posted here as JSON (`http://` or `https://`).
+    webhook: str | None = Field(default=None, pattern=r"^https?://[^\s/]+")
 
 
 class _PolicyFile(_Rule):

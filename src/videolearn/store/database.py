@@ -185,6 +185,23 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is only appended to'); END
 """
 
 
+_WEBHOOKS = """
+CREATE TABLE webhook_outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    item_id INTEGER NOT NULL,
+    video_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    body TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at REAL NOT NULL,
+    delivered_at REAL,
+    given_up_at REAL,
+    last_error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX webhook_outbox_due ON webhook_outbox (delivered_at, given_up_at, next_at);
+"""
+
+
 def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     """Run SQL statements one by one, split where sqlite3 says a statement is complete
     (a trigger's BEGIN ... END holds ";" of its own)."""
@@ -219,6 +236,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[sqlite3.Connection], None]], ...] = 
     (6, "themes and when each member joined", _script(_THEMES)),
     (7, "what the copy rule said of each pair it was asked about", _script(_VERDICTS)),
     (8, "policy verdicts for review, and the audit log", _script(_MODERATION)),
+    (9, "verdicts waiting to be posted to policies' webhooks", _script(_WEBHOOKS)),
 )
 
 

@@ -62,6 +62,18 @@ class ReviewItem:
 
 
 @dataclass(frozen=True)
+class Delivery:
+    """A verdict waiting to be posted to a webhook, and how often that was tried."""
+
+    id: int
+    item_id: int
+    video_id: str
+    url: str
+    body: str
+    attempts: int
+
+
+@dataclass(frozen=True)
 class AuditEntry:
     """One row of the audit log: who did what, to what, when, and why."""
 
@@ -171,6 +183,50 @@ class ModerationStore:
     def set_state(self, key: str, value: str) -> None:
         self._db.execute(
             "INSERT OR REPLACE INTO moderation_state (key, value) VALUES (?, ?)", (key, value)
+        )
+
+    # Webhook deliveries.
+
+    def enqueue(self, item_id: int, video_id: str, url: str, body: str) -> None:
+        self._db.execute(
+            "INSERT INTO webhook_outbox (item_id, video_id, url, body, next_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (item_id, video_id, url, body, time.time()),
+        )
+
+    def due(self, now: float) -> list[Delivery]:
+        """Deliveries to try now, oldest first."""
+        rows = self._db.execute(
+            "SELECT id, item_id, video_id, url, body, attempts FROM webhook_outbox "
+            "WHERE delivered_at IS NULL AND given_up_at IS NULL AND next_at <= ? ORDER BY id",
+            (now,),
+        )
+        return [Delivery(*r) for r in rows]
+
+    def next_due(self) -> float | None:
+        """When the next delivery waiting is due; None when none waits."""
+        row = self._db.execute(
+            "SELECT min(next_at) FROM webhook_outbox "
+            "WHERE delivered_at IS NULL AND given_up_at IS NULL"
+        ).fetchone()
+        return None if row[0] is None else float(row[0])
+
+    def tried(
+        self, delivery_id: int, *, delivered: bool, error: str = "", retry_at: float | None
+    ) -> None:
+        """Record an attempt: delivered, to be tried again at `retry_at`, or (None) given
+        up."""
+        now = time.time()
+        self._db.execute(
+            "UPDATE webhook_outbox SET attempts = attempts + 1, last_error = ?, "
+            "delivered_at = ?, given_up_at = ?, next_at = ? WHERE id = ?",
+            (
+                error,
+                now if delivered else None,
+                None if delivered or retry_at is not None else now,
+                retry_at if retry_at is not None else now,
+                delivery_id,
+            ),
         )
 
     # The audit log.
