@@ -19,7 +19,7 @@ Two parts:
 A case is right when the policy that should judge it does and no other does. Prints per
 policy: true and false verdicts, precision and recall, and each miss and false verdict.
 
-    python bench/moderation_quality.py [--quick] [--workdir DIR] [--keep]
+    python bench/moderation_quality.py [--quick] [--ocr rapidocr|tesseract] [--workdir DIR] [--keep]
 """
 
 from __future__ import annotations
@@ -232,12 +232,12 @@ def write_media(folder: Path, quick: bool) -> dict[str, str]:
     return truth
 
 
-def media_part(workdir: Path, quick: bool) -> None:
+def media_part(workdir: Path, quick: bool, ocr: str) -> None:
     media = workdir / "media"
     media.mkdir()
     truth = write_media(media, quick)
     library = workdir / "library"
-    settings = load_settings(library, keep_versions_s=0)
+    settings = load_settings(library, keep_versions_s=0, ocr={"engine": ocr})
     started = time.perf_counter()
     with open_library(create=True, settings=settings) as lib:
         create_bank(lib, "KNOWN")
@@ -286,13 +286,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer files of each kind")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the library and media")
+    parser.add_argument(
+        "--ocr", choices=["rapidocr", "tesseract"], default="rapidocr", help="ocr.engine"
+    )
     args = parser.parse_args()
     text_part()
     if args.workdir:
         args.workdir.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(dir=args.workdir))
     try:
-        media_part(workdir, args.quick)
+        media_part(workdir, args.quick, args.ocr)
     finally:
         if args.keep:
             print(f"kept {workdir}")
