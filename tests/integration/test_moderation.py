@@ -21,6 +21,7 @@ from videolearn.apps.audit import audit_log, verify_audit
 from videolearn.apps.banks import add_file, create_bank
 from videolearn.apps.moderation import decide, moderate, review_items
 from videolearn.config import load_settings
+from videolearn.errors import PolicyError
 from videolearn.library import open_library
 from videolearn.samples import (
     SPOKEN_PASSAGES,
@@ -395,3 +396,40 @@ def test_a_policys_webhook_gets_each_new_verdict_retried_and_logged(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_an_allow_list_clears_a_match_and_a_switched_off_entry_matches_nothing(
+    library: Path, tmp_path: Path, shared_data: Path
+) -> None:
+    from videolearn.apps.banks import bank_entries, switch_entry
+
+    copy = tmp_path / "library"
+    shutil.copytree(library, copy)
+    original = shared_data / "threatexchange" / "videos" / "chair-orig-22-sd-bar.mp4"
+
+    def known() -> set[str]:
+        with open_library(copy) as lib:
+            return {
+                Path(v.path).name for v in moderate(lib, keep=False).verdicts if v.policy == "known"
+            }
+
+    assert known() == {"grey-chair.mp4"}
+    with open_library(copy) as lib:
+        entries = bank_entries(lib, "KNOWN")  # the file's MD5 and its vPDQ signals
+        for entry in entries:
+            switch_entry(lib, entry.id, enabled=False)
+        assert {e.enabled for e in bank_entries(lib, "KNOWN")} == {False}
+    assert known() == set()  # matched again without them: nothing
+    with open_library(copy) as lib:
+        for entry in entries:
+            switch_entry(lib, entry.id, enabled=True)
+        assert {e.what for e in audit_log(lib)[-len(entries) :]} == {"bank"}
+    assert known() == {"grey-chair.mp4"}
+    # The same clip, known to be safe: its match clears the other bank's.
+    with open_library(copy) as lib:
+        create_bank(lib, "SAFE", allow=True)
+        add_file(lib, "SAFE", original)
+    assert known() == set()
+    (copy / "policies.toml").write_text(POLICIES.replace('["KNOWN"]', '["KNOWN", "SAFE"]'))
+    with open_library(copy) as lib, pytest.raises(PolicyError, match="SAFE is an allow list"):
+        moderate(lib)

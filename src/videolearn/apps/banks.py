@@ -15,6 +15,7 @@ from videolearn.errors import BankError, LibraryLockedError
 from videolearn.library import Library
 from videolearn.store.banks import (
     EXCHANGED_TYPES,
+    BankEntry,
     BankSummary,
     check_value,
     vpdq_from_tx,
@@ -41,11 +42,33 @@ class BankChange:
         return out
 
 
-def create_bank(library: Library, name: str, who: str = "") -> str:
-    """Create an empty bank. Raises BankError on a bad or taken name."""
-    library.store.banks.create(name)
-    record(library, "bank", name, {"change": "created"}, who)
+def create_bank(library: Library, name: str, who: str = "", allow: bool = False) -> str:
+    """Create an empty bank; with `allow`, an allow list (its matches clear a video of
+    other banks' matches over the same stretch: the known-safe clip that looks like a
+    banked one). Raises BankError on a bad or taken name."""
+    library.store.banks.create(name, allow)
+    record(library, "bank", name, {"change": "created", "allow": allow}, who)
     return name
+
+
+def bank_entries(library: Library, bank: str) -> list[BankEntry]:
+    """A bank's entries, switched off or not, oldest first."""
+    library.store.banks.require(bank)
+    return library.store.banks.entries(bank, enabled_only=False)
+
+
+def switch_entry(library: Library, entry_id: int, enabled: bool, who: str = "") -> BankEntry:
+    """Switch a bank entry off (kept and exported, never matched: a false positive of an
+    exchanged list) or on again; the stored videos are matched again.
+
+    Raises:
+        BankError: no entry has that id.
+    """
+    entry = library.store.banks.set_enabled(entry_id, enabled)
+    change = "switched on" if enabled else "switched off"
+    record(library, "bank", entry.bank, {"change": change, "entry": entry_id}, who)
+    _rematched(library, entry.bank, 0)
+    return entry
 
 
 def add_value(library: Library, bank: str, signal_type: str, value: str) -> BankChange:
@@ -119,9 +142,11 @@ __all__ = [
     "BankChange",
     "add_file",
     "add_value",
+    "bank_entries",
     "create_bank",
     "export_bank",
     "export_json",
     "import_file",
     "list_banks",
+    "switch_entry",
 ]

@@ -133,6 +133,7 @@ class Moderator:
         self._matchers: dict[str, TermMatcher] = {}
         self._described: dict[str, np.ndarray] = {}
         banks = {s.name for s in store.banks.summaries()}
+        self._allow = store.banks.allow_lists()
         for policy in policies.policies:
             _check_labels(settings, policies, policy)
             if policy.terms is not None:
@@ -147,6 +148,13 @@ class Moderator:
                     f"{policies.where('policies', policy.name, 'banks', 'names')}: "
                     f"policies.{policy.name}.banks: no bank named {', '.join(missing)} in "
                     "this library (`videolearn bank list`)"
+                )
+            allow = sorted(set(policy.banks.names if policy.banks else ()) & self._allow)
+            if allow:
+                raise PolicyError(
+                    f"{policies.where('policies', policy.name, 'banks', 'names')}: "
+                    f"policies.{policy.name}.banks: {', '.join(allow)} is an allow list: its "
+                    "matches clear a video, they never flag one"
                 )
 
     def judge(self, video: VideoRow) -> list[Verdict]:
@@ -180,6 +188,7 @@ class Moderator:
             if policy.banks is not None:
                 if matches is None:
                     matches = store.banks.matches_of(video.video_id)
+                cleared = [_span(m) for m in matches if m["bank"] in self._allow]
                 found += [
                     Evidence(
                         "bank",
@@ -191,6 +200,7 @@ class Moderator:
                     )
                     for m in matches
                     if m["bank"] in policy.banks.names
+                    and not any(_overlap(_span(m), c) for c in cleared)
                 ]
             if policy.meaning is not None:
                 found += self._meaning(policy, video.video_id)
@@ -254,6 +264,17 @@ class Moderator:
                     )
                 )
         return out
+
+
+def _span(match: dict[str, Any]) -> tuple[float, float]:
+    """Where a bank match lies in the video; the whole video for a match of the whole
+    file (MD5) or of a still (PDQ)."""
+    start, end = float(str(match["query_start_s"])), float(str(match["query_end_s"]))
+    return (start, end) if end > start else (0.0, float("inf"))
+
+
+def _overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
 
 
 def _check_labels(settings: Settings, policies: Policies, policy: Policy) -> None:

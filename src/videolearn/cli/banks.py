@@ -45,6 +45,13 @@ def _report(change: BankChange, as_json: bool, said: str) -> None:
 @bank_app.command("create")
 def bank_create(
     name: Annotated[str, typer.Argument(help="Capital letters, digits and _.", metavar="NAME")],
+    allow: Annotated[
+        bool,
+        typer.Option(
+            "--allow",
+            help="An allow list: its matches clear a video of other banks' matches there.",
+        ),
+    ] = False,
     library: LibraryOption = DEFAULT_LIBRARY_PATH,
     as_json: JsonOption = False,
 ) -> None:
@@ -54,13 +61,72 @@ def bank_create(
 
     with open_cli_library(library, create=True) as lib:
         try:
-            create_bank(lib, name)
+            create_bank(lib, name, allow=allow)
         except BankError as err:
             raise fail(str(err), EXIT_USAGE) from None
     if as_json:
-        emit({"bank": name, "status": "created"})
+        emit({"bank": name, "status": "created", "allow": allow})
     else:
-        typer.echo(f"created bank {name}")
+        typer.echo(f"created {'allow list' if allow else 'bank'} {name}")
+
+
+@bank_app.command("entries")
+def bank_entries(
+    name: Annotated[str, typer.Argument(help="A bank.", metavar="NAME")],
+    library: LibraryOption = DEFAULT_LIBRARY_PATH,
+    as_json: JsonOption = False,
+) -> None:
+    """A bank's entries with their ids, switched off or not."""
+    from videolearn.apps.banks import bank_entries as entries_of
+    from videolearn.errors import BankError
+
+    with open_cli_library(library) as lib:
+        try:
+            entries = entries_of(lib, name)
+        except BankError as err:
+            raise fail(str(err), EXIT_USAGE) from None
+    for e in entries:
+        if as_json:
+            emit(e.to_json())
+        else:
+            state = "" if e.enabled else "  (switched off)"
+            typer.echo(f"{e.id:6}  {e.signal_type:12}  {e.content}{state}")
+
+
+def _switch(entry: int, enabled: bool, library: Path, as_json: bool) -> None:
+    from videolearn.apps.banks import switch_entry
+    from videolearn.errors import BankError
+
+    with open_cli_library(library) as lib:
+        try:
+            switched = switch_entry(lib, entry, enabled)
+        except BankError as err:
+            raise fail(str(err), EXIT_USAGE) from None
+    if as_json:
+        emit(switched.to_json())
+    else:
+        typer.echo(f"{switched.id}: {'on' if enabled else 'off'} ({switched.bank})")
+
+
+EntryArgument = Annotated[
+    int, typer.Argument(help="The entry's id (`bank entries`).", metavar="ID")
+]
+
+
+@bank_app.command("disable")
+def bank_disable(
+    entry: EntryArgument, library: LibraryOption = DEFAULT_LIBRARY_PATH, as_json: JsonOption = False
+) -> None:
+    """Switch a bank entry off: kept and exported, never matched."""
+    _switch(entry, False, library, as_json)
+
+
+@bank_app.command("enable")
+def bank_enable(
+    entry: EntryArgument, library: LibraryOption = DEFAULT_LIBRARY_PATH, as_json: JsonOption = False
+) -> None:
+    """Switch a bank entry on again."""
+    _switch(entry, True, library, as_json)
 
 
 @bank_app.command("add")
@@ -150,7 +216,10 @@ def bank_list(library: LibraryOption = DEFAULT_LIBRARY_PATH, as_json: JsonOption
         if as_json:
             emit(s.to_json())
         else:
-            typer.echo(f"{s.name}: " + ", ".join(f"{n} {t}" for t, n in s.entries.items()))
+            kind = " (allow list)" if s.allow else ""
+            off = f", {s.switched_off} switched off" if s.switched_off else ""
+            counts = ", ".join(f"{n} {t}" for t, n in s.entries.items())
+            typer.echo(f"{s.name}{kind}: {counts}{off}")
 
 
 @app.command()

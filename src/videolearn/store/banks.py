@@ -57,16 +57,36 @@ class BankEntry:
     signal_type: str
     content: str
     value: str
+    # Switched off: kept, exported, never matched (a false positive of an exchanged list).
+    enabled: bool = True
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "bank": self.bank,
+            "signal_type": self.signal_type,
+            "content": self.content,
+            "value": self.value if len(self.value) <= 80 else self.value[:77] + "...",
+            "enabled": self.enabled,
+        }
 
 
 @dataclass(frozen=True)
 class BankSummary:
     name: str
     entries: dict[str, int]
+    # An allow list: its matches clear a video of other banks' matches there.
+    allow: bool = False
+    switched_off: int = 0
 
     def to_json(self) -> dict[str, object]:
         """The `bank list --json` line."""
-        return {"name": self.name, "entries": self.entries}
+        return {
+            "name": self.name,
+            "entries": self.entries,
+            "allow": self.allow,
+            "switched_off": self.switched_off,
+        }
 
 
 def check_bank_name(name: str) -> str:
@@ -145,10 +165,13 @@ class BankStore:
     def _bump(self) -> None:
         self._db.execute("UPDATE bank_generation SET n = n + 1")
 
-    def create(self, name: str) -> None:
+    def create(self, name: str, allow: bool = False) -> None:
         check_bank_name(name)
         try:
-            self._db.execute("INSERT INTO banks VALUES (?, ?)", (name, time.time()))
+            self._db.execute(
+                "INSERT INTO banks (name, created_at, allow) VALUES (?, ?, ?)",
+                (name, time.time(), int(allow)),
+            )
         except sqlite3.IntegrityError:
             raise BankError(f"bank {name} already exists") from None
 
@@ -160,7 +183,8 @@ class BankStore:
 
     def summaries(self) -> list[BankSummary]:
         out = []
-        for (name,) in self._db.execute("SELECT name FROM banks ORDER BY name").fetchall():
+        rows = self._db.execute("SELECT name, allow FROM banks ORDER BY name").fetchall()
+        for name, allow in rows:
             counts = dict(
                 self._db.execute(
                     "SELECT signal_type, count(*) FROM bank_entries WHERE bank=?"
@@ -168,8 +192,36 @@ class BankStore:
                     (name,),
                 ).fetchall()
             )
-            out.append(BankSummary(name, {t: int(counts.get(t, 0)) for t in SIGNAL_TYPES}))
+            off = self._db.execute(
+                "SELECT count(*) FROM bank_entries WHERE bank=? AND NOT enabled", (name,)
+            ).fetchone()[0]
+            entries = {t: int(counts.get(t, 0)) for t in SIGNAL_TYPES}
+            out.append(BankSummary(name, entries, bool(allow), int(off)))
         return out
+
+    def set_allow(self, name: str, allow: bool) -> None:
+        """Make a bank an allow list, or a bank of content to find again."""
+        self.require(name)
+        self._db.execute("UPDATE banks SET allow=? WHERE name=?", (int(allow), name))
+        self._bump()
+
+    def allow_lists(self) -> set[str]:
+        return {r[0] for r in self._db.execute("SELECT name FROM banks WHERE allow")}
+
+    def set_enabled(self, entry_id: int, enabled: bool) -> BankEntry:
+        """Switch an entry off (kept, never matched) or on again.
+
+        Raises:
+            BankError: no entry has that id.
+        """
+        cur = self._db.execute(
+            "UPDATE bank_entries SET enabled=? WHERE id=?", (int(enabled), entry_id)
+        )
+        if not cur.rowcount:
+            raise BankError(f"no bank entry {entry_id} (`videolearn bank entries NAME` lists them)")
+        self._bump()
+        [entry] = [e for e in self.entries(enabled_only=False) if e.id == entry_id]
+        return entry
 
     def add(
         self,
@@ -212,20 +264,25 @@ class BankStore:
                 self._bump()
         return added
 
-    def entries(self, bank: str | None = None) -> list[BankEntry]:
-        sql = "SELECT id, bank, signal_type, content, value FROM bank_entries"
-        rows = (
-            self._db.execute(sql + " WHERE bank=? ORDER BY id", (bank,))
-            if bank
-            else self._db.execute(sql + " ORDER BY id")
-        )
-        return [BankEntry(*r) for r in rows]
+    def entries(self, bank: str | None = None, enabled_only: bool = True) -> list[BankEntry]:
+        """A bank's entries (every bank's when None), switched-off ones only when not
+        `enabled_only`."""
+        sql = "SELECT id, bank, signal_type, content, value, enabled FROM bank_entries WHERE 1"
+        args: list[str] = []
+        if bank:
+            sql, args = sql + " AND bank=?", [bank]
+        if enabled_only:
+            sql += " AND enabled"
+        rows = self._db.execute(sql + " ORDER BY id", args)
+        return [BankEntry(i, b, t, c, v, bool(e)) for i, b, t, c, v, e in rows]
 
     def all_frames(self) -> list[tuple[int, int, str, float, int]]:
-        """(entry id, quality, pdq_hex, timestamp_s, tile) of every banked vPDQ frame."""
+        """(entry id, quality, pdq_hex, timestamp_s, tile) of every banked vPDQ frame of
+        an entry switched on."""
         return list(
             self._db.execute(
                 "SELECT entry_id, quality, pdq_hex, timestamp_s, tile FROM bank_frames"
+                " JOIN bank_entries ON bank_entries.id = entry_id WHERE enabled"
                 " ORDER BY entry_id, frame, tile"
             )
         )
@@ -306,6 +363,6 @@ class BankStore:
         self.require(bank)
         return [
             f"{_TX_NAMES[e.signal_type]} {e.value}"
-            for e in self.entries(bank)
+            for e in self.entries(bank, enabled_only=False)
             if e.signal_type in _TX_NAMES
         ]

@@ -202,6 +202,12 @@ CREATE INDEX webhook_outbox_due ON webhook_outbox (delivered_at, given_up_at, ne
 """
 
 
+_ALLOW = """
+ALTER TABLE banks ADD COLUMN allow INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE bank_entries ADD COLUMN enabled INTEGER NOT NULL DEFAULT 1
+"""
+
+
 def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     """Run SQL statements one by one, split where sqlite3 says a statement is complete
     (a trigger's BEGIN ... END holds ";" of its own)."""
@@ -237,6 +243,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[sqlite3.Connection], None]], ...] = 
     (7, "what the copy rule said of each pair it was asked about", _script(_VERDICTS)),
     (8, "policy verdicts for review, and the audit log", _script(_MODERATION)),
     (9, "verdicts waiting to be posted to policies' webhooks", _script(_WEBHOOKS)),
+    (10, "allow-list banks, and bank entries switched off", _script(_ALLOW)),
 )
 
 
