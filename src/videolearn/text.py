@@ -98,8 +98,16 @@ def stems(words: Iterable[str], language: str) -> set[str]:
 
 def stem_list(words: list[str], language: str) -> list[str]:
     """`stems`, word for word in order."""
+    if _stemmer(language) is None:
+        return words
+    return [stem_word(w, language) for w in words]
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def stem_word(word: str, language: str) -> str:
+    """A folded word's stem in `language` (Snowball: 90 us a word; words repeat)."""
     stemmer = _stemmer(language)
-    return list(stemmer.stemWords(words)) if stemmer is not None else words
+    return str(stemmer.stemWord(word)) if stemmer is not None else word
 
 
 # Term matching (policies): what a word is spelled with when someone hides it. Digits and

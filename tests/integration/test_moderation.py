@@ -433,3 +433,23 @@ def test_an_allow_list_clears_a_match_and_a_switched_off_entry_matches_nothing(
     (copy / "policies.toml").write_text(POLICIES.replace('["KNOWN"]', '["KNOWN", "SAFE"]'))
     with open_library(copy) as lib, pytest.raises(PolicyError, match="SAFE is an allow list"):
         moderate(lib)
+
+
+def test_a_meaning_rule_finds_what_is_said_in_other_words_and_nothing_else(
+    library: Path, tmp_path: Path
+) -> None:
+    from videolearn.apps.policies import load_policies
+
+    path = tmp_path / "policies.toml"
+    path.write_text(
+        '[policies.outings]\naction = "flag"\n'
+        'meaning = { description = "a sunny day out in the park", min_relevance = 5.0 }\n',
+        "utf-8",
+    )
+    with open_library(library) as lib:
+        report = moderate(lib, policies=load_policies(path), keep=False)
+    [verdict] = report.verdicts
+    assert Path(verdict.path).name == "safe.mp4"
+    said = [e for e in verdict.evidence if e.signal == "meaning"]
+    assert said and all("park" in e.text.lower() for e in said)
+    assert all(e.matched == "speech: a sunny day out in the park" for e in said)

@@ -7,6 +7,7 @@ videos' matches against the hash banks.
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import json
 from collections.abc import Sequence
@@ -19,7 +20,12 @@ import numpy as np
 from videolearn.apps.audit import actor, record
 from videolearn.apps.banks import add_file
 from videolearn.apps.policies import Policies, Policy, TermMatcher, load_policies, policy_file
-from videolearn.apps.search import QueryEmbedder, background_queries, relevance
+from videolearn.apps.search import (
+    VECTOR_MODALITIES,
+    QueryEmbedder,
+    background_queries,
+    relevances,
+)
 from videolearn.apps.webhooks import Deliverer
 from videolearn.config import Settings
 from videolearn.errors import ExtractorError, PolicyError, ReviewError
@@ -34,8 +40,11 @@ from videolearn.text import guess_language, words_in
 
 # The text vectors a meaning rule compares with its description: speech and on-screen text.
 MEANING_KINDS = ("e5_speech", "e5_text")
-# At most this many moments a video are compared by meaning.
-MEANING_DEPTH = 200
+# The moments a policy reads: where terms are looked for, and sounds and nudity.
+TERM_MODALITIES = ("speech", "text")
+JUDGED_MODALITIES = ("speech", "text", "sound", "nudity")
+# Videos judged together when the whole library is (their signals read at once).
+BATCH = 256
 # Who acts when no person does (an index run, a re-moderation).
 SYSTEM = "videolearn"
 
@@ -130,18 +139,24 @@ class Moderator:
         self.settings = settings
         self.policies = policies
         self.embedder = embedder
-        self._matchers: dict[str, TermMatcher] = {}
+        # One matcher for the policies that share term settings, and which policies
+        # list each of its terms.
+        self._matchers: list[tuple[TermMatcher, dict[str, list[Policy]]]] = []
+        groups: dict[tuple[bool, bool], dict[str, list[Policy]]] = {}
+        for policy in policies.policies:
+            if policy.terms is not None:
+                owners = groups.setdefault((policy.terms.inflections, policy.terms.lookalikes), {})
+                for term in policies.terms[policy.name]:
+                    owners.setdefault(term, []).append(policy)
+        for (inflections, lookalikes), owners in groups.items():
+            matcher = TermMatcher(owners, inflections=inflections, lookalikes=lookalikes)
+            self._matchers.append((matcher, owners))
         self._described: dict[str, np.ndarray] = {}
         banks = {s.name for s in store.banks.summaries()}
         self._allow = store.banks.allow_lists()
         for policy in policies.policies:
             _check_labels(settings, policies, policy)
-            if policy.terms is not None:
-                self._matchers[policy.name] = TermMatcher(
-                    policies.terms[policy.name],
-                    inflections=policy.terms.inflections,
-                    lookalikes=policy.terms.lookalikes,
-                )
+
             missing = sorted(set(policy.banks.names if policy.banks else ()) - banks)
             if missing:
                 raise PolicyError(
@@ -159,118 +174,139 @@ class Moderator:
 
     def judge(self, video: VideoRow) -> list[Verdict]:
         """The video's verdicts: one per policy that found something."""
-        store = self.store
-        moments = store.rows_of(MomentRow, video.video_id)
-        matches: list[dict[str, Any]] | None = None
+        return self.judge_many([video])
+
+    def judge_many(self, videos: Sequence[VideoRow]) -> list[Verdict]:
+        """Each video's verdicts, its stored signals read for all of them at once."""
+        ids = [v.video_id for v in videos]
+        moments: dict[str, list[MomentRow]] = {v: [] for v in ids}
+        for m in self.store.moments_of(JUDGED_MODALITIES, ids):
+            moments[m.video_id].append(m)
+        terms = {v: self._terms(moments[v]) for v in ids}
+        meaning = self._meaning(ids, moments)
         verdicts = []
-        for policy in self.policies.policies:
-            found: list[Evidence] = []
-            if policy.terms is not None:
-                found += self._terms(policy, moments)
-            if policy.sounds is not None:
-                rule = policy.sounds
-                found += [
-                    Evidence("sound", m.span.start_s, m.span.end_s, m.score, matched=m.label)
-                    for m in moments
-                    if m.modality == "sound"
-                    and m.label in rule.labels
-                    and m.score >= rule.min_score
-                ]
-            if policy.nudity is not None:
-                nude = policy.nudity
-                found += [
-                    Evidence("nudity", m.span.start_s, m.span.end_s, m.score, matched=m.label)
-                    for m in moments
-                    if m.modality == "nudity"
-                    and m.label in nude.classes
-                    and m.score >= nude.min_score
-                ]
-            if policy.banks is not None:
-                if matches is None:
-                    matches = store.banks.matches_of(video.video_id)
-                cleared = [_span(m) for m in matches if m["bank"] in self._allow]
-                found += [
-                    Evidence(
-                        "bank",
-                        float(str(m["query_start_s"])),
-                        float(str(m["query_end_s"])),
-                        1.0,
-                        text=str(m.get("matched_content", "")),
-                        matched=f"{m['bank']} ({m['signal_type']})",
+        for video in videos:
+            vid = video.video_id
+            matches: list[dict[str, Any]] | None = None
+            for policy in self.policies.policies:
+                found = list(terms[vid].get(policy.name, ()))
+                if policy.sounds is not None:
+                    rule = policy.sounds
+                    found += [
+                        Evidence("sound", m.span.start_s, m.span.end_s, m.score, matched=m.label)
+                        for m in moments[vid]
+                        if m.modality == "sound"
+                        and m.label in rule.labels
+                        and m.score >= rule.min_score
+                    ]
+                if policy.nudity is not None:
+                    nude = policy.nudity
+                    found += [
+                        Evidence("nudity", m.span.start_s, m.span.end_s, m.score, matched=m.label)
+                        for m in moments[vid]
+                        if m.modality == "nudity"
+                        and m.label in nude.classes
+                        and m.score >= nude.min_score
+                    ]
+                if policy.banks is not None:
+                    if matches is None:
+                        matches = self.store.banks.matches_of(vid)
+                    found += self._banked(policy, matches)
+                found += meaning.get((vid, policy.name), [])
+                if found:
+                    found.sort(key=lambda e: (e.start_s, e.end_s, e.signal))
+                    strength = max(_strength(e, policy) for e in found)
+                    verdicts.append(
+                        Verdict(vid, video.path, policy.name, policy.action, strength, tuple(found))
                     )
-                    for m in matches
-                    if m["bank"] in policy.banks.names
-                    and not any(_overlap(_span(m), c) for c in cleared)
-                ]
-            if policy.meaning is not None:
-                found += self._meaning(policy, video.video_id)
-            if found:
-                found.sort(key=lambda e: (e.start_s, e.end_s, e.signal))
-                verdicts.append(
-                    Verdict(
-                        video.video_id,
-                        video.path,
-                        policy.name,
-                        policy.action,
-                        max(_strength(e, policy) for e in found),
-                        tuple(found),
-                    )
-                )
         return verdicts
 
-    def _terms(self, policy: Policy, moments: Sequence[MomentRow]) -> list[Evidence]:
-        assert policy.terms is not None
-        matcher = self._matchers[policy.name]
-        out = []
-        for m in moments:
-            if m.modality not in policy.terms.where or not m.text:
-                continue
-            language = m.language or guess_language(words_in(m.text))
-            for hit in matcher.find(m.text, language):
-                out.append(
-                    Evidence(m.modality, m.span.start_s, m.span.end_s, 1.0, m.text, hit.term)
-                )
+    def _banked(self, policy: Policy, matches: Sequence[dict[str, Any]]) -> list[Evidence]:
+        assert policy.banks is not None
+        cleared = [_span(m) for m in matches if m["bank"] in self._allow]
+        return [
+            Evidence(
+                "bank",
+                *_span(m, whole=False),
+                1.0,
+                text=str(m.get("matched_content", "")),
+                matched=f"{m['bank']} ({m['signal_type']})",
+            )
+            for m in matches
+            if m["bank"] in policy.banks.names and not any(_overlap(_span(m), c) for c in cleared)
+        ]
+
+    def _terms(self, moments: Sequence[MomentRow]) -> dict[str, list[Evidence]]:
+        """Listed terms found in a video's moments, by policy: each text is read once by
+        each matcher (the policies that share term settings share one)."""
+        out: dict[str, list[Evidence]] = {}
+        for matcher, owners in self._matchers:
+            for m in moments:
+                if m.modality not in TERM_MODALITIES or not m.text:
+                    continue
+                language = m.language or _guessed_language(m.text)
+                for hit in matcher.find(m.text, language):
+                    for policy in owners[hit.term]:
+                        assert policy.terms is not None
+                        if m.modality in policy.terms.where:
+                            out.setdefault(policy.name, []).append(
+                                Evidence(
+                                    m.modality, m.span.start_s, m.span.end_s, 1.0, m.text, hit.term
+                                )
+                            )
         return out
 
-    def _meaning(self, policy: Policy, video_id: str) -> list[Evidence]:
-        assert policy.meaning is not None
-        rule = policy.meaning
+    def _meaning(
+        self, ids: Sequence[str], moments: dict[str, list[MomentRow]]
+    ) -> dict[tuple[str, str], list[Evidence]]:
+        """What was said or written near each meaning rule's description, by video and
+        policy: the videos' text vectors compared with it, relevance as search ranks it."""
+        rules = [p for p in self.policies.policies if p.meaning is not None]
+        out: dict[tuple[str, str], list[Evidence]] = {}
+        if not rules:
+            return out
         if self.embedder is None:
             self.embedder = TextEmbedder()
-        vector = self._described.get(rule.description)
-        if vector is None:
-            vector = self._described[rule.description] = self.embedder.query(rule.description)
-        hits = self.store.search_text_vectors(
-            vector,
-            MEANING_DEPTH,
-            MEANING_KINDS,
-            (video_id,),
-            stored_only=False,
-            background=background_queries(self.embedder),
-        )
-        out = []
-        for hit in hits:
-            value = relevance(hit)
-            if value >= rule.min_relevance:
-                signal = "speech" if hit.kind == "e5_speech" else "text"
-                out.append(
-                    Evidence(
-                        "meaning",
-                        hit.span.start_s,
-                        hit.span.end_s,
-                        value,
-                        hit.text,
-                        f"{signal}: {rule.description}",
+        background = background_queries(self.embedder)
+        texts = {(m.video_id, m.modality, m.span.start_s): m.text for v in ids for m in moments[v]}
+        for kind in MEANING_KINDS:
+            places, matrix = self.store.text_vector_matrix([kind], ids)
+            if not places:
+                continue
+            modality = VECTOR_MODALITIES[kind]
+            for policy in rules:
+                rule = policy.meaning
+                assert rule is not None
+                if rule.description not in self._described:
+                    self._described[rule.description] = self.embedder.query(rule.description)
+                values = relevances(matrix, self._described[rule.description], background)
+                for i in np.flatnonzero(values >= rule.min_relevance):
+                    place = places[int(i)]
+                    out.setdefault((place.video_id, policy.name), []).append(
+                        Evidence(
+                            "meaning",
+                            place.start_s,
+                            place.end_s,
+                            float(values[i]),
+                            texts.get((place.video_id, modality, place.start_s), ""),
+                            f"{modality}: {rule.description}",
+                        )
                     )
-                )
         return out
 
 
-def _span(match: dict[str, Any]) -> tuple[float, float]:
-    """Where a bank match lies in the video; the whole video for a match of the whole
-    file (MD5) or of a still (PDQ)."""
+@functools.lru_cache(maxsize=4096)
+def _guessed_language(text: str) -> str:
+    """The language of a text without one (on-screen text), guessed once for every
+    policy that reads it."""
+    return guess_language(words_in(text))
+
+
+def _span(match: dict[str, Any], whole: bool = True) -> tuple[float, float]:
+    """Where a bank match lies in the video; with `whole`, the whole video for a match of
+    the whole file (MD5) or of a still (PDQ)."""
     start, end = float(str(match["query_start_s"])), float(str(match["query_end_s"]))
-    return (start, end) if end > start else (0.0, float("inf"))
+    return (start, end) if end > start or not whole else (0.0, float("inf"))
 
 
 def _overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
@@ -340,9 +376,11 @@ def moderate(
     store = library.store
     moderator = Moderator(store, library.settings, policies)
     _note_policies(store, policies, who)
-    for row in rows if rows is not None else store.videos():
-        report.videos += 1
-        verdicts = moderator.judge(row)
+    every = rows if rows is not None else store.videos()
+    for start in range(0, len(every), BATCH):
+        batch = every[start : start + BATCH]
+        report.videos += len(batch)
+        verdicts = moderator.judge_many(batch)
         report.verdicts += verdicts
         if keep:
             report.new_items += _keep(store, policies, verdicts, who)
@@ -463,8 +501,10 @@ class ModerationHook:
             return
         judged = _judged_under(self.store, self._policies)
         if self.store.moderation.get_state("judged") != judged:
-            for row in self.store.videos():
-                _keep(self.store, self._policies, moderator.judge(row), "")
+            every = self.store.videos()
+            for start in range(0, len(every), BATCH):
+                verdicts = moderator.judge_many(every[start : start + BATCH])
+                _keep(self.store, self._policies, verdicts, "")
             self.store.moderation.set_state("judged", judged)
         _deliver(self.store, self.settings, self._deliverer)
 

@@ -28,6 +28,7 @@ A file with an error is refused whole, with the file, the line and the reason.
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 from collections.abc import Iterable, Sequence
@@ -251,6 +252,15 @@ def _line_of(text: str, loc: Sequence[str]) -> int:
     return best
 
 
+# The policies of a library read the same texts: each is cleaned and split once.
+_clean = functools.lru_cache(maxsize=4096)(clean_text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _term_words(text: str, lookalikes: bool) -> list[tuple[str, int, int]]:
+    return term_words(text, lookalikes=lookalikes)
+
+
 @dataclass(frozen=True)
 class TermHit:
     """A listed term found in a text: the term, and the words it was found as."""
@@ -273,7 +283,7 @@ class TermMatcher:
         self._automata: dict[str, object] = {}
 
     def _words(self, text: str, language: str) -> list[tuple[str, int, int]]:
-        words = term_words(text, lookalikes=self.lookalikes)
+        words = _term_words(text, self.lookalikes)
         if self.inflections and words:
             folded = stem_list([w for w, _, _ in words], language)
             words = [(s, a, b) for s, (_, a, b) in zip(folded, words, strict=True)]
@@ -298,7 +308,7 @@ class TermMatcher:
     def find(self, text: str, language: str = "en") -> list[TermHit]:
         """The listed terms in `text`, in order; `language` (ISO 639-1) chooses the
         stemmer when inflections count."""
-        cleaned = clean_text(text)
+        cleaned = _clean(text)
         words = self._words(cleaned, language)
         if not words or not self.terms:
             return []

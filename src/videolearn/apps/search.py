@@ -457,7 +457,22 @@ def relevance(hit: VectorHit) -> float:
     if hit.background is None:
         return 1.0 - hit.distance
     mean, std = hit.background
-    return (1.0 - hit.distance - mean) / max(std, 1e-3)
+    return float(_standing(1.0 - hit.distance, mean, std))
+
+
+def relevances(vectors: np.ndarray, query: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """`relevance` of each row of `vectors` (N, D) to a query vector, against the
+    background queries' unit vectors (Q, D)."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    unit = vectors / np.where(norms == 0, 1, norms)
+    against = unit @ background.T  # (N, Q)
+    similarity = unit @ (query / max(float(np.linalg.norm(query)), 1e-12))
+    return np.asarray(_standing(similarity, against.mean(1), against.std(1)))
+
+
+def _standing(similarity: Any, mean: Any, std: Any) -> Any:
+    """A similarity in standard deviations above its text's mean over unrelated queries."""
+    return (similarity - mean) / np.maximum(std, 1e-3)
 
 
 def _describe(library: Library, candidates: Iterable[_Candidate], languages: bool) -> None:
