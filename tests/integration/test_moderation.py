@@ -319,7 +319,7 @@ def test_index_judges_what_it_stores_and_the_library_when_the_rules_change(
 def test_a_blocked_video_is_left_out_until_its_verdict_is_rejected(
     library: Path, tmp_path: Path
 ) -> None:
-    from videolearn.apps.catalog import list_videos
+    from videolearn.apps.catalog import list_videos, show
     from videolearn.apps.search import search_moments
 
     copy = tmp_path / "library"
@@ -339,6 +339,9 @@ def test_a_blocked_video_is_left_out_until_its_verdict_is_rejected(
         assert blocked == {"threat-said.mp4", "threat-shown.mp4", "grey-chair.mp4"}
         found, listed = shown()
         assert found == set() and listed == {"phone.mp4", "safe.mp4"}
+        # A reviewer still sees it, with why it is held back.
+        held = show(lib, str(library.parent / "media" / "threat-said.mp4"))
+        assert [(r["action"], r["status"]) for r in held.review] == [("block", "pending")]
         said = next(i for i in report.new_items if i.verdict["path"].endswith("threat-said.mp4"))
         decide(lib, said.id, accept=False, note="a quote")
         found, listed = shown()

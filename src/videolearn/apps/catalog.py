@@ -110,6 +110,8 @@ class VideoDetail:
     embeddings: list[StoredVector] = field(default_factory=list)
     # Bank matches recorded when the video was indexed (the `match --json` shape).
     matches: list[dict[str, Any]] = field(default_factory=list)
+    # Policy verdicts kept for it, and what people decided (`review list --json` lines).
+    review: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The `show --json` document: the video's fields at the top, then the lists."""
@@ -122,6 +124,7 @@ class VideoDetail:
             "moments": [m.to_json() for m in self.moments],
             "embeddings": [e.to_json() for e in self.embeddings],
             "matches": self.matches,
+            "review": self.review,
         }
 
 
@@ -229,6 +232,7 @@ def show(library: Library, video: str) -> VideoDetail:
         ],
         embeddings=[StoredVector(e.kind, e.span, len(e.vector), e.model) for e in vectors],
         matches=store.banks.matches_of(video_id),
+        review=[i.to_json() for i in store.moderation.items(video_id=video_id)],
     )
 
 

@@ -173,6 +173,10 @@ def show(
     kinds = Counter((e.kind, e.dim, e.model) for e in detail.embeddings)
     for (kind, dim, model), count in sorted(kinds.items()):
         typer.echo(f"  vectors: {count} x {kind} ({dim}-d, {model})")
+    for item in detail.review:
+        typer.echo(
+            f"  review {item['id']}: {item['action']} under {item['policy']}, {item['status']}"
+        )
 
 
 @app.command()
