@@ -65,3 +65,7 @@ class PolicyError(VideolearnError):
 
 class ReviewError(VideolearnError):
     """A review decision cannot be made; the message says why."""
+
+
+class ReviewItemNotFoundError(ReviewError):
+    """No kept verdict has that id."""

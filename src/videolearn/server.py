@@ -42,6 +42,7 @@ from videolearn.config import Settings, load_settings
 from videolearn.errors import (
     JobNotFoundError,
     LibraryLockedError,
+    ReviewItemNotFoundError,
     UploadTooLargeError,
     VideolearnError,
     VideoNotFoundError,
@@ -191,7 +192,10 @@ class _Access:
         path = request.url.path
         writes = request.method in _WRITE_METHODS
         needs = writes or self.reads_need_token
-        if needs and not path.startswith(_OPEN_PATHS) and not _has_token(request):
+        caller = _caller(request) if needs else None
+        # Who is asking, for the audit log (`request.state.caller`): the token's name.
+        scope.setdefault("state", {})["caller"] = caller or ""
+        if needs and not path.startswith(_OPEN_PATHS) and caller is None:
             message = (
                 "a valid token is needed (Authorization: Bearer ...; `videolearn token create`)"
             )
@@ -275,7 +279,7 @@ def create_app(settings: Settings, *, require_read_token: bool | None = None) ->
     async def _known(request: Request, err: VideolearnError) -> Response:
         # QueryError, OptionError and the rest: the request asked for what cannot be.
         status = 400
-        if isinstance(err, (VideoNotFoundError, JobNotFoundError)):
+        if isinstance(err, (VideoNotFoundError, JobNotFoundError, ReviewItemNotFoundError)):
             status = 404
         elif isinstance(err, LibraryLockedError):
             status = 409
@@ -346,12 +350,16 @@ def _errors_as_answered(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def _has_token(request: Request) -> bool:
+def _caller(request: Request) -> str | None:
+    """The name of the active token a request brings (header or cookie), or None."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer":
         token = request.cookies.get(TOKEN_COOKIE, "")
-    return bool(token) and tokens.check_token(request.app.state.library, token.strip()) is not None
+    if not token:
+        return None
+    found = tokens.check_token(request.app.state.library, token.strip())
+    return None if found is None else found.name
 
 
 def app_from_env() -> FastAPI:

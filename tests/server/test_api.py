@@ -363,3 +363,42 @@ def test_the_stored_transcript_as_transcribe_writes_it(shared_data: Path, tmp_pa
 def test_serve_refuses_a_folder_that_is_not_a_library(tmp_path: Path) -> None:
     proc = _run("serve", "--library", tmp_path / "none")
     assert proc.returncode == 2 and "not a videolearn library" in proc.stderr
+
+
+def test_moderation_and_review_over_http_name_who_decided(
+    indexed: Settings, tmp_path: Path
+) -> None:
+    import shutil
+
+    shutil.copytree(indexed.library, tmp_path / "library")
+    settings = load_settings(tmp_path / "library", keep_versions_s=0, extractors=EXTRACTORS)
+    (settings.library / "policies.toml").write_text(
+        '[policies.boats]\naction = "block"\n'
+        'meaning = { description = "a ferry in the harbour", min_relevance = 3.0 }\n',
+        encoding="utf-8",
+    )
+    bearer = {"Authorization": f"Bearer {_token(settings, 'reviewer')}"}
+    with Server(settings) as client:
+        assert client.post("/api/v1/moderate", json={}).status_code == 401
+        verdicts = client.post("/api/v1/moderate", json={}, headers=bearer).json()
+        assert [(Path(v["path"]).name, v["action"]) for v in verdicts] == [("harbour.mp4", "block")]
+        listed = {Path(v["path"]).name for v in client.get("/api/v1/videos").json()["videos"]}
+        assert listed == {"colours.mp4"}  # held back while the verdict stands
+        [item] = client.get("/api/v1/review", params={"status": "pending"}).json()
+        decided = client.post(
+            f"/api/v1/review/{item['id']}",
+            json={"decision": "reject", "note": "a ferry is fine"},
+            headers=bearer,
+        ).json()
+        assert decided["status"] == "rejected" and decided["decided_by"] == "reviewer"
+        missing = client.post("/api/v1/review/999", json={"decision": "accept"}, headers=bearer)
+        assert missing.status_code == 404 and "no review item 999" in missing.json()["error"]
+        listed = {Path(v["path"]).name for v in client.get("/api/v1/videos").json()["videos"]}
+        assert listed == {"colours.mp4", "harbour.mp4"}
+        log = client.get("/api/v1/audit").json()
+        assert (log[-1]["what"], log[-1]["who"]) == ("decision", "reviewer")
+        assert client.get("/api/v1/audit/verify").json() == {
+            "ok": True,
+            "rows": len(log),
+            "problems": [],
+        }

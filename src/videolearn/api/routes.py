@@ -20,7 +20,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
-from videolearn.apps import catalog, playback, recommend, sound, themes
+from videolearn.apps import audit, catalog, moderation, playback, recommend, sound, themes
 from videolearn.apps.banks import add_value, create_bank, export_json, import_file, list_banks
 from videolearn.apps.hashing import hash_file
 from videolearn.apps.jobs import (
@@ -356,6 +356,65 @@ async def post_match(
     async with _passing_file(request, lib, name, media=True) as path:
         report = await run_in_threadpool(match_file, lib, path, bank)
     return {"matches": [m.to_json() for m in report.matches], "notes": report.notes}
+
+
+@router.post("/moderate")
+def post_moderate(
+    request: Request,
+    lib: LibraryDep,
+    videos: Annotated[
+        list[str], Body(embed=True, description="Paths or ids; every video when empty.")
+    ] = [],  # noqa: B006  FastAPI copies defaults
+) -> list[dict[str, Any]]:
+    """Verdicts under the library's policies, new ones kept for review (`moderate
+    --json`, as one list)."""
+    with request.app.state.writes:
+        report = moderation.moderate(lib, videos, who=request.state.caller)
+    return [v.to_json() for v in report.verdicts]
+
+
+@router.get("/review")
+def get_review(
+    lib: LibraryDep,
+    status: Annotated[Literal["pending", "accepted", "rejected", "noted"] | None, Query()] = None,
+) -> list[dict[str, Any]]:
+    """Kept verdicts, oldest first (`review list --json`, as one list)."""
+    return [item.to_json() for item in moderation.review_items(lib, status)]
+
+
+@router.post("/review/{item_id}")
+def post_review(  # noqa: PLR0917  a decision and what comes with it
+    request: Request,
+    item_id: int,
+    lib: LibraryDep,
+    decision: Annotated[Literal["accept", "reject"], Body()],
+    note: Annotated[str, Body(max_length=2000)] = "",
+    bank: Annotated[str | None, Body(description="Bank an accepted video's file.")] = None,
+) -> dict[str, Any]:
+    """A reviewer's decision on a kept verdict (`review decide --json`); the token's name
+    is who decided, in the audit log."""
+    with request.app.state.writes:
+        item = moderation.decide(
+            lib,
+            item_id,
+            accept=decision == "accept",
+            note=note,
+            bank=bank,
+            who=request.state.caller,
+        )
+    return item.to_json()
+
+
+@router.get("/audit")
+def get_audit(lib: LibraryDep) -> list[dict[str, Any]]:
+    """The audit log, oldest first (`audit --json`, as one list)."""
+    return [entry.to_json() for entry in audit.audit_log(lib)]
+
+
+@router.get("/audit/verify")
+def get_audit_verify(lib: LibraryDep) -> dict[str, Any]:
+    """Whether the audit log is whole (`audit verify --json`)."""
+    return audit.verify_audit(lib).to_json()
 
 
 @router.get("/banks")

@@ -28,7 +28,7 @@ from videolearn.apps.search import (
 )
 from videolearn.apps.webhooks import Deliverer
 from videolearn.config import Settings
-from videolearn.errors import ExtractorError, PolicyError, ReviewError
+from videolearn.errors import ExtractorError, PolicyError, ReviewError, ReviewItemNotFoundError
 from videolearn.extractors.sounds import sound_classes
 from videolearn.extractors.text_embed import TextEmbedder
 from videolearn.library import Library
@@ -541,7 +541,9 @@ def decide(
     store = library.store.moderation
     item = store.item(item_id)
     if item is None:
-        raise ReviewError(f"no review item {item_id} (`videolearn review list` lists them)")
+        raise ReviewItemNotFoundError(
+            f"no review item {item_id} (`videolearn review list` lists them)"
+        )
     if bank and not accept:
         raise ReviewError("--bank goes with --accept: only an accepted verdict is banked")
     if bank:
