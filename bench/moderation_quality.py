@@ -14,7 +14,8 @@ Two parts:
   with a hidden term, and with an innocent word, in ten languages; stand-ins for violent
   sounds (shots, a blast, a scream) beside everyday ones (music, a phone, speech);
   near-copies of a banked video (the shared `chair-*` family) beside the shared samples,
-  which no policy may flag.
+  which no policy may flag; and a meaning rule ("I am going to kill you") that should
+  judge the spoken threats in every language and nothing else.
 
 A case is right when the policy that should judge it does and no other does. Prints per
 policy: true and false verdicts, precision and recall, and each miss and false verdict.
@@ -159,6 +160,10 @@ min_score = 0.5
 [policies.known]
 action = "block"
 banks = {{ names = ["KNOWN"] }}
+
+[policies.threat-meaning]
+action = "review"
+meaning = {{ description = "I am going to kill you", min_relevance = 5.0 }}
 """
 
 
@@ -201,13 +206,14 @@ def write_media(folder: Path, quick: bool) -> dict[str, str]:
                 seconds = voice.size / RATE + 0.5
                 frames = np.full((round(seconds * 10), 96, 128, 3), 80, np.uint8)
                 write_av(folder / name, frames, 10, voice, RATE)
-                truth[name] = "spoken" if kind == "term" else ""
+                truth[name] = "spoken+threat-meaning" if kind == "term" else ""
     (folder / "voice.wav").unlink(missing_ok=True)
     for language, _, hidden, innocent in WRITTEN:
         for kind, caption in (("term", hidden), ("plain", innocent)):
             name = f"shown-{language}-{kind}.mp4"
             write_captioned_video(folder / name, [Caption(caption, 0.5, 3.0, size_px=40)], 3.5)
-            truth[name] = "written" if kind == "term" else ""
+            # A hidden threat on screen may or may not be near the meaning rule's words.
+            truth[name] = "written+~threat-meaning" if kind == "term" else ""
     sounds = {
         "shots": (_shots(4.0), "violence"),
         "blast": (_blast(4.0), "violence"),
@@ -260,9 +266,10 @@ def media_part(workdir: Path, quick: bool, ocr: str) -> None:
         evidence[(name, v.policy)] = "; ".join(
             f"{e.signal} {e.matched} {e.text!r}".strip() for e in v.evidence[:2]
         )
-    for policy in ("spoken", "written", "violence", "known"):
-        should = {n for n, p in truth.items() if p == policy}
-        did = {n for n, ps in got.items() if policy in ps}
+    for policy in ("spoken", "written", "violence", "known", "threat-meaning"):
+        should = {n for n, p in truth.items() if policy in p.split("+")}
+        either = {n for n, p in truth.items() if f"~{policy}" in p.split("+")}
+        did = {n for n, ps in got.items() if policy in ps} - either
         right = should & did
         precision = len(right) / len(did) if did else 1.0
         recall = len(right) / len(should) if should else 1.0
