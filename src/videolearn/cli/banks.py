@@ -50,6 +50,7 @@ def bank_create(
         typer.Option(
             "--allow",
             help="An allow list: its matches clear a video of other banks' matches there.",
+            metavar="",
         ),
     ] = False,
     library: LibraryOption = DEFAULT_LIBRARY_PATH,
