@@ -6,11 +6,9 @@
    first step any fingerprinter takes). Goal: at least 100x realtime per core.
 2. `similar`: `--videos` synthetic videos (100,000 for the issue's goal; 5,000 by default,
    which writes in minutes) through the store's own write path, each with what `index`
-   stores: two av_embed vectors per shot (3 shots), a text vector, two sound labels of 30,
-   a caption of 6 words from a 2,000-word vocabulary, an MD5, a fingerprint (a 30 s
-   stretch of one of 1,000 "songs", random items, so that songs repeat across videos), and
-   the copy rule's sketches (4 a second, and 8 key sketches); one video in 50 is a
-   re-encoded copy of the one before (its sketches with noise, the same sound). Then
+   stores (`bench/synthetic.py`: vectors, a caption, sound labels, an MD5, a fingerprint
+   of one of 1,000 "songs", the copy rule's sketches; one video in 50 a re-encoded copy of
+   the one before). Then
    `--queries` calls of `similar` on random videos, after the first (which builds the
    library's profiles and fingerprint postings, timed apart), and `--cli` calls of
    `videolearn similar` as a person runs it (a new process each: imports, opening the
@@ -26,7 +24,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import subprocess
 import sys
 import tempfile
@@ -35,25 +32,12 @@ from pathlib import Path
 
 import numpy as np
 
+from synthetic import SyntheticVideos
 from videolearn.apps.recommend import similar
 from videolearn.config import load_settings
-from videolearn.extractors.base import Embedding, Moment, TextEmbedding, ValueSignal
-from videolearn.extractors.fingerprint import ITEM_S, KIND, fingerprint
-from videolearn.extractors.sketch import (
-    KEY_SKETCHES,
-    KEYS_KIND,
-    SKETCH_FPS,
-    encode_keys,
-    encode_sketch,
-)
+from videolearn.extractors.fingerprint import fingerprint
 from videolearn.library import open_library
 from videolearn.samples import song
-from videolearn.store import ExtractorOutput
-from videolearn.store.tables import VideoRow
-from videolearn.types import TimeSpan
-
-MODEL = "bench.pt:0"
-LABELS = [f"Sound{n}" for n in range(30)]
 
 
 def _fingerprint_speed(audio_s: float) -> None:
@@ -77,93 +61,16 @@ def _fingerprint_speed(audio_s: float) -> None:
     )
 
 
-def _unit(rng: np.random.Generator, centre: np.ndarray, noise: float) -> np.ndarray:
-    v = centre + noise * rng.normal(size=centre.size)
-    return (v / np.linalg.norm(v)).astype(np.float32)
-
-
-def _fingerprint_value(items: np.ndarray) -> str:
-    import chromaprint
-
-    return bytes(chromaprint.encode_fingerprint(items.astype(np.int32).tolist(), 1)).decode()
-
-
-def _footage(rng: np.random.Generator, count: int) -> np.ndarray:
-    """(count, 32, 32) sketches of a moving picture: a random image drifting sideways."""
-    base = rng.integers(0, 256, (32, 96)).astype(np.uint8)
-    return np.stack([base[:, k // 4 : k // 4 + 32] for k in range(count)])
-
-
 def _write_library(root: Path, videos: int, rng: np.random.Generator) -> np.ndarray:
     settings = load_settings(root, keep_versions_s=0)
-    topics = rng.normal(size=(50, 128))
-    text_topics = rng.normal(size=(50, 384))
-    songs = rng.integers(0, 2**32, size=(1000, 400), dtype=np.uint64).astype(np.uint32)
-    vocabulary = [f"w{n:04d}" for n in range(2000)]
+    source = SyntheticVideos(rng)
     looks = np.zeros((videos, 128), np.float32)
-    pictures = np.zeros((round(30 * SKETCH_FPS), 32, 32), np.uint8)
     started = time.perf_counter()
     with open_library(root, create=True, settings=settings) as lib, lib.store.writing():
         for n in range(videos):
-            video_id = hashlib.sha256(str(n).encode()).hexdigest()
-            topic = int(rng.integers(50))
-            shots = [TimeSpan(10.0 * k, 10.0 * (k + 1)) for k in range(3)]
-            vectors = [
-                Embedding(span, kind, _unit(rng, topics[topic], 0.8), MODEL)
-                for span in shots
-                for kind in ("av_video", "av_audio")
-            ]
-            looks[n] = vectors[0].vector
-            words = " ".join(rng.choice(vocabulary, 6))
-            copy = n % 50 == 1  # a re-encoded copy of the video before
-            if copy:
-                noise = rng.integers(-4, 5, pictures.shape)
-                pictures = np.clip(pictures + noise, 0, 255).astype(np.uint8)
-            else:
-                start_item = int(rng.integers(0, 150))
-                items = songs[int(rng.integers(1000)), start_item : start_item + round(30 / ITEM_S)]
-                pictures = _footage(rng, len(pictures))
-            sketches = [
-                ValueSignal(
-                    TimeSpan(k / SKETCH_FPS, (k + 1) / SKETCH_FPS), "sketch", encode_sketch(p)
-                )
-                for k, p in enumerate(pictures)
-            ]
-            keys = pictures[np.linspace(0, len(pictures) - 1, KEY_SKETCHES).round().astype(int)]
-            sketches.append(ValueSignal(TimeSpan(0, 30), KEYS_KIND, encode_keys(keys)))
-            outputs = [
-                ExtractorOutput("file_hash", 1, [ValueSignal(shots[0], "md5", video_id[:32])]),
-                ExtractorOutput("av_embed", 1, vectors, revision=MODEL),
-                ExtractorOutput(
-                    "ocr", 1, [Moment(shots[0], "text", text=words, attrs={"language": "en"})]
-                ),
-                ExtractorOutput(
-                    "sounds",
-                    1,
-                    [
-                        Moment(shots[1], "sound", label=str(label), score=0.6)
-                        for label in rng.choice(LABELS, 2, replace=False)
-                    ],
-                ),
-                ExtractorOutput(
-                    "text_embed",
-                    2,
-                    [
-                        TextEmbedding(
-                            shots[0], "e5_text", _unit(rng, text_topics[topic], 0.8), "e5", words
-                        )
-                    ],
-                ),
-                ExtractorOutput(
-                    "fingerprint",
-                    1,
-                    [ValueSignal(TimeSpan(0, 30), KIND, _fingerprint_value(items))],
-                ),
-                ExtractorOutput("sketch", 1, sketches),
-            ]
-            lib.store.write_video(
-                VideoRow(video_id, f"/bench/{n:06d}.mp4", duration_s=30.0), outputs
-            )
+            video, outputs = source.video(n)
+            looks[n] = next(o for o in outputs if o.name == "av_embed").signals[0].vector
+            lib.store.write_video(video, outputs)
             if (n + 1) % 1000 == 0:
                 print(f"  {n + 1:,} videos written ({time.perf_counter() - started:.0f} s)")
         lib.store.build_indexes(settings.vector_index_min_rows)

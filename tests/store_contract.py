@@ -191,6 +191,27 @@ class StoreContract(ABC):
         assert video is not None and video.extractors == {"file_hash": 1}
         assert len(store.rows_of(MomentRow, B)) == 3  # the other video untouched
 
+    def test_a_rewrite_after_maintenance_drops_the_rows_it_did_not_write(
+        self, store: Store
+    ) -> None:
+        self.write(store, A)
+        self.write(store, B)
+        store.maintain(vector_index_min_rows=1, keep_versions_s=0)
+        outputs = _outputs(A)
+        speech = outputs[1]
+        # A new speech version with one moment where there were two: new keys, one row.
+        outputs[1] = ExtractorOutput("speech", 3, speech.signals[:1], revision="tiny")
+        store.write_video(VideoRow(A, "/v/a.mp4"), outputs)
+        spoken = [r for r in store.rows_of(MomentRow, A) if r.extractor == "speech"]
+        assert [(r.text, r.extractor_version) for r in spoken] == [("harbour ferry at dawn", 3)]
+        assert len(store.rows_of(MomentRow, B)) == 3
+        video = store.get_video(A)
+        assert video is not None and video.extractors["speech"] == "3:tiny"
+        assert [h.video_id for h in store.search_text("guten")] == [B]
+        counts = dict(store.table_counts())
+        store.write_video(VideoRow(A, "/v/a.mp4"), outputs)  # again: nothing added
+        assert dict(store.table_counts()) == counts
+
     def test_a_signal_no_table_stores_is_refused_by_name(self, store: Store) -> None:
         class Odd(ValueSignal):
             pass

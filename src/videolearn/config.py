@@ -430,6 +430,9 @@ class Settings(BaseSettings):
     vector_index_min_rows: int = Field(default=20_000, ge=1)
     # Old LanceDB table versions older than this are deleted after each index run.
     keep_versions_s: float = Field(default=300.0, ge=0)
+    # During a run, every this many videos stored, the rows written since are folded into
+    # the indexes and small fragments compacted, so that each write keeps a constant cost.
+    maintain_every: int = Field(default=500, ge=1)
 
     @classmethod
     def settings_customise_sources(

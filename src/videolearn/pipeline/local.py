@@ -109,6 +109,7 @@ class LocalPipeline:
         self.hook_factories = list(hooks)
         self.versions = {ex.name: version_tag(ex.version, ex.revision) for ex in extractors}
         self.files = _FileStates(store.ledger)
+        self._written = 0  # videos stored by this pipeline, for `maintain_every`
 
     def index(
         self, paths: Iterable[Path | str], progress: IndexProgress | None = None
@@ -178,9 +179,11 @@ class LocalPipeline:
             self.store.ledger.finish_run(run_id, **counts)
             for hook in hooks:
                 hook.run_finished()
-            self.store.build_indexes(self.settings.vector_index_min_rows)
-            self.store.cleanup_versions(self.settings.keep_versions_s)
+            self._maintain()
         return results
+
+    def _maintain(self) -> None:
+        self.store.maintain(self.settings.vector_index_min_rows, self.settings.keep_versions_s)
 
     def _start(self, item: FoundFile) -> _Started:
         """Decide what a file needs; when it needs decoding, start the decode."""
@@ -258,6 +261,9 @@ class LocalPipeline:
                 f"({_first_line(err)}); everything stored before it is intact, and the next "
                 "run goes on from this file"
             ) from None
+        self._written += 1
+        if self._written % self.settings.maintain_every == 0:
+            self._maintain()
         stored = StoredVideo(video_id, key, identity.md5, signals)
         for hook in hooks:
             try:

@@ -99,6 +99,11 @@ class Store(Protocol):
         holds it."""
         ...
 
+    def maintain(self, vector_index_min_rows: int, keep_versions_s: float) -> None:
+        """`build_indexes`, then `cleanup_versions`: what keeps writes and reads of a
+        growing library at a constant cost. Run every few hundred videos written."""
+        ...
+
     def write_video(self, video: VideoRow, outputs: Sequence[ExtractorOutput]) -> None:
         """Store a video and everything extracted from it, replacing what was there."""
         ...

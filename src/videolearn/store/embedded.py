@@ -62,9 +62,11 @@ MARKER_FILE = "videolearn-library.json"
 _TEXT_INDEX = "moments_text"
 _VECTOR_INDEX = "text_vectors_ann"
 # Scalar indexes the searches filter by (a million text vectors filtered by kind without
-# one: 54 ms a query, with one 22 ms; by video 41 ms and 5 ms).
+# one: 54 ms a query, with one 22 ms; by video 41 ms and 5 ms). Every derived table's `key`
+# and `video_id` too: replacing a video's rows looks them up by both.
 _SCALAR_INDEXES = {"videos": (("video_id", "btree"),)} | {
-    t.name: t.indexes for t in SIGNAL_TABLES if t.indexes
+    t.name: tuple(dict.fromkeys((("key", "btree"), ("video_id", "btree"), *t.indexes)))
+    for t in SIGNAL_TABLES
 }
 _KIND = re.compile(r"^[a-z0-9_]{1,40}$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
@@ -307,8 +309,13 @@ class LibraryStore(Closing):
         """Store a video and everything extracted from it, replacing what was there; its
         `extractors` are those of `outputs`.
 
-        Derived rows first, each table in one atomic upsert that also drops the video's
-        rows that this run did not produce; the `videos` row last.
+        Derived rows first, the `videos` row last. A write costs the same however large
+        the library (`bench/store_growth.py`): a new video's rows are appended; a stored
+        one's are upserted by key and its rows this run did not produce deleted, both
+        found through the key and video indexes. Rows written since the last `maintain`
+        are read beside the indexes, so `maintain` runs every few hundred videos (`index`
+        does it every `maintain_every`). (One upsert per table that also dropped the
+        video's other rows read the whole table: 151 ms a video at 500 videos, growing.)
         """
         video_id = _check_id(video.video_id)
         # What the copy rule said of it was said of the signals it had.
@@ -318,28 +325,48 @@ class LibraryStore(Closing):
             for name, table_rows in _rows(video_id, output).items():
                 rows[name].extend(table_rows)
         for name, schema in ((t.name, t.schema) for t in SIGNAL_TABLES):
-            table = self._tables[name]
-            if rows[name]:
-                (
-                    table.merge_insert("key")
-                    .when_matched_update_all()
-                    .when_not_matched_insert_all()
-                    .when_not_matched_by_source_delete(f"video_id = '{video_id}'")
-                    .execute(pa.Table.from_pylist(rows[name], schema=schema))
-                )
-            elif self._count(name, video_id):
-                table.delete(f"video_id = '{video_id}'")
+            self._replace_rows(name, video_id, rows[name], schema)
         row = video.to_arrow()
         row["extractors"] = json.dumps(
             {o.name: version_tag(o.version, o.revision) for o in outputs}, sort_keys=True
         )
+        written = pa.Table.from_pylist([row], schema=VIDEOS)
+        if self._count("videos", video_id):
+            (
+                self._tables["videos"]
+                .merge_insert("video_id")
+                .when_matched_update_all()
+                .when_not_matched_insert_all()
+                .execute(written)
+            )
+        else:
+            self._tables["videos"].add(written)
+
+    def _replace_rows(
+        self, name: str, video_id: str, rows: list[dict[str, Any]], schema: pa.Schema
+    ) -> None:
+        """Make `rows` a video's rows of one table: appended when it has none there;
+        else upserted by key (one commit: a reader sees the old rows or the new ones, and
+        for a moment beside them the old rows this run did not produce), then those
+        deleted."""
+        table = self._tables[name]
+        if not self._count(name, video_id):
+            if rows:
+                table.add(pa.Table.from_pylist(rows, schema=schema))
+            return
+        if not rows:
+            table.delete(f"video_id = '{video_id}'")
+            return
         (
-            self._tables["videos"]
-            .merge_insert("video_id")
+            table.merge_insert("key")
             .when_matched_update_all()
             .when_not_matched_insert_all()
-            .execute(pa.Table.from_pylist([row], schema=VIDEOS))
+            .execute(pa.Table.from_pylist(rows, schema=schema))
         )
+        keys = ", ".join("'{}'".format(r["key"].replace("'", "''")) for r in rows)
+        stale = f"video_id = '{video_id}' AND key NOT IN ({keys})"
+        if table.count_rows(stale):
+            table.delete(stale)
 
     def set_path(self, video_id: str, path: str) -> None:
         """Record where a video's file now lives."""
@@ -377,6 +404,13 @@ class LibraryStore(Closing):
             warnings.filterwarnings("ignore", message=r"optimize\(cleanup_older_than=0\)")
             for table in self._tables.values():
                 table.optimize(cleanup_older_than=timedelta(seconds=older_than_s))
+
+    def maintain(self, vector_index_min_rows: int, keep_versions_s: float) -> None:
+        """`build_indexes`, then `cleanup_versions` (which folds the rows written since into
+        the indexes and compacts small fragments): what keeps a growing library's writes
+        and reads at a constant cost. `index` runs it every `maintain_every` videos."""
+        self.build_indexes(vector_index_min_rows)
+        self.cleanup_versions(keep_versions_s)
 
     def build_indexes(self, vector_index_min_rows: int) -> None:
         """Create the search indexes each table is ready for: the full-text index over
