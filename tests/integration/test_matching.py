@@ -128,7 +128,7 @@ def test_export_import_round_trip_and_bad_files(library: Path, tmp_path: Path) -
         for x in run("bank", "list", "--library", library, "--json").stdout.splitlines()
     ]
     counts = {"md5": 1, "pdq": 1, "vpdq": 1, "vpdq_cropped": 0, "vpdq_tiles": 0}
-    assert {"name": "COPY", "entries": counts} in listed
+    assert {"name": "COPY", "entries": counts, "allow": False, "switched_off": 0} in listed
 
     bad = tmp_path / "bad.txt"
     bad.write_text("pdq " + "ab" * 32 + "\nsha1 1234\n")
