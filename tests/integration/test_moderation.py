@@ -266,6 +266,8 @@ def test_the_audit_log_refuses_changes_and_finds_them(library: Path, tmp_path: P
     found = _cli("audit", "verify", "--library", copy, code=1).stdout
     assert "row 2 was changed after it was written" in found
     assert "rows 4-4 are missing" in found and "CHANGED" in found
+    doctor = json.loads(_cli("doctor", "--library", copy, "--json", code=1).stdout)
+    assert "audit log: row 2 was changed after it was written" in doctor["problems"]
 
 
 def test_index_judges_what_it_stores_and_the_library_when_the_rules_change(

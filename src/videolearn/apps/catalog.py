@@ -292,6 +292,8 @@ def doctor(library: Library, fix: bool = False) -> DoctorReport:
             f"{len(pending)} file(s) are not finished indexing (a run stopped): "
             + ", ".join(shown_path(e.path) for e in pending[:5])
         )
+    # The audit log cannot be repaired, only reported: what was changed is gone.
+    problems += [f"audit log: {p}" for p in store.moderation.verify()]
     repairable = bool(orphans or stale or unledgered)
     if repairable:
         fixes.append("videolearn doctor --fix")
