@@ -305,14 +305,19 @@ def speak(path: Path, text: str, voice: str = "en", gap_before_s: float = 0.0) -
 
 
 def read_audio(path: Path, rate_hz: int = 16_000) -> np.ndarray:
-    """A file's sound as mono float32 samples at `rate_hz` (PyAV's resampler)."""
+    """A file's sound as mono float32 samples at `rate_hz` (PyAV's resampler). A packet
+    the decoder refuses is left out (Megamind.avi's AC-3 track holds one)."""
     from av.audio.resampler import AudioResampler
 
+    parts = []
     with av.open(str(path)) as container:
         resampler = AudioResampler(format="flt", layout="mono", rate=rate_hz)
-        parts = [
-            f.to_ndarray()[0] for p in container.decode(audio=0) for f in resampler.resample(p)
-        ]
+        for packet in container.demux(audio=0):
+            try:
+                frames = packet.decode()
+            except av.error.InvalidDataError:
+                continue
+            parts += [f.to_ndarray()[0] for frame in frames for f in resampler.resample(frame)]
     return np.concatenate(parts).astype(np.float32)
 
 
