@@ -305,12 +305,15 @@ def speak(path: Path, text: str, voice: str = "en", gap_before_s: float = 0.0) -
 
 
 def read_audio(path: Path, rate_hz: int = 16_000) -> np.ndarray:
-    """A file's sound as mono float32 samples at `rate_hz` (PyAV's resampler). A packet
-    the decoder refuses is left out (Megamind.avi's AC-3 track holds one)."""
+    """A file's sound as mono float32 samples at `rate_hz` (PyAV's resampler); none for a
+    file without sound. A packet the decoder refuses is left out (Megamind.avi's AC-3
+    track holds one)."""
     from av.audio.resampler import AudioResampler
 
-    parts = []
+    parts = [np.zeros(0, np.float32)]
     with av.open(str(path)) as container:
+        if not container.streams.audio:
+            return parts[0]
         resampler = AudioResampler(format="flt", layout="mono", rate=rate_hz)
         for packet in container.demux(audio=0):
             try:
