@@ -192,22 +192,10 @@ class Moderator:
                 found = list(terms[vid].get(policy.name, ()))
                 if policy.sounds is not None:
                     rule = policy.sounds
-                    found += [
-                        Evidence("sound", m.span.start_s, m.span.end_s, m.score, matched=m.label)
-                        for m in moments[vid]
-                        if m.modality == "sound"
-                        and m.label in rule.labels
-                        and m.score >= rule.min_score
-                    ]
+                    found += _labelled(moments[vid], "sound", rule.labels, rule.min_score)
                 if policy.nudity is not None:
                     nude = policy.nudity
-                    found += [
-                        Evidence("nudity", m.span.start_s, m.span.end_s, m.score, matched=m.label)
-                        for m in moments[vid]
-                        if m.modality == "nudity"
-                        and m.label in nude.classes
-                        and m.score >= nude.min_score
-                    ]
+                    found += _labelled(moments[vid], "nudity", nude.classes, nude.min_score)
                 if policy.banks is not None:
                     if matches is None:
                         matches = self.store.banks.matches_of(vid)
@@ -293,6 +281,17 @@ class Moderator:
                         )
                     )
         return out
+
+
+def _labelled(
+    moments: Sequence[MomentRow], modality: str, labels: Sequence[str], min_score: float
+) -> list[Evidence]:
+    """A rule's labelled moments (sound events, nudity) at its score or above."""
+    return [
+        Evidence(modality, m.span.start_s, m.span.end_s, m.score, matched=m.label)
+        for m in moments
+        if m.modality == modality and m.label in labels and m.score >= min_score
+    ]
 
 
 @functools.lru_cache(maxsize=4096)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -68,12 +68,18 @@ def moderate(
         return
     for v in report.verdicts:
         typer.echo(f"{v.action:6}  {v.policy}  {v.path}  (score {v.score:.2f})")
-        for e in v.evidence:
-            said = f'  "{e.text}"' if e.text else ""
-            typer.echo(f"  {e.start_s:7.1f} - {e.end_s:7.1f} s  {e.signal}: {e.matched}{said}")
+        _evidence(v.to_json()["evidence"], "  ")
     flagged = len({v.video_id for v in report.verdicts})
     policies_n = f"{report.policies} polic{'y' if report.policies == 1 else 'ies'}"
     typer.echo(f"{report.videos} video(s) under {policies_n}: {flagged} with a verdict")
+
+
+def _evidence(evidence: list[dict[str, Any]], indent: str) -> None:
+    """A verdict's evidence (its JSON shape), a line each: where, signal, what, the words."""
+    for e in evidence:
+        said = f'  "{e["text"]}"' if e["text"] else ""
+        span = f"{e['start_s']:7.1f} - {e['end_s']:7.1f} s"
+        typer.echo(f"{indent}{span}  {e['signal']}: {e['matched']}{said}")
 
 
 review_app = typer.Typer(
@@ -105,10 +111,7 @@ def review_list(
             continue
         out = item.to_json()
         typer.echo(f"{item.id:5}  {item.status:8}  {item.action:6}  {item.policy}  {out['path']}")
-        for e in out["evidence"]:
-            said = f'  "{e["text"]}"' if e["text"] else ""
-            span = f"{e['start_s']:7.1f} - {e['end_s']:7.1f} s"
-            typer.echo(f"         {span}  {e['signal']}: {e['matched']}{said}")
+        _evidence(out["evidence"], "         ")
     if not items and not as_json:
         typer.echo("nothing to review" if status in (None, "pending") else f"no {status} items")
 
