@@ -15,6 +15,7 @@ import pytest
 from videolearn.apps.catalog import forget
 from videolearn.apps.copies import copies_of
 from videolearn.apps.recommend import similar
+from videolearn.apps.themes import themes
 from videolearn.config import load_settings
 from videolearn.library import open_library
 from videolearn.samples import (
@@ -105,6 +106,16 @@ def test_families_are_found_once_for_the_library(library: Path) -> None:
         lost = {"reencode.mp4", "resize.mp4", "crop.mp4", "pad.mp4", "letterbox.mp4"}
         assert copies.head(family) not in {ids[n] for n in lost}
         assert copies_of(lib) is copies  # nothing changed: not found again
+
+
+def test_a_family_is_one_theme_named_by_the_copy_shown(library: Path) -> None:
+    with open_library(library) as lib:
+        copies = copies_of(lib)
+        original = next(v.video_id for v in lib.store.videos() if v.path.endswith("original.mp4"))
+        head = Path(copies.videos[copies.head(copies.family(original))].path).name
+        found = themes(lib)
+    (family,) = [t for t in found if {Path(m.path).name for m in t.members} == FAMILY]
+    assert family.label.startswith(f"copies of {head}")
 
 
 def _families(library: Path, *extra: str) -> str:

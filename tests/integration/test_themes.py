@@ -30,13 +30,17 @@ ODD = ["zebra quartz violin", "tulip canyon magnet", "pepper lantern glacier"]
 DAY_S = 86_400.0
 
 
-def _write(lib: Library, topic: str, words: str, n: int, rng: np.random.Generator) -> str:
+def _write(
+    lib: Library, topic: str, words: str, n: int, rng: np.random.Generator, *, said: str = ""
+) -> str:
+    """A video of `topic`: its sentence's vector near the topic's centre; it says 4 of
+    `words` and 3 stop words, or `said` when given."""
     video_id = hashlib.sha256(f"{topic}{n}".encode()).hexdigest()
     seed = int(hashlib.sha256(topic.encode()).hexdigest()[:8], 16)
     centre = np.random.default_rng(seed).normal(size=384)
     vector = centre + 0.6 * rng.normal(size=384)
     vocabulary = words.split()
-    said = (
+    said = said or (
         " ".join(rng.choice(vocabulary, 4))
         + " "
         + " ".join(rng.choice(["the", "and", "today", "we"], 3))
@@ -106,6 +110,34 @@ def test_topics_become_named_themes(library: Path) -> None:
         assert set(theme.label.split(", ")) <= set(TOPICS[topic].split()), theme.label
         assert len(theme.label.split(", ")) == 3
         assert not theme.growing
+
+
+def test_a_label_holds_only_words_most_members_say(tmp_path: Path) -> None:
+    """One topic in four languages shares a meaning and no word: its label is the words of
+    the member most like the rest, never a mix of one word from each; a word one member of
+    a topic says is not in its label."""
+    settings = load_settings(tmp_path / "library", keep_versions_s=0)
+    rng = np.random.default_rng(3)
+    said = {
+        "en": "harbour ferry boats leave early",
+        "de": "Hafen Fähre Boote fahren früh",
+        "es": "puerto transbordador barcos salen temprano",
+        "fr": "port traversier bateaux partent tôt",
+    }
+    with open_library(create=True, settings=settings) as lib:
+        for n, text in enumerate(said.values()):
+            _write(lib, "ferry", "", n, rng, said=text)
+        for n in range(6):
+            _write(lib, "football", TOPICS["football"], n, rng)
+        _write(lib, "football", "", 6, rng, said="football goal match stadium zeppelin")
+        found = update_themes(lib, now=0.0)
+    by_topic = {_topic(t.members[0].path): t for t in found}
+    assert set(by_topic) == {"ferry", "football"}
+    ferry = by_topic["ferry"].label.split(", ")
+    assert len(ferry) == 3
+    assert any(set(ferry) <= {w.casefold() for w in text.split()} for text in said.values())
+    football = by_topic["football"].label.split(", ")
+    assert set(football) <= set(TOPICS["football"].split()), football
 
 
 def test_ids_hold_as_the_library_grows_and_a_new_topic_appears(library: Path) -> None:

@@ -11,9 +11,10 @@ videos that fit none stay out. Average linkage, unlike density clustering (HDBSC
 before) or single linkage, does not chain unrelated videos through one that is a little
 like each, and a new video changes only the groups it is alike to, so themes hold their
 members as the library grows. The learned look is not used: on the generated library it
-outranked shared songs and topics. A theme's label is its top words by class-based TF-IDF
-(each theme's words and sound labels pooled as one document, weighed against how common
-the word is across themes).
+outranked shared songs and topics. A theme's label says what binds it when words may not
+("copies of box.mp4", "same sound"), then the words at least half of its members say or
+show (one topic in four languages shares none: then the words of its most central
+member, never one word of each language), or, with no words at all, its sound classes.
 
 Re-clustering keeps ids: each new cluster takes the id of the stored theme it shares most
 members with, when it holds at least half of that theme's remaining members; the rest
@@ -23,10 +24,12 @@ gained members lately.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -142,36 +145,64 @@ def _clusters(affinity: np.ndarray, min_size: int) -> list[list[int]]:
     return sorted((g for g in groups.values() if len(g) >= min_size), key=lambda g: g[0])
 
 
-def _labels(profiles: Profiles, groups: Sequence[Sequence[int]]) -> list[str]:
-    """Class-based TF-IDF: each group's words and sound labels pooled, the terms most
-    frequent in it against how frequent they are in all groups."""
-    from scipy.sparse import hstack
-
-    blocks = [m for m in (profiles.words, profiles.labels) if m is not None]
-    if not blocks or not groups:
-        return ["" for _ in groups]
-    names = np.concatenate(
-        [
-            n
-            for m, n in (
-                (profiles.words, profiles.vocabulary),
-                (profiles.labels, profiles.label_names),
-            )
-            if m is not None
-        ]
-    )
-    terms = hstack([(m > 0).astype(np.float32) for m in blocks]).tocsr()
-    counts = np.vstack([np.asarray(terms[list(g)].sum(axis=0)).ravel() for g in groups])
-    tf = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1e-12)
-    average = counts.sum() / len(groups)
-    idf = np.log(1.0 + average / np.maximum(counts.sum(axis=0), 1e-12))
-    weight = tf * idf[None, :]
+def _labels(
+    profiles: Profiles,
+    groups: Sequence[Sequence[int]],
+    affinity: np.ndarray,
+    copies: Copies,
+) -> list[str]:
+    """Each group's label: what binds it ("copies of box.mp4", "same sound"), then the
+    words held by at least half of its members (two at least), rarest in the library first;
+    when none is held that widely (one topic said in four languages), the words of the
+    member most like the rest; and sound class names only for a group with no words."""
     out = []
-    for row in weight:
-        order = [i for i in np.argsort(-row, kind="stable")[:LABEL_WORDS] if row[i] > 0]
-        # Sound class names hold commas of their own ("Burst, pop"): one term is one name.
-        out.append(", ".join(str(names[i]).replace(", ", "/") for i in order))
+    for group in groups:
+        rows = list(group)
+        parts = [p for p in (_bond(profiles, rows, copies),) if p]
+        terms = _shared_terms(profiles.words, profiles.vocabulary, rows)
+        if not terms and profiles.words is not None:
+            centre = rows[int(np.argmax(affinity[np.ix_(rows, rows)].sum(axis=1)))]
+            terms = _shared_terms(profiles.words, profiles.vocabulary, [centre])
+        if not terms and not _holds(profiles.words, rows):
+            # Sound class names hold commas of their own ("Burst, pop"): one term is one name.
+            names = _shared_terms(profiles.labels, profiles.label_names, rows)
+            terms = [n.replace(", ", "/") for n in names]
+        words = ", ".join(terms)
+        out.append(f"{parts[0]}: {words}" if parts and words else parts[0] if parts else words)
     return out
+
+
+def _bond(profiles: Profiles, rows: Sequence[int], copies: Copies) -> str:
+    """What binds a group that its words may not say: being one video and its copies
+    (named by the one `Copies.head` shows), or one recording under most of its members."""
+    ids = [profiles.videos[r].video_id for r in rows]
+    if copies.family(ids[0]) >= set(ids):
+        return f"copies of {Path(copies.videos[copies.head(ids)].path).name}"
+    pairs = len(ids) * (len(ids) - 1) // 2
+    sharing = sum(
+        (a, b) in copies.shared_sound or (b, a) in copies.shared_sound
+        for i, a in enumerate(ids)
+        for b in ids[i + 1 :]
+    )
+    return "same sound" if pairs and sharing * 2 >= pairs else ""
+
+
+def _holds(matrix: Any, rows: Sequence[int]) -> bool:
+    return matrix is not None and matrix[list(rows)].nnz > 0
+
+
+def _shared_terms(matrix: Any, names: np.ndarray, rows: Sequence[int]) -> list[str]:
+    """Up to `LABEL_WORDS` terms held by at least half of `rows` (all of one or two, two
+    at least otherwise), by their summed weight there (TF-IDF for words, the model's
+    score times the inverse document frequency for sound classes)."""
+    if matrix is None or not len(rows):
+        return []
+    part = matrix[list(rows)]
+    held = np.asarray((part > 0).sum(axis=0)).ravel()
+    need = len(rows) if len(rows) <= 2 else max(2, math.ceil(len(rows) / 2))
+    score = np.where(held >= need, np.asarray(part.sum(axis=0)).ravel(), 0.0)
+    order = np.argsort(-score, kind="stable")[:LABEL_WORDS]
+    return [str(names[i]) for i in order if score[i] > 0]
 
 
 def _keep_ids(
@@ -205,10 +236,12 @@ def update_themes(library: Library, now: float | None = None) -> list[Theme]:
 def _update(store: Store, settings: Settings, now: float | None = None) -> None:
     profiles = profiles_from(store, settings.library)
     groups: list[list[int]] = []
+    labels: list[str] = []
     if len(profiles.videos) >= settings.themes.min_size:
         copies = find_copies(store, settings.recommend)
-        groups = _clusters(_affinity(profiles, copies), settings.themes.min_size)
-    labels = _labels(profiles, groups)
+        affinity = _affinity(profiles, copies)
+        groups = _clusters(affinity, settings.themes.min_size)
+        labels = _labels(profiles, groups, affinity, copies)
     ids = [[profiles.videos[r].video_id for r in g] for g in groups]
     keep = _keep_ids(store.themes.current(), [set(g) for g in ids], set(profiles.row))
     plans = [
