@@ -43,6 +43,9 @@ from videolearn.store import Store
 from videolearn.store.themes import ThemePlan, ThemeRecord
 
 LABEL_WORDS = 3
+# Sound class names in a label: the third was a model's stray guess ("Spray") on the
+# generated songs.
+LABEL_SOUNDS = 2
 
 
 @dataclass(frozen=True)
@@ -152,23 +155,34 @@ def _labels(
     copies: Copies,
 ) -> list[str]:
     """Each group's label: what binds it ("copies of box.mp4", "same sound"), then the
-    words held by at least half of its members (two at least), rarest in the library first;
-    when none is held that widely (one topic said in four languages), the words of the
-    member most like the rest; and sound class names only for a group with no words."""
+    words held by at least half of its members (two at least), heaviest first, made up to
+    three with the words of the member most like the rest (one topic said in four
+    languages shares few words); sound class names only for a group that says and shows
+    nothing, two at most, one of each kind ("Noise", not then "White noise")."""
     out = []
     for group in groups:
         rows = list(group)
-        parts = [p for p in (_bond(profiles, rows, copies),) if p]
+        bond = _bond(profiles, rows, copies)
         terms = _shared_terms(profiles.words, profiles.vocabulary, rows)
-        if not terms and profiles.words is not None:
+        if len(terms) < LABEL_WORDS and profiles.words is not None:
             centre = rows[int(np.argmax(affinity[np.ix_(rows, rows)].sum(axis=1)))]
-            terms = _shared_terms(profiles.words, profiles.vocabulary, [centre])
+            own = _shared_terms(
+                profiles.words, profiles.vocabulary, [centre], len(terms) + LABEL_WORDS
+            )
+            terms += [t for t in own if t not in terms][: LABEL_WORDS - len(terms)]
         if not terms and not _holds(profiles.words, rows):
-            # Sound class names hold commas of their own ("Burst, pop"): one term is one name.
-            names = _shared_terms(profiles.labels, profiles.label_names, rows)
-            terms = [n.replace(", ", "/") for n in names]
+            names = _shared_terms(
+                profiles.labels, profiles.label_names, rows, len(profiles.label_names)
+            )
+            seen: set[str] = set()
+            for name in names:
+                words = set(name.casefold().replace(",", " ").split())
+                if not words & seen and len(terms) < LABEL_SOUNDS:
+                    # Sound class names hold commas of their own ("Burst, pop").
+                    terms.append(name.replace(", ", "/"))
+                seen |= words
         words = ", ".join(terms)
-        out.append(f"{parts[0]}: {words}" if parts and words else parts[0] if parts else words)
+        out.append(f"{bond}: {words}" if bond and words else bond or words)
     return out
 
 
@@ -191,8 +205,10 @@ def _holds(matrix: Any, rows: Sequence[int]) -> bool:
     return matrix is not None and matrix[list(rows)].nnz > 0
 
 
-def _shared_terms(matrix: Any, names: np.ndarray, rows: Sequence[int]) -> list[str]:
-    """Up to `LABEL_WORDS` terms held by at least half of `rows` (all of one or two, two
+def _shared_terms(
+    matrix: Any, names: np.ndarray, rows: Sequence[int], most: int = LABEL_WORDS
+) -> list[str]:
+    """Up to `most` terms held by at least half of `rows` (all of one or two, two
     at least otherwise), by their summed weight there (TF-IDF for words, the model's
     score times the inverse document frequency for sound classes)."""
     if matrix is None or not len(rows):
@@ -201,7 +217,7 @@ def _shared_terms(matrix: Any, names: np.ndarray, rows: Sequence[int]) -> list[s
     held = np.asarray((part > 0).sum(axis=0)).ravel()
     need = len(rows) if len(rows) <= 2 else max(2, math.ceil(len(rows) / 2))
     score = np.where(held >= need, np.asarray(part.sum(axis=0)).ravel(), 0.0)
-    order = np.argsort(-score, kind="stable")[:LABEL_WORDS]
+    order = np.argsort(-score, kind="stable")[:most]
     return [str(names[i]) for i in order if score[i] > 0]
 
 
