@@ -176,11 +176,11 @@ def _labels(
             )
             seen: set[str] = set()
             for name in names:
-                words = set(name.casefold().replace(",", " ").split())
-                if not words & seen and len(terms) < LABEL_SOUNDS:
+                kind = set(name.casefold().replace(",", " ").split())
+                if not kind & seen and len(terms) < LABEL_SOUNDS:
                     # Sound class names hold commas of their own ("Burst, pop").
                     terms.append(name.replace(", ", "/"))
-                seen |= words
+                seen |= kind
         words = ", ".join(terms)
         out.append(f"{bond}: {words}" if bond and words else bond or words)
     return out
