@@ -212,6 +212,17 @@ class StoreContract(ABC):
         store.write_video(VideoRow(A, "/v/a.mp4"), outputs)  # again: nothing added
         assert dict(store.table_counts()) == counts
 
+    def test_a_write_cut_short_or_forgotten_is_written_again_once(self, store: Store) -> None:
+        self.write(store, A)
+        counts = dict(store.table_counts())
+        self.cut_short(store, A)
+        self.write(store, A)
+        assert dict(store.table_counts()) == counts
+        store.delete_video(A)
+        assert all(n == 0 for n in store.table_counts().values())
+        self.write(store, A)
+        assert dict(store.table_counts()) == counts
+
     def test_a_signal_no_table_stores_is_refused_by_name(self, store: Store) -> None:
         class Odd(ValueSignal):
             pass

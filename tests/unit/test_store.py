@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from tests.store_contract import A, StoreContract
 from videolearn.errors import LibraryNotFoundError
 from videolearn.store import Store, open_store
+from videolearn.store.database import DATABASE_FILE
 from videolearn.store.embedded import LibraryStore
 from videolearn.store.tables import MomentRow, VideoRow
 
@@ -20,6 +22,23 @@ class TestEmbeddedStore(StoreContract):
     def cut_short(self, store: Store, video_id: str) -> None:
         assert isinstance(store, LibraryStore)
         store._tables["videos"].delete(f"video_id = '{video_id}'")
+
+
+def test_a_library_written_before_the_record_of_written_videos_is_written_once(
+    tmp_path: Path,
+) -> None:
+    """A library from before migration 11 holds rows the record does not know of: the
+    record is filled from the tables before the first write, so nothing is doubled."""
+    root = tmp_path / "library"
+    with open_store(root, create=True) as store:
+        TestEmbeddedStore().write(store, A)
+        counts = dict(store.table_counts())
+    with sqlite3.connect(root / DATABASE_FILE) as db:  # as migration 11 leaves such a library
+        db.execute("DELETE FROM written_videos")
+        db.execute("DELETE FROM written_videos_filled")
+    with open_store(root) as store:
+        TestEmbeddedStore().write(store, A)
+        assert dict(store.table_counts()) == counts
 
 
 def test_a_file_uri_opens_the_same_library(tmp_path: Path) -> None:

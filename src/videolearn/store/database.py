@@ -22,7 +22,7 @@ from pathlib import Path
 
 from videolearn.store.banks import BankStore
 from videolearn.store.decisions import DecisionStore
-from videolearn.store.ledger import Ledger
+from videolearn.store.ledger import Ledger, WrittenVideos
 from videolearn.store.moderation import ModerationStore
 from videolearn.store.themes import ThemeStore
 from videolearn.store.tokens import TokenStore
@@ -202,6 +202,12 @@ CREATE INDEX webhook_outbox_due ON webhook_outbox (delivered_at, given_up_at, ne
 """
 
 
+_WRITTEN = """
+CREATE TABLE written_videos (video_id TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE written_videos_filled (id INTEGER PRIMARY KEY CHECK (id = 0))
+"""
+
+
 _ALLOW = """
 ALTER TABLE banks ADD COLUMN allow INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE bank_entries ADD COLUMN enabled INTEGER NOT NULL DEFAULT 1
@@ -244,12 +250,13 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[sqlite3.Connection], None]], ...] = 
     (8, "policy verdicts for review, and the audit log", _script(_MODERATION)),
     (9, "verdicts waiting to be posted to policies' webhooks", _script(_WEBHOOKS)),
     (10, "allow-list banks, and bank entries switched off", _script(_ALLOW)),
+    (11, "the videos that may have rows in the tables", _script(_WRITTEN)),
 )
 
 
 class LibraryDatabase(Closing):
     """The one owner of a library's SQLite file: opens it, brings its schema up to date,
-    and hands out the classes that keep their tables in it (`ledger`, `banks`, `tokens`,
+    and hands out the classes that keep their tables in it (`ledger`, `written`, `banks`, `tokens`,
     `decisions`, `themes`, `verdicts`, `moderation`)."""
 
     def __init__(self, path: Path) -> None:
@@ -262,6 +269,7 @@ class LibraryDatabase(Closing):
         self._db.execute("PRAGMA foreign_keys=ON")
         self.migrate()
         self.ledger = Ledger(self._db)
+        self.written = WrittenVideos(self._db)
         self.banks = BankStore(self._db)
         self.tokens = TokenStore(self._db)
         self.decisions = DecisionStore(self._db)

@@ -310,7 +310,8 @@ class LibraryStore(Closing):
         `extractors` are those of `outputs`.
 
         Derived rows first, the `videos` row last. A write costs the same however large
-        the library (`bench/store_growth.py`): a new video's rows are appended; a stored
+        the library (`bench/store_growth.py`): a video the library has never held
+        (`WrittenVideos`, marked before its first row) has its rows appended; a stored
         one's are upserted by key and its rows this run did not produce deleted, both
         found through the key and video indexes. Rows written since the last `maintain`
         are read beside the indexes, so `maintain` runs every few hundred videos (`index`
@@ -320,37 +321,48 @@ class LibraryStore(Closing):
         video_id = _check_id(video.video_id)
         # What the copy rule said of it was said of the signals it had.
         self.verdicts.forget_video(video_id)
+        written = self.database.written
+        if not written.complete():
+            written.fill(self._video_ids_in("videos").union(*map(self._video_ids_in, _DERIVED)))
+        fresh = not written.has(video_id)
+        written.mark(video_id)  # before any row: a write cut short is redone with care
         rows: dict[str, list[dict[str, Any]]] = {t.name: [] for t in SIGNAL_TABLES}
         for output in outputs:
             for name, table_rows in _rows(video_id, output).items():
                 rows[name].extend(table_rows)
         for name, schema in ((t.name, t.schema) for t in SIGNAL_TABLES):
-            self._replace_rows(name, video_id, rows[name], schema)
+            self._replace_rows(name, video_id, rows[name], schema, fresh=fresh)
         row = video.to_arrow()
         row["extractors"] = json.dumps(
             {o.name: version_tag(o.version, o.revision) for o in outputs}, sort_keys=True
         )
-        written = pa.Table.from_pylist([row], schema=VIDEOS)
-        if self._count("videos", video_id):
+        written_row = pa.Table.from_pylist([row], schema=VIDEOS)
+        if not fresh and self._count("videos", video_id):
             (
                 self._tables["videos"]
                 .merge_insert("video_id")
                 .when_matched_update_all()
                 .when_not_matched_insert_all()
-                .execute(written)
+                .execute(written_row)
             )
         else:
-            self._tables["videos"].add(written)
+            self._tables["videos"].add(written_row)
 
     def _replace_rows(
-        self, name: str, video_id: str, rows: list[dict[str, Any]], schema: pa.Schema
+        self,
+        name: str,
+        video_id: str,
+        rows: list[dict[str, Any]],
+        schema: pa.Schema,
+        *,
+        fresh: bool,
     ) -> None:
-        """Make `rows` a video's rows of one table: appended when it has none there;
-        else upserted by key (one commit: a reader sees the old rows or the new ones, and
-        for a moment beside them the old rows this run did not produce), then those
-        deleted."""
+        """Make `rows` a video's rows of one table: appended when it has none there
+        (`fresh`: the library never held it); else upserted by key (one commit: a reader
+        sees the old rows or the new ones, and for a moment beside them the old rows this
+        run did not produce), then those deleted."""
         table = self._tables[name]
-        if not self._count(name, video_id):
+        if fresh or not self._count(name, video_id):
             if rows:
                 table.add(pa.Table.from_pylist(rows, schema=schema))
             return
@@ -382,6 +394,7 @@ class LibraryStore(Closing):
             if self._count(name, video_id):
                 self._tables[name].delete(f"video_id = '{video_id}'")
         self.ledger.remove_video(video_id)
+        self.database.written.unmark(video_id)  # after its last row
         self.banks.forget_video(video_id)
         self.decisions.forget_video(video_id)
         self.themes.forget_video(video_id)
