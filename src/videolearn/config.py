@@ -66,6 +66,24 @@ class WorkerSettings(BaseModel):
     load_timeout_s: float = Field(default=600.0, gt=0)
 
 
+class RaySettings(BaseModel):
+    """The ray engine (`index --engine ray`). `[ray]` in TOML, `VIDEOLEARN_RAY__*`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # The cluster to extract on ("ray://HOST:10001", "HOST:6379" or "auto"); empty starts
+    # Ray on this machine for the run.
+    address: str = ""
+    # Actors that decode and extract, each with the extractors loaded once; 0 means one
+    # per `cpus_per_worker` of the cluster's CPUs.
+    workers: int = Field(default=0, ge=0)
+    cpus_per_worker: float = Field(default=1.0, gt=0)
+    # Files handed to an actor at once, so that it does not wait for the next.
+    files_ahead: int = Field(default=2, ge=1)
+    # CPUs of a Ray started on this machine for the run; 0 means all of them.
+    local_cpus: int = Field(default=0, ge=0)
+
+
 class SpeechSettings(BaseModel):
     """Speech recognition (faster-whisper). `[speech]` in TOML, `VIDEOLEARN_SPEECH__*`."""
 
@@ -396,6 +414,9 @@ class Settings(BaseSettings):
     nudity: NuditySettings = Field(default_factory=NuditySettings)
     text_embed: TextEmbedSettings = Field(default_factory=TextEmbedSettings)
     learn: LearnSettings = Field(default_factory=LearnSettings)
+    # Which engine indexes: "local" (this machine) or "ray" (a Ray cluster, `[ray]`).
+    engine: Literal["local", "ray"] = "local"
+    ray: RaySettings = Field(default_factory=RaySettings)
     match: MatchSettings = Field(default_factory=MatchSettings)
     moderation: ModerationSettings = Field(default_factory=ModerationSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
@@ -428,7 +449,8 @@ class Settings(BaseSettings):
     # Text vectors get an ANN index once there are this many (a flat scan is exact, and
     # about as fast below it).
     vector_index_min_rows: int = Field(default=20_000, ge=1)
-    # Old LanceDB table versions older than this are deleted after each index run.
+    # Old table versions older than this are deleted after each index run (and during a
+    # long run, once per this many seconds): a reader may be this long on an old version.
     keep_versions_s: float = Field(default=300.0, ge=0)
     # During a run, every this many videos stored, the rows written since are folded into
     # the indexes and small fragments compacted, so that each write keeps a constant cost.

@@ -80,7 +80,7 @@ class _FileStates:
 
 
 @dataclass(frozen=True)
-class _Started:
+class Started:
     """A file after `_start`: either its result already, or a running decode."""
 
     result: IndexResult | None
@@ -151,7 +151,7 @@ class LocalPipeline:
                 return loaded[0]
 
             # Started files in order; up to `parallel_files` of them decoding at once.
-            window: deque[_Started] = deque()
+            window: deque[Started] = deque()
             next_index = 0
 
             def top_up() -> None:
@@ -179,17 +179,35 @@ class LocalPipeline:
             self.store.ledger.finish_run(run_id, **counts)
             for hook in hooks:
                 hook.run_finished()
-            self._maintain()
+            self._maintain(run_over=True)
         return results
 
-    def _maintain(self) -> None:
-        self.store.maintain(self.settings.vector_index_min_rows, self.settings.keep_versions_s)
+    def _maintain(self, *, run_over: bool) -> None:
+        self.store.maintain(
+            self.settings.vector_index_min_rows, self.settings.keep_versions_s, run_over=run_over
+        )
 
-    def _start(self, item: FoundFile) -> _Started:
+    def _start(self, item: FoundFile) -> Started:
         """Decide what a file needs; when it needs decoding, start the decode."""
+        started = self._decide(item)
+        if started.result is not None:
+            return started
+        assert started.identity is not None
+        try:
+            decode = open_extractor_decode(
+                started.identity.path, self.extractors, self.settings.decode
+            )
+        except MediaError as err:
+            key = str(started.identity.path)
+            return Started(self.files.failed(key, err.reason, started.identity))
+        return Started(None, started.identity, started.previous, decode)
+
+    def _decide(self, item: FoundFile) -> Started:
+        """What a file needs: its result already (failed, unchanged, or the same content
+        as a stored video), or extracting (its identity, marked pending)."""
         key = str(item.path)
         if item.problem:
-            return _Started(self.files.failed(key, item.problem))
+            return Started(self.files.failed(key, item.problem))
         previous = self.store.ledger.get(key)
         limit = self.settings.decode.max_file_size_bytes
         try:
@@ -202,26 +220,22 @@ class LocalPipeline:
                 and previous.mtime_ns == st.st_mtime_ns
                 and self._is_current(previous.video_id)
             ):
-                return _Started(IndexResult(key, previous.video_id, IndexStatus.UNCHANGED))
+                return Started(IndexResult(key, previous.video_id, IndexStatus.UNCHANGED))
             identity = identify(item.path, limit)
         except MediaError as err:
-            return _Started(self.files.failed(key, err.reason))
+            return Started(self.files.failed(key, err.reason))
         if self._is_current(identity.sha256):
             # Same content seen before (moved, renamed, copied or touched).
             self.store.set_path(identity.sha256, shown_path(key))
             result = self.files.indexed(identity, IndexStatus.UNCHANGED)
             self._drop_if_unreferenced(previous, identity.sha256)
-            return _Started(result)
+            return Started(result)
         self.files.pending(identity)
-        try:
-            decode = open_extractor_decode(identity.path, self.extractors, self.settings.decode)
-        except MediaError as err:
-            return _Started(self.files.failed(key, err.reason, identity))
-        return _Started(None, identity, previous, decode)
+        return Started(None, identity, previous)
 
     def _finish(
         self,
-        started: _Started,
+        started: Started,
         progress: IndexProgress,
         after_decode: Callable[[], None],
         workers: ExtractorWorkers | None,
@@ -231,30 +245,32 @@ class LocalPipeline:
         hooks."""
         identity, decode = started.identity, started.decode
         assert identity is not None and decode is not None
-        key, video_id = str(identity.path), identity.sha256
-        info = decode.info
-        video = VideoContext(video_id, identity.path, info, identity)
-
-        def chunks() -> Iterator[MediaChunk]:
-            yield from decode
-            after_decode()
 
         def on_progress(reached_s: float) -> None:
-            progress.media_progress(reached_s, info.duration_s)
+            progress.media_progress(reached_s, decode.info.duration_s)
 
         try:
-            with decode:
-                signals = run_extractors(self.extractors, video, chunks(), on_progress, workers)
+            row, outputs = extract(
+                decode, identity, self.extractors, on_progress, workers, after_decode
+            )
         except (MediaError, ExtractorError) as err:
             reason = err.reason if isinstance(err, MediaError) else str(err)
-            return self.files.failed(key, reason, identity)
-        assert decode.report is not None
-        outputs = [
-            ExtractorOutput(ex.name, ex.version, signals[ex.name], ex.revision)
-            for ex in self.extractors
-        ]
+            return self.files.failed(str(identity.path), reason, identity)
+        return self._store(started, row, outputs, hooks)
+
+    def _store(
+        self,
+        started: Started,
+        row: VideoRow,
+        outputs: Sequence[ExtractorOutput],
+        hooks: Sequence[IndexHook],
+    ) -> IndexResult:
+        """Write what the extractors found, tell the hooks, mark the file indexed."""
+        identity = started.identity
+        assert identity is not None
+        key, video_id = str(identity.path), identity.sha256
         try:
-            self.store.write_video(video_row(identity, info, decode.report), outputs)
+            self.store.write_video(row, outputs)
         except (OSError, RuntimeError) as err:  # Lance's I/O errors come as RuntimeErrors
             raise StoreWriteError(
                 f"stopped: {shown_path(key)} could not be written to the library "
@@ -263,7 +279,8 @@ class LocalPipeline:
             ) from None
         self._written += 1
         if self._written % self.settings.maintain_every == 0:
-            self._maintain()
+            self._maintain(run_over=False)
+        signals = {o.name: o.signals for o in outputs}
         stored = StoredVideo(video_id, key, identity.md5, signals)
         for hook in hooks:
             try:
@@ -286,6 +303,37 @@ class LocalPipeline:
             return
         if not [p for p in self.store.ledger.paths_of(previous.video_id) if p != previous.path]:
             self.store.delete_video(previous.video_id)
+
+
+def extract(  # noqa: PLR0917  a decode and what to run over it
+    decode: DecodeProcess,
+    identity: FileIdentity,
+    extractors: Sequence[Extractor],
+    on_progress: Callable[[float], None] | None = None,
+    workers: ExtractorWorkers | None = None,
+    after_decode: Callable[[], None] | None = None,
+) -> tuple[VideoRow, list[ExtractorOutput]]:
+    """Run `extractors` over a started decode (closed after): the video's row and their
+    outputs. Every engine extracts a file with this.
+
+    Raises:
+        MediaError: the file could not be decoded.
+        ExtractorError: an extractor failed on it.
+    """
+    video = VideoContext(identity.sha256, identity.path, decode.info, identity)
+
+    def chunks() -> Iterator[MediaChunk]:
+        yield from decode
+        if after_decode is not None:
+            after_decode()
+
+    with decode:
+        signals = run_extractors(extractors, video, chunks(), on_progress, workers)
+    assert decode.report is not None
+    outputs = [
+        ExtractorOutput(ex.name, ex.version, signals[ex.name], ex.revision) for ex in extractors
+    ]
+    return video_row(identity, decode.info, decode.report), outputs
 
 
 def _first_line(err: BaseException) -> str:

@@ -99,9 +99,12 @@ class Store(Protocol):
         holds it."""
         ...
 
-    def maintain(self, vector_index_min_rows: int, keep_versions_s: float) -> None:
+    def maintain(
+        self, vector_index_min_rows: int, keep_versions_s: float, *, run_over: bool = True
+    ) -> None:
         """`build_indexes`, then `cleanup_versions`: what keeps writes and reads of a
-        growing library at a constant cost. Run every few hundred videos written."""
+        growing library at a constant cost. Run every few hundred videos written; within
+        a run (`run_over` False) old versions are dropped once per `keep_versions_s`."""
         ...
 
     def write_video(self, video: VideoRow, outputs: Sequence[ExtractorOutput]) -> None:
@@ -123,8 +126,9 @@ class Store(Protocol):
         the vector index once there are `vector_index_min_rows` text vectors)."""
         ...
 
-    def cleanup_versions(self, older_than_s: float) -> None:
-        """Fold new rows into the indexes and drop data versions older than `older_than_s`."""
+    def cleanup_versions(self, older_than_s: float, *, drop_versions: bool = True) -> None:
+        """Fold new rows into the indexes and (with `drop_versions`) drop data versions
+        older than `older_than_s`."""
         ...
 
     # -- reading ------------------------------------------------------------------------
