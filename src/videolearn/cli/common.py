@@ -13,6 +13,7 @@ import typer
 from videolearn.config import DEFAULT_LIBRARY
 
 if TYPE_CHECKING:
+    from videolearn.config import Settings
     from videolearn.library import Library
 
 # 3: the command stopped part way (an unexpected error, a library it could not write).
@@ -50,13 +51,16 @@ def fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
-def open_cli_library(library: Path, create: bool = False) -> Library:
-    """The library at `library`, or exit 2 saying why it is not one."""
+def open_cli_library(
+    library: Path, create: bool = False, settings: Settings | None = None
+) -> Library:
+    """The library at `library` (opened with `settings` when given), or exit 2 saying
+    why it is not one."""
     from videolearn.errors import LibraryNotFoundError
     from videolearn.library import open_library
 
     try:
-        return open_library(library, create=create)
+        return open_library(library, create=create, settings=settings)
     except LibraryNotFoundError as err:
         raise fail(str(err), EXIT_USAGE) from None
 

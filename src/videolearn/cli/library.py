@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from collections import Counter
+from contextlib import AbstractContextManager, nullcontext, redirect_stdout
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
@@ -26,25 +29,30 @@ from videolearn.types import shown_path
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
+    from videolearn.config import Settings
     from videolearn.pipeline import IndexResult
 
 app = typer.Typer()
 
 
-def _say(result: IndexResult, as_json: bool) -> None:
+def _say(result: IndexResult, as_json: bool, out: TextIO) -> None:
     """A file's line, printed as soon as the file is done."""
     if as_json:
-        emit(result.to_json())
+        line = json.dumps(result.to_json(), default=str, ensure_ascii=False)
     else:
         line = f"{result.status:9} {shown_path(result.path)}"
-        typer.echo(line + (f": {result.reason}" if result.reason else ""))
+        line += f": {result.reason}" if result.reason else ""
+    out.write(line + "\n")
+    out.flush()
 
 
 class _Lines:
-    """Each file's line as it is done, and nothing else."""
+    """Each file's line as it is done, and nothing else, on the standard output of when
+    it was made (the ray engine's run sends what Ray prints to stderr)."""
 
     def __init__(self, as_json: bool) -> None:
         self.as_json = as_json
+        self.out = sys.stdout
 
     def file_started(self, path: Path, number: int, total: int) -> None:
         pass
@@ -53,7 +61,7 @@ class _Lines:
         pass
 
     def file_done(self, result: IndexResult) -> None:
-        _say(result, self.as_json)
+        _say(result, self.as_json, self.out)
 
 
 class _RichProgress(_Lines):
@@ -86,22 +94,47 @@ class _RichProgress(_Lines):
 
 
 @app.command()
-def index(
+def index(  # noqa: PLR0917  typer options
     # Plain strings: the library reports a missing or unreadable path per file, in order.
     paths: Annotated[list[str], typer.Argument(help="Files or folders to index.", metavar="PATH")],
     library: LibraryOption = DEFAULT_LIBRARY_PATH,
     as_json: JsonOption = False,
     no_progress: NoProgressOption = False,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            "--engine",
+            help="local (this machine) or ray (extract on a Ray cluster); default: the "
+            "library's `engine` setting.",
+            metavar="ENGINE",
+        ),
+    ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            help="The Ray cluster for --engine ray (ray://HOST:10001, HOST:6379 or auto); "
+            "default: the `ray.address` setting, else a Ray started here for the run.",
+            metavar="ADDRESS",
+        ),
+    ] = None,
 ) -> None:
     """Add or refresh videos; resumable; a line per file as it is done. Exit 1 when any
     file failed, 3 when the run stopped (what was stored stays)."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from videolearn.errors import LibraryLockedError, StoreWriteError
+    from videolearn.config import load_settings
+    from videolearn.errors import LibraryLockedError, RayEngineError, StoreWriteError
     from videolearn.pipeline import IndexStatus
 
-    with open_cli_library(library, create=True) as lib:
+    if engine not in {None, "local", "ray"}:
+        raise fail(f"--engine must be local or ray, not {engine!r}", EXIT_USAGE)
+    settings = load_settings(library)
+    if engine or ray_address:
+        ray = settings.ray.model_copy(update={"address": ray_address or settings.ray.address})
+        settings = settings.model_copy(update={"engine": engine or settings.engine, "ray": ray})
+    with open_cli_library(library, create=True, settings=settings) as lib:
         try:
             if show_progress(as_json, no_progress):
                 columns = (
@@ -111,18 +144,30 @@ def index(
                     TimeRemainingColumn(),
                 )
                 with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-                    results = lib.index(paths, _RichProgress(bar))
+                    shown: _Lines = _RichProgress(bar)
+                    with _ray_to_stderr(settings):
+                        results = lib.index(paths, shown)
             else:
-                results = lib.index(paths, _Lines(as_json))
+                shown = _Lines(as_json)
+                with _ray_to_stderr(settings):
+                    results = lib.index(paths, shown)
         except LibraryLockedError as err:
             raise fail(str(err), EXIT_SOME_FAILED) from None
         except StoreWriteError as err:
+            raise fail(str(err), EXIT_STOPPED) from None
+        except RayEngineError as err:
             raise fail(str(err), EXIT_STOPPED) from None
     if not as_json:
         counts = Counter(r.status for r in results)
         typer.echo(", ".join(f"{counts[s]} {s}" for s in IndexStatus))
     if any(r.status == IndexStatus.FAILED for r in results):
         raise typer.Exit(EXIT_SOME_FAILED)
+
+
+def _ray_to_stderr(settings: Settings) -> AbstractContextManager[object]:
+    """What Ray prints to stdout while the ray engine runs (a worker that died, and was
+    started again) goes to stderr: stdout holds a line per file, JSON with --json."""
+    return redirect_stdout(sys.stderr) if settings.engine == "ray" else nullcontext()
 
 
 @app.command()

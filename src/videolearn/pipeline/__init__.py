@@ -1,6 +1,7 @@
 """The index pipeline: schedules files, runs the extractors (each model family in a worker
 process of its own), writes through the store, then runs the hooks that follow a stored
-video (`hooks`). `open_pipeline` builds the engine; `local` is this machine's.
+video (`hooks`). `open_pipeline` builds the engine: `local` is this machine's,
+`distributed` extracts on a Ray cluster.
 
 Sits above the store and below the library and the applications: it knows nothing of
 what a hook does with a video.
@@ -26,8 +27,12 @@ def open_pipeline(
     extractors: Sequence[Extractor],
     hooks: Sequence[HookFactory] = (),
 ) -> Pipeline:
-    """The engine that indexes into `store` with `extractors` (in dependency order), then
-    tells `hooks` of each stored video."""
+    """The engine (`settings.engine`) that indexes into `store` with `extractors` (in
+    dependency order), then tells `hooks` of each stored video."""
+    if settings.engine == "ray":
+        from videolearn.pipeline.distributed import RayPipeline
+
+        return RayPipeline(store, settings, extractors, hooks)
     from videolearn.pipeline.local import LocalPipeline
 
     return LocalPipeline(store, settings, extractors, hooks)
