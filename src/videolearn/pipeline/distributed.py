@@ -25,6 +25,7 @@ is written by the driver only.
 from __future__ import annotations
 
 import socket
+import warnings
 from collections import deque
 from collections.abc import Iterable, Sequence
 from contextlib import ExitStack
@@ -214,13 +215,17 @@ class _Connected:
             if address:
                 _check_reachable(address)
             try:
-                ray.init(
-                    address=address,
-                    num_cpus=None if address else self.settings.local_cpus or None,
-                    include_dashboard=False,
-                    log_to_driver=False,
-                    configure_logging=False,
-                )
+                with warnings.catch_warnings():
+                    # Starting Ray here forks and execs its processes at once: nothing of
+                    # Lance's runs in a forked child.
+                    warnings.filterwarnings("ignore", message=r"lance(db)? .*fork")
+                    ray.init(
+                        address=address,
+                        num_cpus=None if address else self.settings.local_cpus or None,
+                        include_dashboard=False,
+                        log_to_driver=False,
+                        configure_logging=False,
+                    )
             except (ConnectionError, RuntimeError, ValueError) as err:
                 where = f"at {address}" if address else "on this machine"
                 raise RayEngineError(f"could not start or reach Ray {where}: {err}") from None
