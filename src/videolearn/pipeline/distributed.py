@@ -37,10 +37,10 @@ from videolearn.errors import ExtractorError, MediaError, RayEngineError
 from videolearn.extractors.base import Extractor
 from videolearn.extractors.runner import open_extractor_decode
 from videolearn.ingest.scan import FileIdentity, iter_media_files
-from videolearn.pipeline.hooks import HookFactory, IndexHook
+from videolearn.pipeline.hooks import IndexHook
 from videolearn.pipeline.local import LocalPipeline, Started, extract
 from videolearn.pipeline.types import IndexProgress, IndexResult, IndexStatus, Silent
-from videolearn.store import ExtractorOutput, Store
+from videolearn.store import ExtractorOutput
 from videolearn.store.tables import VideoRow
 
 
@@ -68,16 +68,8 @@ class _Extracting:
 
 
 class RayPipeline(LocalPipeline):
-    """Indexes files into a store with the extracting done on a Ray cluster."""
-
-    def __init__(
-        self,
-        store: Store,
-        settings: Settings,
-        extractors: Sequence[Extractor],
-        hooks: Sequence[HookFactory] = (),
-    ) -> None:
-        super().__init__(store, settings, extractors, hooks)
+    """Indexes files into a store with the extracting done on a Ray cluster. Build one per
+    run (`open_pipeline`, with `engine = "ray"`)."""
 
     def index(
         self, paths: Iterable[Path | str], progress: IndexProgress | None = None

@@ -21,6 +21,7 @@ import os
 import re
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
@@ -428,6 +429,10 @@ class LibraryStore(Closing):
         rows cost (`bench/store_growth.py`)."""
         import lance
 
+        # pylance warns before every fork of a process that imported it. This one forks
+        # only to exec (subprocesses); decode children come from a forkserver that never
+        # imports Lance.
+        warnings.filterwarnings("ignore", message="lance is not fork-safe", category=UserWarning)
         keep = timedelta(seconds=older_than_s)
         for table in self._tables.values():
             uri = table.to_lance().uri
