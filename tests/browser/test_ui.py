@@ -233,7 +233,10 @@ def test_upload_a_file_and_watch_it_indexed(
 def test_keyboard_alone_finds_and_opens_a_moment(site: str, page: Any) -> None:
     p = page
     p.goto(f"{site}/")
-    assert p.evaluate("document.activeElement.id") == "q"  # the search box has the focus
+    # The search box takes the focus as the page loads (a loaded machine gets there a
+    # moment after `goto` returns; it once read "" there).
+    p.wait_for_function("document.activeElement && document.activeElement.id === 'q'")
+    assert p.evaluate("document.activeElement.id") == "q"
     p.keyboard.type("market")
     p.keyboard.press("Enter")
     p.wait_for_selector(".chip")
