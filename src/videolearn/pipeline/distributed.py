@@ -27,19 +27,18 @@ from __future__ import annotations
 import socket
 import warnings
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from contextlib import ExitStack
-from pathlib import Path
 from typing import Any
 
 from videolearn.config import RaySettings, Settings
 from videolearn.errors import ExtractorError, MediaError, RayEngineError
 from videolearn.extractors.base import Extractor
 from videolearn.extractors.runner import open_extractor_decode
-from videolearn.ingest.scan import FileIdentity, iter_media_files
+from videolearn.ingest.scan import FileIdentity, FoundFile
 from videolearn.pipeline.hooks import IndexHook
 from videolearn.pipeline.local import LocalPipeline, Started, extract
-from videolearn.pipeline.types import IndexProgress, IndexResult, IndexStatus, Silent
+from videolearn.pipeline.types import IndexProgress, IndexResult
 from videolearn.store import ExtractorOutput
 from videolearn.store.tables import VideoRow
 
@@ -71,44 +70,32 @@ class RayPipeline(LocalPipeline):
     """Indexes files into a store with the extracting done on a Ray cluster. Build one per
     run (`open_pipeline`, with `engine = "ray"`)."""
 
-    def index(
-        self, paths: Iterable[Path | str], progress: IndexProgress | None = None
-    ) -> list[IndexResult]:
-        """Add or refresh the media files under `paths`, extracting on the Ray cluster at
-        `ray.address` (a Ray started on this machine for the run when empty).
+    def _work(
+        self,
+        found: Sequence[FoundFile],
+        hooks: Sequence[IndexHook],
+        progress: IndexProgress,
+        results: list[IndexResult],
+        stack: ExitStack,
+    ) -> None:
+        """What needs no extracting is answered here; the rest is extracted on the Ray
+        cluster at `ray.address` (a Ray started on this machine for the run when empty).
 
         Raises:
-            LibraryLockedError: another process is writing to the library.
             RayEngineError: Ray could not be reached or started.
         """
-        progress = progress or Silent()
-        found = list(
-            iter_media_files((Path(p) for p in paths), self.settings.decode.follow_links_out)
-        )
-        results: list[IndexResult] = []
-        with self.store.writing(), ExitStack() as stack:
-            run_id = self.store.ledger.start_run()
-            hooks: list[IndexHook] = [
-                make(self.store, self.settings) for make in self.hook_factories
-            ]
-            waiting: deque[Started] = deque()
-            for item in found:
-                started = self._decide(item)
-                if started.result is None:
-                    waiting.append(started)
-                    continue
-                progress.file_started(item.path, len(results) + 1, len(found))
-                results.append(started.result)
-                progress.file_done(started.result)
-            if waiting:
-                ray = stack.enter_context(_Connected(self.settings.ray))
-                self._extract_on(ray, waiting, hooks, progress, results, len(found))
-            counts = {s.value: sum(r.status == s for r in results) for s in IndexStatus}
-            self.store.ledger.finish_run(run_id, **counts)
-            for hook in hooks:
-                hook.run_finished()
-            self._maintain(run_over=True)
-        return results
+        waiting: deque[Started] = deque()
+        for item in found:
+            started = self._decide(item)
+            if started.result is None:
+                waiting.append(started)
+                continue
+            progress.file_started(item.path, len(results) + 1, len(found))
+            results.append(started.result)
+            progress.file_done(started.result)
+        if waiting:
+            ray = stack.enter_context(_Connected(self.settings.ray))
+            self._extract_on(ray, waiting, hooks, progress, results, len(found))
 
     def _extract_on(  # noqa: PLR0917  the run's state, handed down
         self,

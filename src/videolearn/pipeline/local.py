@@ -133,54 +133,64 @@ class LocalPipeline:
             hooks: list[IndexHook] = [
                 make(self.store, self.settings) for make in self.hook_factories
             ]
-            loaded: list[ExtractorWorkers | None] = []
-
-            def ready() -> ExtractorWorkers | None:
-                # Models load when the first file needs them, while it decodes: a run that
-                # finds every file unchanged loads none.
-                if not loaded:
-                    workers = None
-                    if self.settings.workers.processes:
-                        workers = stack.enter_context(
-                            open_extractor_workers(self.extractors, self.settings)
-                        )
-                    for ex in self.extractors:
-                        if workers is None or ex.name not in workers.names:
-                            ex.load()
-                    loaded.append(workers)
-                return loaded[0]
-
-            # Started files in order; up to `parallel_files` of them decoding at once.
-            window: deque[Started] = deque()
-            next_index = 0
-
-            def top_up() -> None:
-                nonlocal next_index
-                limit = self.settings.decode.parallel_files
-                while next_index < len(found) and sum(s.decoding for s in window) < limit:
-                    window.append(self._start(found[next_index]))
-                    next_index += 1
-
-            try:
-                for number, item in enumerate(found, start=1):
-                    top_up()
-                    started = window.popleft()
-                    progress.file_started(item.path, number, len(found))
-                    result = started.result or self._finish(
-                        started, progress, top_up, ready(), hooks
-                    )
-                    results.append(result)
-                    progress.file_done(result)
-            finally:
-                for started in window:
-                    if started.decode is not None:
-                        started.decode.close()
+            self._work(found, hooks, progress, results, stack)
             counts = {s.value: sum(r.status == s for r in results) for s in IndexStatus}
             self.store.ledger.finish_run(run_id, **counts)
             for hook in hooks:
                 hook.run_finished()
             self._maintain(run_over=True)
         return results
+
+    def _work(
+        self,
+        found: Sequence[FoundFile],
+        hooks: Sequence[IndexHook],
+        progress: IndexProgress,
+        results: list[IndexResult],
+        stack: ExitStack,
+    ) -> None:
+        """Index `found` in order into `results` (the run's frame is `index`'s, shared by
+        every engine): decoding ahead, the extractors in this machine's processes."""
+        loaded: list[ExtractorWorkers | None] = []
+
+        def ready() -> ExtractorWorkers | None:
+            # Models load when the first file needs them, while it decodes: a run that
+            # finds every file unchanged loads none.
+            if not loaded:
+                workers = None
+                if self.settings.workers.processes:
+                    workers = stack.enter_context(
+                        open_extractor_workers(self.extractors, self.settings)
+                    )
+                for ex in self.extractors:
+                    if workers is None or ex.name not in workers.names:
+                        ex.load()
+                loaded.append(workers)
+            return loaded[0]
+
+        # Started files in order; up to `parallel_files` of them decoding at once.
+        window: deque[Started] = deque()
+        next_index = 0
+
+        def top_up() -> None:
+            nonlocal next_index
+            limit = self.settings.decode.parallel_files
+            while next_index < len(found) and sum(s.decoding for s in window) < limit:
+                window.append(self._start(found[next_index]))
+                next_index += 1
+
+        try:
+            for number, item in enumerate(found, start=1):
+                top_up()
+                started = window.popleft()
+                progress.file_started(item.path, number, len(found))
+                result = started.result or self._finish(started, progress, top_up, ready(), hooks)
+                results.append(result)
+                progress.file_done(result)
+        finally:
+            for started in window:
+                if started.decode is not None:
+                    started.decode.close()
 
     def _maintain(self, *, run_over: bool) -> None:
         self.store.maintain(
