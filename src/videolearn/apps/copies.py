@@ -54,7 +54,7 @@ import numpy as np
 
 from videolearn.apps.sound import Fingerprint, FingerprintIndex, clock
 from videolearn.config import RecommendSettings
-from videolearn.extractors.fingerprint import ITEM_WINDOW_S, SAMPLE_RATE_HZ, decode, fingerprint
+from videolearn.extractors.fingerprint import ITEM_WINDOW_S, SILENCE_ITEM, decode
 from videolearn.extractors.fingerprint import KIND as FINGERPRINT_KIND
 from videolearn.extractors.sketch import (
     FLAT_STD,
@@ -435,7 +435,7 @@ def find_copies(store: Store, settings: RecommendSettings) -> Copies:
 
 # The copy rule's version, part of each kept verdict's rule: one more whenever a change to
 # the rule changes what it says of a pair (kept verdicts of an older rule are not read).
-RULE_VERSION = 1
+RULE_VERSION = 2
 # Settings the rule does not read.
 _NOT_READ = {"weights", "mmr_lambda", "reason_min_score", "min_score"}
 
@@ -741,7 +741,6 @@ class _Sound:
 
     def __init__(self, fingerprints: Sequence[Fingerprint], settings: RecommendSettings) -> None:
         self.settings = settings
-        silence = _silence_item()
         self.steady: dict[str, int] = {}
         recordings = []
         for fp in fingerprints:
@@ -753,7 +752,7 @@ class _Sound:
                 recordings.append(fp)
                 continue
             values, counts = np.unique(fp.items, return_counts=True)
-            if (dominant := int(values[int(np.argmax(counts))])) != silence:
+            if (dominant := int(values[int(np.argmax(counts))])) != SILENCE_ITEM:
                 self.steady[fp.video_id] = dominant
         self.recorded = {fp.video_id: fp for fp in recordings}
         self.index = FingerprintIndex(recordings)
@@ -820,13 +819,6 @@ class _Sound:
             if length_s - shared_s > allowed_s:
                 return SoundVerdict.OTHER
         return SoundVerdict.SAME
-
-
-@functools.cache
-def _silence_item() -> int:
-    """The item Chromaprint gives for digital silence (a muted track)."""
-    items = decode(fingerprint(np.zeros(8 * SAMPLE_RATE_HZ, np.float32)))
-    return int(items[len(items) // 2]) if len(items) else -1
 
 
 def _length_s(fp: Fingerprint) -> float:

@@ -20,6 +20,7 @@ unrelated sound agrees in about half the bits. Finding them takes two steps:
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ import numpy as np
 
 from videolearn.config import RecommendSettings
 from videolearn.errors import VideoNotFoundError
-from videolearn.extractors.fingerprint import ITEM_S, ITEM_WINDOW_S, KIND, decode
+from videolearn.extractors.fingerprint import ITEM_S, ITEM_WINDOW_S, KIND, SILENCE_ITEM, decode
 from videolearn.library import Library
 from videolearn.store import Store
 from videolearn.types import TimeSpan
@@ -69,6 +70,20 @@ class Fingerprint:
 
     def time_of(self, position: float) -> float:
         return self.start_s + position * ITEM_S
+
+    def sounded(self) -> int:
+        """How many items sum up the sound alone: those after reach into the silence
+        that follows it (`extractors.fingerprint`)."""
+        return max(0, math.floor((self.end_s - self.start_s - ITEM_WINDOW_S) / ITEM_S) + 1)
+
+    def sound_items(self) -> np.ndarray:
+        return self.items[: self.sounded()]
+
+    def heard(self) -> int:
+        """The items up to the last that is not silence (a sound that runs to the end
+        agrees up to there)."""
+        loud = np.flatnonzero(self.items != SILENCE_ITEM)
+        return int(loud[-1]) + 1 if len(loud) else 0
 
 
 @dataclass(frozen=True)
@@ -146,12 +161,16 @@ def shared_sound(
     b = other.items[first + offset : last + offset]
     kernel = np.ones(SMOOTH_ITEMS) / SMOOTH_ITEMS
     bits = _popcount(a ^ b).astype(np.float32)
+    # Silence in both (a muted stretch, the window after each sound) is no evidence.
+    bits[(a == SILENCE_ITEM) & (b == SILENCE_ITEM)] = 16.0
     smooth = np.convolve(bits, kernel, mode="same")
     # Sound whose items lean to one value (noise, hiss) agrees at every offset as well as
     # at this one; a shared recording agrees here and not a few seconds off. By chance:
     # against the other's sound, and against the query's own, a few seconds off.
-    chance_other = _chance_bits(a, other.items, first + offset)
-    chance_self = _chance_bits(a, query.items, first)
+    # (Only items of the sound itself are compared with: those over the silence after it
+    # would agree with any sound's end.)
+    chance_other = _chance_bits(a, other.sound_items(), first + offset)
+    chance_self = _chance_bits(a, query.sound_items(), first)
     # A stretch is found where the alignment beats either chance (a short one would be
     # lost from one side if both were needed, as the two files' surroundings differ) ...
     limit, contrast = settings.max_differing_bits, settings.min_contrast_bits
@@ -163,7 +182,7 @@ def shared_sound(
     # other's sound anywhere: low noise beside a song agrees with any other low noise, the
     # other's or the query's own, while near a file's end only the shifts landing back in
     # the song are left to compare with (a stretch ran 3.6 s into the noise after a song).
-    anywhere = _typical_bits(a, other.items, first + offset)
+    anywhere = _typical_bits(a, other.sound_items(), first + offset)
     least = np.minimum(np.minimum(chance_other, chance_self), anywhere)
     both = np.convolve(least, kernel, mode="same")
     strict = (smooth <= limit) & (both - smooth >= contrast) & (bits <= limit)
@@ -177,7 +196,8 @@ def shared_sound(
             start += 1
         while end > start and bits[end - 1] > limit:
             end -= 1
-        if end - start < min_items:
+        heard_both = min(query.sounded() - first, other.sounded() - first - offset)
+        if min(end, heard_both) - start < min_items:  # mostly the silence after a sound
             continue
         # A run from a file's start or to its end has fewer shifts to judge chance by
         # there (a copy cut from a longer one lost 2.3 s of its shared sound): there it
@@ -186,10 +206,15 @@ def shared_sound(
         # (or end) together: copies share their quiet and their noise too.
         slack = _END_SLACK_ITEMS
         starts = (first + start, first + start + offset)
-        ends = (len(query.items) - first - end, len(other.items) - first - offset - end)
+        ends = (query.heard() - first - end, other.heard() - first - offset - end)
+        first_ok = _trimmed_by(starts, slack, strict, loose)
+        last_ok = _trimmed_by(ends, slack, strict, loose)
+        if not strict[start:end].any() and (first_ok is not None or last_ok is not None):
+            # Nowhere does it beat chance every way: the first items of a file agree
+            # with low noise anywhere (a stretch of noise was called the song's start).
+            # Files that start and end together (copies) are not judged by chance.
+            continue
         if strict[start:end].any():
-            first_ok = _trimmed_by(starts, slack, strict, loose)
-            last_ok = _trimmed_by(ends, slack, strict, loose)
             while first_ok is not None and not first_ok[start]:
                 start += 1
             while last_ok is not None and not last_ok[end - 1]:
@@ -200,7 +225,10 @@ def shared_sound(
             continue
         agreement = 1.0 - float(bits[start:end].mean()) / 32.0
         i0, i1 = first + start, first + end - 1
-        quiet_before, quiet_after = _quiet_beside(bits, start, end, limit)
+        # Items whose window reaches into the silence after either file's sound say
+        # nothing of what follows the run there.
+        sounded = min(query.sounded() - first, other.sounded() - first - offset)
+        quiet_before, quiet_after = _quiet_beside(bits, start, end, limit, sounded)
         lead = QUIET_LEAD_S if quiet_before else LEAD_S
         trail = QUIET_TRAIL_S if quiet_after else TRAIL_S
         query_span = _span(query, i0, i1, lead, trail)
@@ -271,7 +299,9 @@ def _typical_bits(a: np.ndarray, b_items: np.ndarray, b_first: int) -> np.ndarra
     return np.where(far > 0, picked, 16.0).astype(np.float32)
 
 
-def _quiet_beside(bits: np.ndarray, start: int, end: int, limit: float) -> tuple[bool, bool]:
+def _quiet_beside(
+    bits: np.ndarray, start: int, end: int, limit: float, sounded: int
+) -> tuple[bool, bool]:
     """Whether the sound before and after the run `start:end` of an alignment's differing
     bits is quiet in both files: it agrees at the alignment a window away from the run
     (beyond the items that hold some of the shared sound, which agree partly whatever lies
@@ -280,9 +310,9 @@ def _quiet_beside(bits: np.ndarray, start: int, end: int, limit: float) -> tuple
     before = bits[max(0, start - gap) : max(0, start - WINDOW_ITEMS)]
     if before.size < SMOOTH_ITEMS // 2:
         before = bits[max(0, start - SMOOTH_ITEMS) : start]
-    after = bits[end + WINDOW_ITEMS : end + gap]
+    after = bits[end + WINDOW_ITEMS : min(end + gap, sounded)]
     if after.size < SMOOTH_ITEMS // 2:
-        after = bits[end : end + SMOOTH_ITEMS]
+        after = bits[end : min(end + SMOOTH_ITEMS, max(sounded, end + 1))]
     return (
         bool(before.size and before.mean() <= limit),
         bool(after.size and after.mean() <= limit),
@@ -294,7 +324,7 @@ def _span(fp: Fingerprint, first: int, last: int, lead_s: float, trail_s: float)
     the first item or to the last reaches the sound's start or end (the last item sums up
     the last seconds of the sound, which the trail constant would cut short)."""
     start_s = fp.time_of(first) + lead_s if first > 0 else fp.start_s
-    reaches_end = last >= len(fp.items) - 1 - _END_SLACK_ITEMS
+    reaches_end = last >= fp.heard() - 1 - _END_SLACK_ITEMS
     end_s = fp.end_s if reaches_end else min(fp.time_of(last) + trail_s, fp.end_s)
     return TimeSpan(start_s, max(start_s, end_s))
 
@@ -333,7 +363,8 @@ class FingerprintIndex:
     ) -> dict[int, list[int]]:
         """Videos (by number) whose items agree with the query's at some offset, and those
         offsets, most votes first."""
-        keys = np.unique(query.items & KEY_MASK)
+        # Silence (a muted stretch, the window after every fingerprint) votes for nothing.
+        keys = np.setdiff1d(np.unique(query.items & KEY_MASK), [SILENCE_ITEM & KEY_MASK])
         lo = np.searchsorted(self.keys, keys, side="left")
         hi = np.searchsorted(self.keys, keys, side="right")
         postings_of = {int(k): (a, b) for k, a, b in zip(keys, lo, hi, strict=True) if b > a}

@@ -6,11 +6,20 @@ around it: the same recording gives nearly the same items however it was re-enco
 turned up or down, or laid under other pictures. The value stored is Chromaprint's own
 compressed, base64 form (what `fpcalc` prints), so a fingerprint can be exchanged as it
 is; `decode` gives the items back. Comparing fingerprints is `apps.sound`'s.
+
+The last item of a plain fingerprint sums up the last ~2.5 s of the sound, so nothing in
+it tells whether a shared song runs to the file's end or stops just before it (a song
+ending 2.6 s before one file's end was said to run to that end). The sound is therefore
+followed by one item's window of digital silence before the fingerprint is finished:
+the items over the sound's last seconds then fade out as the silence enters their
+window. Silence gives one item value of its own (`SILENCE_ITEM`), which votes for
+nothing. The value stays a valid Chromaprint fingerprint (of the sound and the silence).
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -34,6 +43,8 @@ ITEM_S = 4096 / 3 / 11_025
 # An item summarises frames i .. i + 16 (its classifiers' widest filter) of 0.37 s each.
 ITEM_WINDOW_S = 16 * ITEM_S + 4096 / 11_025
 SAMPLE_RATE_HZ = 16_000
+# The item Chromaprint gives for digital silence (its chroma is all zeros).
+SILENCE_ITEM = 0x256DF977
 
 
 @functools.cache
@@ -70,8 +81,8 @@ def decode(value: str) -> np.ndarray:
 
 
 def fingerprint(samples: np.ndarray, rate_hz: int = SAMPLE_RATE_HZ) -> str:
-    """The compressed fingerprint of mono float samples in [-1, 1] (of no items when there
-    are under ~3 s of them)."""
+    """The compressed fingerprint of mono float samples in [-1, 1], followed by a window
+    of silence ("" when there are under ~2.7 s of them, the window one item sums up)."""
     work = _Fingerprinting(rate_hz)
     work.add(samples)
     return work.finish()
@@ -81,6 +92,7 @@ class _Fingerprinting:
     def __init__(self, rate_hz: int) -> None:
         self.printer = _chromaprint().Fingerprinter()
         self.printer.start(rate_hz, 1)
+        self.rate_hz = rate_hz
         self.samples = 0
 
     def add(self, samples: np.ndarray) -> None:
@@ -90,16 +102,21 @@ class _Fingerprinting:
             self.samples += pcm.size
 
     def finish(self) -> str:
+        if self.samples < ITEM_WINDOW_S * self.rate_hz:
+            return ""  # too short for one item of its own
+        # One window of silence after the sound (see the module's docstring).
+        pad = np.zeros(math.ceil(ITEM_WINDOW_S * self.rate_hz), "<i2")
+        self.printer.feed(pad.tobytes())
         value = self.printer.finish()
         return "" if not value else bytes(value).decode("ascii")
 
 
 class FingerprintExtractor(Extractor):
     """A Chromaprint fingerprint of the whole sound track, as one value over the span the
-    sound covers (none for a video without sound, or with under ~3 s of it)."""
+    sound covers (none for a video without sound, or with under ~2.7 s of it)."""
 
     name = "fingerprint"
-    version = 1
+    version = 2  # 2: followed by a window of silence
     signal_type = ValueSignal
     sampling = Sampling(audio=True)
 
@@ -128,7 +145,7 @@ class _FingerprintPass(ExtractorPass):
         if self.start_s is None:
             return []
         value = self.work.finish()
-        if not value or decode(value).size == 0:  # under ~3 s of sound
+        if not value or decode(value).size == 0:  # under ~2.7 s of sound
             return []
         span = TimeSpan(self.start_s, self.start_s + self.work.samples / SAMPLE_RATE_HZ)
         return [ValueSignal(span, KIND, value)]
