@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from videolearn.errors import LibraryLockedError, LibraryNotFoundError
+from videolearn.errors import LibraryLockedError, LibraryNotFoundError, VideoNotFoundError
 from videolearn.extractors.base import (
     TEXT_VECTOR_DIM,
     Embedding,
@@ -211,6 +211,27 @@ class StoreContract(ABC):
         counts = dict(store.table_counts())
         store.write_video(VideoRow(A, "/v/a.mp4"), outputs)  # again: nothing added
         assert dict(store.table_counts()) == counts
+
+    def test_some_extractors_rows_are_replaced_and_the_rest_kept(self, store: Store) -> None:
+        self.write(store, A)
+        self.write(store, B)
+        others = {t: [r for r in store.rows_of(t, A) if r.extractor != "speech"] for t in ROW_TYPES}
+        # A new speech version with one moment where there were two, and no `sounds`.
+        speech = ExtractorOutput("speech", 3, _outputs(A)[1].signals[:1], revision="tiny")
+        store.replace_outputs(A, [speech], dropped=["sounds"])
+        spoken = [r for r in store.rows_of(MomentRow, A) if r.extractor == "speech"]
+        assert [(r.text, r.extractor_version) for r in spoken] == [("harbour ferry at dawn", 3)]
+        kept = {t: [r for r in store.rows_of(t, A) if r.extractor != "speech"] for t in ROW_TYPES}
+        assert kept == {
+            t: [r for r in rows if r.extractor != "sounds"] for t, rows in others.items()
+        }
+        video = store.get_video(A)
+        assert video is not None and video.path == "/v/aaaa.mp4"  # the stored row kept
+        assert video.extractors["speech"] == "3:tiny" and "sounds" not in video.extractors
+        assert len(store.rows_of(MomentRow, B)) == 3  # the other video untouched
+        assert [h.video_id for h in store.search_text("guten")] == [B]
+        with pytest.raises(VideoNotFoundError):
+            store.replace_outputs(C, [speech])
 
     def test_a_write_cut_short_or_forgotten_is_written_again_once(self, store: Store) -> None:
         self.write(store, A)

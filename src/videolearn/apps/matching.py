@@ -400,6 +400,10 @@ def bank_file(banks: BankStore, bank: str, path: Path, settings: Settings) -> in
     return banks.add_many(bank, entries)
 
 
+# The extractors whose signals `hashes_of` reads (with the file's MD5).
+HASH_EXTRACTORS = frozenset({"file_hash", "pdq", "vpdq", "vpdq_cropped", "vpdq_tiles"})
+
+
 def hashes_of(md5: str, signals: Mapping[str, Sequence[Signal]]) -> QueryHashes:
     """QueryHashes from extractor outputs (missing extractors give no frames)."""
     return QueryHashes(
@@ -464,7 +468,10 @@ class MatchingHook:
         self._matcher: Matcher | None = None
 
     def video_stored(self, video: StoredVideo) -> None:
-        self.record(video.video_id, video.path, video.md5, video.signals)
+        if not video.partial:
+            self.record(video.video_id, video.path, video.md5, video.signals)
+        elif HASH_EXTRACTORS & video.signals.keys():  # else its matches stand
+            self.record(video.video_id, video.path, *self._stored_hashes(video.video_id))
 
     def run_finished(self) -> None:
         self.rematch()
@@ -499,14 +506,16 @@ class MatchingHook:
             video_id = row.video_id
             if done.get(video_id) == generation:
                 continue
-            signals: dict[str, list[Signal]] = {}
-            md5 = ""
-            for sig in self.store.rows_of(SignalRow, video_id):
-                if sig.kind == "md5":
-                    md5 = sig.value
-                signals.setdefault(sig.extractor, []).append(
-                    ValueSignal(sig.span, sig.kind, sig.value)
-                )
-            matches += self.record(video_id, row.path, md5, signals)
+            matches += self.record(video_id, row.path, *self._stored_hashes(video_id))
             videos += 1
         return RematchResult(videos, matches)
+
+    def _stored_hashes(self, video_id: str) -> tuple[str, dict[str, list[Signal]]]:
+        """A stored video's MD5 and its value signals by extractor, as `record` takes them."""
+        signals: dict[str, list[Signal]] = {}
+        md5 = ""
+        for sig in self.store.rows_of(SignalRow, video_id):
+            if sig.kind == "md5":
+                md5 = sig.value
+            signals.setdefault(sig.extractor, []).append(ValueSignal(sig.span, sig.kind, sig.value))
+        return md5, signals

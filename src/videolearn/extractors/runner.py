@@ -32,7 +32,10 @@ class RemotePasses(Protocol):
         """The extractors that run remotely."""
         ...
 
-    def begin(self, video: VideoContext) -> None: ...
+    def begin(self, video: VideoContext, names: frozenset[str] | None = None) -> None:
+        """Start the passes of `names` (every remote extractor when None) over a video."""
+        ...
+
     def feed(self, chunk: MediaChunk) -> None: ...
     def request_finish(
         self, name: str, end_s: float, earlier: Mapping[str, Sequence[Signal]]
@@ -68,11 +71,13 @@ def run_extractors(
     `extractors` must already be in dependency order (see `registry.order_by_needs`).
     `on_progress` is called with the media time reached after each chunk. Extractors that
     `workers` runs get the chunks in their worker processes (sent before the index
-    process works on a chunk itself); the rest run here.
+    process works on a chunk itself); the rest run here. Only `extractors` run, in the
+    workers too (a video whose other extractors' output is current runs these alone).
     """
-    remote = workers.names if workers is not None else frozenset()
+    asked = frozenset(ex.name for ex in extractors)
+    remote = workers.names & asked if workers is not None else frozenset()
     if workers is not None and remote:
-        workers.begin(video)
+        workers.begin(video, asked)
     passes = []
     for ex in extractors:
         if ex.name not in remote:

@@ -55,11 +55,15 @@ class _Extracting:
         for ex in self.extractors:
             ex.load()
 
-    def extract(self, identity: FileIdentity) -> tuple[VideoRow, list[ExtractorOutput]] | str:
-        """The file's row and outputs, or why it could not be indexed."""
+    def extract(
+        self, identity: FileIdentity, rerun: frozenset[str] | None = None
+    ) -> tuple[VideoRow, list[ExtractorOutput]] | str:
+        """The file's row and outputs (of the extractors `rerun` only, when given), or why
+        it could not be indexed."""
+        running = [ex for ex in self.extractors if rerun is None or ex.name in rerun]
         try:
-            decode = open_extractor_decode(identity.path, self.extractors, self.settings.decode)
-            return extract(decode, identity, self.extractors)
+            decode = open_extractor_decode(identity.path, running, self.settings.decode)
+            return extract(decode, identity, running)
         except MediaError as err:
             return err.reason
         except ExtractorError as err:
@@ -121,7 +125,7 @@ class RayPipeline(LocalPipeline):
         def hand(worker: Any) -> None:
             started = waiting.popleft()
             assert started.identity is not None
-            running[worker.extract.remote(started.identity)] = (started, worker)
+            running[worker.extract.remote(started.identity, started.rerun)] = (started, worker)
 
         try:
             for worker in pool:

@@ -33,12 +33,16 @@ HOOK_GROUP = "videolearn.hooks"
 @dataclass(frozen=True)
 class StoredVideo:
     """A video the pipeline has just stored: its id, the path it was read from, its MD5,
-    and what every extractor found in it, by extractor name."""
+    and what every extractor (or, `partial`, every extractor run again) found in it, by
+    extractor name."""
 
     video_id: str
     path: str
     md5: str
     signals: Mapping[str, Sequence[Signal]]
+    # Only the extractors in `signals` ran again (their version changed); the others'
+    # rows are stored as they were.
+    partial: bool = False
 
 
 class IndexHook(Protocol):

@@ -15,6 +15,7 @@ that writes a file's ledger state.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -87,6 +88,10 @@ class Started:
     identity: FileIdentity | None = None
     previous: FileEntry | None = None
     decode: DecodeProcess | None = None
+    # A stored video whose other extractors' output is current: the extractors to run
+    # again, and those whose rows go (None: a new video, every extractor runs).
+    rerun: frozenset[str] | None = None
+    dropped: frozenset[str] = frozenset()
 
     @property
     def decoding(self) -> bool:
@@ -205,12 +210,17 @@ class LocalPipeline:
         assert started.identity is not None
         try:
             decode = open_extractor_decode(
-                started.identity.path, self.extractors, self.settings.decode
+                started.identity.path, self._running(started), self.settings.decode
             )
         except MediaError as err:
             key = str(started.identity.path)
             return Started(self.files.failed(key, err.reason, started.identity))
-        return Started(None, started.identity, started.previous, decode)
+        return dataclasses.replace(started, decode=decode)
+
+    def _running(self, started: Started) -> list[Extractor]:
+        """The extractors a started file runs, in dependency order."""
+        rerun = started.rerun
+        return [ex for ex in self.extractors if rerun is None or ex.name in rerun]
 
     def _decide(self, item: FoundFile) -> Started:
         """What a file needs: its result already (failed, unchanged, or the same content
@@ -228,20 +238,28 @@ class LocalPipeline:
                 and previous.video_id
                 and previous.size_bytes == st.st_size
                 and previous.mtime_ns == st.st_mtime_ns
-                and self._is_current(previous.video_id)
+                and self._behind(previous.video_id) == (frozenset(), frozenset())
             ):
                 return Started(IndexResult(key, previous.video_id, IndexStatus.UNCHANGED))
             identity = identify(item.path, limit)
         except MediaError as err:
             return Started(self.files.failed(key, err.reason))
-        if self._is_current(identity.sha256):
-            # Same content seen before (moved, renamed, copied or touched).
-            self.store.set_path(identity.sha256, shown_path(key))
-            result = self.files.indexed(identity, IndexStatus.UNCHANGED)
-            self._drop_if_unreferenced(previous, identity.sha256)
-            return Started(result)
-        self.files.pending(identity)
-        return Started(None, identity, previous)
+        behind = self._behind(identity.sha256)
+        if behind is None:
+            self.files.pending(identity)
+            return Started(None, identity, previous)
+        # Content stored before (perhaps moved, renamed, copied or touched).
+        self.store.set_path(identity.sha256, shown_path(key))
+        rerun, dropped = behind
+        if rerun:
+            self.files.pending(identity)
+            return Started(None, identity, previous, rerun=rerun, dropped=dropped)
+        if dropped:  # extractors no longer enabled: their rows go, nothing to run
+            self._write(key, lambda: self.store.replace_outputs(identity.sha256, [], dropped))
+        status = IndexStatus.INDEXED if dropped else IndexStatus.UNCHANGED
+        result = self.files.indexed(identity, status)
+        self._drop_if_unreferenced(previous, identity.sha256)
+        return Started(result)
 
     def _finish(
         self,
@@ -261,7 +279,7 @@ class LocalPipeline:
 
         try:
             row, outputs = extract(
-                decode, identity, self.extractors, on_progress, workers, after_decode
+                decode, identity, self._running(started), on_progress, workers, after_decode
             )
         except (MediaError, ExtractorError) as err:
             reason = err.reason if isinstance(err, MediaError) else str(err)
@@ -279,19 +297,17 @@ class LocalPipeline:
         identity = started.identity
         assert identity is not None
         key, video_id = str(identity.path), identity.sha256
-        try:
-            self.store.write_video(row, outputs)
-        except (OSError, RuntimeError) as err:  # Lance's I/O errors come as RuntimeErrors
-            raise StoreWriteError(
-                f"stopped: {shown_path(key)} could not be written to the library "
-                f"({_first_line(err)}); everything stored before it is intact, and the next "
-                "run goes on from this file"
-            ) from None
+        if started.rerun is None:
+            self._write(key, lambda: self.store.write_video(row, outputs))
+        else:  # the stored row and the other extractors' rows stay
+            self._write(key, lambda: self.store.replace_outputs(video_id, outputs, started.dropped))
         self._written += 1
         if self._written % self.settings.maintain_every == 0:
             self._maintain(run_over=False)
         signals = {o.name: o.signals for o in outputs}
-        stored = StoredVideo(video_id, key, identity.md5, signals)
+        stored = StoredVideo(
+            video_id, key, identity.md5, signals, partial=started.rerun is not None
+        )
         for hook in hooks:
             try:
                 hook.video_stored(stored)
@@ -302,9 +318,37 @@ class LocalPipeline:
         self._drop_if_unreferenced(started.previous, video_id)
         return result
 
-    def _is_current(self, video_id: str) -> bool:
+    def _behind(self, video_id: str) -> tuple[frozenset[str], frozenset[str]] | None:
+        """For a stored video (None when it is not), the extractors to run again and
+        those whose rows go. To run: those whose version or revision differs from what
+        made its rows, or that were not enabled then, with every extractor that needs or
+        reads one of them (its output follows theirs) and every extractor those need or
+        read (its signals are handed over in the run). To go: those no longer enabled."""
         row = self.store.get_video(video_id)
-        return row is not None and row.extractors == self.versions
+        if row is None:
+            return None
+        run = {name for name, tag in self.versions.items() if row.extractors.get(name) != tag}
+        grew = bool(run)
+        while grew:
+            grew = False
+            for ex in self.extractors:
+                inputs = {*ex.needs, *ex.reads} & self.versions.keys()
+                more = inputs - run if ex.name in run else {ex.name} if inputs & run else set()
+                if more:
+                    run |= more
+                    grew = True
+        return frozenset(run), frozenset(set(row.extractors) - self.versions.keys())
+
+    def _write(self, key: str, write: Callable[[], None]) -> None:
+        """Run a write to the store; a failure stops the run (StoreWriteError)."""
+        try:
+            write()
+        except (OSError, RuntimeError) as err:  # Lance's I/O errors come as RuntimeErrors
+            raise StoreWriteError(
+                f"stopped: {shown_path(key)} could not be written to the library "
+                f"({_first_line(err)}); everything stored before it is intact, and the next "
+                "run goes on from this file"
+            ) from None
 
     def _drop_if_unreferenced(self, previous: FileEntry | None, new_video_id: str) -> None:
         # The path held other content before: that old video is gone unless another path

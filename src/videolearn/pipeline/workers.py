@@ -71,26 +71,28 @@ class _Work:
 
     def __init__(self, extractors: list[Extractor]) -> None:
         self.extractors = extractors
+        self.active: list[Extractor] = []  # those asked for on the current file
         self.number = -1
         self.passes: dict[str, ExtractorPass] = {}
         self.found: dict[str, list[Signal]] = {}
         self.failures: dict[str, str] = {}
         self.finished: dict[str, _Finished] = {}
 
-    def begin(self, number: int, video: VideoContext) -> None:
+    def begin(self, number: int, video: VideoContext, names: frozenset[str]) -> None:
         self.number = number
         self.passes.clear()
         self.failures.clear()
         self.finished.clear()
-        self.found = {ex.name: [] for ex in self.extractors}
-        for ex in self.extractors:
+        self.active = [ex for ex in self.extractors if ex.name in names]
+        self.found = {ex.name: [] for ex in self.active}
+        for ex in self.active:
             try:
                 self.passes[ex.name] = ex.begin(video)
             except Exception as err:
                 self.failures[ex.name] = describe_failure(ex.name, err)
 
     def feed(self, chunk: MediaChunk) -> None:
-        for ex in self.extractors:
+        for ex in self.active:
             if ex.name in self.failures:
                 continue
             try:
@@ -101,6 +103,8 @@ class _Work:
     def read_sound(self, path: Path, limits: DecodeLimits, moved_on: Callable[[], bool]) -> None:
         """Decode the file's sound here, in a limited child of this worker, and feed it:
         the sound does not wait for the index process to get through the pictures."""
+        if not self.active:
+            return
         end_s = 0.0
         try:
             with open_decode(path, DecodeRequest(audio=True), limits) as decode:
@@ -110,14 +114,14 @@ class _Work:
                     if moved_on():
                         return
         except MediaError as err:
-            for ex in self.extractors:
+            for ex in self.active:
                 self.failures.setdefault(
                     ex.name, f"extractor {ex.name} could not read the sound: {err.reason}"
                 )
             return
         # All the sound is here: extractors that wait for nobody's signals finish now, not
         # when the index process, still busy with the pictures, asks.
-        for ex in self.extractors:
+        for ex in self.active:
             if not ex.needs and not ex.reads:
                 self.finished[ex.name] = self.finish(ex.name, end_s, {})
 
@@ -142,7 +146,7 @@ def _worker_main(  # noqa: PLR0917  a Process target takes positional arguments
 ) -> None:
     """The worker process: build and load the extractors, then run passes as told.
 
-    Messages in: ("begin", number, video), ("feed", number, chunk),
+    Messages in: ("begin", number, video, names), ("feed", number, chunk),
     ("finish", number, name, end_s, earlier), ("stop",). Out: ("loaded", None) or
     ("load-failed", reason) once, then a `_Finished` per finish request. With
     `reads_sound` the worker decodes each file's sound itself and gets no feeds.
@@ -186,7 +190,7 @@ def _worker_main(  # noqa: PLR0917  a Process target takes positional arguments
         if kind == "stop":
             return
         if kind == "begin":
-            work.begin(message[1], message[2])
+            work.begin(message[1], message[2], message[3])
             if reads_sound:
                 work.read_sound(message[2].path, built.decode, moved_on)
         elif kind == "feed" and message[1] == work.number:
@@ -336,6 +340,7 @@ class ExtractorWorkers(Closing):
                 families.setdefault(ex.family, []).append(ex)
         self._workers = [_Worker(f, exs, settings) for f, exs in families.items()]
         self._by_name = {name: w for w in self._workers for name in w.names}
+        self._busy: list[_Worker] = []  # the workers with passes over the current file
         self._number = 0
         try:
             for worker in self._workers:
@@ -351,18 +356,21 @@ class ExtractorWorkers(Closing):
         """The extractors that run in worker processes."""
         return frozenset(self._by_name)
 
-    def begin(self, video: VideoContext) -> None:
-        """Start every worker's passes over a video; a worker that died is started again."""
+    def begin(self, video: VideoContext, names: frozenset[str] | None = None) -> None:
+        """Start the workers' passes over a video, of the extractors `names` (all when
+        None); a worker that died is started again."""
         self._number += 1
+        wanted = self.names if names is None else names
+        self._busy = [w for w in self._workers if wanted.intersection(w.names)]
         for worker in self._workers:
             if not worker.alive:
                 worker.stop()
                 worker.start()
                 worker.wait_loaded()
-            worker.send(("begin", self._number, video))
+            worker.send(("begin", self._number, video, wanted))
 
     def feed(self, chunk: MediaChunk) -> None:
-        for worker in self._workers:
+        for worker in self._busy:
             # Only workers that look at pictures are fed: listeners read the sound
             # themselves, and the rest read only others' signals at the end.
             if worker.frames:

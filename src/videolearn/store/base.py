@@ -11,7 +11,7 @@ see half a video.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from types import TracebackType
@@ -109,6 +109,13 @@ class Store(Protocol):
 
     def write_video(self, video: VideoRow, outputs: Sequence[ExtractorOutput]) -> None:
         """Store a video and everything extracted from it, replacing what was there."""
+        ...
+
+    def replace_outputs(
+        self, video_id: str, outputs: Sequence[ExtractorOutput], dropped: Collection[str] = ()
+    ) -> None:
+        """Replace the rows of some extractors of a stored video (those of `outputs`;
+        those of `dropped` deleted), keeping the rest."""
         ...
 
     def set_path(self, video_id: str, path: str) -> None: ...

@@ -22,7 +22,7 @@ import re
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -32,7 +32,7 @@ import lancedb
 import numpy as np
 import pyarrow as pa
 
-from videolearn.errors import LibraryLockedError, LibraryNotFoundError
+from videolearn.errors import LibraryLockedError, LibraryNotFoundError, VideoNotFoundError
 from videolearn.store.banks import BankStore
 from videolearn.store.base import ExtractorOutput, version_tag
 from videolearn.store.database import open_database
@@ -357,6 +357,56 @@ class LibraryStore(Closing):
         else:
             self._tables["videos"].add(written_row)
 
+    def replace_outputs(
+        self, video_id: str, outputs: Sequence[ExtractorOutput], dropped: Collection[str] = ()
+    ) -> None:
+        """Make `outputs` the rows of their extractors on a stored video and delete the
+        rows of the extractors `dropped`, keeping every other extractor's rows; its
+        `extractors` record follows. What `index` does when only some extractors changed
+        (a new version, new weights, one enabled or disabled): the rest are not run again.
+
+        Raises:
+            VideoNotFoundError: the video is not stored.
+        """
+        video_id = _check_id(video_id)
+        stored = self.get_video(video_id)
+        if stored is None:
+            raise VideoNotFoundError(f"video {video_id} is not stored")
+        self.verdicts.forget_video(video_id)
+        names = sorted({o.name for o in outputs} | set(dropped))
+        rows: dict[str, list[dict[str, Any]]] = {t.name: [] for t in SIGNAL_TABLES}
+        for output in outputs:
+            for name, table_rows in _rows(video_id, output).items():
+                rows[name].extend(table_rows)
+        for table in SIGNAL_TABLES:
+            scope = f"video_id = '{video_id}' AND {_where(extractor=names)}"
+            self._upsert_within(table.name, scope, rows[table.name], table.schema)
+        extractors = {k: v for k, v in stored.extractors.items() if k not in names}
+        extractors |= {o.name: version_tag(o.version, o.revision) for o in outputs}
+        self._tables["videos"].update(
+            where=f"video_id = '{video_id}'",
+            values={"extractors": json.dumps(extractors, sort_keys=True)},
+        )
+
+    def _upsert_within(
+        self, name: str, scope: str, rows: list[dict[str, Any]], schema: pa.Schema
+    ) -> None:
+        """Make `rows` the rows of one table that `scope` selects: upserted by key (one
+        commit), then the others in scope deleted."""
+        table = self._tables[name]
+        stale = scope
+        if rows:
+            (
+                table.merge_insert("key")
+                .when_matched_update_all()
+                .when_not_matched_insert_all()
+                .execute(pa.Table.from_pylist(rows, schema=schema))
+            )
+            keys = ", ".join("'{}'".format(r["key"].replace("'", "''")) for r in rows)
+            stale = f"{scope} AND key NOT IN ({keys})"
+        if table.count_rows(stale):
+            table.delete(stale)
+
     def _replace_rows(
         self,
         name: str,
@@ -378,16 +428,7 @@ class LibraryStore(Closing):
         if not rows:
             table.delete(f"video_id = '{video_id}'")
             return
-        (
-            table.merge_insert("key")
-            .when_matched_update_all()
-            .when_not_matched_insert_all()
-            .execute(pa.Table.from_pylist(rows, schema=schema))
-        )
-        keys = ", ".join("'{}'".format(r["key"].replace("'", "''")) for r in rows)
-        stale = f"video_id = '{video_id}' AND key NOT IN ({keys})"
-        if table.count_rows(stale):
-            table.delete(stale)
+        self._upsert_within(name, f"video_id = '{video_id}'", rows, schema)
 
     def set_path(self, video_id: str, path: str) -> None:
         """Record where a video's file now lives."""
