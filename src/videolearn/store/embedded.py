@@ -16,6 +16,7 @@ Layout::
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import re
@@ -28,7 +29,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import lancedb
+import lance
 import numpy as np
 import pyarrow as pa
 
@@ -58,6 +59,11 @@ from videolearn.store.themes import ThemeStore
 from videolearn.store.tokens import TokenStore
 from videolearn.store.verdicts import VerdictStore
 from videolearn.types import Closing
+
+# pylance warns before every fork of a process that imported it. A process with a store
+# forks only to exec (subprocesses); decode children come from a forkserver that never
+# imports Lance.
+warnings.filterwarnings("ignore", message="lance is not fork-safe", category=UserWarning)
 
 MARKER_FILE = "videolearn-library.json"
 _TEXT_INDEX = "moments_text"
@@ -237,15 +243,9 @@ class LibraryStore(Closing):
             root.mkdir(parents=True, exist_ok=True)
             marker.write_text(json.dumps({"format": 1}) + "\n")
         self.database = open_database(root)
-        self._db = lancedb.connect(str(root / "lance"))
-        existing = set(self._db.list_tables().tables)
-        self._tables = {}
-        for name, schema in _SCHEMAS.items():
-            if name in existing:
-                self._tables[name] = self._db.open_table(name)
-                self._add_missing_columns(name, schema)
-            else:
-                self._tables[name] = self._db.create_table(name, schema=schema, exist_ok=True)
+        self._lance_dir = root / "lance"
+        if not all(self._complete(name, schema) for name, schema in _SCHEMAS.items()):
+            self._tables  # noqa: B018  LanceDB creates the tables or adds the columns
         self._lock_fd: int | None = None
         # Once the full-text index exists it stays: searches need not ask again.
         self._has_text_index = False
@@ -255,13 +255,36 @@ class LibraryStore(Closing):
         self._flat_lock = threading.Lock()
         self._versions_dropped_at = time.monotonic()
 
-    def _add_missing_columns(self, name: str, schema: pa.Schema) -> None:
-        """Give a table written by an older version the columns added since (nulls)."""
-        table = self._tables[name]
-        have = set(table.schema.names)
-        missing = [f for f in schema if f.name not in have]
-        if missing:
-            table.add_columns(pa.schema(missing))
+    def _complete(self, name: str, schema: pa.Schema) -> bool:
+        """Whether a table exists with every column of `schema`."""
+        path = self._lance_dir / f"{name}.lance"
+        return path.is_dir() and set(schema.names) <= set(lance.dataset(str(path)).schema.names)
+
+    @functools.cached_property
+    def _tables(self) -> dict[str, Any]:
+        """The tables through LanceDB, connected when first needed: to write, to search
+        by text or vector, to build indexes. Reads go through Lance itself (`_dataset`):
+        importing LanceDB costs 1-2 s (its REST client's models), a CLI call's most.
+        A table that is missing is created; one written by an older version gets the
+        columns added since (nulls)."""
+        import lancedb
+
+        db = lancedb.connect(str(self._lance_dir))
+        existing = set(db.list_tables().tables)
+        tables: dict[str, Any] = {}
+        for name, schema in _SCHEMAS.items():
+            if name not in existing:
+                tables[name] = db.create_table(name, schema=schema, exist_ok=True)
+                continue
+            tables[name] = table = db.open_table(name)
+            missing = [f for f in schema if f.name not in set(table.schema.names)]
+            if missing:
+                table.add_columns(pa.schema(missing))
+        return tables
+
+    def _dataset(self, name: str) -> lance.LanceDataset:
+        """A table's latest version, for reading (opening one costs about a millisecond)."""
+        return lance.dataset(str(self._lance_dir / f"{name}.lance"))
 
     @property
     def ledger(self) -> Ledger:
@@ -468,12 +491,6 @@ class LibraryStore(Closing):
         the same in one call, but its cost grew with the table (at 4,500 synthetic videos,
         19 s for the last 500, against 5 s here), where Lance's steps cost what the new
         rows cost (`bench/store_growth.py`)."""
-        import lance
-
-        # pylance warns before every fork of a process that imported it. This one forks
-        # only to exec (subprocesses); decode children come from a forkserver that never
-        # imports Lance.
-        warnings.filterwarnings("ignore", message="lance is not fork-safe", category=UserWarning)
         keep = timedelta(seconds=older_than_s)
         for table in self._tables.values():
             uri = table.to_lance().uri
@@ -482,7 +499,7 @@ class LibraryStore(Closing):
             lance.dataset(uri).optimize.optimize_indices()
             if drop_versions:
                 lance.dataset(uri).cleanup_old_versions(older_than=keep)
-            table.checkout_latest()  # type: ignore[no-untyped-call]
+            table.checkout_latest()
         if drop_versions:
             self._versions_dropped_at = time.monotonic()
 
@@ -648,16 +665,16 @@ class LibraryStore(Closing):
         """The text vectors in memory, for a small table without an ANN index: LanceDB's
         flat search of 10,000 vectors cost 11 ms of CPU a query here, numpy's well under
         one. Read again when the table has changed; None for a large or indexed table."""
-        table = self._tables["text_vectors"]
-        version = table.version
+        dataset = self._dataset("text_vectors")
+        version = dataset.version
         with self._flat_lock:
             if self._flat is not None and self._flat[0] == version:
                 return self._flat[1]
             flat = None
-            indexed = any(i.name == _VECTOR_INDEX for i in table.list_indices())
-            if not indexed and table.count_rows() <= FLAT_SEARCH_MAX_ROWS:
+            indexed = any(i.name == _VECTOR_INDEX for i in dataset.describe_indices())
+            if not indexed and dataset.count_rows() <= FLAT_SEARCH_MAX_ROWS:
                 columns = ["video_id", "start_s", "end_s", "kind", "model", "text", "vector"]
-                flat = _FlatVectors(table.search().select(columns).limit(None).to_arrow())
+                flat = _FlatVectors(dataset.to_table(columns=columns))
             self._flat = (version, flat)
             return flat
 
@@ -734,16 +751,13 @@ class LibraryStore(Closing):
     def _matrix(
         self, name: str, where: str, video_ids: Sequence[str]
     ) -> tuple[list[VectorPlace], np.ndarray]:
-        table = self._tables[name]
-        if table.count_rows() == 0:
+        dataset = self._dataset(name)
+        if dataset.count_rows() == 0:
             return [], np.zeros((0, 0), np.float32)
         if video_ids:
             where = " AND ".join(w for w in (where, _where(video_id=video_ids)) if w)
         columns = ["video_id", "start_s", "end_s", "vector"]
-        query = table.search()
-        if where:
-            query = query.where(where)
-        found = query.select(columns).limit(None).to_arrow()
+        found = dataset.to_table(columns=columns, filter=where or None)
         known = self.stored_paths()
         keep = [i for i, v in enumerate(found["video_id"].to_pylist()) if v in known]
         found = found.take(pa.array(keep, pa.int64()))
@@ -801,7 +815,7 @@ class LibraryStore(Closing):
     def stored_paths(self) -> Mapping[str, str]:
         """Every stored video's path, by id: read again only when the `videos` table
         has changed since (a search looks up the paths of its hits in it)."""
-        version = self._tables["videos"].version
+        version = self._dataset("videos").version
         if self._paths_version != version:
             rows = self._query("videos", columns=["video_id", "path"])
             self._paths = {r["video_id"]: r["path"] or "" for r in rows}
@@ -817,25 +831,20 @@ class LibraryStore(Closing):
 
     def version_count(self) -> int:
         """Table versions kept on disk, all tables together."""
-        return sum(len(t.list_versions()) for t in self._tables.values())
+        return sum(len(self._dataset(name).versions()) for name in _SCHEMAS)
 
     # -- reading ------------------------------------------------------------------------
 
     def _count(self, table: str, video_id: str) -> int:
-        return int(self._tables[table].count_rows(f"video_id = '{video_id}'"))
+        return int(self._dataset(table).count_rows(f"video_id = '{video_id}'"))
 
     def _query(
         self, table: str, where: str | None = None, columns: list[str] | None = None
     ) -> list[dict[str, Any]]:
-        t = self._tables[table]
-        if t.count_rows() == 0:
+        dataset = self._dataset(table)
+        if dataset.count_rows() == 0:
             return []
-        q = t.search()
-        if where:
-            q = q.where(where)
-        if columns:
-            q = q.select(columns)
-        return list(q.limit(None).to_arrow().to_pylist())
+        return list(dataset.to_table(columns=columns, filter=where).to_pylist())
 
     def get_video(self, video_id: str) -> VideoRow | None:
         rows = self._query("videos", f"video_id = '{_check_id(video_id)}'")
@@ -881,7 +890,7 @@ class LibraryStore(Closing):
         return orphans
 
     def table_counts(self) -> Mapping[str, int]:
-        return {name: int(t.count_rows()) for name, t in self._tables.items()}
+        return {name: int(self._dataset(name).count_rows()) for name in _SCHEMAS}
 
 
 def open_embedded_store(root: Path, create: bool = False) -> LibraryStore:
