@@ -185,11 +185,16 @@ def test_a_family_worker_whose_extractors_are_current_is_left_out_of_a_partial_r
         before = _extractors_of(lib, first.video_id)
         assert "sounds" in before
         tagged = catalog.show(lib, str(media / "song.mp4")).video.extractors["sounds"]
+    # A new file first: the families' workers start for it, and the stored one then runs
+    # `changes` alone beside them.
+    write_av(media / "a-new.mp4", frames, 10, song(6, seed=5), 16_000)
     monkeypatch.setenv("CHANGES_REVISION", "b")
     with open_library(
         settings=load_settings(library, extractors=["file_hash", "sounds", "changes"])
     ) as lib:
-        [again] = lib.index([media])
+        new, again = lib.index([media])
+        assert Path(new.path).name == "a-new.mp4" and new.status == IndexStatus.INDEXED
+        assert "sounds" in _extractors_of(lib, new.video_id)
         assert again.status == IndexStatus.INDEXED, again.reason
         assert _extractors_of(lib, first.video_id) == before
         shown = catalog.show(lib, str(media / "song.mp4")).video.extractors

@@ -156,22 +156,25 @@ class LocalPipeline:
     ) -> None:
         """Index `found` in order into `results` (the run's frame is `index`'s, shared by
         every engine): decoding ahead, the extractors in this machine's processes."""
-        loaded: list[ExtractorWorkers | None] = []
+        workers: list[ExtractorWorkers] = []
+        loaded: set[str] = set()
 
-        def ready() -> ExtractorWorkers | None:
+        def ready(started: Started) -> ExtractorWorkers | None:
             # Models load when the first file needs them, while it decodes: a run that
-            # finds every file unchanged loads none.
-            if not loaded:
-                workers = None
-                if self.settings.workers.processes:
-                    workers = stack.enter_context(
-                        open_extractor_workers(self.extractors, self.settings)
-                    )
-                for ex in self.extractors:
-                    if workers is None or ex.name not in workers.names:
-                        ex.load()
-                loaded.append(workers)
-            return loaded[0]
+            # finds every file unchanged loads none, and one that runs a few extractors
+            # again (a new version) loads only theirs (the families' worker processes
+            # start, all of them, once a file needs one).
+            running = self._running(started)
+            if self.settings.workers.processes and not workers and any(e.family for e in running):
+                workers.append(
+                    stack.enter_context(open_extractor_workers(self.extractors, self.settings))
+                )
+            remote = workers[0].names if workers else frozenset()
+            for ex in running:
+                if ex.name not in loaded and ex.name not in remote:
+                    ex.load()
+                    loaded.add(ex.name)
+            return workers[0] if workers else None
 
         # Started files in order; up to `parallel_files` of them decoding at once.
         window: deque[Started] = deque()
@@ -189,7 +192,9 @@ class LocalPipeline:
                 top_up()
                 started = window.popleft()
                 progress.file_started(item.path, number, len(found))
-                result = started.result or self._finish(started, progress, top_up, ready(), hooks)
+                result = started.result or self._finish(
+                    started, progress, top_up, ready(started), hooks
+                )
                 results.append(result)
                 progress.file_done(result)
         finally:
