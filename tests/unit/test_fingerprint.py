@@ -224,3 +224,19 @@ def test_sharing_is_found_from_either_side_wherever_the_items_fall() -> None:
                 ab = [v for v, _ in index.alike(a, SETTINGS)]
                 ba = [v for v, _ in index.alike(b, SETTINGS)]
                 assert (ab == ["b"]) == (ba == ["a"]), (seed, length_s, k)
+
+
+@pytest.mark.parametrize("seconds", [6.0, 10.0, 20.0])
+def test_two_copies_of_one_clip_share_one_stretch_the_whole_clip(seconds: float) -> None:
+    # The alignments a position either side of the right one used to add stretches of
+    # no length past the clip's end.
+    music = song(seconds, seed=9)
+    quieter = (music * 0.5).astype(np.float32)
+    a, b = _print(music), _print(quieter, "b")
+    from videolearn.apps.sound import FingerprintIndex
+
+    ((other, stretches),) = FingerprintIndex([a, b]).alike(a, SETTINGS)
+    assert other == "b" and len(stretches) == 1
+    (s,) = stretches
+    assert s.query.start_s == 0 and s.query.end_s == pytest.approx(seconds)
+    assert s.other.start_s == 0 and s.other.end_s == pytest.approx(seconds)

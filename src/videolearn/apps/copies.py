@@ -435,7 +435,7 @@ def find_copies(store: Store, settings: RecommendSettings) -> Copies:
 
 # The copy rule's version, part of each kept verdict's rule: one more whenever a change to
 # the rule changes what it says of a pair (kept verdicts of an older rule are not read).
-RULE_VERSION = 2
+RULE_VERSION = 3
 # Settings the rule does not read.
 _NOT_READ = {"weights", "mmr_lambda", "reason_min_score", "min_score"}
 

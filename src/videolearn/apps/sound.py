@@ -79,12 +79,6 @@ class Fingerprint:
     def sound_items(self) -> np.ndarray:
         return self.items[: self.sounded()]
 
-    def heard(self) -> int:
-        """The items up to the last that is not silence (a sound that runs to the end
-        agrees up to there)."""
-        loud = np.flatnonzero(self.items != SILENCE_ITEM)
-        return int(loud[-1]) + 1 if len(loud) else 0
-
 
 @dataclass(frozen=True)
 class SharedSound:
@@ -161,8 +155,12 @@ def shared_sound(
     b = other.items[first + offset : last + offset]
     kernel = np.ones(SMOOTH_ITEMS) / SMOOTH_ITEMS
     bits = _popcount(a ^ b).astype(np.float32)
-    # Silence in both (a muted stretch, the window after each sound) is no evidence.
-    bits[(a == SILENCE_ITEM) & (b == SILENCE_ITEM)] = 16.0
+    hushed = (a == SILENCE_ITEM) | (b == SILENCE_ITEM)
+    # Items that say something of the two sounds: not silence in both, and over the
+    # sound in both (not the window after it, `extractors.fingerprint`). Silence agrees
+    # with silence anywhere: a run of it alone is no shared sound.
+    evident = ~((a == SILENCE_ITEM) & (b == SILENCE_ITEM))
+    evident[max(0, min(query.sounded() - first, other.sounded() - first - offset)) :] = False
     smooth = np.convolve(bits, kernel, mode="same")
     # Sound whose items lean to one value (noise, hiss) agrees at every offset as well as
     # at this one; a shared recording agrees here and not a few seconds off. By chance:
@@ -196,8 +194,7 @@ def shared_sound(
             start += 1
         while end > start and bits[end - 1] > limit:
             end -= 1
-        heard_both = min(query.sounded() - first, other.sounded() - first - offset)
-        if min(end, heard_both) - start < min_items:  # mostly the silence after a sound
+        if evident[start:end].sum() < min_items:  # mostly silence in both
             continue
         # A run from a file's start or to its end has fewer shifts to judge chance by
         # there (a copy cut from a longer one lost 2.3 s of its shared sound): there it
@@ -206,7 +203,7 @@ def shared_sound(
         # (or end) together: copies share their quiet and their noise too.
         slack = _END_SLACK_ITEMS
         starts = (first + start, first + start + offset)
-        ends = (query.heard() - first - end, other.heard() - first - offset - end)
+        ends = (len(query.items) - first - end, len(other.items) - first - offset - end)
         first_ok = _trimmed_by(starts, slack, strict, loose)
         last_ok = _trimmed_by(ends, slack, strict, loose)
         if not strict[start:end].any() and (first_ok is not None or last_ok is not None):
@@ -228,11 +225,13 @@ def shared_sound(
         # Items whose window reaches into the silence after either file's sound say
         # nothing of what follows the run there.
         sounded = min(query.sounded() - first, other.sounded() - first - offset)
-        quiet_before, quiet_after = _quiet_beside(bits, start, end, limit, sounded)
+        quiet_before, quiet_after = _quiet_beside(bits, hushed, (start, end), limit, sounded)
         lead = QUIET_LEAD_S if quiet_before else LEAD_S
         trail = QUIET_TRAIL_S if quiet_after else TRAIL_S
         query_span = _span(query, i0, i1, lead, trail)
         other_span = _span(other, i0 + offset, i1 + offset, lead, trail)
+        if min(query_span.duration_s, other_span.duration_s) < settings.min_shared_s / 2:
+            continue  # trimmed to the items past a sound's end: nothing of it left
         found.append(SharedSound(query_span, other_span, agreement))
     return found
 
@@ -300,23 +299,29 @@ def _typical_bits(a: np.ndarray, b_items: np.ndarray, b_first: int) -> np.ndarra
 
 
 def _quiet_beside(
-    bits: np.ndarray, start: int, end: int, limit: float, sounded: int
+    bits: np.ndarray, hushed: np.ndarray, run: tuple[int, int], limit: float, sounded: int
 ) -> tuple[bool, bool]:
-    """Whether the sound before and after the run `start:end` of an alignment's differing
-    bits is quiet in both files: it agrees at the alignment a window away from the run
-    (beyond the items that hold some of the shared sound, which agree partly whatever lies
-    beside it), or, where the files hold no items that far, right beside the run."""
+    """Whether the sound before and after a run of an alignment's differing bits is
+    quiet: it agrees at the alignment a window away from the run (beyond the items that
+    hold some of the shared sound, which agree partly whatever lies beside it), or,
+    where the files hold no items that far, right beside the run; or it is digital
+    silence in either file (`hushed`), whose chroma is nothing (a song after silence in
+    one file and low noise in the other started 1.5 s late)."""
+    start, end = run
     gap = WINDOW_ITEMS + SMOOTH_ITEMS
-    before = bits[max(0, start - gap) : max(0, start - WINDOW_ITEMS)]
-    if before.size < SMOOTH_ITEMS // 2:
-        before = bits[max(0, start - SMOOTH_ITEMS) : start]
-    after = bits[end + WINDOW_ITEMS : min(end + gap, sounded)]
-    if after.size < SMOOTH_ITEMS // 2:
-        after = bits[end : min(end + SMOOTH_ITEMS, max(sounded, end + 1))]
-    return (
-        bool(before.size and before.mean() <= limit),
-        bool(after.size and after.mean() <= limit),
-    )
+    before = slice(max(0, start - gap), max(0, start - WINDOW_ITEMS))
+    if before.stop - before.start < SMOOTH_ITEMS // 2:
+        before = slice(max(0, start - SMOOTH_ITEMS), start)
+    after = slice(end + WINDOW_ITEMS, min(end + gap, sounded))
+    if len(bits[after]) < SMOOTH_ITEMS // 2:
+        after = slice(end, min(end + SMOOTH_ITEMS, max(sounded, end + 1)))
+
+    def quiet(where: slice) -> bool:
+        if not len(bits[where]):
+            return False
+        return bool(bits[where].mean() <= limit or hushed[where].all())
+
+    return quiet(before), quiet(after)
 
 
 def _span(fp: Fingerprint, first: int, last: int, lead_s: float, trail_s: float) -> TimeSpan:
@@ -324,7 +329,7 @@ def _span(fp: Fingerprint, first: int, last: int, lead_s: float, trail_s: float)
     the first item or to the last reaches the sound's start or end (the last item sums up
     the last seconds of the sound, which the trail constant would cut short)."""
     start_s = fp.time_of(first) + lead_s if first > 0 else fp.start_s
-    reaches_end = last >= fp.heard() - 1 - _END_SLACK_ITEMS
+    reaches_end = last >= len(fp.items) - 1 - _END_SLACK_ITEMS
     end_s = fp.end_s if reaches_end else min(fp.time_of(last) + trail_s, fp.end_s)
     return TimeSpan(start_s, max(start_s, end_s))
 
@@ -418,12 +423,18 @@ class FingerprintIndex:
         candidates = self.candidates(query, settings.min_votes, {query.video_id, *exclude})
         for video, offsets in candidates.items():
             other = self.fingerprints[video]
+            tried = [
+                s
+                for coarse in offsets[: settings.max_offsets]
+                for offset in (coarse, coarse + 1)
+                for s in shared_sound(query, other, offset, settings)
+            ]
+            # Of stretches found at neighbouring alignments, the one that agrees best (the
+            # first tried was kept: two identical clips were said to share from 0.8 s).
             stretches: list[SharedSound] = []
-            for coarse in offsets[: settings.max_offsets]:
-                for offset in (coarse, coarse + 1):
-                    for s in shared_sound(query, other, offset, settings):
-                        if not any(_overlap(s.query, t.query) for t in stretches):
-                            stretches.append(s)
+            for s in sorted(tried, key=lambda s: -s.agreement):
+                if not any(_overlap(s.query, t.query) for t in stretches):
+                    stretches.append(s)
             if stretches:
                 stretches.sort(key=lambda s: s.query.start_s)
                 found.append((other.video_id, stretches))
