@@ -4,7 +4,8 @@ worker processes, writes through the store, then the hooks.
 A walk of one file, all of it here and below: the scan finds it (`ingest.scan`); the ledger
 says whether its size and modification time changed; it is read once for its sha256 (its
 id); content already stored under another path is recorded at the new path without
-decoding; otherwise its decode starts in a limited child process (`extractors.runner`,
+decoding, and content stored by extractors some of which have changed since runs only
+those (`_behind`); otherwise its decode starts in a limited child process (`extractors.runner`,
 `ingest.worker`) while earlier files are still being worked on, up to
 `decode.parallel_files` at once; the extractors run on its chunks as they arrive, those of
 a model family in that family's worker process (`pipeline.workers`); the store writes its
