@@ -15,7 +15,11 @@ unrelated sound agrees in about half the bits. Finding them takes two steps:
    as the alignment beats chance every way (the other's sound a few seconds off and
    anywhere, the query's own a few seconds off), and is mapped back to seconds in both
    videos by where an item's window lies: beside quiet sound in both, an item agrees as
-   soon as its window holds any of the shared sound.
+   soon as its window holds any of the shared sound. Each fingerprint ends with the items
+   over a window of silence after its sound (`extractors.fingerprint`): a run that goes
+   on into them reaches the sound's end, one that stops before them ends where the
+   shared sound does. Silence votes for nothing, and a run of silence alone is no
+   stretch; of the stretches found at neighbouring offsets the best-agreeing is kept.
 """
 
 from __future__ import annotations
@@ -155,7 +159,6 @@ def shared_sound(
     b = other.items[first + offset : last + offset]
     kernel = np.ones(SMOOTH_ITEMS) / SMOOTH_ITEMS
     bits = _popcount(a ^ b).astype(np.float32)
-    hushed = (a == SILENCE_ITEM) | (b == SILENCE_ITEM)
     # Items that say something of the two sounds: not silence in both, and over the
     # sound in both (not the window after it, `extractors.fingerprint`). Silence agrees
     # with silence anywhere: a run of it alone is no shared sound.
@@ -225,7 +228,7 @@ def shared_sound(
         # Items whose window reaches into the silence after either file's sound say
         # nothing of what follows the run there.
         sounded = min(query.sounded() - first, other.sounded() - first - offset)
-        quiet_before, quiet_after = _quiet_beside(bits, hushed, (start, end), limit, sounded)
+        quiet_before, quiet_after = _quiet_beside(bits, (start, end), limit, sounded)
         lead = QUIET_LEAD_S if quiet_before else LEAD_S
         trail = QUIET_TRAIL_S if quiet_after else TRAIL_S
         query_span = _span(query, i0, i1, lead, trail)
@@ -299,14 +302,14 @@ def _typical_bits(a: np.ndarray, b_items: np.ndarray, b_first: int) -> np.ndarra
 
 
 def _quiet_beside(
-    bits: np.ndarray, hushed: np.ndarray, run: tuple[int, int], limit: float, sounded: int
+    bits: np.ndarray, run: tuple[int, int], limit: float, sounded: int
 ) -> tuple[bool, bool]:
     """Whether the sound before and after a run of an alignment's differing bits is
-    quiet: it agrees at the alignment a window away from the run (beyond the items that
-    hold some of the shared sound, which agree partly whatever lies beside it), or,
-    where the files hold no items that far, right beside the run; or it is digital
-    silence in either file (`hushed`), whose chroma is nothing (a song after silence in
-    one file and low noise in the other started 1.5 s late)."""
+    quiet in both files: it agrees at the alignment a window away from the run (beyond
+    the items that hold some of the shared sound, which agree partly whatever lies beside
+    it), or, where the files hold no items that far, right beside the run. After the run
+    only items over both sounds count (`sounded`): those over the silence after a sound
+    agree with any quiet end."""
     start, end = run
     gap = WINDOW_ITEMS + SMOOTH_ITEMS
     before = slice(max(0, start - gap), max(0, start - WINDOW_ITEMS))
@@ -317,9 +320,7 @@ def _quiet_beside(
         after = slice(end, min(end + SMOOTH_ITEMS, max(sounded, end + 1)))
 
     def quiet(where: slice) -> bool:
-        if not len(bits[where]):
-            return False
-        return bool(bits[where].mean() <= limit or hushed[where].all())
+        return bool(len(bits[where]) and bits[where].mean() <= limit)
 
     return quiet(before), quiet(after)
 
