@@ -142,6 +142,8 @@ def test_only_the_extractors_whose_version_changed_run_again(
     with open_library(settings=load_settings(library, extractors=names)) as lib:
         results = lib.index([media])
         assert [r.status for r in results] == [IndexStatus.INDEXED] * 2
+        assert [(r.ran_again, r.dropped) for r in results] == [(("changes",), ())] * 2
+        assert results[0].note() == "ran again: changes"
         assert runs("changes") == ["one.mp4", "one.mp4", "two.mp4", "two.mp4"]
         assert runs("stays") == ["one.mp4", "two.mp4"]  # not run again
         told = [json.loads(x) for x in (library / "told.jsonl").read_text().splitlines()]
@@ -154,7 +156,9 @@ def test_only_the_extractors_whose_version_changed_run_again(
 
     fewer = ["file_hash", "shots", "changes"]  # one switched off: its rows go, nothing runs
     with open_library(settings=load_settings(library, extractors=fewer)) as lib:
-        assert [r.status for r in lib.index([media])] == [IndexStatus.INDEXED] * 2
+        results = lib.index([media])
+        assert [r.status for r in results] == [IndexStatus.INDEXED] * 2
+        assert [r.to_json()["dropped"] for r in results] == [["stays"]] * 2
         assert len(runs("changes")) == 4 and len(runs("stays")) == 2
         for name, video_id in first.items():
             assert "stays" not in catalog.show(lib, str(media / name)).video.extractors

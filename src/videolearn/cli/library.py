@@ -41,7 +41,7 @@ def _say(result: IndexResult, as_json: bool, out: TextIO) -> None:
         line = json.dumps(result.to_json(), default=str, ensure_ascii=False)
     else:
         line = f"{result.status:9} {shown_path(result.path)}"
-        line += f": {result.reason}" if result.reason else ""
+        line += f": {note}" if (note := result.note()) else ""
     out.write(line + "\n")
     out.flush()
 

@@ -57,9 +57,21 @@ class _FileStates:
     def pending(self, identity: FileIdentity) -> None:
         self._set(str(identity.path), FileStatus.PENDING, identity)
 
-    def indexed(self, identity: FileIdentity, status: IndexStatus) -> IndexResult:
+    def indexed(
+        self,
+        identity: FileIdentity,
+        status: IndexStatus,
+        ran_again: Iterable[str] = (),
+        dropped: Iterable[str] = (),
+    ) -> IndexResult:
         self._set(str(identity.path), FileStatus.INDEXED, identity)
-        return IndexResult(str(identity.path), identity.sha256, status)
+        return IndexResult(
+            str(identity.path),
+            identity.sha256,
+            status,
+            ran_again=tuple(sorted(ran_again)),
+            dropped=tuple(sorted(dropped)),
+        )
 
     def _set(
         self,
@@ -263,7 +275,7 @@ class LocalPipeline:
         if dropped:  # extractors no longer enabled: their rows go, nothing to run
             self._write(key, lambda: self.store.replace_outputs(identity.sha256, [], dropped))
         status = IndexStatus.INDEXED if dropped else IndexStatus.UNCHANGED
-        result = self.files.indexed(identity, status)
+        result = self.files.indexed(identity, status, dropped=dropped)
         self._drop_if_unreferenced(previous, identity.sha256)
         return Started(result)
 
@@ -320,7 +332,9 @@ class LocalPipeline:
             except Exception as err:  # the video is stored; the hook catches up next run
                 reason = f"{hook.name} failed after storing: {type(err).__name__}: {err}"
                 return self.files.failed(key, reason, identity)
-        result = self.files.indexed(identity, IndexStatus.INDEXED)
+        result = self.files.indexed(
+            identity, IndexStatus.INDEXED, started.rerun or (), started.dropped
+        )
         self._drop_if_unreferenced(started.previous, video_id)
         return result
 

@@ -28,15 +28,30 @@ class IndexResult:
     video_id: str | None
     status: IndexStatus
     reason: str | None = None
+    # A stored video brought up to date: the extractors run again (their version
+    # changed), and those whose rows went (no longer enabled). Empty otherwise.
+    ran_again: tuple[str, ...] = ()
+    dropped: tuple[str, ...] = ()
 
-    def to_json(self) -> dict[str, str | None]:
+    def to_json(self) -> dict[str, str | list[str] | None]:
         """The `index --json` line."""
         return {
             "path": shown_path(self.path),
             "video_id": self.video_id,
             "status": str(self.status),
             "reason": self.reason,
+            "ran_again": list(self.ran_again),
+            "dropped": list(self.dropped),
         }
+
+    def note(self) -> str:
+        """What the text line says after the path: the reason, or what was brought up to
+        date ("ran again: fingerprint")."""
+        if self.reason:
+            return self.reason
+        parts = [f"ran again: {', '.join(self.ran_again)}"] if self.ran_again else []
+        parts += [f"dropped: {', '.join(self.dropped)}"] if self.dropped else []
+        return "; ".join(parts)
 
 
 class IndexProgress(Protocol):
