@@ -286,6 +286,8 @@ def test_dash_path_after_double_dash_and_missing_path(media: Path, tmp_path: Pat
         "video_id": None,
         "status": "failed",
         "reason": "does not exist",
+        "ran_again": [],
+        "dropped": [],
     }
 
 
