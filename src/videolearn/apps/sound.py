@@ -159,11 +159,13 @@ def shared_sound(
     b = other.items[first + offset : last + offset]
     kernel = np.ones(SMOOTH_ITEMS) / SMOOTH_ITEMS
     bits = _popcount(a ^ b).astype(np.float32)
-    # Items that say something of the two sounds: not silence in both, and over the
-    # sound in both (not the window after it, `extractors.fingerprint`). Silence agrees
-    # with silence anywhere: a run of it alone is no shared sound.
+    # The items over both sounds (after them, items reach into the window of silence
+    # that follows each sound, `extractors.fingerprint`), and of those the ones that say
+    # something: not silence in both (silence agrees with silence anywhere: a run of it
+    # alone is no shared sound).
+    sounded = max(0, min(query.sounded() - first, other.sounded() - first - offset))
     evident = ~((a == SILENCE_ITEM) & (b == SILENCE_ITEM))
-    evident[max(0, min(query.sounded() - first, other.sounded() - first - offset)) :] = False
+    evident[sounded:] = False
     smooth = np.convolve(bits, kernel, mode="same")
     # Sound whose items lean to one value (noise, hiss) agrees at every offset as well as
     # at this one; a shared recording agrees here and not a few seconds off. By chance:
@@ -225,9 +227,6 @@ def shared_sound(
             continue
         agreement = 1.0 - float(bits[start:end].mean()) / 32.0
         i0, i1 = first + start, first + end - 1
-        # Items whose window reaches into the silence after either file's sound say
-        # nothing of what follows the run there.
-        sounded = min(query.sounded() - first, other.sounded() - first - offset)
         quiet_before, quiet_after = _quiet_beside(bits, (start, end), limit, sounded)
         lead = QUIET_LEAD_S if quiet_before else LEAD_S
         trail = QUIET_TRAIL_S if quiet_after else TRAIL_S
@@ -327,8 +326,9 @@ def _quiet_beside(
 
 def _span(fp: Fingerprint, first: int, last: int, lead_s: float, trail_s: float) -> TimeSpan:
     """Items `first` to `last` of `fp` as the stretch of sound they agree on; a run from
-    the first item or to the last reaches the sound's start or end (the last item sums up
-    the last seconds of the sound, which the trail constant would cut short)."""
+    the first item or to the last reaches the sound's start or end (a run that goes on
+    through the items over the silence after the sound reaches its end, which the trail
+    constant would cut short)."""
     start_s = fp.time_of(first) + lead_s if first > 0 else fp.start_s
     reaches_end = last >= len(fp.items) - 1 - _END_SLACK_ITEMS
     end_s = fp.end_s if reaches_end else min(fp.time_of(last) + trail_s, fp.end_s)
