@@ -62,7 +62,7 @@ def _fingerprint_speed(audio_s: float) -> None:
 
 
 def _write_library(root: Path, videos: int, rng: np.random.Generator) -> np.ndarray:
-    settings = load_settings(root, keep_versions_s=0)
+    settings = load_settings(root)
     source = SyntheticVideos(rng)
     looks = np.zeros((videos, 128), np.float32)
     started = time.perf_counter()
@@ -71,10 +71,14 @@ def _write_library(root: Path, videos: int, rng: np.random.Generator) -> np.ndar
             video, outputs = source.video(n)
             looks[n] = next(o for o in outputs if o.name == "av_embed").signals[0].vector
             lib.store.write_video(video, outputs)
+            # Indexes folded and fragments compacted as `index` does (`maintain_every`).
+            if (n + 1) % settings.maintain_every == 0:
+                lib.store.maintain(
+                    settings.vector_index_min_rows, settings.keep_versions_s, run_over=False
+                )
             if (n + 1) % 1000 == 0:
                 print(f"  {n + 1:,} videos written ({time.perf_counter() - started:.0f} s)")
-        lib.store.build_indexes(settings.vector_index_min_rows)
-        lib.store.cleanup_versions(0)
+        lib.store.maintain(settings.vector_index_min_rows, 0)
     return looks
 
 

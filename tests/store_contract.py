@@ -233,6 +233,19 @@ class StoreContract(ABC):
         with pytest.raises(VideoNotFoundError):
             store.replace_outputs(C, [speech])
 
+    def test_the_state_changes_with_every_write_and_only_then(self, store: Store) -> None:
+        seen = [store.state()]
+        self.write(store, A)
+        seen.append(store.state())
+        assert store.state() == seen[-1]  # reading changes nothing
+        self.write(store, B)
+        seen.append(store.state())
+        store.replace_outputs(A, [], dropped=["sounds"])
+        seen.append(store.state())
+        store.delete_video(A)
+        seen.append(store.state())
+        assert len(set(seen)) == len(seen)
+
     def test_a_write_cut_short_or_forgotten_is_written_again_once(self, store: Store) -> None:
         self.write(store, A)
         counts = dict(store.table_counts())

@@ -190,6 +190,33 @@ def test_copies_among_the_results_fold_into_the_longest(library: Path) -> None:
     assert all(c["copy_of"] == head["video_id"] for c in head["copies"])
 
 
+def test_what_similar_derives_is_kept_between_calls_and_never_stale(
+    library: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "library"
+    shutil.copytree(library, copy, ignore=shutil.ignore_patterns("cache"))
+    media = library.parent / "media"
+    fresh = _similar(copy, "song.mp4", media=media)
+    kept = copy / "cache"
+    assert {p.name for p in kept.iterdir()} == {"profiles.npz", "copies.npz", "fingerprints.npz"}
+    written = {p.name: p.stat().st_mtime_ns for p in kept.iterdir()}
+    # A new process reads them back (nothing derived again) and answers the same.
+    assert _similar(copy, "song.mp4", media=media) == fresh
+    assert {p.name: p.stat().st_mtime_ns for p in kept.iterdir()} == written
+    # A damaged file is derived again.
+    (kept / "profiles.npz").write_bytes(b"not arrays")
+    assert _similar(copy, "song.mp4", media=media) == fresh
+    # After a change nothing stale is answered: a forgotten video is gone.
+    _cli("forget", media / "holiday.mp4", "--library", copy)
+    after = _similar(copy, "song.mp4", media=media)
+    assert "holiday.mp4" not in _names(after["results"])
+    assert _names(after["results"])[0] == "dance.mp4"
+    # Where nothing can be kept, the answer is still given.
+    shutil.rmtree(kept)
+    kept.write_text("a file where the folder would be")
+    assert _similar(copy, "song.mp4", media=media) == after
+
+
 def test_a_persons_decision_on_copies_is_kept(library: Path, tmp_path: Path) -> None:
     copy = tmp_path / "library"
     shutil.copytree(library, copy)

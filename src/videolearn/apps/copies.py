@@ -52,10 +52,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from videolearn.apps.sound import Fingerprint, FingerprintIndex, clock
-from videolearn.config import RecommendSettings
-from videolearn.extractors.fingerprint import ITEM_WINDOW_S, SILENCE_ITEM, decode
-from videolearn.extractors.fingerprint import KIND as FINGERPRINT_KIND
+from videolearn.apps.kept import Kept, ragged, strings, unragged
+from videolearn.apps.sound import Fingerprint, FingerprintIndex, clock, sound_index_from
+from videolearn.config import RecommendSettings, Settings
+from videolearn.extractors.fingerprint import ITEM_WINDOW_S, SILENCE_ITEM
 from videolearn.extractors.sketch import (
     FLAT_STD,
     KEYS_KIND,
@@ -427,9 +427,9 @@ class Copies:
         return self.quotes.get((source, other))
 
 
-def find_copies(store: Store, settings: RecommendSettings) -> Copies:
-    """Every family of copies in the library, by the rule above, and the quotes found
-    on the way."""
+def find_copies(store: Store, settings: Settings) -> Copies:
+    """Every family of copies in the library (at `settings.library`), by the rule above,
+    and the quotes found on the way."""
     return _Finder(_Library(store, settings)).everywhere()
 
 
@@ -464,18 +464,16 @@ class _Library:
     videos, their key sketches, their sound (and the pairs asked about it so far), their
     MD5s and people's decisions."""
 
-    def __init__(self, store: Store, settings: RecommendSettings) -> None:
+    def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
-        self.settings = settings
-        self.videos = store.videos()
+        self.settings = settings.recommend
+        read = _read.get(store, settings.library)
+        self.videos = read.videos
         known = {v.video_id for v in self.videos}
-        self.keys = _keys_of(store)
-        fingerprints = [
-            Fingerprint(r.video_id, r.start_s, r.end_s, decode(r.value))
-            for r in store.signals_of_kind(FINGERPRINT_KIND)
-        ]
-        self.sound = _Sound(fingerprints, settings)
-        self.md5: dict[str, str] = {r.video_id: r.value for r in store.signals_of_kind("md5")}
+        self.keys = read.keys
+        fingerprints = sound_index_from(store, settings.library).fingerprints
+        self.sound = _Sound(fingerprints, self.settings)
+        self.md5 = read.md5
         self.same_md5: dict[str, list[str]] = defaultdict(list)
         for video_id, value in self.md5.items():
             self.same_md5[value].append(video_id)
@@ -488,7 +486,7 @@ class _Library:
         # What the rule said of each pair asked about so far (a server asks again and again);
         # the library keeps them too (`store.verdicts`), under this rule.
         self.verdicts: dict[tuple[str, str], _Verdict] = {}
-        self.rule = _rule(settings)
+        self.rule = _rule(self.settings)
 
 
 @dataclass(frozen=True)
@@ -681,16 +679,57 @@ def _pictures_of(store: Store, video_ids: Sequence[str]) -> dict[str, Pictures]:
     return {v: Pictures.from_sketches(times[v], sketches[v]) for v in times}
 
 
-def _keys_of(store: Store) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Each video's key sketches at the reference margin, as is and mirrored."""
-    ref = MARGINS.index(REFERENCE_MARGIN)
-    out = {}
-    for row in store.signals_of_kind(KEYS_KIND):
-        sketches = list(decode_keys(row.value))
-        keys = Pictures.from_sketches([float(n) for n in range(len(sketches))], sketches)
-        if len(keys):
-            out[row.video_id] = (keys.at(ref), keys.at(ref, mirrored=True))
-    return out
+@dataclass(frozen=True)
+class _Read:
+    """What the rule reads of every video: its row, its MD5, and its key sketches at the
+    reference margin, as is and mirrored (kept as float16, so that a library read again
+    and one read back from `apps.kept` compare alike)."""
+
+    videos: list[VideoRow]
+    md5: dict[str, str]
+    keys: dict[str, tuple[np.ndarray, np.ndarray]]
+
+    @classmethod
+    def build(cls, store: Store) -> _Read:
+        ref = MARGINS.index(REFERENCE_MARGIN)
+        keys = {}
+        for row in store.signals_of_kind(KEYS_KIND):
+            sketches = list(decode_keys(row.value))
+            pictures = Pictures.from_sketches([float(n) for n in range(len(sketches))], sketches)
+            if len(pictures):
+                keys[row.video_id] = _with_mirrored(pictures.at(ref).astype(np.float16))
+        md5 = {r.video_id: r.value for r in store.signals_of_kind("md5")}
+        return cls(store.videos(), md5, keys)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        keys = ragged([k[0] for k in self.keys.values()], np.float16, CELLS * CELLS)
+        return {
+            "videos": np.asarray(json.dumps([v.to_arrow() for v in self.videos])),
+            "md5": np.asarray(json.dumps(self.md5)),
+            "keyed": strings(self.keys),
+            "keys": keys["joined"],
+            "starts": keys["starts"],
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> _Read:
+        videos = [VideoRow.from_arrow(v) for v in json.loads(str(arrays["videos"]))]
+        keys = zip(arrays["keyed"], unragged(arrays["keys"], arrays["starts"]), strict=True)
+        return cls(
+            videos,
+            json.loads(str(arrays["md5"])),
+            {str(v): _with_mirrored(k) for v, k in keys},
+        )
+
+
+def _with_mirrored(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N, CELLS * CELLS) float16 cells, and the same mirrored left to right, as float32."""
+    plain = keys.astype(np.float32)
+    grid = plain.reshape(len(plain), CELLS, CELLS)
+    return plain, np.ascontiguousarray(grid[..., ::-1]).reshape(plain.shape)
+
+
+_read = Kept("copies", 1, _Read.build, _Read.arrays, _Read.from_arrays)
 
 
 def _close_keys(
@@ -836,12 +875,12 @@ class _LibraryCache:
     def get(self, library: Library) -> _Library:
         where: Path = library.settings.library.resolve()
         store = library.store
-        state = where, store.version_count(), tuple(sorted(store.table_counts().items()))
+        state = where, store.state()
         decisions = tuple((d.video_a, d.video_b, d.copy) for d in store.decisions.list())
         rule = _rule(library.settings.recommend)
         with self._lock:
             if self._built is None or self._built[0] != (state, decisions, rule):
-                built = _Library(store, library.settings.recommend)
+                built = _Library(store, library.settings)
                 self._built = ((state, decisions, rule), built)
             return self._built[1]
 

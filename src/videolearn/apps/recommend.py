@@ -24,8 +24,8 @@ stretch of pictures are not copies: the one is said to contain that stretch of t
 
 from __future__ import annotations
 
+import json
 import re
-import threading
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,7 +35,8 @@ from typing import Any
 import numpy as np
 
 from videolearn.apps.copies import Copies, Copy, copies_near, describe_quote
-from videolearn.apps.sound import SoundAlike, SoundIndexCache, fingerprint_of
+from videolearn.apps.kept import Kept, strings
+from videolearn.apps.sound import SoundAlike, fingerprint_of, sound_index
 from videolearn.errors import OptionError
 from videolearn.library import Library
 from videolearn.store import Store
@@ -152,6 +153,41 @@ class Profiles:
         out.labels, out.label_names = _label_weights([labels.get(i, {}) for i in ids])
         return out
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The profiles as plain arrays (`apps.kept`)."""
+        out = {"videos": np.asarray(json.dumps([v.to_arrow() for v in self.videos]))}
+        for name, (matrix, has) in self.vectors.items():
+            out[f"vectors.{name}"], out[f"has.{name}"] = matrix, has
+        for name, sparse, names in (
+            ("words", self.words, self.vocabulary),
+            ("labels", self.labels, self.label_names),
+        ):
+            out[f"{name}.names"] = strings(names)
+            if sparse is not None:
+                out[f"{name}.data"], out[f"{name}.indices"] = sparse.data, sparse.indices
+                out[f"{name}.indptr"], out[f"{name}.shape"] = sparse.indptr, np.array(sparse.shape)
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> Profiles:
+        from scipy.sparse import csr_matrix
+
+        videos = [VideoRow.from_arrow(v) for v in json.loads(str(arrays["videos"]))]
+        out = cls(videos, {v.video_id: n for n, v in enumerate(videos)})
+        for key, matrix in arrays.items():
+            if key.startswith("vectors."):
+                name = key.removeprefix("vectors.")
+                out.vectors[name] = (matrix, arrays[f"has.{name}"])
+        sparse = {}
+        for name in ("words", "labels"):
+            if f"{name}.data" in arrays:
+                parts = (arrays[f"{name}.{p}"] for p in ("data", "indices", "indptr"))
+                shape = tuple(int(n) for n in arrays[f"{name}.shape"])
+                sparse[name] = csr_matrix(tuple(parts), shape=shape)
+        out.words, out.vocabulary = sparse.get("words"), arrays["words.names"]
+        out.labels, out.label_names = sparse.get("labels"), arrays["labels.names"]
+        return out
+
 
 def _meaning(
     store: Store,
@@ -263,21 +299,6 @@ def _label_weights(per_video: Sequence[Mapping[str, float]]) -> tuple[Any, np.nd
     return _idf_weighted(matrix, df), np.array(names, dtype=object)
 
 
-class _ProfileCache:
-    """One `Profiles` per library and state, rebuilt after the library changed."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._built: tuple[object, Profiles] | None = None
-
-    def get(self, store: Store, where: Path) -> Profiles:
-        state = where, store.version_count(), tuple(sorted(store.table_counts().items()))
-        with self._lock:
-            if self._built is None or self._built[0] != state:
-                self._built = (state, Profiles.build(store))
-            return self._built[1]
-
-
 def profiles_of(library: Library) -> Profiles:
     """The library's profiles, built when first asked for and after every change."""
     return profiles_from(library.store, library.settings.library)
@@ -285,11 +306,10 @@ def profiles_of(library: Library) -> Profiles:
 
 def profiles_from(store: Store, where: Path) -> Profiles:
     """The profiles of the library at `where` (whose store `store` is)."""
-    return _profiles.get(store, where.resolve())
+    return _profiles.get(store, where)
 
 
-_profiles = _ProfileCache()
-_sounds = SoundIndexCache()
+_profiles = Kept("profiles", 1, Profiles.build, Profiles.arrays, Profiles.from_arrays)
 
 
 def _relative(raw: np.ndarray) -> np.ndarray:
@@ -405,7 +425,7 @@ class _Answer:
     def _shared_audio(self) -> dict[str, tuple[float, str]]:
         """Per video sharing sound with a query video: the share of its sound that is
         shared, and the reason in words."""
-        index = _sounds.get(self.library)
+        index = sound_index(self.library)
         out: dict[str, tuple[float, str]] = {}
         # A history's older videos count less, as in `_raw_scores`.
         recency = {v: 0.5 ** (len(self.query) - 1 - n) for n, v in enumerate(self.query)}

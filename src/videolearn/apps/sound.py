@@ -25,13 +25,14 @@ unrelated sound agrees in about half the bits. Finding them takes two steps:
 from __future__ import annotations
 
 import math
-import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from videolearn.apps.kept import Kept, ragged, strings, unragged
 from videolearn.config import RecommendSettings
 from videolearn.errors import VideoNotFoundError
 from videolearn.extractors.fingerprint import ITEM_S, ITEM_WINDOW_S, KIND, SILENCE_ITEM, decode
@@ -361,6 +362,35 @@ class FingerprintIndex:
         rows = store.signals_of_kind(KIND)
         return cls([Fingerprint(r.video_id, r.start_s, r.end_s, decode(r.value)) for r in rows])
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The index as plain arrays (`apps.kept`)."""
+        items = ragged([fp.items for fp in self.fingerprints], np.uint32)
+        return {
+            "video_ids": strings(fp.video_id for fp in self.fingerprints),
+            "spans": np.array([(fp.start_s, fp.end_s) for fp in self.fingerprints]).reshape(-1, 2),
+            "items": items["joined"],
+            "starts": items["starts"],
+            "keys": self.keys,
+            "owners": self.owners,
+            "positions": self.positions,
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> FingerprintIndex:
+        out = cls.__new__(cls)
+        out.fingerprints = [
+            Fingerprint(str(v), float(start), float(end), items)
+            for v, (start, end), items in zip(
+                arrays["video_ids"],
+                arrays["spans"],
+                unragged(arrays["items"], arrays["starts"]),
+                strict=True,
+            )
+        ]
+        out.by_id = {fp.video_id: n for n, fp in enumerate(out.fingerprints)}
+        out.keys, out.owners, out.positions = arrays["keys"], arrays["owners"], arrays["positions"]
+        return out
+
     def __len__(self) -> int:
         return len(self.fingerprints)
 
@@ -447,24 +477,24 @@ def _overlap(a: TimeSpan, b: TimeSpan) -> bool:
     return a.start_s < b.end_s and b.start_s < a.end_s
 
 
-class SoundIndexCache:
-    """One `FingerprintIndex` per library state, built when first asked for and again
-    after the library changed (a server keeps one; a CLI call builds it once)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._built: tuple[object, FingerprintIndex] | None = None
-
-    def get(self, library: Library) -> FingerprintIndex:
-        where = library.settings.library.resolve()
-        state = where, library.store.version_count(), library.store.table_counts().get("signals")
-        with self._lock:
-            if self._built is None or self._built[0] != state:
-                self._built = (state, FingerprintIndex.from_store(library.store))
-            return self._built[1]
+_indexes = Kept(
+    "fingerprints",
+    1,
+    FingerprintIndex.from_store,
+    FingerprintIndex.arrays,
+    FingerprintIndex.from_arrays,
+)
 
 
-_indexes = SoundIndexCache()
+def sound_index(library: Library) -> FingerprintIndex:
+    """Every fingerprint of the library and its postings, built when first asked for and
+    again after the library changed (`apps.kept`)."""
+    return sound_index_from(library.store, library.settings.library)
+
+
+def sound_index_from(store: Store, where: Path) -> FingerprintIndex:
+    """`sound_index` of the library at `where`, whose store `store` is."""
+    return _indexes.get(store, where)
 
 
 def fingerprint_of(library: Library, video_id: str) -> Fingerprint | None:
@@ -486,7 +516,7 @@ def sound_alike(library: Library, video: str, limit: int = 20) -> list[SoundAlik
     if query is None:
         return []
     paths = library.store.shown_paths()
-    index = _indexes.get(library)
+    index = sound_index(library)
     found = index.alike(query, library.settings.recommend)
     return [
         SoundAlike(video_id, paths[video_id], tuple(stretches))
@@ -503,4 +533,6 @@ __all__ = [
     "fingerprint_of",
     "shared_sound",
     "sound_alike",
+    "sound_index",
+    "sound_index_from",
 ]

@@ -175,6 +175,12 @@ class Store(Protocol):
         """Data versions kept, all tables together."""
         ...
 
+    def state(self) -> str:
+        """The tables' state as one string: it changes with every write (each table's
+        latest version), and only then. What is derived from the whole library is kept
+        under it."""
+        ...
+
     def search_text(  # noqa: PLR0917  a query and its filters
         self,
         query: str,

@@ -833,6 +833,9 @@ class LibraryStore(Closing):
         """Table versions kept on disk, all tables together."""
         return sum(len(self._dataset(name).versions()) for name in _SCHEMAS)
 
+    def state(self) -> str:
+        return ",".join(f"{name}:{self._dataset(name).version}" for name in sorted(_SCHEMAS))
+
     # -- reading ------------------------------------------------------------------------
 
     def _count(self, table: str, video_id: str) -> int:
