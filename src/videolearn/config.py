@@ -102,6 +102,13 @@ class SpeechSettings(BaseModel):
     beam_size: int = Field(default=5, ge=1)
     # Force one language (ISO code) instead of detecting it per stretch of speech.
     language: str | None = None
+    # The library's likely languages (ISO codes, e.g. ["en", "de", "fr"]): each stretch
+    # of speech is heard as the likeliest of them. Empty: any language Whisper knows.
+    languages: tuple[str, ...] = ()
+    # Without `languages`, a stretch whose language Whisper is less sure of than this
+    # is heard in the file's language (the one said longest so far, of stretches it
+    # was sure of), when it has one.
+    language_sure: float = Field(default=0.5, gt=0, le=1)
     hotwords: str | None = None
     initial_prompt: str | None = None
     # Silero VAD speech threshold (faster-whisper's default).

@@ -23,7 +23,7 @@ from videolearn.apps.transcribe import (
     render,
     transcribe_file,
 )
-from videolearn.config import Settings, load_settings
+from videolearn.config import Settings, SpeechSettings, load_settings
 from videolearn.errors import ExtractorError
 from videolearn.extractors.speech import (
     BUNDLED_MODEL_BYTES,
@@ -36,6 +36,7 @@ from videolearn.extractors.speech import (
 )
 from videolearn.samples import (
     SPOKEN_PASSAGES,
+    read_audio,
     speak,
     word_error_rate,
     words_of,
@@ -162,6 +163,45 @@ def test_espeak_languages_word_error_rate(tmp_path: Path, settings: Settings, tr
     print(f"espeak-ng word error rates: {json.dumps(rates)}")
     # Measured with Whisper base on espeak-ng's voices: en 0.00, de 0.25, es 0.44, fr 0.58.
     assert rates["en"] < 0.15 and rates["de"] < 0.35
+
+
+TRAIN_FR = (
+    "Le train pour la ville part de la gare à huit heures. Nous avons acheté deux billets et "
+    "trouvé nos places près de la fenêtre."
+)
+
+
+def test_the_librarys_languages_decide_what_a_stretch_is_heard_as(
+    tmp_path: Path, settings: Settings, transcriber
+) -> None:
+    path = speak(tmp_path / "train-fr.wav", TRAIN_FR, "fr")
+    free = transcribe_file(path, settings, transcriber)
+    among = Transcriber(
+        SpeechSettings(languages=("en", "de", "es", "fr")), settings.model_cache_dir
+    )
+    limited = transcribe_file(path, settings, among)
+    assert {s.language for s in limited.segments} == {"fr"}
+    heard = [" ".join(s.text for s in t.segments) for t in (free, limited)]
+    # Whisper base takes espeak-ng's French here for Romanian (WER 0.96); as French, 0.60.
+    assert word_error_rate(TRAIN_FR, heard[1]) < word_error_rate(TRAIN_FR, heard[0])
+    with pytest.raises(ExtractorError, match="'xx'"):
+        Transcriber(SpeechSettings(languages=("fr", "xx")), settings.model_cache_dir).load()
+
+
+def test_a_stretch_whisper_is_unsure_of_is_heard_in_the_files_language(
+    tmp_path: Path, settings: Settings, transcriber
+) -> None:
+    said = read_audio(speak(tmp_path / "es.wav", SPOKEN_PASSAGES["es"], "es"))
+    hola = read_audio(speak(tmp_path / "hola.wav", "Hola.", "es"))
+    # 25 s apart: "Hola." is a chunk of its own, whose language Whisper hardly knows.
+    gap = np.zeros(25 * 16_000, np.float32)
+    path = write_wav(tmp_path / "both.wav", np.concatenate([said, gap, hola]), 16_000)
+    last = transcribe_file(path, settings, transcriber).segments[-1]
+    assert last.language == "es" and "hola" in last.text.lower(), last
+    assert last.language_probability < settings.speech.language_sure
+    # Left to Whisper alone (every guess taken as sure), it is heard as another language.
+    alone = Transcriber(SpeechSettings(language_sure=0.01), settings.model_cache_dir)
+    assert transcribe_file(path, settings, alone).segments[-1].language != "es"
 
 
 def test_repetition_loops_are_cut() -> None:

@@ -223,6 +223,7 @@ def stored_transcript(library: Library, video: str) -> Transcript:
             # The moment's score is the mean token probability (`segment_moment`).
             math.log(m.score) if m.score > 0 else -math.inf,
             bool(m.attrs.get("low_confidence", False)),
+            float(m.attrs.get("language_probability", 1.0)),
         )
         for m in library.store.rows_of(MomentRow, row.video_id)
         if m.modality == "speech"

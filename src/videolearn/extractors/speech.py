@@ -68,6 +68,8 @@ class SpeechSegment:
     words: tuple[Word, ...]
     avg_logprob: float
     low_confidence: bool
+    # How likely Whisper found the segment's language before hearing it (1.0: forced).
+    language_probability: float = 1.0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -75,6 +77,7 @@ class SpeechSegment:
             "end_s": self.span.end_s,
             "text": self.text,
             "language": self.language,
+            "language_probability": self.language_probability,
             "low_confidence": self.low_confidence,
             "words": [
                 {
@@ -228,6 +231,14 @@ class Transcriber:
                     "the local Hugging Face cache; videolearn never downloads models"
                 ) from err
             raise ExtractorError(f"could not load the Whisper model {s.model!r}: {err}") from err
+        wanted = [*([s.language] if s.language else []), *s.languages]
+        unknown = [code for code in wanted if code not in self._model.supported_languages]
+        if unknown:
+            self._model = None
+            raise ExtractorError(
+                f"speech.languages: {', '.join(map(repr, unknown))} is no language the "
+                f"Whisper model {s.model!r} knows (codes such as en, de, fr, es, zh)"
+            )
         # Regions split at half-second pauses and at most one Whisper window long, so that a
         # change of language between sentences starts a new chunk.
         # Unpadded, so that the regions mark where speech starts: Whisper tends to start
@@ -247,33 +258,52 @@ class Transcriber:
         return [(r["start"], r["end"]) for r in get_speech_timestamps(audio, self._vad)]
 
     def transcribe_chunk(
-        self, audio: np.ndarray, offset_s: float, speech: Sequence[TimeSpan] = ()
+        self,
+        audio: np.ndarray,
+        offset_s: float,
+        speech: Sequence[TimeSpan] = (),
+        heard: Mapping[str, float] | None = None,
     ) -> list[SpeechSegment]:
         """Transcribe one chunk of speech (at most about 30 s), detecting its language.
 
         `speech` are the VAD's speech spans in the chunk (absolute times): a word that
-        Whisper starts before its span's onset is moved to the onset.
+        Whisper starts before its span's onset is moved to the onset. `heard` are the
+        seconds said so far in the file per language (of stretches whose language was
+        sure): the chunk is heard in the likeliest of them when Whisper is unsure of its
+        own.
         """
         import ctranslate2
 
         self.load()
         s = self.settings
-        # Whisper falls back to sampling at higher temperatures when a decode looks wrong:
-        # seeded per chunk, the same audio gives the same text (and takes the same time).
-        ctranslate2.set_random_seed(0)
-        segments, info = self._model.transcribe(
-            audio,
-            language=s.language,
-            beam_size=s.beam_size,
-            word_timestamps=True,
-            vad_filter=False,
-            condition_on_previous_text=False,
-            hotwords=s.hotwords,
-            initial_prompt=s.initial_prompt,
-            compression_ratio_threshold=MAX_COMPRESSION_RATIO,
-            no_speech_threshold=NO_SPEECH_PROB,
-            log_prob_threshold=NO_SPEECH_LOGPROB,
-        )
+
+        def decode(language: str | None) -> tuple[Any, Any]:
+            # Whisper falls back to sampling at higher temperatures when a decode looks
+            # wrong: seeded per chunk, the same audio gives the same text (and time).
+            ctranslate2.set_random_seed(0)
+            decoded: tuple[Any, Any] = self._model.transcribe(
+                audio,
+                language=language,
+                beam_size=s.beam_size,
+                word_timestamps=True,
+                vad_filter=False,
+                condition_on_previous_text=False,
+                hotwords=s.hotwords,
+                initial_prompt=s.initial_prompt,
+                compression_ratio_threshold=MAX_COMPRESSION_RATIO,
+                no_speech_threshold=NO_SPEECH_PROB,
+                log_prob_threshold=NO_SPEECH_LOGPROB,
+            )
+            return decoded
+
+        # The language is decided before any text is decoded (`segments` is lazy): when
+        # it is not the one to hear the chunk in, only the detection is done twice.
+        segments, info = decode(s.language)
+        chosen = self._language(info, heard or {})
+        likely = dict(info.all_language_probs or ())
+        probability = 1.0 if s.language else likely.get(chosen, info.language_probability)
+        if chosen != info.language:
+            segments, info = decode(chosen)
         out = []
         for seg in segments:
             if seg.no_speech_prob > NO_SPEECH_PROB and seg.avg_logprob < NO_SPEECH_LOGPROB:
@@ -306,9 +336,24 @@ class Transcriber:
                     words=tuple(words),
                     avg_logprob=float(seg.avg_logprob),
                     low_confidence=seg.avg_logprob < s.low_logprob or mean_p < 0.5,
+                    language_probability=round(float(probability), 4),
                 )
             )
         return out
+
+    def _language(self, info: Any, heard: Mapping[str, float]) -> str:
+        """The language to hear a chunk in: Whisper's own guess, unless `speech.languages`
+        names others (then the likeliest of those), or Whisper is unsure and the file
+        has a language (then that one)."""
+        s = self.settings
+        if s.language is not None:
+            return str(s.language)
+        likely = dict(info.all_language_probs or ())
+        if s.languages:
+            return max(s.languages, key=lambda code: likely.get(code, 0.0))
+        if info.language_probability < s.language_sure and heard:
+            return max(heard, key=lambda code: heard[code])
+        return str(info.language)
 
     def transcribe(self, audio: np.ndarray, offset_s: float = 0.0) -> list[SpeechSegment]:
         """Transcribe audio of any length held in memory (16 kHz mono float32)."""
@@ -331,6 +376,8 @@ class SpeechStream:
         self._parts: list[np.ndarray] = []
         self._size = 0
         self._start_s: float | None = None
+        # Seconds said per language so far, of segments whose language Whisper was sure of.
+        self.heard: dict[str, float] = {}
 
     def add(self, samples: np.ndarray, start_s: float) -> list[SpeechSegment]:
         if self._start_s is None:
@@ -361,11 +408,15 @@ class SpeechStream:
                 TimeSpan(start_s + a / AUDIO_RATE_HZ, start_s + b / AUDIO_RATE_HZ)
                 for a, b in regions
             ]
-            out.extend(
-                self.transcriber.transcribe_chunk(
-                    audio[first:last], start_s + first / AUDIO_RATE_HZ, spans
-                )
+            said = self.transcriber.transcribe_chunk(
+                audio[first:last], start_s + first / AUDIO_RATE_HZ, spans, self.heard
             )
+            for segment in said:
+                if segment.language_probability >= self.transcriber.settings.language_sure:
+                    self.heard[segment.language] = (
+                        self.heard.get(segment.language, 0.0) + segment.span.duration_s
+                    )
+            out.extend(said)
         rest = audio[keep_from:]
         self._parts = [rest] if rest.size else []
         self._size = rest.size
@@ -377,7 +428,9 @@ class SpeechExtractor(Extractor):
     """Transcript segments with words and language, as `speech` moments."""
 
     name = "speech"
-    version = 1
+    # 2: a stretch Whisper is unsure of is heard in the file's language; each segment
+    # keeps its language's probability.
+    version = 2
     signal_type = Moment
     family = "ctranslate2"
     sampling = Sampling(audio=True)
@@ -385,6 +438,11 @@ class SpeechExtractor(Extractor):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self.transcriber = Transcriber(settings.speech, settings.model_cache_dir)
+        # What else decides the transcripts: a changed model or language set re-runs it.
+        s = settings.speech
+        self.revision = "+".join(
+            [Path(s.model).name or s.model, *([s.language] if s.language else s.languages)]
+        )
 
     def load(self) -> None:
         self.transcriber.load()
@@ -401,7 +459,9 @@ def segment_moment(segment: SpeechSegment) -> Moment:
         "speech",
         text=segment.text,
         score=round(math.exp(segment.avg_logprob), 4),
-        attrs={k: as_json[k] for k in ("language", "words", "low_confidence")},
+        attrs={
+            k: as_json[k] for k in ("language", "language_probability", "words", "low_confidence")
+        },
     )
 
 
