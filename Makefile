@@ -41,15 +41,16 @@ serve: venv
 	$(BIN)/videolearn serve --library $(DEMO_LIBRARY)
 
 # The tests speak with espeak-ng, read captions with Tesseract (English and German packs),
-# draw them with DejaVu Sans, drop privileges with setpriv (util-linux), fingerprint sound
+# draw them with DejaVu Sans (and Chinese ones with WenQuanYi Micro Hei), drop privileges with setpriv (util-linux), fingerprint sound
 # with libchromaprint1, and drive the web UI in Debian's Chromium: install what is missing
 # when we may (root on Debian), else say what is missing.
-TEST_PACKAGES := espeak-ng tesseract-ocr tesseract-ocr-deu fonts-dejavu-core chromium libchromaprint1
+TEST_PACKAGES := espeak-ng tesseract-ocr tesseract-ocr-deu fonts-dejavu-core fonts-wqy-microhei chromium libchromaprint1
 test-tools:
 	@if ! command -v espeak-ng >/dev/null || ! command -v tesseract >/dev/null \
 	  || ! [ -x /usr/bin/chromium ] || ! ldconfig -p | grep -q libchromaprint.so \
 	  || ! tesseract --list-langs 2>/dev/null | grep -qx deu \
-	  || ! [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then \
+	  || ! [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] \
+	  || ! [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then \
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
 	    && apt-get update -qq && apt-get install -y -qq $(TEST_PACKAGES) >/dev/null; } \
 	  || { echo "the tests need: apt-get install $(TEST_PACKAGES)"; exit 1; }; fi

@@ -146,8 +146,10 @@ class OcrSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    # "rapidocr" (bundled models) or "tesseract" (the tesseract binary must be installed).
-    engine: str = Field(default="rapidocr", pattern="^(rapidocr|tesseract)$")
+    # "auto": rapidocr, with Tesseract reading the Latin lines when its binary and the
+    # packs in `languages` are installed; "rapidocr" (bundled models) alone; "tesseract"
+    # (the binary must be installed) reading every line.
+    engine: str = Field(default="rapidocr", pattern="^(auto|rapidocr|tesseract)$")
     # Tesseract's language packs, joined with "+".
     languages: str = Field(default="eng+deu", pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$")
     # Frames looked at per second, and their width (never scaled up).

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import cast
 
 import av
+import cv2
 import numpy as np
 
 AUDIO_RATE_HZ = 48_000
@@ -180,13 +181,56 @@ FONT_FILES = (
 @dataclass(frozen=True)
 class Caption:
     """Text burnt into a video from `start_s` to `end_s`, its top at `y` (a fraction of
-    the height), `size_px` high."""
+    the height) and its left at `x`, `size_px` high, in `font` (a file, or a name in
+    Debian's font folders), `colour` with an `outline` (None: none)."""
 
     text: str
     start_s: float
     end_s: float
     y: float = 0.4
     size_px: int = 32
+    x: float = 0.06
+    font: str = ""
+    colour: tuple[int, int, int] = (255, 255, 255)
+    outline: tuple[int, int, int] | None = (0, 0, 0)
+
+
+FONT_FOLDERS = (Path("/usr/share/fonts/truetype"), Path("/usr/share/fonts"))
+BACKGROUNDS = ("gradient", "plain", "noise")
+
+
+def font_file(name: str = "") -> Path:
+    """A font by file or by name (`DejaVuSerif.ttf`, `wqy-microhei.ttc`); DejaVu Sans
+    when no name is given."""
+    if not name:
+        found = next((f for f in FONT_FILES if f.is_file()), None)
+        if found is None:
+            raise FileNotFoundError("no DejaVuSans.ttf: apt-get install fonts-dejavu-core")
+        return found
+    if Path(name).is_file():
+        return Path(name)
+    for folder in FONT_FOLDERS:
+        found = next(iter(sorted(folder.rglob(name))), None) if folder.is_dir() else None
+        if found is not None:
+            return found
+    raise FileNotFoundError(f"no font {name!r} under {', '.join(map(str, FONT_FOLDERS))}")
+
+
+def _background(kind: str, t: float, xx: np.ndarray, yy: np.ndarray, seed: int) -> np.ndarray:
+    """One frame's ground: a slowly drifting colour gradient, a plain grey-blue, or
+    photo-like noise (smooth blotches with grain, drifting)."""
+    height, width = xx.shape
+    if kind == "plain":
+        return np.broadcast_to(np.array([70, 80, 110], np.float32), (height, width, 3))
+    if kind == "noise":
+        rng = np.random.default_rng(seed)
+        coarse = rng.uniform(0, 255, (height // 24 + 2, width // 24 + 2, 3)).astype(np.float32)
+        shift = int(4 * t) % 48
+        blotches = cv2.resize(coarse, (width + 48, height + 48), interpolation=cv2.INTER_CUBIC)
+        grain = np.random.default_rng(seed + round(t * 100)).normal(0, 12, (height, width, 3))
+        return blotches[shift : shift + height, shift : shift + width] + grain
+    phase = (xx + yy + 20 * t) / (width + height)
+    return np.stack([60 + 50 * phase, 90 + 40 * np.sin(3 * phase), 140 - 60 * phase], -1)
 
 
 def write_captioned_video(
@@ -198,16 +242,20 @@ def write_captioned_video(
     size: tuple[int, int] = (640, 360),
     audio: np.ndarray | None = None,
     audio_rate_hz: int = 16_000,
+    background: str = "gradient",
+    seed: int = 0,
 ) -> Path:
-    """Write an H.264 video of a slowly drifting colour gradient with `captions` drawn on
-    it (white with a dark outline, as subtitles and titles are), with `audio` (mono float
-    samples, AAC) as its sound when given."""
+    """Write an H.264 video of `background` (`BACKGROUNDS`; a slowly drifting colour
+    gradient by default) with `captions` drawn on it (by default white with a dark
+    outline, as subtitles and titles are), with `audio` (mono float samples, AAC) as its
+    sound when given."""
     from PIL import Image, ImageDraw, ImageFont
 
-    font_file = next((f for f in FONT_FILES if f.is_file()), None)
-    if font_file is None:
-        raise FileNotFoundError("no DejaVuSans.ttf: apt-get install fonts-dejavu-core")
-    fonts = {c.size_px: ImageFont.truetype(str(font_file), c.size_px) for c in captions}
+    if background not in BACKGROUNDS:
+        raise ValueError(f"background {background!r}: one of {', '.join(BACKGROUNDS)}")
+    fonts = {
+        (c.font, c.size_px): ImageFont.truetype(str(font_file(c.font)), c.size_px) for c in captions
+    }
     width, height = size
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     with av.open(str(path), "w") as out:
@@ -218,19 +266,18 @@ def write_captioned_video(
             aus.layout = "mono"
         for i in range(round(seconds * fps)):
             t = i / fps
-            phase = (xx + yy + 20 * t) / (width + height)
-            rgb = np.stack([60 + 50 * phase, 90 + 40 * np.sin(3 * phase), 140 - 60 * phase], -1)
+            rgb = _background(background, t, xx, yy, seed)
             image = Image.fromarray(rgb.clip(0, 255).astype(np.uint8))
             draw = ImageDraw.Draw(image)
             for c in captions:
                 if c.start_s <= t < c.end_s:
                     draw.text(
-                        (width * 0.06, height * c.y),
+                        (width * c.x, height * c.y),
                         c.text,
-                        font=fonts[c.size_px],
-                        fill=(255, 255, 255),
-                        stroke_width=2,
-                        stroke_fill=(0, 0, 0),
+                        font=fonts[(c.font, c.size_px)],
+                        fill=c.colour,
+                        stroke_width=2 if c.outline else 0,
+                        stroke_fill=c.outline,
                     )
             frame = av.VideoFrame.from_ndarray(np.asarray(image), format="rgb24")
             out.mux(vs.encode(frame))

@@ -1,4 +1,4 @@
-"""On-screen text: generated videos with known burnt-in captions, read by both engines."""
+"""On-screen text: generated videos with known burnt-in captions, read by every engine."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from videolearn.extractors.ocr import (
     TextLine,
     TextTracker,
     change,
+    engine_name,
     same_line,
 )
 from videolearn.samples import Caption, character_error_rate, write_captioned_video, write_video
@@ -78,6 +79,25 @@ def test_burnt_in_captions_come_back_once_each_with_their_spans(
         assert moment.attrs["engine"] == engine
         x0, y0, x1, _ = moment.attrs["box"]
         assert 0 <= x0 < x1 <= 1 and abs(y0 - caption.y) < 0.05
+
+
+def test_auto_has_tesseract_read_latin_lines_and_rapidocr_the_rest(tmp_path: Path) -> None:
+    shown = [
+        Caption("Grüße aus der Straße", 0.0, 3.0, 0.15),
+        Caption("欢迎来到北京", 0.0, 3.0, 0.6, font="wqy-microhei.ttc"),
+    ]
+    video = write_captioned_video(tmp_path / "both.mp4", shown, 3.0)
+    found = _read(video, tmp_path / "lib", engine="auto")
+    assert {m.attrs["engine"]: m.text for m in found} == {
+        "tesseract": "Grüße aus der Straße",
+        "rapidocr": "欢迎来到北京",
+    }
+    # Without every pack it needs, `auto` is rapidocr alone, and says so.
+    missing = load_settings(tmp_path / "lib", ocr={"engine": "auto", "languages": "eng+xx_none"})
+    assert engine_name(missing.ocr) == "rapidocr"
+    assert OcrExtractor(missing).revision == "rapidocr"
+    found = _read(video, tmp_path / "lib", engine="auto", languages="eng+xx_none")
+    assert {m.attrs["engine"] for m in found} == {"rapidocr"}
 
 
 def test_text_free_video_gives_nothing(tmp_path: Path) -> None:

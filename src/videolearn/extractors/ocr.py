@@ -8,18 +8,22 @@ consecutive readings with similar text at an overlapping place are the same line
 moment keeps the reading with the highest confidence.
 
 Engines: `rapidocr` (rapidocr-onnxruntime's bundled PP-OCRv4 models: good boxes, weak on
-Latin text: it drops spaces and umlauts) or `tesseract` (rapidocr's boxes, each line read
+Latin text: it drops spaces and umlauts), `tesseract` (rapidocr's boxes, each line read
 by the `tesseract` binary with the language packs in `ocr.languages`: reads Latin text
-well). Each moment says which engine read it.
+well, no other script without its pack), and `auto`: both, rapidocr keeping the lines it
+reads in another script than Latin, Tesseract reading the rest, when the binary and the
+packs are here (else rapidocr alone). Each moment says which engine read it.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 import re
 import shutil
 import subprocess
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,7 +46,7 @@ from videolearn.ingest.decode import FrameSampling, MediaChunk
 from videolearn.text import holds_words
 from videolearn.types import TimeSpan
 
-ENGINES = ("rapidocr", "tesseract")
+ENGINES = ("auto", "rapidocr", "tesseract")
 _GRID = 8  # the change test's cells per side
 
 
@@ -53,6 +57,7 @@ class TextLine:
     text: str
     box: tuple[float, float, float, float]
     confidence: float
+    engine: str = ""  # what read it, when an engine uses more than one reader
 
 
 def _rapidocr(threads: int) -> Any:
@@ -91,11 +96,21 @@ class RapidOcrEngine:
 class TesseractEngine:
     """rapidocr's detector finds the lines; Tesseract reads each one (cut out, grey,
     binarised dark on light, 64 px high: Tesseract reads clean lines well and busy frames
-    badly)."""
+    badly).
 
-    name = "tesseract"
+    With `other_scripts` (the `auto` engine), rapidocr reads every line first, and a line
+    it reads mostly in letters of another script than Latin (Chinese, Japanese, Korean:
+    what its models were made for, and what Tesseract's Latin packs cannot read) keeps
+    rapidocr's reading."""
 
-    def __init__(self, languages: str, threads: int, binary: str = "tesseract") -> None:
+    def __init__(
+        self,
+        languages: str,
+        threads: int,
+        binary: str = "tesseract",
+        *,
+        other_scripts: bool = False,
+    ) -> None:
         path = shutil.which(binary)
         if path is None:
             raise ExtractorError(
@@ -104,20 +119,28 @@ class TesseractEngine:
             )
         self.binary = path
         self.languages = languages
+        self.other_scripts = other_scripts
+        self.name = f"rapidocr+tesseract:{languages}" if other_scripts else "tesseract"
         self.env = {"OMP_THREAD_LIMIT": str(threads), "PATH": os.environ.get("PATH", "")}
         self._detector = _rapidocr(threads)
 
     def read(self, bgr: np.ndarray) -> list[TextLine]:
         height, width = bgr.shape[:2]
-        found, _ = self._detector(bgr, use_cls=False, use_rec=False)
+        found, _ = self._detector(bgr, use_cls=False, use_rec=self.other_scripts)
         lines = []
-        for points in found if found is not None else ():
+        for item in found if found is not None else ():
+            points = item[0] if self.other_scripts else item
+            box = _rounded(_box_of(points, width, height))
+            if self.other_scripts and not _latin(str(item[1])):
+                text = str(item[1]).strip()
+                if text:
+                    lines.append(TextLine(text, box, float(item[2]), "rapidocr"))
+                continue
             words = self._words(_line_image(bgr, points))
             if words:
                 text = " ".join(w for w, _ in words)
                 confidence = float(np.mean([c for _, c in words]))
-                box = _rounded(_box_of(points, width, height))
-                lines.append(TextLine(text, box, confidence))
+                lines.append(TextLine(text, box, confidence, "tesseract"))
         return lines
 
     def _words(self, image: np.ndarray) -> list[tuple[str, float]]:
@@ -168,9 +191,47 @@ def _rounded(box: tuple[float, ...]) -> tuple[float, float, float, float]:
     return x0, y0, x1, y1
 
 
+def _latin(text: str) -> bool:
+    """Whether most of the letters of `text` (as rapidocr read it) are Latin ones (a line
+    of digits and signs alone counts as Latin)."""
+    letters = [c for c in text if c.isalpha()]
+    latin = sum(unicodedata.name(c, "").startswith("LATIN") for c in letters)
+    return latin * 2 >= len(letters)
+
+
+@functools.cache
+def tesseract_languages(binary: str = "tesseract") -> frozenset[str]:
+    """The language packs the `tesseract` binary has (none when it is missing)."""
+    path = shutil.which(binary)
+    if path is None:
+        return frozenset()
+    try:
+        done = subprocess.run(
+            [path, "--list-langs"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return frozenset()
+    return frozenset(line.strip() for line in done.stdout.splitlines()[1:] if line.strip())
+
+
+def engine_name(settings: OcrSettings) -> str:
+    """The engine `settings` give on this machine: `auto` is rapidocr with Tesseract
+    reading the Latin lines when the binary and every pack in `ocr.languages` are here,
+    else rapidocr alone."""
+    if settings.engine != "auto":
+        return settings.engine
+    wanted = set(settings.languages.split("+"))
+    if wanted <= tesseract_languages():
+        return f"rapidocr+tesseract:{settings.languages}"
+    return "rapidocr"
+
+
 def make_engine(settings: OcrSettings) -> RapidOcrEngine | TesseractEngine:
-    if settings.engine == "tesseract":
+    name = engine_name(settings)
+    if name == "tesseract":
         return TesseractEngine(settings.languages, settings.threads)
+    if name.startswith("rapidocr+tesseract"):
+        return TesseractEngine(settings.languages, settings.threads, other_scripts=True)
     return RapidOcrEngine(settings.threads)
 
 
@@ -203,14 +264,14 @@ class TextTracker(RunTracker[TextLine]):
     """Readings of frames in, a `text` moment per line while readings keep finding it (the
     line read with the highest confidence, its box, the engine)."""
 
-    def __init__(self, engine_name: str, step_s: float) -> None:
+    def __init__(self, engine: str, step_s: float) -> None:
         def moment(line: TextLine, span: TimeSpan) -> Moment:
             return Moment(
                 span,
                 "text",
                 text=line.text,
                 score=round(line.confidence, 4),
-                attrs={"box": list(line.box), "engine": engine_name},
+                attrs={"box": list(line.box), "engine": line.engine or engine},
             )
 
         super().__init__(step_s, same_line, lambda line: line.confidence, moment)
@@ -234,7 +295,8 @@ class OcrExtractor(Extractor):
         self.sampling = Sampling(
             frames=FrameSampling(self.options.sample_fps, self.options.width_px, "bgr24")
         )
-        self.revision = self.options.engine
+        # The engine in use here: installing Tesseract or a pack re-reads the library.
+        self.revision = engine_name(self.options)
         self._engine: RapidOcrEngine | TesseractEngine | None = None
 
     def load(self) -> None:
