@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_MEDIA ?= demo-media
 DEMO_LIBRARY ?= demo-library
 
-.PHONY: venv demo serve test test-tools check format bench bench-tools default-model clean
+.PHONY: venv demo serve test test-tools ocr-tools check format bench bench-tools default-model clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,16 @@ $(STAMP): pyproject.toml Makefile
 
 venv: $(STAMP)
 
-demo: venv
+# On-screen text reads best with Tesseract's Latin-script pack beside rapidocr (`ocr.engine
+# = "auto"`): installed when we may (root on Debian), else the demo reads with rapidocr.
+OCR_PACKAGES := tesseract-ocr tesseract-ocr-script-latn
+ocr-tools:
+	@tesseract --list-langs 2>/dev/null | grep -qx Latin \
+	  || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	    && apt-get update -qq && apt-get install -y -qq $(OCR_PACKAGES) >/dev/null; } \
+	  || echo "on-screen text is read by rapidocr alone; for Tesseract: apt-get install $(OCR_PACKAGES)"
+
+demo: venv ocr-tools
 	$(BIN)/python -m videolearn.samples $(DEMO_MEDIA)
 	$(BIN)/videolearn index $(DEMO_MEDIA) --library $(DEMO_LIBRARY) --no-progress
 	$(BIN)/videolearn index $(DEMO_MEDIA) --library $(DEMO_LIBRARY) --no-progress
@@ -40,15 +49,16 @@ demo: venv
 serve: venv
 	$(BIN)/videolearn serve --library $(DEMO_LIBRARY)
 
-# The tests speak with espeak-ng, read captions with Tesseract (English and German packs),
+# The tests speak with espeak-ng, read captions with Tesseract (Latin-script and German packs),
 # draw them with DejaVu Sans (and Chinese ones with WenQuanYi Micro Hei), drop privileges with setpriv (util-linux), fingerprint sound
 # with libchromaprint1, and drive the web UI in Debian's Chromium: install what is missing
 # when we may (root on Debian), else say what is missing.
-TEST_PACKAGES := espeak-ng tesseract-ocr tesseract-ocr-deu fonts-dejavu-core fonts-wqy-microhei chromium libchromaprint1
+TEST_PACKAGES := espeak-ng tesseract-ocr tesseract-ocr-deu tesseract-ocr-script-latn fonts-dejavu-core fonts-wqy-microhei chromium libchromaprint1
 test-tools:
 	@if ! command -v espeak-ng >/dev/null || ! command -v tesseract >/dev/null \
 	  || ! [ -x /usr/bin/chromium ] || ! ldconfig -p | grep -q libchromaprint.so \
 	  || ! tesseract --list-langs 2>/dev/null | grep -qx deu \
+	  || ! tesseract --list-langs 2>/dev/null | grep -qx Latin \
 	  || ! [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] \
 	  || ! [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then \
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \

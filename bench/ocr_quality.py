@@ -22,9 +22,10 @@ and script it prints:
 The reference for speed is rapidocr alone, in the same run.
 
     python bench/ocr_quality.py [--quick] [--engines auto,rapidocr,tesseract]
-        [--languages eng+deu+fra+spa+pol+tur]
+        [--languages Latin] [--misses]
 
-Tesseract's packs (Debian): tesseract-ocr-{eng,deu,fra,spa,pol,tur}; the Chinese font:
+Tesseract's packs (Debian): tesseract-ocr-script-latn for `Latin` (every Latin-script
+language in one), or tesseract-ocr-{eng,deu,fra,...}; the Chinese font:
 fonts-wqy-microhei (without it, the Chinese captions are left out).
 """
 
@@ -36,7 +37,7 @@ import re
 import tempfile
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +49,7 @@ from videolearn.samples import Caption, character_error_rate, font_file, write_c
 
 CAPTIONS = {
     "en": ["GRANDMA'S 80TH BIRTHDAY", "Ferry to Oslo: 10:45, pier 3", "Welcome home, Dr. Smith!"],
-    "de": ["Straße gesperrt, Umleitung über Müllerweg 12", "Größe: 1,5 m", "Schöne Grüße aus Köln"],
+    "de": ["Straße gesperrt: Müllerweg 12", "Größe: 1,5 m", "Schöne Grüße aus Köln"],
     "fr": ["Fermé le 14 juillet, réouverture à 9 h", "Où est la gare ?", "Le cœur de la forêt"],
     "es": ["¡Mañana a las 8! Año nuevo", "El niño pidió 2 piñas", "¿Dónde está la estación?"],
     "pl": ["Zażółć gęślą jaźń, 2024", "Łódź, ulica Świętokrzyska 5", "Pociąg o 7:15 odjeżdża"],
@@ -77,6 +78,7 @@ class Tally:
     pairs_found: int = 0
     seconds: float = 0.0
     sampled: float = 0.0
+    misses: list[str] = field(default_factory=list)
 
 
 def _captions(language: str, background: str) -> tuple[list[Caption], list[Caption], float]:
@@ -113,10 +115,14 @@ def _alike(a: str, b: str) -> bool:
     return bool(na and nb) and difflib.SequenceMatcher(None, na, nb).ratio() >= 0.6
 
 
-def _score(tally: Tally, moments: list, alone: list[Caption], pair: list[Caption]) -> None:
+def _score(
+    tally: Tally, moments: list, alone: list[Caption], pair: list[Caption], where: str
+) -> None:
     for c in alone:
         during = [m for m in moments if m.span.start_s < c.end_s and m.span.end_s > c.start_s]
         cer = min((character_error_rate(c.text, m.text) for m in during), default=1.0)
+        if cer > 0:
+            tally.misses.append(f"{where}: {c.text!r} read {[m.text for m in during]}")
         tally.cer.append(min(cer, 1.0))
         tally.exact += cer == 0
         wanted = _words(c.text)
@@ -141,7 +147,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="the gradient and noise only")
     parser.add_argument("--engines", default="auto,rapidocr,tesseract")
-    parser.add_argument("--languages", default="eng+deu+fra+spa+pol+tur")
+    parser.add_argument("--languages", default="Latin", help="Tesseract's packs")
+    parser.add_argument("--misses", action="store_true", help="print each caption misread")
     args = parser.parse_args()
     backgrounds = ("gradient", "noise") if args.quick else ("gradient", "plain", "noise")
     languages = list(CAPTIONS)
@@ -175,7 +182,7 @@ def main() -> None:
             tally = tallies[script]
             tally.seconds += time.perf_counter() - start
             tally.sampled += seconds * settings.ocr.sample_fps
-            _score(tally, signals["ocr"], alone, pair)
+            _score(tally, signals["ocr"], alone, pair, f"{name} {path.stem}")
         results[name] = tallies
     print()
     columns = (
@@ -193,6 +200,10 @@ def main() -> None:
                 f"| {t.span_ok / n:.0%} | {t.pairs_found}/{t.pairs} "
                 f"| {t.sampled / t.seconds:.1f} |"
             )
+    if args.misses:
+        for tallies in results.values():
+            for t in tallies.values():
+                print("\n".join(t.misses))
 
 
 if __name__ == "__main__":

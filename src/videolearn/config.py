@@ -149,9 +149,10 @@ class OcrSettings(BaseModel):
     # "auto": rapidocr, with Tesseract reading the Latin lines when its binary and the
     # packs in `languages` are installed; "rapidocr" (bundled models) alone; "tesseract"
     # (the binary must be installed) reading every line.
-    engine: str = Field(default="rapidocr", pattern="^(auto|rapidocr|tesseract)$")
-    # Tesseract's language packs, joined with "+".
-    languages: str = Field(default="eng+deu", pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$")
+    engine: str = Field(default="auto", pattern="^(auto|rapidocr|tesseract)$")
+    # Tesseract's language packs, joined with "+": "Latin" is every Latin-script language
+    # in one (Debian: tesseract-ocr-script-latn).
+    languages: str = Field(default="Latin", pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$")
     # Frames looked at per second, and their width (never scaled up).
     sample_fps: float = Field(default=1.0, gt=0, le=30)
     width_px: int = Field(default=1280, ge=64)

@@ -223,11 +223,15 @@ def _background(kind: str, t: float, xx: np.ndarray, yy: np.ndarray, seed: int) 
     if kind == "plain":
         return np.broadcast_to(np.array([70, 80, 110], np.float32), (height, width, 3))
     if kind == "noise":
+        # Blotches of muted colour a few dozen pixels across, with grain.
         rng = np.random.default_rng(seed)
-        coarse = rng.uniform(0, 255, (height // 24 + 2, width // 24 + 2, 3)).astype(np.float32)
-        shift = int(4 * t) % 48
-        blotches = cv2.resize(coarse, (width + 48, height + 48), interpolation=cv2.INTER_CUBIC)
-        grain = np.random.default_rng(seed + round(t * 100)).normal(0, 12, (height, width, 3))
+        coarse = rng.uniform(40, 200, (height // 40 + 3, width // 40 + 3, 3)).astype(np.float32)
+        coarse = coarse.mean(axis=2, keepdims=True) + 0.6 * (
+            coarse - coarse.mean(axis=2, keepdims=True)
+        )
+        shift = int(4 * t) % 80
+        blotches = cv2.resize(coarse, (width + 80, height + 80), interpolation=cv2.INTER_CUBIC)
+        grain = np.random.default_rng(seed + round(t * 100)).normal(0, 8, (height, width, 3))
         return blotches[shift : shift + height, shift : shift + width] + grain
     phase = (xx + yy + 20 * t) / (width + height)
     return np.stack([60 + 50 * phase, 90 + 40 * np.sin(3 * phase), 140 - 60 * phase], -1)

@@ -156,8 +156,8 @@ def test_a_line_still_shown_at_the_end_ends_with_the_video() -> None:
 
 def test_engine_errors_are_clear(captioned: Path, tmp_path: Path) -> None:
     with pytest.raises(ExtractorError, match="no-such-tesseract"):
-        TesseractEngine("eng", 1, binary="no-such-tesseract")
-    with pytest.raises(ExtractorError, match=r"tesseract failed.*xx_no_such_language"):
+        TesseractEngine("eng", 1, library="no-such-tesseract")
+    with pytest.raises(ExtractorError, match=r"language packs 'xx_no_such_language'"):
         _read(captioned, tmp_path / "lib", engine="tesseract", languages="xx_no_such_language")
     with pytest.raises(pydantic.ValidationError, match="engine"):
         load_settings(tmp_path / "lib", ocr={"engine": "easyocr"})
