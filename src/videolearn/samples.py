@@ -232,7 +232,7 @@ def _background(kind: str, t: float, xx: np.ndarray, yy: np.ndarray, seed: int) 
         shift = int(4 * t) % 80
         blotches = cv2.resize(coarse, (width + 80, height + 80), interpolation=cv2.INTER_CUBIC)
         grain = np.random.default_rng(seed + round(t * 100)).normal(0, 8, (height, width, 3))
-        return blotches[shift : shift + height, shift : shift + width] + grain
+        return np.asarray(blotches[shift : shift + height, shift : shift + width] + grain)
     phase = (xx + yy + 20 * t) / (width + height)
     return np.stack([60 + 50 * phase, 90 + 40 * np.sin(3 * phase), 140 - 60 * phase], -1)
 
