@@ -204,6 +204,20 @@ def test_doctor_notes_a_moved_file_without_deleting_it(media: Path, tmp_path: Pa
     assert lines(run("status", "--library", library, "--json"))[0]["videos"]["indexed"] == 1
 
 
+def test_doctor_says_when_on_screen_text_is_read_without_tesseract(
+    media: Path, tmp_path: Path
+) -> None:
+    library = tmp_path / "lib"
+    run("index", media / "three.mp4", "--library", library)
+    report = lines(run("doctor", "--library", library, "--json"))[0]
+    assert not any("rapidocr alone" in n for n in report["notices"])
+    # A pack `ocr.languages` names is not installed: `auto` reads with rapidocr alone.
+    env = {**os.environ, "VIDEOLEARN_OCR__LANGUAGES": "Latin+xx_none"}
+    report = lines(run("doctor", "--library", library, "--json", env=env))[0]
+    (notice,) = [n for n in report["notices"] if "rapidocr alone" in n]
+    assert "Latin+xx_none" in notice and "tesseract-ocr-script-latn" in notice
+
+
 def test_kill_during_index_then_resume_gives_the_same_library(media: Path, tmp_path: Path) -> None:
     files = [media / n for n in sorted(GOOD)]
     reference = tmp_path / "reference"

@@ -286,6 +286,13 @@ def doctor(library: Library, fix: bool = False) -> DoctorReport:
             "kept; `videolearn index` the new place or `videolearn forget` them): "
             + ", ".join(map(shown_path, gone[:5]))
         )
+    reading = [ex.revision for ex in library.extractors if ex.name == "ocr"]
+    if library.settings.ocr.engine == "auto" and reading == ["rapidocr"]:
+        notices.append(
+            "on-screen text is read by rapidocr alone, which drops spaces and accents in "
+            f"Latin text: for Tesseract's '{library.settings.ocr.languages}' packs, "
+            "apt-get install tesseract-ocr tesseract-ocr-script-latn (Debian)"
+        )
     pending = ledger.entries(FileStatus.PENDING)
     if pending:
         problems.append(
