@@ -144,8 +144,10 @@ def test_search_answers_what_search_json_prints(api: httpx.Client, indexed: Sett
     assert hits == [json.loads(line) for line in cli.splitlines()]
     text_only = api.get("/api/v1/search", params={"q": "ferry", "modality": "speech"}).json()
     assert text_only == []
-    other = api.get("/api/v1/search", params={"q": "market", "all": "true"}).json()
-    assert other and all(h["start_s"] >= 1.5 for h in other)
+    every = api.get("/api/v1/search", params={"q": "market", "all": "true"}).json()
+    cli = _run("search", "market", "--all", "--library", indexed.library, "--json").stdout
+    assert every == [json.loads(line) for line in cli.splitlines()]
+    assert any(h["start_s"] >= 1.5 and "**MARKET**" in h["snippet"] for h in every)
 
 
 def test_bad_requests_are_named_without_a_trace(api: httpx.Client) -> None:
