@@ -20,7 +20,8 @@ Two parts:
 A case is right when the policy that should judge it does and no other does. Prints per
 policy: true and false verdicts, precision and recall, and each miss and false verdict.
 
-    python bench/moderation_quality.py [--quick] [--ocr rapidocr|tesseract] [--workdir DIR] [--keep]
+    python bench/moderation_quality.py [--quick] [--ocr auto|rapidocr|tesseract]
+        [--workdir DIR] [--keep]
 """
 
 from __future__ import annotations
@@ -294,7 +295,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the library and media")
     parser.add_argument(
-        "--ocr", choices=["rapidocr", "tesseract"], default="rapidocr", help="ocr.engine"
+        "--ocr", choices=["auto", "rapidocr", "tesseract"], default="auto", help="ocr.engine"
     )
     args = parser.parse_args()
     text_part()
