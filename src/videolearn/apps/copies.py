@@ -52,7 +52,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from videolearn.apps.kept import Kept, ragged, strings, unragged
+from videolearn.apps.kept import Kept, ragged, rows_of_videos, strings, unragged, video_rows
 from videolearn.apps.sound import Fingerprint, FingerprintIndex, clock, sound_index_from
 from videolearn.config import RecommendSettings, Settings
 from videolearn.extractors.fingerprint import ITEM_WINDOW_S, SILENCE_ITEM
@@ -704,7 +704,7 @@ class _Read:
     def arrays(self) -> dict[str, np.ndarray]:
         keys = ragged([k[0] for k in self.keys.values()], np.float16, CELLS * CELLS)
         return {
-            "videos": np.asarray(json.dumps([v.to_arrow() for v in self.videos])),
+            "videos": video_rows(self.videos),
             "md5": np.asarray(json.dumps(self.md5)),
             "keyed": strings(self.keys),
             "keys": keys["joined"],
@@ -713,7 +713,7 @@ class _Read:
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> _Read:
-        videos = [VideoRow.from_arrow(v) for v in json.loads(str(arrays["videos"]))]
+        videos = rows_of_videos(arrays["videos"])
         keys = zip(arrays["keyed"], unragged(arrays["keys"], arrays["starts"]), strict=True)
         return cls(
             videos,

@@ -17,6 +17,7 @@ Bump a `Kept`'s `version` when what it derives, or how it lays it out in arrays,
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import os
 import tempfile
@@ -29,6 +30,7 @@ from typing import Generic, TypeVar
 import numpy as np
 
 from videolearn.store import Store
+from videolearn.store.tables import VideoRow
 
 CACHE_DIR = "cache"
 _STATE = "__state__"
@@ -98,6 +100,15 @@ class Kept(Generic[T]):
                 raise
         except OSError as err:  # a library on a read-only disk is still answered
             _log.info("not kept: %s (%s)", path, err)
+
+
+def video_rows(videos: Iterable[VideoRow]) -> np.ndarray:
+    """Stored videos' rows as one array (`rows_of_videos` reads them back)."""
+    return np.asarray(json.dumps([v.to_arrow() for v in videos]))
+
+
+def rows_of_videos(array: np.ndarray) -> list[VideoRow]:
+    return [VideoRow.from_arrow(v) for v in json.loads(str(array))]
 
 
 def strings(values: Iterable[object]) -> np.ndarray:

@@ -24,7 +24,6 @@ stretch of pictures are not copies: the one is said to contain that stretch of t
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
@@ -35,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from videolearn.apps.copies import Copies, Copy, copies_near, describe_quote
-from videolearn.apps.kept import Kept, strings
+from videolearn.apps.kept import Kept, rows_of_videos, strings, video_rows
 from videolearn.apps.sound import SoundAlike, fingerprint_of, sound_index
 from videolearn.errors import OptionError
 from videolearn.library import Library
@@ -155,7 +154,7 @@ class Profiles:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The profiles as plain arrays (`apps.kept`)."""
-        out = {"videos": np.asarray(json.dumps([v.to_arrow() for v in self.videos]))}
+        out = {"videos": video_rows(self.videos)}
         for name, (matrix, has) in self.vectors.items():
             out[f"vectors.{name}"], out[f"has.{name}"] = matrix, has
         for name, sparse, names in (
@@ -172,7 +171,7 @@ class Profiles:
     def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> Profiles:
         from scipy.sparse import csr_matrix
 
-        videos = [VideoRow.from_arrow(v) for v in json.loads(str(arrays["videos"]))]
+        videos = rows_of_videos(arrays["videos"])
         out = cls(videos, {v.video_id: n for n, v in enumerate(videos)})
         for key, matrix in arrays.items():
             if key.startswith("vectors."):
