@@ -207,7 +207,6 @@ class TesseractEngine:
         other_scripts: bool = False,
         sure: float = 0.7,
     ) -> None:
-        self.languages = languages
         self.other_scripts = other_scripts
         self.sure = sure
         self.name = f"rapidocr+tesseract:{languages}" if other_scripts else "tesseract"
@@ -227,8 +226,11 @@ class TesseractEngine:
                     lines.append(TextLine(text, box, float(item[2]), "rapidocr"))
                 continue
             readings = [self._tesseract.words(image) for image in _line_images(bgr, points)]
-            words = max(readings, key=lambda w: float(np.mean([c for _, c in w])) if w else -1.0)
-            confidence = float(np.mean([c for _, c in words])) if words else 0.0
+            confidence, words = max(
+                ((_surety(w), w) for w in readings),
+                key=lambda r: r[0] if r[1] else -1.0,  # a reading of some words first
+                default=(0.0, []),
+            )
             if self.other_scripts and confidence < self.sure <= float(item[2]):
                 # Tesseract unsure where rapidocr is sure (yellow serif letters on a busy
                 # ground: "Ferry to Qglo: 10:45;pier 3" at 0.74 against rapidocr's
@@ -269,6 +271,11 @@ def _line_images(bgr: np.ndarray, points: Sequence[Sequence[float]]) -> list[np.
 def _rounded(box: tuple[float, ...]) -> tuple[float, float, float, float]:
     x0, y0, x1, y1 = (round(min(1.0, max(0.0, v)), 4) for v in box)
     return x0, y0, x1, y1
+
+
+def _surety(words: Sequence[tuple[str, float]]) -> float:
+    """A line's confidence: its words' mean (0 for none)."""
+    return float(np.mean([c for _, c in words])) if words else 0.0
 
 
 def _latin(text: str) -> bool:

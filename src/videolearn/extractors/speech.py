@@ -299,9 +299,7 @@ class Transcriber:
         # The language is decided before any text is decoded (`segments` is lazy): when
         # it is not the one to hear the chunk in, only the detection is done twice.
         segments, info = decode(s.language)
-        chosen = self._language(info, heard or {})
-        likely = dict(info.all_language_probs or ())
-        probability = 1.0 if s.language else likely.get(chosen, info.language_probability)
+        chosen, probability = self._language(info, heard or {})
         if chosen != info.language:
             segments, info = decode(chosen)
         out = []
@@ -341,19 +339,21 @@ class Transcriber:
             )
         return out
 
-    def _language(self, info: Any, heard: Mapping[str, float]) -> str:
-        """The language to hear a chunk in: Whisper's own guess, unless `speech.languages`
-        names others (then the likeliest of those), or Whisper is unsure and the file
-        has a language (then that one)."""
+    def _language(self, info: Any, heard: Mapping[str, float]) -> tuple[str, float]:
+        """The language to hear a chunk in, and how likely Whisper found it (1.0 when
+        forced): Whisper's own guess, unless `speech.languages` names others (then the
+        likeliest of those), or Whisper is unsure and the file has a language (then that
+        one)."""
         s = self.settings
         if s.language is not None:
-            return str(s.language)
+            return str(s.language), 1.0
         likely = dict(info.all_language_probs or ())
+        chosen = str(info.language)
         if s.languages:
-            return max(s.languages, key=lambda code: likely.get(code, 0.0))
-        if info.language_probability < s.language_sure and heard:
-            return max(heard, key=lambda code: heard[code])
-        return str(info.language)
+            chosen = max(s.languages, key=lambda code: likely.get(code, 0.0))
+        elif info.language_probability < s.language_sure and heard:
+            chosen = max(heard, key=lambda code: heard[code])
+        return chosen, likely.get(chosen, info.language_probability)
 
     def transcribe(self, audio: np.ndarray, offset_s: float = 0.0) -> list[SpeechSegment]:
         """Transcribe audio of any length held in memory (16 kHz mono float32)."""
