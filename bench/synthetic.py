@@ -3,8 +3,8 @@ library written through the store's own write path (`recommend.py`, `store_growt
 
 Each video: two av_embed vectors per shot (3 shots of 10 s), a text vector, two sound
 labels of 30, a caption of 6 words from a 2,000-word vocabulary, an MD5, a fingerprint (a
-30 s stretch of one of 1,000 "songs", random items, so that songs repeat across videos),
-and the copy rule's sketches (4 a second, and 8 key sketches). One video in 50 is a
+30 s stretch of one of `song_count` "songs" (1,000), random items, so that songs repeat
+across videos), and the copy rule's sketches (4 a second, and 8 key sketches). One video in 50 is a
 re-encoded copy of the one before (its sketches with noise). Vectors lie around one of 50
 topics.
 """
@@ -56,6 +56,7 @@ class SyntheticVideos:
     is of the video drawn before it)."""
 
     rng: np.random.Generator
+    song_count: int = 1000
     topics: np.ndarray = field(init=False)
     text_topics: np.ndarray = field(init=False)
     songs: np.ndarray = field(init=False)
@@ -66,9 +67,9 @@ class SyntheticVideos:
     def __post_init__(self) -> None:
         self.topics = self.rng.normal(size=(50, 128))
         self.text_topics = self.rng.normal(size=(50, 384))
-        self.songs = self.rng.integers(0, 2**32, size=(1000, 400), dtype=np.uint64).astype(
-            np.uint32
-        )
+        self.songs = self.rng.integers(
+            0, 2**32, size=(self.song_count, 400), dtype=np.uint64
+        ).astype(np.uint32)
         self.vocabulary = [f"w{n:04d}" for n in range(2000)]
         self.pictures = np.zeros((round(30 * SKETCH_FPS), 32, 32), np.uint8)
         self.items = self.songs[0, : round(30 / ITEM_S)]
@@ -90,7 +91,7 @@ class SyntheticVideos:
             self.pictures = np.clip(self.pictures + noise, 0, 255).astype(np.uint8)
         else:
             start_item = int(rng.integers(0, 150))
-            song = self.songs[int(rng.integers(1000))]
+            song = self.songs[int(rng.integers(self.song_count))]
             self.items = song[start_item : start_item + round(30 / ITEM_S)]
             self.pictures = _footage(rng, len(self.pictures))
         sketches = [

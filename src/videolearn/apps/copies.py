@@ -44,7 +44,7 @@ import json
 import sqlite3
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,7 +52,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from videolearn.apps.kept import Kept, ragged, rows_of_videos, strings, unragged, video_rows
+from videolearn.apps.kept import Kept, ragged, rows_of_videos, strings, video_rows
 from videolearn.apps.sound import Fingerprint, FingerprintIndex, clock, sound_index_from
 from videolearn.config import RecommendSettings, Settings
 from videolearn.extractors.fingerprint import ITEM_WINDOW_S, SILENCE_ITEM
@@ -513,43 +513,50 @@ class _Finder:
         self._read: dict[tuple[str, str], StoredVerdict | None] = {}  # kept ones, as read
 
     def everywhere(self) -> Copies:
-        pairs = set(
-            _close_keys(self.library.keys, list(self.library.keys), list(self.library.keys))
-        )
+        pairs = set(_close_keys(self.library.keys, None, None))
         pairs |= self.library.sound.pairs()
         pairs |= {p for p, copy in self.library.decided.items() if copy}
         for same in self.library.same_md5.values():
             pairs |= {(a, b) for a in same for b in same if a < b}
-        # Read the pictures of the pairs not judged before, at once.
-        unknown = [p for p in pairs if p not in self.library.verdicts and self._kept(*p) is None]
-        self._load(sorted({v for p in unknown for v in p}))
-        for a, b in sorted(pairs):
-            self._judge(a, b, quotes=True)
+        self._judge_all(sorted(pairs), quotes=True)
         return self._copies()
 
     def around(self, video_ids: Sequence[str], within: Sequence[str]) -> Copies:
-        every = [v.video_id for v in self.library.videos]
         todo = list(dict.fromkeys(video_ids))
         seen = set(todo)
         while todo:
             video_id = todo.pop()
             close = video_id not in video_ids
-            for other in sorted(self._candidates(video_id, every, close=close)):
-                pair = (video_id, other) if video_id < other else (other, video_id)
-                linked = self._judge(*pair, quotes=video_id in video_ids)
-                if linked and other not in seen and len(seen) < MAX_FAMILY:
+            others = sorted(self._candidates(video_id, None, close=close))
+            pairs = [(video_id, o) if video_id < o else (o, video_id) for o in others]
+            linked = self._judge_all(pairs, quotes=video_id in video_ids)
+            for other in others:
+                if other in linked and other not in seen and len(seen) < MAX_FAMILY:
                     seen.add(other)
                     todo.append(other)
         pool = [v for v in dict.fromkeys(within) if v not in seen]
-        for video_id in pool:
-            for other in sorted(self._candidates(video_id, pool, close=True)):
-                if other != video_id:
-                    self._judge(*sorted((video_id, other)), quotes=False)
+        among = {
+            (v, o) if v < o else (o, v) for v in pool for o in self._candidates(v, pool, close=True)
+        }
+        self._judge_all(sorted(among), quotes=False)
         return self._copies()
 
-    def _candidates(self, video_id: str, among: Sequence[str], *, close: bool = False) -> set[str]:
-        """Videos of `among` that may be copies of `video_id`, or quote it (with `close`,
-        by the closer test of key sketches)."""
+    def _judge_all(self, pairs: Sequence[tuple[str, str]], *, quotes: bool) -> set[str]:
+        """`_judge` each pair (a < b), the pictures of those not judged before read at once
+        (a read per pair cost a quarter of `similar`); the videos found copies."""
+        unknown = [
+            p
+            for p in pairs
+            if p not in self._judged and p not in self.library.verdicts and self._kept(*p) is None
+        ]
+        self._load(sorted({v for p in unknown for v in p}))
+        return {v for a, b in pairs if self._judge(a, b, quotes=quotes) for v in (a, b)}
+
+    def _candidates(
+        self, video_id: str, among: Sequence[str] | None, *, close: bool = False
+    ) -> set[str]:
+        """Videos of `among` (None: any) that may be copies of `video_id`, or quote it
+        (with `close`, by the closer test of key sketches)."""
         likeness, count = (
             (CLOSE_LIKENESS, CLOSE_PAIRS) if close else (CANDIDATE_LIKENESS, CANDIDATE_PAIRS)
         )
@@ -572,8 +579,8 @@ class _Finder:
             for (a, b), copy in self.library.decided.items()
             if copy and video_id in (a, b)
         }
-        wanted = set(among)
-        return {v for v in found if v in wanted and v != video_id}
+        wanted = None if among is None else set(among)
+        return {v for v in found if (wanted is None or v in wanted) and v != video_id}
 
     def _load(self, video_ids: Sequence[str]) -> None:
         missing = [v for v in video_ids if v not in self._pictures]
@@ -679,87 +686,106 @@ def _pictures_of(store: Store, video_ids: Sequence[str]) -> dict[str, Pictures]:
     return {v: Pictures.from_sketches(times[v], sketches[v]) for v in times}
 
 
+class _Keys:
+    """Every video's key sketches at the reference margin as one float32 matrix (one row a
+    sketch; read back from float16, so that a library read again and one read back from
+    `apps.kept` compare alike), and which video each row is of. Mirrored sketches are
+    compared by mirroring the asking side: a . mirror(b) = mirror(a) . b."""
+
+    def __init__(self, ids: Sequence[str], matrix: np.ndarray, starts: np.ndarray) -> None:
+        self.ids = list(ids)
+        self.matrix = np.asarray(matrix, np.float16).astype(np.float32)
+        self.starts = np.asarray(starts, np.int64)
+        ends = zip(self.starts[:-1].tolist(), self.starts[1:].tolist(), strict=True)
+        self.rows = dict(zip(self.ids, ends, strict=True))
+        self.owner = np.repeat(np.arange(len(self.ids), dtype=np.int32), np.diff(self.starts))
+
+    def __contains__(self, video_id: object) -> bool:
+        return video_id in self.rows
+
+    def of(self, video_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of `video_ids` (those with key sketches, in order) and their owners'
+        numbers (in `self.ids`)."""
+        spans = [self.rows[v] for v in video_ids if v in self.rows]
+        if len(spans) == len(self.ids):
+            return self.matrix, self.owner
+        if not spans:
+            return np.zeros((0, self.matrix.shape[1]), np.float32), np.zeros(0, np.int32)
+        take = np.concatenate([np.arange(a, b) for a, b in spans])
+        return self.matrix[take], self.owner[take]
+
+
+def _mirrored(cells: np.ndarray) -> np.ndarray:
+    """(N, CELLS * CELLS) cells mirrored left to right."""
+    grid = cells.reshape(len(cells), CELLS, CELLS)
+    return np.ascontiguousarray(grid[..., ::-1]).reshape(cells.shape)
+
+
 @dataclass(frozen=True)
 class _Read:
     """What the rule reads of every video: its row, its MD5, and its key sketches at the
-    reference margin, as is and mirrored (kept as float16, so that a library read again
-    and one read back from `apps.kept` compare alike)."""
+    reference margin."""
 
     videos: list[VideoRow]
     md5: dict[str, str]
-    keys: dict[str, tuple[np.ndarray, np.ndarray]]
+    keys: _Keys
 
     @classmethod
     def build(cls, store: Store) -> _Read:
         ref = MARGINS.index(REFERENCE_MARGIN)
-        keys = {}
+        keyed, parts = [], []
         for row in store.signals_of_kind(KEYS_KIND):
             sketches = list(decode_keys(row.value))
             pictures = Pictures.from_sketches([float(n) for n in range(len(sketches))], sketches)
             if len(pictures):
-                keys[row.video_id] = _with_mirrored(pictures.at(ref).astype(np.float16))
+                keyed.append(row.video_id)
+                parts.append(pictures.at(ref).astype(np.float16))
+        keys = ragged(parts, np.float16, CELLS * CELLS)
         md5 = {r.video_id: r.value for r in store.signals_of_kind("md5")}
-        return cls(store.videos(), md5, keys)
+        return cls(store.videos(), md5, _Keys(keyed, keys["joined"], keys["starts"]))
 
     def arrays(self) -> dict[str, np.ndarray]:
-        keys = ragged([k[0] for k in self.keys.values()], np.float16, CELLS * CELLS)
         return {
             "videos": video_rows(self.videos),
             "md5": np.asarray(json.dumps(self.md5)),
-            "keyed": strings(self.keys),
-            "keys": keys["joined"],
-            "starts": keys["starts"],
+            "keyed": strings(self.keys.ids),
+            "keys": self.keys.matrix.astype(np.float16),
+            "starts": self.keys.starts,
         }
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> _Read:
         videos = rows_of_videos(arrays["videos"])
-        keys = zip(arrays["keyed"], unragged(arrays["keys"], arrays["starts"]), strict=True)
-        return cls(
-            videos,
-            json.loads(str(arrays["md5"])),
-            {str(v): _with_mirrored(k) for v, k in keys},
-        )
+        keys = _Keys([str(v) for v in arrays["keyed"]], arrays["keys"], arrays["starts"])
+        return cls(videos, json.loads(str(arrays["md5"])), keys)
 
 
-def _with_mirrored(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(N, CELLS * CELLS) float16 cells, and the same mirrored left to right, as float32."""
-    plain = keys.astype(np.float32)
-    grid = plain.reshape(len(plain), CELLS, CELLS)
-    return plain, np.ascontiguousarray(grid[..., ::-1]).reshape(plain.shape)
-
-
-_read = Kept("copies", 1, _Read.build, _Read.arrays, _Read.from_arrays)
+_read = Kept("copies", 2, _Read.build, _Read.arrays, _Read.from_arrays)
 
 
 def _close_keys(
-    keys: Mapping[str, tuple[np.ndarray, np.ndarray]],
-    these: Sequence[str],
-    among: Sequence[str],
+    keys: _Keys,
+    these: Sequence[str] | None,
+    among: Sequence[str] | None,
     likeness: float = CANDIDATE_LIKENESS,
     count: int = CANDIDATE_PAIRS,
 ) -> list[tuple[str, str]]:
-    """Pairs (a < b) of a video of `these` and one of `among` with at least `count` key
-    sketches alike by `likeness` (either side mirrored)."""
-    left = [v for v in dict.fromkeys(these) if v in keys]
-    right = [v for v in dict.fromkeys(among) if v in keys]
-    if not left or not right:
+    """Pairs (a < b) of a video of `these` and one of `among` (None: every video) with at
+    least `count` key sketches alike by `likeness` (either side mirrored)."""
+    a, a_owner = keys.of(keys.ids if these is None else list(dict.fromkeys(these)))
+    b, b_owner = keys.of(keys.ids if among is None else list(dict.fromkeys(among)))
+    if not len(a) or not len(b):
         return []
-    a = np.concatenate([keys[v][0] for v in left])
-    a_owner = np.concatenate([np.full(len(keys[v][0]), n) for n, v in enumerate(left)])
-    b = np.concatenate([keys[v][0] for v in right])
-    b_mirrored = np.concatenate([keys[v][1] for v in right])
-    b_owner = np.concatenate([np.full(len(keys[v][0]), n) for n, v in enumerate(right)])
     # Alike key pairs per (left, right) video, counted over blocks of 4,096 keys.
     close: Counter[tuple[int, int]] = Counter()
     for start in range(0, len(a), 4096):
-        block = slice(start, start + 4096)
-        alike = np.maximum(a[block] @ b.T, a[block] @ b_mirrored.T)
+        block = a[start : start + 4096]
+        alike = np.maximum(block @ b.T, _mirrored(block) @ b.T)
         i, j = np.nonzero(alike >= likeness)
-        close.update(zip(a_owner[block][i].tolist(), b_owner[j].tolist(), strict=True))
+        close.update(zip(a_owner[start + i].tolist(), b_owner[j].tolist(), strict=True))
     out = set()
     for (x, y), pairs in close.items():
-        first, second = left[x], right[y]
+        first, second = keys.ids[x], keys.ids[y]
         if pairs >= count and first != second:
             out.add((min(first, second), max(first, second)))
     return sorted(out)
@@ -798,6 +824,7 @@ class _Sound:
         # (a, b), a < b: seconds of a and of b that are the same recording.
         self.shared: dict[tuple[str, str], tuple[float, float]] = {}
         self._asked: dict[str, set[str]] = {}
+        self._paired: set[tuple[str, str]] = set()
 
     def shared_with(self, video_id: str) -> set[str]:
         """The videos sharing a recording with `video_id` (asked once per video)."""
@@ -805,18 +832,36 @@ class _Sound:
             found: set[str] = set()
             fp = self.recorded.get(video_id)
             if fp is not None:
-                for other, stretches in self.index.alike(fp, self.settings):
-                    found.add(other)
-                    mine = sum(t.query.duration_s for t in stretches)
-                    theirs = sum(t.other.duration_s for t in stretches)
-                    a, b = sorted((video_id, other))
-                    shared = (mine, theirs) if a == video_id else (theirs, mine)
-                    before = self.shared.get((a, b))
-                    # Each pair may be asked from both sides: keep the fuller answer.
-                    if before is None or min(shared) > min(before):
-                        self.shared[(a, b)] = shared
+                found = self._align(fp, None)
             self._asked[video_id] = found
         return self._asked[video_id]
+
+    def _align(self, fp: Fingerprint, among: Collection[str] | None) -> set[str]:
+        """Align `fp` with the videos sharing its sound (of `among`, when given), keeping
+        what each pair shares; those videos."""
+        found = set()
+        for other, stretches in self.index.alike(fp, self.settings, among=among):
+            found.add(other)
+            mine = sum(t.query.duration_s for t in stretches)
+            theirs = sum(t.other.duration_s for t in stretches)
+            a, b = sorted((fp.video_id, other))
+            shared = (mine, theirs) if a == fp.video_id else (theirs, mine)
+            before = self.shared.get((a, b))
+            # Each pair may be asked from both sides: keep the fuller answer.
+            if before is None or min(shared) > min(before):
+                self.shared[(a, b)] = shared
+        return found
+
+    def _share(self, a: str, b: str) -> tuple[float, float] | None:
+        """The seconds of `a` and of `b` (a < b, both recorded) that are the same
+        recording: the pair aligned alone, from both sides (aligning each with every
+        video sharing its sound cost seconds a pair where a song is in a hundred videos)."""
+        if (a, b) not in self._paired:
+            self._paired.add((a, b))
+            for one, other in ((a, b), (b, a)):
+                if one not in self._asked:  # else this side was aligned with everyone
+                    self._align(self.recorded[one], (other,))
+        return self.shared.get((a, b))
 
     def pairs(self) -> set[tuple[str, str]]:
         """Every pair sharing a recording (each video asked)."""
@@ -845,9 +890,7 @@ class _Sound:
             return SoundVerdict.SAME if same else SoundVerdict.OTHER
         if "steady" in kinds:
             return SoundVerdict.OTHER
-        self.shared_with(a)
-        self.shared_with(b)
-        shared = self.shared.get((a, b))
+        shared = self._share(a, b)
         if shared is None:
             return SoundVerdict.OTHER
         for video_id, shared_s in zip((a, b), shared, strict=True):

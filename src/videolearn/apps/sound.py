@@ -25,7 +25,7 @@ unrelated sound agrees in about half the bits. Finding them takes two steps:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -395,15 +395,20 @@ class FingerprintIndex:
         return len(self.fingerprints)
 
     def candidates(
-        self, query: Fingerprint, min_votes: int, exclude: Iterable[str] = ()
+        self,
+        query: Fingerprint,
+        min_votes: int,
+        exclude: Iterable[str] = (),
+        among: Collection[str] | None = None,
     ) -> dict[int, list[int]]:
-        """Videos (by number) whose items agree with the query's at some offset, and those
-        offsets, most votes first."""
+        """Videos (by number; of `among` when given) whose items agree with the query's at
+        some offset, and those offsets, most votes first."""
         # Silence (a muted stretch, the window after every fingerprint) votes for nothing.
         keys = np.setdiff1d(np.unique(query.items & KEY_MASK), [SILENCE_ITEM & KEY_MASK])
         lo = np.searchsorted(self.keys, keys, side="left")
         hi = np.searchsorted(self.keys, keys, side="right")
         postings_of = {int(k): (a, b) for k, a, b in zip(keys, lo, hi, strict=True) if b > a}
+        wanted = None if among is None else [self.by_id[v] for v in among if v in self.by_id]
         q_pos, owners, positions = [], [], []
         for i, key in enumerate((query.items & KEY_MASK).tolist()):
             found = postings_of.get(key)
@@ -413,9 +418,10 @@ class FingerprintIndex:
             seen = self.owners[a:b]
             if len(np.unique(seen)) > COMMON_KEY_VIDEOS:
                 continue
-            owners.append(seen)
-            positions.append(self.positions[a:b])
-            q_pos.append(np.full(b - a, i, np.int32))
+            mine = slice(None) if wanted is None else np.isin(seen, wanted)
+            owners.append(seen[mine])
+            positions.append(self.positions[a:b][mine])
+            q_pos.append(np.full(len(owners[-1]), i, np.int32))
         if not owners:
             return {}
         owner = np.concatenate(owners).astype(np.int64)
@@ -448,10 +454,13 @@ class FingerprintIndex:
         query: Fingerprint,
         settings: RecommendSettings,
         exclude: Iterable[str] = (),
+        among: Collection[str] | None = None,
     ) -> list[tuple[str, list[SharedSound]]]:
-        """Videos that share sound with `query`, most shared first, each with its stretches."""
+        """Videos (of `among` when given: a pair is aligned alone, not the query against
+        every video sharing its sound) that share sound with `query`, most shared first,
+        each with its stretches."""
         found = []
-        candidates = self.candidates(query, settings.min_votes, {query.video_id, *exclude})
+        candidates = self.candidates(query, settings.min_votes, {query.video_id, *exclude}, among)
         for video, offsets in candidates.items():
             other = self.fingerprints[video]
             tried = [
