@@ -343,6 +343,20 @@ def _runs(mask: np.ndarray) -> Iterable[tuple[int, int]]:
     return zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True)
 
 
+def _common_keys(keys: np.ndarray, owners: np.ndarray) -> np.ndarray:
+    """The keys (of postings sorted by key) found in more than `COMMON_KEY_VIDEOS`
+    videos, sorted."""
+    distinct = np.unique(keys.astype(np.uint64) << np.uint64(32) | owners.astype(np.uint64))
+    found, videos = np.unique((distinct >> np.uint64(32)).astype(np.uint32), return_counts=True)
+    return found[videos > COMMON_KEY_VIDEOS]
+
+
+def _sorted_holds(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Whether each of `values` is in `sorted_values` (np.isin sorts both each call)."""
+    at = np.minimum(np.searchsorted(sorted_values, values), max(len(sorted_values) - 1, 0))
+    return sorted_values[at] == values if len(sorted_values) else np.zeros(len(values), bool)
+
+
 class FingerprintIndex:
     """Every stored fingerprint, and its items as postings sorted by key for voting."""
 
@@ -356,6 +370,7 @@ class FingerprintIndex:
         keys = keys & KEY_MASK
         order = np.argsort(keys, kind="stable")
         self.keys, self.owners, self.positions = keys[order], owners[order], positions[order]
+        self.common = _common_keys(self.keys, self.owners)
 
     @classmethod
     def from_store(cls, store: Store) -> FingerprintIndex:
@@ -373,6 +388,7 @@ class FingerprintIndex:
             "keys": self.keys,
             "owners": self.owners,
             "positions": self.positions,
+            "common": self.common,
         }
 
     @classmethod
@@ -389,6 +405,7 @@ class FingerprintIndex:
         ]
         out.by_id = {fp.video_id: n for n, fp in enumerate(out.fingerprints)}
         out.keys, out.owners, out.positions = arrays["keys"], arrays["owners"], arrays["positions"]
+        out.common = arrays["common"]
         return out
 
     def __len__(self) -> int:
@@ -403,29 +420,23 @@ class FingerprintIndex:
     ) -> dict[int, list[int]]:
         """Videos (by number; of `among` when given) whose items agree with the query's at
         some offset, and those offsets, most votes first."""
-        # Silence (a muted stretch, the window after every fingerprint) votes for nothing.
-        keys = np.setdiff1d(np.unique(query.items & KEY_MASK), [SILENCE_ITEM & KEY_MASK])
+        # Silence (a muted stretch, the window after every fingerprint) and keys found in
+        # many videos vote for nothing.
+        keys = query.items & KEY_MASK
+        voting = (keys != (SILENCE_ITEM & KEY_MASK)) & ~_sorted_holds(self.common, keys)
         lo = np.searchsorted(self.keys, keys, side="left")
-        hi = np.searchsorted(self.keys, keys, side="right")
-        postings_of = {int(k): (a, b) for k, a, b in zip(keys, lo, hi, strict=True) if b > a}
-        wanted = None if among is None else [self.by_id[v] for v in among if v in self.by_id]
-        q_pos, owners, positions = [], [], []
-        for i, key in enumerate((query.items & KEY_MASK).tolist()):
-            found = postings_of.get(key)
-            if found is None:
-                continue
-            a, b = found
-            seen = self.owners[a:b]
-            if len(np.unique(seen)) > COMMON_KEY_VIDEOS:
-                continue
-            mine = slice(None) if wanted is None else np.isin(seen, wanted)
-            owners.append(seen[mine])
-            positions.append(self.positions[a:b][mine])
-            q_pos.append(np.full(len(owners[-1]), i, np.int32))
-        if not owners:
+        counts = np.where(voting, np.searchsorted(self.keys, keys, side="right") - lo, 0)
+        # Every posting of every voting item, with the item's position in the query.
+        q_pos = np.repeat(np.arange(len(keys), dtype=np.int64), counts)
+        firsts = np.repeat(lo - (np.cumsum(counts) - counts), counts)
+        postings = firsts + np.arange(len(q_pos))
+        owner = self.owners[postings].astype(np.int64)
+        offset = self.positions[postings].astype(np.int64) - q_pos
+        if among is not None:
+            wanted = np.isin(owner, [self.by_id[v] for v in among if v in self.by_id])
+            owner, offset = owner[wanted], offset[wanted]
+        if not len(owner):
             return {}
-        owner = np.concatenate(owners).astype(np.int64)
-        offset = np.concatenate(positions).astype(np.int64) - np.concatenate(q_pos)
         skip = {self.by_id[v] for v in exclude if v in self.by_id}
         best: dict[int, dict[int, int]] = {}
         # Offsets a position apart are the same alignment (the items fall between): votes
@@ -488,7 +499,7 @@ def _overlap(a: TimeSpan, b: TimeSpan) -> bool:
 
 _indexes = Kept(
     "fingerprints",
-    1,
+    2,
     FingerprintIndex.from_store,
     FingerprintIndex.arrays,
     FingerprintIndex.from_arrays,
