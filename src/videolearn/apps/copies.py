@@ -471,8 +471,7 @@ class _Library:
         self.videos = read.videos
         known = {v.video_id for v in self.videos}
         self.keys = read.keys
-        fingerprints = sound_index_from(store, settings.library).fingerprints
-        self.sound = _Sound(fingerprints, self.settings)
+        self.sound = _Sound(sound_index_from(store, settings.library), self.settings)
         self.md5 = read.md5
         self.same_md5: dict[str, list[str]] = defaultdict(list)
         for video_id, value in self.md5.items():
@@ -804,11 +803,11 @@ class _Sound:
     items vary), the steady ones (a tone, a hum: one item over and over), and, asked for
     per video, the seconds of each recording it shares with others."""
 
-    def __init__(self, fingerprints: Sequence[Fingerprint], settings: RecommendSettings) -> None:
+    def __init__(self, index: FingerprintIndex, settings: RecommendSettings) -> None:
         self.settings = settings
         self.steady: dict[str, int] = {}
         recordings = []
-        for fp in fingerprints:
+        for fp in index.fingerprints:
             if len(fp.items) < 2:
                 continue
             if len(np.unique(fp.items >> np.uint32(4))) >= settings.min_distinct_share * len(
@@ -820,7 +819,9 @@ class _Sound:
             if (dominant := int(values[int(np.argmax(counts))])) != SILENCE_ITEM:
                 self.steady[fp.video_id] = dominant
         self.recorded = {fp.video_id: fp for fp in recordings}
-        self.index = FingerprintIndex(recordings)
+        # The library's one index (a steady sound shares no recording: it is left out of
+        # what is found).
+        self.index = index
         # (a, b), a < b: seconds of a and of b that are the same recording.
         self.shared: dict[tuple[str, str], tuple[float, float]] = {}
         self._asked: dict[str, set[str]] = {}
@@ -841,6 +842,8 @@ class _Sound:
         what each pair shares; those videos."""
         found = set()
         for other, stretches in self.index.alike(fp, self.settings, among=among):
+            if other not in self.recorded:
+                continue
             found.add(other)
             mine = sum(t.query.duration_s for t in stretches)
             theirs = sum(t.other.duration_s for t in stretches)

@@ -429,7 +429,7 @@ class _Answer:
         # A history's older videos count less, as in `_raw_scores`.
         recency = {v: 0.5 ** (len(self.query) - 1 - n) for n, v in enumerate(self.query)}
         for video_id in self.query:
-            fp = fingerprint_of(self.library, video_id)
+            fp = index.of(video_id) or fingerprint_of(self.library, video_id)
             if fp is None:
                 continue
             for other, stretches in index.alike(fp, self.settings, exclude=self.query):

@@ -25,6 +25,7 @@ unrelated sound agrees in about half the bits. Finding them takes two steps:
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,8 @@ SMOOTH_ITEMS = 8
 # A key found in more videos than this is a silence or a hum many videos share: it votes
 # for nothing.
 COMMON_KEY_VIDEOS = 50
+# Videos' answers from `FingerprintIndex.alike` kept per index (a server's `similar` calls).
+ANSWERS_KEPT = 4096
 # Where in time an item's sound lies relative to its position: an item sums up the sound
 # from its own frame to about 2.5 s later, and a run of agreeing items starts before the
 # shared sound does and ends before it ends (measured on excerpts placed at known times;
@@ -371,6 +374,11 @@ class FingerprintIndex:
         order = np.argsort(keys, kind="stable")
         self.keys, self.owners, self.positions = keys[order], owners[order], positions[order]
         self.common = _common_keys(self.keys, self.owners)
+        self._answers()
+
+    def _answers(self) -> None:
+        self._lock = threading.Lock()
+        self._answered: dict[tuple[str, str], list[tuple[str, list[SharedSound]]]] = {}
 
     @classmethod
     def from_store(cls, store: Store) -> FingerprintIndex:
@@ -406,10 +414,16 @@ class FingerprintIndex:
         out.by_id = {fp.video_id: n for n, fp in enumerate(out.fingerprints)}
         out.keys, out.owners, out.positions = arrays["keys"], arrays["owners"], arrays["positions"]
         out.common = arrays["common"]
+        out._answers()
         return out
 
     def __len__(self) -> int:
         return len(self.fingerprints)
+
+    def of(self, video_id: str) -> Fingerprint | None:
+        """The fingerprint of `video_id` held here (None: none is)."""
+        n = self.by_id.get(video_id)
+        return None if n is None else self.fingerprints[n]
 
     def candidates(
         self,
@@ -469,7 +483,33 @@ class FingerprintIndex:
     ) -> list[tuple[str, list[SharedSound]]]:
         """Videos (of `among` when given: a pair is aligned alone, not the query against
         every video sharing its sound) that share sound with `query`, most shared first,
-        each with its stretches."""
+        each with its stretches. A video of the index asked about with all others is
+        answered once per index and settings (`similar` asks it for its answer and again
+        for the copy rule)."""
+        own = self.by_id.get(query.video_id)
+        if among is None and own is not None and self.fingerprints[own] is query:
+            key = (query.video_id, settings.model_dump_json())
+            with self._lock:
+                found = self._answered.get(key)
+            if found is None:
+                found = self._alike(query, settings, None)
+                with self._lock:
+                    while len(self._answered) >= ANSWERS_KEPT:
+                        self._answered.pop(next(iter(self._answered)))
+                    self._answered[key] = found
+            skip = set(exclude)
+            return [
+                (video_id, list(stretches)) for video_id, stretches in found if video_id not in skip
+            ]
+        return self._alike(query, settings, among, exclude)
+
+    def _alike(
+        self,
+        query: Fingerprint,
+        settings: RecommendSettings,
+        among: Collection[str] | None,
+        exclude: Iterable[str] = (),
+    ) -> list[tuple[str, list[SharedSound]]]:
         found = []
         candidates = self.candidates(query, settings.min_votes, {query.video_id, *exclude}, among)
         for video, offsets in candidates.items():
