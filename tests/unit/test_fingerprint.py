@@ -240,3 +240,31 @@ def test_two_copies_of_one_clip_share_one_stretch_the_whole_clip(seconds: float)
     (s,) = stretches
     assert s.query.start_s == 0 and s.query.end_s == pytest.approx(seconds)
     assert s.other.start_s == 0 and s.other.end_s == pytest.approx(seconds)
+
+
+def test_a_pair_aligned_alone_shares_what_the_whole_index_says_of_it() -> None:
+    # The copy rule aligns a pair alone (a song in a hundred videos made each ask align
+    # one fingerprint with all of them): the pair's stretches must be the ones found
+    # asking the whole index, and a video that shares nothing stays apart.
+    from videolearn.apps.sound import FingerprintIndex
+
+    rng = np.random.default_rng(3)
+    music = song(12, seed=7)
+    prints = []
+    for video in range(5):
+        host = rng.normal(0, 0.02, 25 * RATE).astype(np.float32)
+        if video < 4:
+            at = round(float(rng.uniform(1, 12)) * RATE)
+            host[at : at + music.size] += music
+        prints.append(_print(host, str(video)))
+    index = FingerprintIndex(prints)
+    everyone = dict(index.alike(prints[0], SETTINGS))
+    assert sorted(everyone) == ["1", "2", "3"]
+    for other in ("1", "2", "3", "4"):
+        alone = dict(index.alike(prints[0], SETTINGS, among=[other]))
+        assert list(alone) == ([other] if other in everyone else [])
+        if other in everyone:
+            assert alone[other] == everyone[other]
+    # Asked again, the index answers as before, and leaves out what it is told to.
+    assert dict(index.alike(prints[0], SETTINGS)) == everyone
+    assert sorted(dict(index.alike(prints[0], SETTINGS, exclude=["2"]))) == ["1", "3"]
