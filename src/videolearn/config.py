@@ -282,7 +282,7 @@ class SearchSettings(BaseModel):
     min_sound_relevance: float = Field(default=6.0)
     # Of the moments found by meaning alone, only those whose relevance is at least this
     # share of the best one's are shown.
-    relative_relevance: float = Field(default=0.75, ge=0, le=1)
+    relative_relevance: float = Field(default=0.85, ge=0, le=1)
     # Before the relevance floor, with --all and in combined queries: only text vectors at
     # least this cosine-similar to the query are looked at.
     min_similarity: float = Field(default=0.75, ge=-1.0, le=1.0)

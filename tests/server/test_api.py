@@ -148,6 +148,9 @@ def test_search_answers_what_search_json_prints(api: httpx.Client, indexed: Sett
     cli = _run("search", "market", "--all", "--library", indexed.library, "--json").stdout
     assert every == [json.loads(line) for line in cli.splitlines()]
     assert any(h["start_s"] >= 1.5 and "**MARKET**" in h["snippet"] for h in every)
+    # "HARBOUR FERRY" comes near "market" by meaning (relevance 5.3), far under the
+    # caption that says it (6.5): not an answer beside it.
+    assert all("MARKET" in h["snippet"] for h in every)
 
 
 def test_bad_requests_are_named_without_a_trace(api: httpx.Client) -> None:

@@ -350,8 +350,8 @@ class _Ranker:
         known = [h for h in vector_hits if h.kind in VECTOR_MODALITIES]
         values = [relevance(h) for h in known]
         # Meaning has no words to check: of what passes the floor, only what comes near
-        # the best answer is shown ("market" finds "CITY MARKET" at 7.1, and then
-        # "HARBOUR FERRY" at 5.0).
+        # the best answer is shown ("market" finds "CITY MARKET" at 6.5, and then
+        # "HARBOUR FERRY" at 5.3).
         near_best = self.options.relative_relevance * max(values, default=0.0)
         for rank, (vhit, value) in enumerate(zip(known, values, strict=True), start=1):
             modality = VECTOR_MODALITIES[vhit.kind]
