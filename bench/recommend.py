@@ -16,10 +16,12 @@
    product and an argpartition), to which the p95 is given as a ratio. Goals: p95 under
    100 ms on 2 cores at 100,000 videos; a CLI call under 1 s at 1,000. It also prints the
    library's size on disk. `--videos 10000 --songs 100` puts each song in as many videos
-   as at 100,000 (what the copy rule's sound asks cost) and writes in minutes.
+   as at 100,000 (what the copy rule's sound asks cost) and writes in minutes. `--judged`
+   first runs the copy rule on every candidate pair of the library, as an `index` run's
+   themes hook does, so that `similar` reads the verdicts the library keeps.
 
     python bench/recommend.py [--videos 5000] [--queries 100] [--cli 3] [--audio-s 600]
-        [--songs 1000] [--workdir DIR] [--keep DIR]
+        [--songs 1000] [--judged] [--workdir DIR] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from synthetic import SyntheticVideos
+from videolearn.apps.copies import find_copies
 from videolearn.apps.recommend import similar
 from videolearn.config import load_settings
 from videolearn.extractors.fingerprint import fingerprint
@@ -90,6 +93,12 @@ def main() -> None:
     parser.add_argument("--audio-s", type=float, default=600.0)
     parser.add_argument("--cli", type=int, default=3, help="CLI calls to time")
     parser.add_argument(
+        "--judged",
+        action="store_true",
+        help="run the copy rule on every candidate pair first, as `index` does when its "
+        "themes hook groups the library (the verdicts are kept in the library)",
+    )
+    parser.add_argument(
         "--songs",
         type=int,
         default=1000,
@@ -113,6 +122,14 @@ def main() -> None:
             looks = _write_library(root, args.videos, args.songs, rng)
             np.save(root / "looks.npy", looks)
             print(f"wrote {args.videos:,} videos in {time.perf_counter() - started:.0f} s")
+        if args.judged:
+            with open_library(root) as lib:
+                start = time.perf_counter()
+                found = find_copies(lib.store, lib.settings)
+                print(
+                    f"copy rule on every candidate pair: {time.perf_counter() - start:.1f} s "
+                    f"({len(found.links):,} copies)"
+                )
         with open_library(root) as lib:
             ids = sorted(lib.store.video_ids())
             start = time.perf_counter()

@@ -534,8 +534,12 @@ class _Finder:
                     seen.add(other)
                     todo.append(other)
         pool = [v for v in dict.fromkeys(within) if v not in seen]
-        among = {
-            (v, o) if v < o else (o, v) for v in pool for o in self._candidates(v, pool, close=True)
+        # The pool's key sketches compared at once (one product, not one a video).
+        among = set(_close_keys(self.library.keys, pool, pool, CLOSE_LIKENESS, CLOSE_PAIRS))
+        among |= {
+            (v, o) if v < o else (o, v)
+            for v in pool
+            for o in self._candidates(v, pool, close=True, keys=False)
         }
         self._judge_all(sorted(among), quotes=False)
         return self._copies()
@@ -552,21 +556,23 @@ class _Finder:
         return {v for a, b in pairs if self._judge(a, b, quotes=quotes) for v in (a, b)}
 
     def _candidates(
-        self, video_id: str, among: Sequence[str] | None, *, close: bool = False
+        self, video_id: str, among: Sequence[str] | None, *, close: bool = False, keys: bool = True
     ) -> set[str]:
         """Videos of `among` (None: any) that may be copies of `video_id`, or quote it
-        (with `close`, by the closer test of key sketches)."""
+        (with `close`, by the closer test of key sketches; without `keys`, by all but the
+        key sketches)."""
         likeness, count = (
             (CLOSE_LIKENESS, CLOSE_PAIRS) if close else (CANDIDATE_LIKENESS, CANDIDATE_PAIRS)
         )
-        keys = self.library.keys
-        found = {
-            b if a == video_id else a
-            for a, b in _close_keys(keys, [video_id], among, likeness, count)
-        }
+        found = set()
+        if keys:
+            found = {
+                b if a == video_id else a
+                for a, b in _close_keys(self.library.keys, [video_id], among, likeness, count)
+            }
         # Copies with pictures come close by their key sketches; beyond the asked videos,
         # only those without pictures are looked for by their sound (9 ms a video).
-        if not close or video_id not in keys:
+        if not close or video_id not in self.library.keys:
             found |= set(self.library.sound.shared_with(video_id))
         found |= {
             v
