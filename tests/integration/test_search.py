@@ -128,6 +128,21 @@ def test_only_moments_that_answer_are_shown(library: Path, embedder: TextEmbedde
     assert hits and all(Path(h.path).name == "english.mp4" for h in hits)
 
 
+def test_a_caption_found_by_meaning_alone_needs_the_on_screen_texts_floor(
+    library: Path, embedder: TextEmbedder
+) -> None:
+    # Captions are a few words: unrelated queries reach 4.5 on them more often than on
+    # speech, so a caption found by meaning alone needs `search.min_text_relevance`.
+    (hit,) = _search(library, "greetings from the road", embedder)
+    assert hit.snippet == "Grüße aus der Straße" and set(hit.scores) == {"vector"}
+    found = hit.scores["vector"]
+    for floor, shown in ((found - 0.01, True), (found + 0.01, False)):
+        settings = load_settings(library, search={"min_text_relevance": floor})
+        with open_library(settings=settings) as lib:
+            hits = search_moments(lib, "greetings from the road", 10, embedder)
+        assert bool(hits) is shown, (floor, hits)
+
+
 def test_a_query_in_one_language_finds_speech_in_others(
     library: Path, embedder: TextEmbedder
 ) -> None:

@@ -355,8 +355,11 @@ class _Ranker:
         near_best = self.options.relative_relevance * max(values, default=0.0)
         for rank, (vhit, value) in enumerate(zip(known, values, strict=True), start=1):
             modality = VECTOR_MODALITIES[vhit.kind]
-            floor = self.options.min_sound_relevance if modality == "sound" else None
-            relevant = value >= max(floor or self.options.min_relevance, near_best)
+            floor = {
+                "sound": self.options.min_sound_relevance,
+                "text": self.options.min_text_relevance,
+            }.get(modality, self.options.min_relevance)
+            relevant = value >= max(floor, near_best)
             if every and not relevant and value < self.options.min_relevance_with_words:
                 continue
             add("vector", rank, vhit.video_id, vhit.span, modality, vhit.text, value, relevant)
