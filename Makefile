@@ -24,11 +24,13 @@ $(STAMP): pyproject.toml Makefile
 
 venv: $(STAMP)
 
-# On-screen text reads best with Tesseract's Latin-script pack beside rapidocr (`ocr.engine
-# = "auto"`): installed when we may (root on Debian), else the demo reads with rapidocr.
-OCR_PACKAGES := tesseract-ocr tesseract-ocr-script-latn
+# On-screen text reads best with Tesseract's Latin- and Cyrillic-script packs beside rapidocr
+# (`ocr.engine = "auto"`): installed when we may (root on Debian), else the demo reads with
+# rapidocr.
+OCR_PACKAGES := tesseract-ocr tesseract-ocr-script-latn tesseract-ocr-script-cyrl
 ocr-tools:
-	@tesseract --list-langs 2>/dev/null | grep -qx Latin \
+	@{ tesseract --list-langs 2>/dev/null | grep -qx Latin \
+	    && tesseract --list-langs 2>/dev/null | grep -qx Cyrillic; } \
 	  || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
 	    && apt-get update -qq && apt-get install -y -qq $(OCR_PACKAGES) >/dev/null; } \
 	  || echo "on-screen text is read by rapidocr alone; for Tesseract: apt-get install $(OCR_PACKAGES)"
@@ -49,16 +51,17 @@ demo: venv ocr-tools
 serve: venv
 	$(BIN)/videolearn serve --library $(DEMO_LIBRARY)
 
-# The tests speak with espeak-ng, read captions with Tesseract (Latin-script and German packs),
-# draw them with DejaVu Sans (and Chinese ones with WenQuanYi Micro Hei), drop privileges with setpriv (util-linux), fingerprint sound
-# with libchromaprint1, and drive the web UI in Debian's Chromium: install what is missing
+# The tests speak with espeak-ng, read captions with Tesseract (Latin- and Cyrillic-script and
+# German packs), draw them with DejaVu Sans (and Chinese ones with WenQuanYi Micro Hei), drop
+# privileges with setpriv (util-linux), fingerprint sound with libchromaprint1, and drive the web UI in Debian's Chromium: install what is missing
 # when we may (root on Debian), else say what is missing.
-TEST_PACKAGES := espeak-ng tesseract-ocr tesseract-ocr-deu tesseract-ocr-script-latn fonts-dejavu-core fonts-wqy-microhei chromium libchromaprint1
+TEST_PACKAGES := espeak-ng tesseract-ocr tesseract-ocr-deu tesseract-ocr-script-latn tesseract-ocr-script-cyrl fonts-dejavu-core fonts-wqy-microhei chromium libchromaprint1
 test-tools:
 	@if ! command -v espeak-ng >/dev/null || ! command -v tesseract >/dev/null \
 	  || ! [ -x /usr/bin/chromium ] || ! ldconfig -p | grep -q libchromaprint.so \
 	  || ! tesseract --list-langs 2>/dev/null | grep -qx deu \
 	  || ! tesseract --list-langs 2>/dev/null | grep -qx Latin \
+	  || ! tesseract --list-langs 2>/dev/null | grep -qx Cyrillic \
 	  || ! [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] \
 	  || ! [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then \
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \

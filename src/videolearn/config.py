@@ -146,13 +146,14 @@ class OcrSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    # "auto": rapidocr, with Tesseract reading the Latin lines when its binary and the
-    # packs in `languages` are installed; "rapidocr" (bundled models) alone; "tesseract"
-    # (the binary must be installed) reading every line.
+    # "auto": rapidocr, with Tesseract reading the lines in Latin letters with the packs
+    # of `languages` that are installed; "rapidocr" (bundled models) alone; "tesseract"
+    # (the binary and every pack must be installed) reading every line.
     engine: str = Field(default="auto", pattern="^(auto|rapidocr|tesseract)$")
-    # Tesseract's language packs, joined with "+": "Latin" is every Latin-script language
-    # in one (Debian: tesseract-ocr-script-latn).
-    languages: str = Field(default="Latin", pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$")
+    # Tesseract's language packs, joined with "+", the first preferred where letters look
+    # alike: "Latin" is every Latin-script language in one, "Cyrillic" every Cyrillic one
+    # (Debian: tesseract-ocr-script-latn, -cyrl).
+    languages: str = Field(default="Latin+Cyrillic", pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$")
     # Frames looked at per second, and their width (never scaled up).
     sample_fps: float = Field(default=1.0, gt=0, le=30)
     width_px: int = Field(default=1280, ge=64)

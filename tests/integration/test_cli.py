@@ -211,11 +211,19 @@ def test_doctor_says_when_on_screen_text_is_read_without_tesseract(
     run("index", media / "three.mp4", "--library", library)
     report = lines(run("doctor", "--library", library, "--json"))[0]
     assert not any("rapidocr alone" in n for n in report["notices"])
-    # A pack `ocr.languages` names is not installed: `auto` reads with rapidocr alone.
+    assert not any("lacks" in n for n in report["notices"])
+    # A pack `ocr.languages` names is not installed: `auto` reads with the others, and
+    # says what to install.
     env = {**os.environ, "VIDEOLEARN_OCR__LANGUAGES": "Latin+xx_none"}
     report = lines(run("doctor", "--library", library, "--json", env=env))[0]
+    (notice,) = [n for n in report["notices"] if "lacks" in n]
+    assert "xx_none" in notice and "tesseract-ocr-xx-none" in notice
+    assert not any("rapidocr alone" in n for n in report["notices"])
+    # None is: `auto` reads with rapidocr alone.
+    env = {**os.environ, "VIDEOLEARN_OCR__LANGUAGES": "xx_none+Cyrillic_none"}
+    report = lines(run("doctor", "--library", library, "--json", env=env))[0]
     (notice,) = [n for n in report["notices"] if "rapidocr alone" in n]
-    assert "Latin+xx_none" in notice and "tesseract-ocr-script-latn" in notice
+    assert "xx_none+Cyrillic_none" in notice and "tesseract-ocr-xx-none" in notice
 
 
 def test_kill_during_index_then_resume_gives_the_same_library(media: Path, tmp_path: Path) -> None:

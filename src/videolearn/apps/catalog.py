@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from videolearn.apps.playback import delete_playable
+from videolearn.extractors.ocr import missing_packs
 from videolearn.library import Library
 from videolearn.plugins import PluginProblem
 from videolearn.store.ledger import FileStatus
@@ -286,12 +287,21 @@ def doctor(library: Library, fix: bool = False) -> DoctorReport:
             "kept; `videolearn index` the new place or `videolearn forget` them): "
             + ", ".join(map(shown_path, gone[:5]))
         )
+    ocr = library.settings.ocr
     reading = [ex.revision for ex in library.extractors if ex.name == "ocr"]
-    if library.settings.ocr.engine == "auto" and reading == ["rapidocr"]:
+    missing = missing_packs(ocr) if ocr.engine == "auto" and reading else {}
+    if reading == ["rapidocr"] and missing:
         notices.append(
             "on-screen text is read by rapidocr alone, which drops spaces and accents in "
-            f"Latin text: for Tesseract's '{library.settings.ocr.languages}' packs, "
-            "apt-get install tesseract-ocr tesseract-ocr-script-latn (Debian)"
+            f"Latin text and reads Cyrillic as Latin look-alikes: for Tesseract's "
+            f"'{ocr.languages}' packs, apt-get install tesseract-ocr "
+            f"{' '.join(missing.values())} (Debian)"
+        )
+    elif missing:
+        notices.append(
+            f"Tesseract lacks the pack(s) {', '.join(missing)} of ocr.languages: lines in "
+            f"those scripts keep rapidocr's reading; apt-get install "
+            f"{' '.join(missing.values())} (Debian)"
         )
     pending = ledger.entries(FileStatus.PENDING)
     if pending:

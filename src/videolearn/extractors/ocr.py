@@ -11,8 +11,10 @@ Engines: `rapidocr` (rapidocr-onnxruntime's bundled PP-OCRv4 models: good boxes,
 Latin text: it drops spaces and umlauts), `tesseract` (rapidocr's boxes, each line read
 by the `tesseract` binary with the language packs in `ocr.languages`: reads Latin text
 well, no other script without its pack), and `auto`: both, rapidocr keeping the lines it
-reads in another script than Latin, Tesseract reading the rest, when the binary and the
-packs are here (else rapidocr alone). Each moment says which engine read it.
+reads in another script than Latin, Tesseract reading the rest with the packs of
+`ocr.languages` that are here (without the binary or any of them, rapidocr alone: it
+reads Cyrillic as Latin letters that look alike, "MacTep" for "Мастер", which the
+Cyrillic pack reads again right). Each moment says which engine read it.
 """
 
 from __future__ import annotations
@@ -210,8 +212,33 @@ class TesseractEngine:
         self.other_scripts = other_scripts
         self.sure = sure
         self.name = f"rapidocr+tesseract:{languages}" if other_scripts else "tesseract"
-        self._tesseract = _Tesseract(languages, threads, library)
+        # With `auto`, the packs read one after another, the next only for a line the
+        # ones before were unsure of (loaded when first needed): read together, Latin and
+        # Cyrillic split three of 36 Latin captions into two moments, and misread one.
+        packs = languages.split("+") if other_scripts else [languages]
+        self._packs = packs
+        self._threads, self._library = threads, library
+        self._tesseracts: dict[str, _Tesseract] = {packs[0]: _Tesseract(packs[0], threads, library)}
         self._detector = _rapidocr(threads)
+
+    def _read_line(self, images: Sequence[np.ndarray]) -> tuple[float, list[tuple[str, float]]]:
+        """The surest reading of a cut-out line (its confidence and words), by the packs
+        in turn until one is sure of it."""
+        best: tuple[float, list[tuple[str, float]]] = (0.0, [])
+        for pack in self._packs:
+            if pack not in self._tesseracts:
+                self._tesseracts[pack] = _Tesseract(pack, self._threads, self._library)
+            readings = [self._tesseracts[pack].words(image) for image in images]
+            found = max(
+                ((_surety(w), w) for w in readings),
+                key=lambda r: r[0] if r[1] else -1.0,  # a reading of some words first
+                default=(0.0, []),
+            )
+            if found[1] and (not best[1] or found[0] > best[0]):
+                best = found
+            if best[0] >= self.sure:
+                break
+        return best
 
     def read(self, bgr: np.ndarray) -> list[TextLine]:
         height, width = bgr.shape[:2]
@@ -225,12 +252,7 @@ class TesseractEngine:
                 if text:
                     lines.append(TextLine(text, box, float(item[2]), "rapidocr"))
                 continue
-            readings = [self._tesseract.words(image) for image in _line_images(bgr, points)]
-            confidence, words = max(
-                ((_surety(w), w) for w in readings),
-                key=lambda r: r[0] if r[1] else -1.0,  # a reading of some words first
-                default=(0.0, []),
-            )
+            confidence, words = self._read_line(_line_images(bgr, points))
             if self.other_scripts and confidence < self.sure <= float(item[2]):
                 # Tesseract unsure where rapidocr is sure (yellow serif letters on a busy
                 # ground: "Ferry to Qglo: 10:45;pier 3" at 0.74 against rapidocr's
@@ -303,23 +325,48 @@ def tesseract_languages(binary: str = "tesseract") -> frozenset[str]:
 
 def engine_name(settings: OcrSettings) -> str:
     """The engine `settings` give on this machine: `auto` is rapidocr with Tesseract
-    reading the Latin lines when the binary and every pack in `ocr.languages` are here,
-    else rapidocr alone."""
+    reading the lines in Latin letters with the packs of `ocr.languages` that are here
+    (in their order), else rapidocr alone."""
     if settings.engine != "auto":
         return settings.engine
-    wanted = set(settings.languages.split("+"))
-    if wanted <= tesseract_languages():
-        return f"rapidocr+tesseract:{settings.languages}"
-    return "rapidocr"
+    packs = installed_packs(settings)
+    return f"rapidocr+tesseract:{packs}" if packs else "rapidocr"
+
+
+def installed_packs(settings: OcrSettings) -> str:
+    """The packs of `ocr.languages` that Tesseract has here, joined with "+" as given
+    ("" when it has none, or is missing)."""
+    have = tesseract_languages()
+    return "+".join(pack for pack in settings.languages.split("+") if pack in have)
+
+
+# Debian's packages of Tesseract's script packs (language packs are tesseract-ocr-NAME).
+_SCRIPT_PACKAGES = {
+    "Latin": "tesseract-ocr-script-latn",
+    "Cyrillic": "tesseract-ocr-script-cyrl",
+    "Greek": "tesseract-ocr-script-grek",
+    "Arabic": "tesseract-ocr-script-arab",
+}
+
+
+def missing_packs(settings: OcrSettings) -> dict[str, str]:
+    """The packs of `ocr.languages` Tesseract lacks here, each with the Debian package
+    that has it."""
+    have = tesseract_languages()
+    return {
+        pack: _SCRIPT_PACKAGES.get(pack, "tesseract-ocr-" + pack.lower().replace("_", "-"))
+        for pack in settings.languages.split("+")
+        if pack not in have
+    }
 
 
 def make_engine(settings: OcrSettings) -> RapidOcrEngine | TesseractEngine:
     name = engine_name(settings)
     if name == "tesseract":
         return TesseractEngine(settings.languages, settings.threads)
-    if name.startswith("rapidocr+tesseract"):
+    if name.startswith("rapidocr+tesseract:"):
         return TesseractEngine(
-            settings.languages,
+            name.removeprefix("rapidocr+tesseract:"),
             settings.threads,
             other_scripts=True,
             sure=settings.min_confidence,
