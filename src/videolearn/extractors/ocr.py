@@ -212,13 +212,16 @@ class TesseractEngine:
         self.other_scripts = other_scripts
         self.sure = sure
         self.name = f"rapidocr+tesseract:{languages}" if other_scripts else "tesseract"
-        # With `auto`, the packs read one after another, the next only for a line the
-        # ones before were unsure of (loaded when first needed): read together, Latin and
-        # Cyrillic split three of 36 Latin captions into two moments, and misread one.
-        packs = languages.split("+") if other_scripts else [languages]
-        self._packs = packs
+        # The packs read one after another, the next only for a line the ones before were
+        # unsure of: read together, Latin and Cyrillic split three of 36 Latin captions
+        # into two moments, misread one, and read "to" as Cyrillic "їо". With `auto`
+        # (whose packs are known to be here) each is loaded when first needed; named
+        # alone, every one is loaded now, so that a missing one is said at once.
+        self._packs = languages.split("+")
         self._threads, self._library = threads, library
-        self._tesseracts: dict[str, _Tesseract] = {packs[0]: _Tesseract(packs[0], threads, library)}
+        self._tesseracts: dict[str, _Tesseract] = {}
+        for pack in self._packs[:1] if other_scripts else self._packs:
+            self._tesseracts[pack] = _Tesseract(pack, threads, library)
         self._detector = _rapidocr(threads)
 
     def _read_line(self, images: Sequence[np.ndarray]) -> tuple[float, list[tuple[str, float]]]:
