@@ -526,7 +526,7 @@ class _Finder:
         while todo:
             video_id = todo.pop()
             close = video_id not in video_ids
-            others = sorted(self._candidates(video_id, None, close=close))
+            others = sorted(self._candidates(video_id, close=close))
             pairs = [(video_id, o) if video_id < o else (o, video_id) for o in others]
             linked = self._judge_all(pairs, quotes=video_id in video_ids)
             for other in others:
@@ -539,7 +539,7 @@ class _Finder:
         among |= {
             (v, o) if v < o else (o, v)
             for v in pool
-            for o in self._candidates(v, pool, close=True, keys=False)
+            for o in self._beyond_keys(v, pool, close=True)
         }
         self._judge_all(sorted(among), quotes=False)
         return self._copies()
@@ -555,21 +555,22 @@ class _Finder:
         self._load(sorted({v for p in unknown for v in p}))
         return {v for a, b in pairs if self._judge(a, b, quotes=quotes) for v in (a, b)}
 
-    def _candidates(
-        self, video_id: str, among: Sequence[str] | None, *, close: bool = False, keys: bool = True
-    ) -> set[str]:
-        """Videos of `among` (None: any) that may be copies of `video_id`, or quote it
-        (with `close`, by the closer test of key sketches; without `keys`, by all but the
-        key sketches)."""
+    def _candidates(self, video_id: str, *, close: bool) -> set[str]:
+        """Videos that may be copies of `video_id`, or quote it (with `close`, by the
+        closer test of key sketches)."""
         likeness, count = (
             (CLOSE_LIKENESS, CLOSE_PAIRS) if close else (CANDIDATE_LIKENESS, CANDIDATE_PAIRS)
         )
-        found = set()
-        if keys:
-            found = {
-                b if a == video_id else a
-                for a, b in _close_keys(self.library.keys, [video_id], among, likeness, count)
-            }
+        found = {
+            b if a == video_id else a
+            for a, b in _close_keys(self.library.keys, [video_id], None, likeness, count)
+        }
+        return found | self._beyond_keys(video_id, None, close=close)
+
+    def _beyond_keys(self, video_id: str, among: Sequence[str] | None, *, close: bool) -> set[str]:
+        """Videos of `among` (None: any) that may be copies of `video_id` by what is not
+        their key sketches: sound, bytes, a person's decision."""
+        found: set[str] = set()
         # Copies with pictures come close by their key sketches; beyond the asked videos,
         # only those without pictures are looked for by their sound (9 ms a video).
         if not close or video_id not in self.library.keys:
@@ -708,12 +709,12 @@ class _Keys:
     def __contains__(self, video_id: object) -> bool:
         return video_id in self.rows
 
-    def of(self, video_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """The rows of `video_ids` (those with key sketches, in order) and their owners'
-        numbers (in `self.ids`)."""
-        spans = [self.rows[v] for v in video_ids if v in self.rows]
-        if len(spans) == len(self.ids):
+    def of(self, video_ids: Sequence[str] | None) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of `video_ids` (those with key sketches, each once, in order; None:
+        every video) and their owners' numbers (in `self.ids`)."""
+        if video_ids is None:
             return self.matrix, self.owner
+        spans = [self.rows[v] for v in dict.fromkeys(video_ids) if v in self.rows]
         if not spans:
             return np.zeros((0, self.matrix.shape[1]), np.float32), np.zeros(0, np.int32)
         take = np.concatenate([np.arange(a, b) for a, b in spans])
@@ -777,8 +778,8 @@ def _close_keys(
 ) -> list[tuple[str, str]]:
     """Pairs (a < b) of a video of `these` and one of `among` (None: every video) with at
     least `count` key sketches alike by `likeness` (either side mirrored)."""
-    a, a_owner = keys.of(keys.ids if these is None else list(dict.fromkeys(these)))
-    b, b_owner = keys.of(keys.ids if among is None else list(dict.fromkeys(among)))
+    a, a_owner = keys.of(these)
+    b, b_owner = keys.of(among)
     if not len(a) or not len(b):
         return []
     # Alike key pairs per (left, right) video, counted over blocks of 4,096 keys.

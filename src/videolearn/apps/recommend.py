@@ -35,7 +35,7 @@ import numpy as np
 
 from videolearn.apps.copies import Copies, Copy, copies_near, describe_quote
 from videolearn.apps.kept import Kept, rows_of_videos, strings, video_rows
-from videolearn.apps.sound import SoundAlike, fingerprint_of, sound_index
+from videolearn.apps.sound import SoundAlike, sound_index
 from videolearn.errors import OptionError
 from videolearn.library import Library
 from videolearn.store import Store
@@ -429,7 +429,7 @@ class _Answer:
         # A history's older videos count less, as in `_raw_scores`.
         recency = {v: 0.5 ** (len(self.query) - 1 - n) for n, v in enumerate(self.query)}
         for video_id in self.query:
-            fp = index.of(video_id) or fingerprint_of(self.library, video_id)
+            fp = index.of(video_id)
             if fp is None:
                 continue
             for other, stretches in index.alike(fp, self.settings, exclude=self.query):
