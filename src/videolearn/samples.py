@@ -226,9 +226,8 @@ def _background(kind: str, t: float, xx: np.ndarray, yy: np.ndarray, seed: int) 
         # Blotches of muted colour a few dozen pixels across, with grain.
         rng = np.random.default_rng(seed)
         coarse = rng.uniform(40, 200, (height // 40 + 3, width // 40 + 3, 3)).astype(np.float32)
-        coarse = coarse.mean(axis=2, keepdims=True) + 0.6 * (
-            coarse - coarse.mean(axis=2, keepdims=True)
-        )
+        grey = coarse.mean(axis=2, keepdims=True)
+        coarse = grey + 0.6 * (coarse - grey)
         shift = int(4 * t) % 80
         blotches = cv2.resize(coarse, (width + 80, height + 80), interpolation=cv2.INTER_CUBIC)
         grain = np.random.default_rng(seed + round(t * 100)).normal(0, 8, (height, width, 3))

@@ -353,13 +353,13 @@ class _Ranker:
         # the best answer is shown ("market" finds "CITY MARKET" at 6.5, and then
         # "HARBOUR FERRY" at 5.3).
         near_best = self.options.relative_relevance * max(values, default=0.0)
+        floors = {
+            "sound": self.options.min_sound_relevance,
+            "text": self.options.min_text_relevance,
+        }
         for rank, (vhit, value) in enumerate(zip(known, values, strict=True), start=1):
             modality = VECTOR_MODALITIES[vhit.kind]
-            floor = {
-                "sound": self.options.min_sound_relevance,
-                "text": self.options.min_text_relevance,
-            }.get(modality, self.options.min_relevance)
-            relevant = value >= max(floor, near_best)
+            relevant = value >= max(floors.get(modality, self.options.min_relevance), near_best)
             if every and not relevant and value < self.options.min_relevance_with_words:
                 continue
             add("vector", rank, vhit.video_id, vhit.span, modality, vhit.text, value, relevant)

@@ -365,15 +365,12 @@ def missing_packs(settings: OcrSettings) -> dict[str, str]:
 
 def make_engine(settings: OcrSettings) -> RapidOcrEngine | TesseractEngine:
     name = engine_name(settings)
+    sure = settings.min_confidence  # when a pack's reading ends the turn, with either engine
     if name == "tesseract":
-        return TesseractEngine(settings.languages, settings.threads)
+        return TesseractEngine(settings.languages, settings.threads, sure=sure)
     if name.startswith("rapidocr+tesseract:"):
-        return TesseractEngine(
-            name.removeprefix("rapidocr+tesseract:"),
-            settings.threads,
-            other_scripts=True,
-            sure=settings.min_confidence,
-        )
+        packs = name.removeprefix("rapidocr+tesseract:")
+        return TesseractEngine(packs, settings.threads, other_scripts=True, sure=sure)
     return RapidOcrEngine(settings.threads)
 
 
