@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from videolearn.apps.recommend import similar
 from videolearn.apps.themes import themes, update_themes
 from videolearn.config import load_settings
 from videolearn.extractors.base import Moment, TextEmbedding
@@ -31,10 +32,18 @@ DAY_S = 86_400.0
 
 
 def _write(
-    lib: Library, topic: str, words: str, n: int, rng: np.random.Generator, *, said: str = ""
+    lib: Library,
+    topic: str,
+    words: str,
+    n: int,
+    rng: np.random.Generator,
+    *,
+    said: str = "",
+    unsure: frozenset[str] = frozenset(),
 ) -> str:
     """A video of `topic`: its sentence's vector near the topic's centre; it says 4 of
-    `words` and 3 stop words, or `said` when given."""
+    `words` and 3 stop words, or `said` when given, each word heard with a probability
+    of 0.9, those in `unsure` 0.3."""
     video_id = hashlib.sha256(f"{topic}{n}".encode()).hexdigest()
     seed = int(hashlib.sha256(topic.encode()).hexdigest()[:8], 16)
     centre = np.random.default_rng(seed).normal(size=384)
@@ -47,7 +56,24 @@ def _write(
     )
     span = TimeSpan(0, 5)
     outputs = [
-        ExtractorOutput("speech", 1, [Moment(span, "speech", text=said, attrs={"language": "en"})]),
+        ExtractorOutput(
+            "speech",
+            1,
+            [
+                Moment(
+                    span,
+                    "speech",
+                    text=said,
+                    attrs={
+                        "language": "en",
+                        "words": [
+                            {"word": f" {w}", "probability": 0.3 if w in unsure else 0.9}
+                            for w in said.split()
+                        ],
+                    },
+                )
+            ],
+        ),
         ExtractorOutput(
             "text_embed",
             2,
@@ -138,6 +164,28 @@ def test_a_label_holds_only_words_most_members_say(tmp_path: Path) -> None:
     assert any(set(ferry) <= {w.casefold() for w in text.split()} for text in said.values())
     football = by_topic["football"].label.split(", ")
     assert set(football) <= set(TOPICS["football"].split()), football
+
+
+def test_a_word_heard_unsurely_names_nothing(tmp_path: Path) -> None:
+    """A word every member of a topic was heard to say, each time with a probability
+    under a half (a mishearing), is neither in the theme's label nor what two of its
+    videos both mention."""
+    settings = load_settings(tmp_path / "library", keep_versions_s=0)
+    rng = np.random.default_rng(4)
+    sure = TOPICS["sailing"].split()
+    with open_library(create=True, settings=settings) as lib:
+        for n in range(6):
+            said = " ".join([*rng.choice(sure, 3), "zeppelin", "zeppelin"])
+            _write(lib, "sailing", "", n, rng, said=said, unsure=frozenset({"zeppelin"}))
+        for n in range(8):
+            _write(lib, "football", TOPICS["football"], n, rng)
+        found = update_themes(lib, now=0.0)
+        sailing = next(t for t in found if _topic(t.members[0].path) == "sailing")
+        label = sailing.label.split(", ")
+        assert label and set(label) <= set(sure), label
+        answer = similar(lib, [sailing.members[0].path], limit=5)
+    mentions = [r for item in answer.results for r in item.reasons if "mention" in r]
+    assert mentions and not any("zeppelin" in r for r in mentions), mentions
 
 
 def test_ids_hold_as_the_library_grows_and_a_new_topic_appears(library: Path) -> None:

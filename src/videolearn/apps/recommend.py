@@ -46,6 +46,10 @@ from videolearn.text import fold_word, is_sentence, stopwords_of
 # Signals by name, in the order reasons are given.
 SIGNALS = ("same_audio", "look", "hearing", "meaning", "words", "sound_events")
 _WORD = re.compile(r"[^\W\d_]{3,}")
+# The words of speech that count as said: Whisper's probability of a word it misheard
+# ("Fahrkatten" for "Fahrkarten", "App" for "Apfel") is often under a half, so words under
+# it are left out of what videos are said to mention (and of theme labels).
+SURE_WORD = 0.5
 
 
 @dataclass(frozen=True)
@@ -140,7 +144,7 @@ class Profiles:
                 have = labels[m.video_id]
                 have[m.label] = max(have.get(m.label, 0.0), m.score)
             else:
-                texts[m.video_id].append(m.text)
+                texts[m.video_id].append(m.sure_text(SURE_WORD))
                 if is_sentence(m.text):
                     key = (m.modality, m.video_id, round(m.start_s, 3))
                     sentences[key] = m.language or m.modality
@@ -308,7 +312,7 @@ def profiles_from(store: Store, where: Path) -> Profiles:
     return _profiles.get(store, where)
 
 
-_profiles = Kept("profiles", 1, Profiles.build, Profiles.arrays, Profiles.from_arrays)
+_profiles = Kept("profiles", 2, Profiles.build, Profiles.arrays, Profiles.from_arrays)
 
 
 def _relative(raw: np.ndarray) -> np.ndarray:

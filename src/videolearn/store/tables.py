@@ -122,6 +122,16 @@ class MomentRow(SpanRow):
         language = self.attrs.get("language")
         return str(language) if language else None
 
+    def sure_text(self, floor: float) -> str:
+        """The text without the words its recogniser gave a probability under `floor`
+        (speech's words carry one; other text is kept whole)."""
+        words = self.attrs.get("words")
+        if not words:
+            return self.text
+        return " ".join(
+            str(w["word"]).strip() for w in words if float(w.get("probability", 1.0)) >= floor
+        )
+
 
 @dataclass(frozen=True)
 class SignalRow(SpanRow):
