@@ -18,10 +18,13 @@
    library's size on disk. `--videos 10000 --songs 100` puts each song in as many videos
    as at 100,000 (what the copy rule's sound asks cost) and writes in minutes. `--judged`
    first runs the copy rule on every candidate pair of the library, as an `index` run's
-   themes hook does, so that `similar` reads the verdicts the library keeps.
+   themes hook does, so that `similar` reads the verdicts the library keeps; it times
+   that search, the same again with nothing new (what the library keeps of it read
+   back), and again after `--later` (10) more videos are written (their candidates
+   alone searched; those videos are deleted after).
 
     python bench/recommend.py [--videos 5000] [--queries 100] [--cli 3] [--audio-s 600]
-        [--songs 1000] [--judged] [--workdir DIR] [--keep DIR]
+        [--songs 1000] [--judged [--later 10]] [--workdir DIR] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -86,6 +89,40 @@ def _write_library(root: Path, videos: int, songs: int, rng: np.random.Generator
     return looks
 
 
+def _judge(root: Path, songs: int, later: int, rng: np.random.Generator) -> None:
+    """Find every copy in the library as an index run's themes hook does: the whole
+    library (its first time, or under a changed rule), again with nothing new, and
+    after `later` more videos (taken out again after, so that a kept library stays
+    as written)."""
+    with open_library(root) as lib:
+        for when in ("every video not searched before", "again, nothing new"):
+            start = time.perf_counter()
+            found = find_copies(lib.store, lib.settings)
+            print(
+                f"copy rule, {when}: {time.perf_counter() - start:.1f} s "
+                f"({len(found.links):,} copies, {len(found.shared_sound):,} pairs sharing sound)"
+            )
+        if not later:
+            return
+        source = SyntheticVideos(rng, songs)
+        first = len(lib.store.video_ids())
+        added = []
+        with lib.store.writing():
+            for n in range(first, first + later):
+                video, outputs = source.video(n)
+                lib.store.write_video(video, outputs)
+                added.append(video.video_id)
+        start = time.perf_counter()
+        found = find_copies(lib.store, lib.settings)
+        print(
+            f"copy rule after {later} more videos: {time.perf_counter() - start:.1f} s "
+            f"({len(found.links):,} copies, {len(found.shared_sound):,} pairs sharing sound)"
+        )
+        with lib.store.writing():
+            for video_id in added:
+                lib.store.delete_video(video_id)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--videos", type=int, default=5000)
@@ -105,6 +142,13 @@ def main() -> None:
         help="songs the videos' sound is drawn from (videos / songs share each one: "
         "100 at 100,000 videos; --videos 10000 --songs 100 asks the same of the copy rule)",
     )
+    parser.add_argument(
+        "--later",
+        type=int,
+        default=10,
+        help="with --judged: videos added after the first search, to time finding their "
+        "copies alone (taken out again after)",
+    )
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument(
         "--keep", type=Path, default=None, help="write the library here and keep it; reuse it"
@@ -123,13 +167,7 @@ def main() -> None:
             np.save(root / "looks.npy", looks)
             print(f"wrote {args.videos:,} videos in {time.perf_counter() - started:.0f} s")
         if args.judged:
-            with open_library(root) as lib:
-                start = time.perf_counter()
-                found = find_copies(lib.store, lib.settings)
-                print(
-                    f"copy rule on every candidate pair: {time.perf_counter() - start:.1f} s "
-                    f"({len(found.links):,} copies)"
-                )
+            _judge(root, args.songs, args.later, rng)
         with open_library(root) as lib:
             ids = sorted(lib.store.video_ids())
             start = time.perf_counter()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from videolearn.apps.catalog import forget
-from videolearn.apps.copies import copies_of
+from videolearn.apps.copies import copies_of, find_copies
 from videolearn.apps.recommend import similar
 from videolearn.apps.themes import themes
 from videolearn.config import load_settings
@@ -171,3 +171,53 @@ def test_a_pair_is_judged_once_and_the_library_keeps_the_verdict(
         before = lib.store.verdicts.count()
         forget(lib, str(library.parent / "media" / "other-sound.mp4"))
         assert 0 < lib.store.verdicts.count() < before
+
+
+def test_a_video_indexed_later_is_searched_alone_and_nothing_found_before_is_lost(
+    library: Path, tmp_path: Path, shared_data: Path
+) -> None:
+    """After a search of the whole library, finding every copy again looks for the
+    candidates of the videos that came since; its answer is what a search of every video
+    from scratch gives."""
+    copy = tmp_path / "library"
+    shutil.copytree(library, copy)
+    with open_library(copy) as lib:
+        before = copies_of(lib)
+        rule = next(iter(_rules(copy)))
+        assert lib.store.verdicts.searched(rule) == lib.store.video_ids()
+    later = tmp_path / "later"
+    later.mkdir()
+    frames = read_frames(shared_data / "video" / "box.mp4", FPS, 320, 8.0)
+    sound = read_audio(shared_data / "video" / "box.mp4")[: round(len(frames) / FPS * RATE)]
+    write_av(later / "late-copy.mp4", edited(frames, "resize"), FPS, sound, RATE, crf=30)
+    # Other pictures over the song of card-song.mp4: no copy, the same sound.
+    street = read_frames(shared_data / "video" / "vtest.avi", FPS, 320, 8.0)
+    write_av(later / "late-song.mp4", street, FPS, song(8, seed=4), RATE)
+    with open_library(copy) as lib:
+        assert {r.status for r in lib.index([later])} == {"indexed"}
+        ids = {Path(v.path).name: v.video_id for v in lib.store.videos()}
+        grown = copies_of(lib)
+        assert grown.family(ids["late-copy.mp4"]) == before.family(ids["original.mp4"]) | {
+            ids["late-copy.mp4"]
+        }
+        assert set(grown.families()) - set(before.families()) == {
+            grown.family(ids["late-copy.mp4"])
+        }
+        assert set(before.shared_sound) < set(grown.shared_sound)
+        assert _pair(ids["card-song.mp4"], ids["late-song.mp4"]) in grown.shared_sound
+    with sqlite3.connect(copy / "ledger.sqlite") as db:
+        db.execute("DELETE FROM copy_searched")
+    with open_library(copy) as lib:
+        afresh = find_copies(lib.store, lib.settings)
+    assert set(afresh.families()) == set(grown.families())
+    assert afresh.shared_sound.keys() == grown.shared_sound.keys()
+    assert afresh.quotes == grown.quotes
+
+
+def _rules(library: Path) -> set[str]:
+    with sqlite3.connect(library / "ledger.sqlite") as db:
+        return {rule for (rule,) in db.execute("SELECT DISTINCT rule FROM copy_searched")}
+
+
+def _pair(a: str, b: str) -> tuple[str, str]:
+    return (a, b) if a < b else (b, a)

@@ -434,8 +434,9 @@ def find_copies(store: Store, settings: Settings) -> Copies:
 
 
 # The copy rule's version, part of each kept verdict's rule: one more whenever a change to
-# the rule changes what it says of a pair (kept verdicts of an older rule are not read).
-RULE_VERSION = 3
+# the rule changes what it says of a pair or what a verdict holds (kept verdicts of an
+# older rule are not read).
+RULE_VERSION = 4
 # Settings the rule does not read.
 _NOT_READ = {"weights", "mmr_lambda", "reason_min_score", "min_score"}
 
@@ -447,10 +448,16 @@ def _rule(settings: RecommendSettings) -> str:
     return f"{RULE_VERSION}:{hashlib.sha256(read.encode()).hexdigest()[:16]}"
 
 
-def _stored(a: str, b: str, verdict: _Verdict) -> StoredVerdict:
+def _pair(a: str, b: str) -> tuple[str, str]:
+    return (a, b) if a < b else (b, a)
+
+
+def _stored(
+    a: str, b: str, verdict: _Verdict, shared_s: tuple[float, float] | None
+) -> StoredVerdict:
     quotes = tuple((x, y, s.start_s, s.end_s) for (x, y), s in verdict.quotes)
     reason = verdict.link.reason if verdict.link else None
-    return StoredVerdict(a, b, verdict.strength, reason, quotes)
+    return StoredVerdict(a, b, verdict.strength, reason, quotes, shared_s)
 
 
 def _from_stored(kept: StoredVerdict) -> _Verdict:
@@ -509,15 +516,32 @@ class _Finder:
         self.quotes: dict[tuple[str, str], TimeSpan] = {}
         self._judged: set[tuple[str, str]] = set()
         self._new: list[StoredVerdict] = []  # verdicts to keep in the library
+        self._searched: list[str] = []  # videos whose candidates are all judged now
         self._read: dict[tuple[str, str], StoredVerdict | None] = {}  # kept ones, as read
 
     def everywhere(self) -> Copies:
-        pairs = set(_close_keys(self.library.keys, None, None))
-        pairs |= self.library.sound.pairs()
-        pairs |= {p for p, copy in self.library.decided.items() if copy}
-        for same in self.library.same_md5.values():
+        """Every family of the library: the candidates of the videos not searched under
+        this rule before judged, and what the library keeps of earlier searches."""
+        library = self.library
+        searched = library.store.verdicts.searched(library.rule)
+        new = [v.video_id for v in library.videos if v.video_id not in searched]
+        pairs = set(_close_keys(library.keys, new, None)) if new else set()
+        for video_id in new:
+            pairs |= {_pair(video_id, o) for o in library.sound.shared_with(video_id)}
+        pairs |= {p for p, copy in library.decided.items() if copy}
+        for same in library.same_md5.values():
             pairs |= {(a, b) for a in same for b in same if a < b}
         self._judge_all(sorted(pairs), quotes=True)
+        known = {v.video_id for v in library.videos}
+        for kept in library.store.verdicts.found(library.rule):
+            pair = (kept.video_a, kept.video_b)
+            if pair in self._judged or pair in library.decided or not {*pair} <= known:
+                continue
+            library.verdicts.setdefault(pair, _from_stored(kept))
+            if kept.shared_s is not None:
+                library.sound.keep(pair, kept.shared_s)
+            self._judge(*pair, quotes=True)
+        self._searched = new
         return self._copies()
 
     def around(self, video_ids: Sequence[str], within: Sequence[str]) -> Copies:
@@ -527,7 +551,7 @@ class _Finder:
             video_id = todo.pop()
             close = video_id not in video_ids
             others = sorted(self._candidates(video_id, close=close))
-            pairs = [(video_id, o) if video_id < o else (o, video_id) for o in others]
+            pairs = [_pair(video_id, o) for o in others]
             linked = self._judge_all(pairs, quotes=video_id in video_ids)
             for other in others:
                 if other in linked and other not in seen and len(seen) < MAX_FAMILY:
@@ -536,11 +560,7 @@ class _Finder:
         pool = [v for v in dict.fromkeys(within) if v not in seen]
         # The pool's key sketches compared at once (one product, not one a video).
         among = set(_close_keys(self.library.keys, pool, pool, CLOSE_LIKENESS, CLOSE_PAIRS))
-        among |= {
-            (v, o) if v < o else (o, v)
-            for v in pool
-            for o in self._beyond_keys(v, pool, close=True)
-        }
+        among |= {_pair(v, o) for v in pool for o in self._beyond_keys(v, pool, close=True)}
         self._judge_all(sorted(among), quotes=False)
         return self._copies()
 
@@ -623,7 +643,7 @@ class _Finder:
         if kept is not None:
             return _from_stored(kept)
         verdict = self._judge_pictures_and_sound(a, b)
-        self._new.append(_stored(a, b, verdict))
+        self._new.append(_stored(a, b, verdict, self.library.sound.shared.get((a, b))))
         return verdict
 
     def _kept(self, a: str, b: str) -> StoredVerdict | None:
@@ -652,8 +672,8 @@ class _Finder:
         """Keep the verdicts made in this call in the library. A library that cannot be
         written now (read-only, or busy past SQLite's wait) only loses the time saved."""
         with contextlib.suppress(sqlite3.Error):
-            self.library.store.verdicts.put_many(self.library.rule, self._new)
-        self._new = []
+            self.library.store.verdicts.put_many(self.library.rule, self._new, self._searched)
+        self._new, self._searched = [], []
 
     def _copies(self) -> Copies:
         self._keep()
@@ -873,11 +893,10 @@ class _Sound:
                     self._align(self.recorded[one], (other,))
         return self.shared.get((a, b))
 
-    def pairs(self) -> set[tuple[str, str]]:
-        """Every pair sharing a recording (each video asked)."""
-        for video_id in self.recorded:
-            self.shared_with(video_id)
-        return set(self.shared)
+    def keep(self, pair: tuple[str, str], shared_s: tuple[float, float]) -> None:
+        """What an earlier search found the pair (a < b) to share, as the library keeps it."""
+        if pair not in self.shared and all(v in self.recorded for v in pair):
+            self.shared[pair] = shared_s
 
     def shares(self) -> dict[tuple[str, str], float]:
         """Per pair found sharing a recording, the share of the shorter one's sound."""
@@ -935,6 +954,8 @@ class _LibraryCache:
             if self._built is None or self._built[0] != (state, decisions, rule):
                 built = _Library(store, library.settings)
                 self._built = ((state, decisions, rule), built)
+            # The same state read through this library's store (an earlier one is closed).
+            self._built[1].store = store
             return self._built[1]
 
 

@@ -214,6 +214,17 @@ ALTER TABLE bank_entries ADD COLUMN enabled INTEGER NOT NULL DEFAULT 1
 """
 
 
+_SEARCHED = """
+ALTER TABLE copy_verdicts ADD COLUMN shared_a REAL;
+ALTER TABLE copy_verdicts ADD COLUMN shared_b REAL;
+CREATE TABLE copy_searched (
+    video_id TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    PRIMARY KEY (video_id, rule)
+) WITHOUT ROWID
+"""
+
+
 def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     """Run SQL statements one by one, split where sqlite3 says a statement is complete
     (a trigger's BEGIN ... END holds ";" of its own)."""
@@ -251,6 +262,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[sqlite3.Connection], None]], ...] = 
     (9, "verdicts waiting to be posted to policies' webhooks", _script(_WEBHOOKS)),
     (10, "allow-list banks, and bank entries switched off", _script(_ALLOW)),
     (11, "the videos that may have rows in the tables", _script(_WRITTEN)),
+    (12, "the sound two videos share, and the videos searched for copies", _script(_SEARCHED)),
 )
 
 
