@@ -95,63 +95,91 @@ WORDS_FULL = 0.4
 # Same sound: the share of the shorter video's sound that makes two fully alike (a song
 # laid over half of each).
 SOUND_FULL = 0.5
+# Videos whose meaning is compared with every other's at once.
+AFFINITY_BLOCK = 2048
 
 
-def _affinity(profiles: Profiles, copies: Copies) -> np.ndarray:
+def _affinity(profiles: Profiles, copies: Copies) -> Any:
     """(videos, videos) how alike each two videos are, 0-1, by the strongest of what they
     share: being copies, the same recording, what their sentences mean, the words they
-    share. Each is a reason a person would see; the learned look is not used."""
+    share. Each is a reason a person would see; the learned look is not used. A sparse
+    matrix (scipy CSR) of the pairs alike at all: most pairs of a large library share
+    nothing, and a dense one took 400 MB at 10,000 videos."""
+    from scipy.sparse import coo_matrix, csr_matrix, identity
+
     n = len(profiles.videos)
-    affinity = np.zeros((n, n), np.float32)
+    affinity = csr_matrix(identity(n, np.float32, format="csr"))
     meaning = profiles.vectors.get("meaning")
     if meaning is not None:
         matrix, has = meaning
-        cos = matrix @ matrix.T
-        scaled = np.clip((cos - MEANING_FROM) / (MEANING_FULL - MEANING_FROM), 0, 1)
-        affinity = np.maximum(affinity, np.where(has[:, None] & has[None, :], scaled, 0))
+        rows, cols, values = [], [], []
+        for start in range(0, n, AFFINITY_BLOCK):
+            cos = matrix[start : start + AFFINITY_BLOCK] @ matrix.T
+            scaled = np.clip((cos - MEANING_FROM) / (MEANING_FULL - MEANING_FROM), 0, 1)
+            scaled[~has[start : start + AFFINITY_BLOCK]] = 0
+            scaled[:, ~has] = 0
+            i, j = np.nonzero(scaled)
+            rows.append(i + start)
+            cols.append(j)
+            values.append(scaled[i, j])
+        if rows:
+            found = (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols)))
+            affinity = affinity.maximum(coo_matrix(found, shape=(n, n)).tocsr())
     if profiles.words is not None:
-        cos = np.asarray((profiles.words @ profiles.words.T).todense())
-        affinity = np.maximum(affinity, np.clip(cos / WORDS_FULL, 0, 1))
+        words = (profiles.words @ profiles.words.T).tocsr().astype(np.float32)
+        words.data = np.clip(words.data / WORDS_FULL, 0, 1)
+        affinity = affinity.maximum(words)
     row = profiles.row
+    pairs: dict[tuple[int, int], float] = {}  # (i, j), i < j
     for (a, b), share in copies.shared_sound.items():
-        if a in row and b in row:
-            value = min(1.0, share / SOUND_FULL)
-            i, j = row[a], row[b]
-            affinity[i, j] = affinity[j, i] = max(affinity[i, j], value)
-    for video_id in row:
-        for other in copies.family(video_id):
-            if other in row:
-                affinity[row[video_id], row[other]] = 1.0
-    np.fill_diagonal(affinity, 1.0)
-    return affinity
+        if a in row and b in row and a != b:
+            pair = (min(row[a], row[b]), max(row[a], row[b]))
+            pairs[pair] = max(pairs.get(pair, 0.0), min(1.0, share / SOUND_FULL))
+    for family in copies.families():
+        inside = sorted(row[v] for v in family if v in row)
+        pairs.update({(x, y): 1.0 for k, x in enumerate(inside) for y in inside[k + 1 :]})
+    if pairs:
+        ij = np.array(list(pairs), np.int64).reshape(-1, 2)
+        shares = np.fromiter(pairs.values(), np.float32, len(pairs))
+        spots = (np.r_[ij[:, 0], ij[:, 1]], np.r_[ij[:, 1], ij[:, 0]])
+        affinity = affinity.maximum(coo_matrix((np.r_[shares, shares], spots), shape=(n, n)))
+    return affinity.tocsr()
 
 
-def _clusters(affinity: np.ndarray, min_size: int) -> list[list[int]]:
+def _clusters(affinity: Any, min_size: int) -> list[list[int]]:
     """Groups of at least `min_size` videos alike on average by `MIN_AFFINITY` (average
     linkage: one video alike to one member does not pull a group in, as single linkage
-    and density would chain it)."""
-    n = len(affinity)
-    if n < min_size:
-        return []
+    and density would chain it). Videos alike to nothing of another set of videos are
+    never one group with them (their average is 0), so each connected part of the
+    affinity graph is clustered alone: the same groups as clustering the whole, at the
+    cost of the largest part."""
+    from scipy.sparse.csgraph import connected_components
     from sklearn.cluster import AgglomerativeClustering
 
-    model = AgglomerativeClustering(
-        n_clusters=None,
-        metric="precomputed",
-        linkage="average",
-        distance_threshold=1.0 - MIN_AFFINITY,
-    )
-    found = model.fit_predict(1.0 - affinity)
-    groups: dict[int, list[int]] = defaultdict(list)
-    for r, cluster in enumerate(found.tolist()):
-        groups[cluster].append(r)
-    return sorted((g for g in groups.values() if len(g) >= min_size), key=lambda g: g[0])
+    out: list[list[int]] = []
+    _, part = connected_components(affinity, directed=False)
+    for members in np.split(np.argsort(part, kind="stable"), np.cumsum(np.bincount(part))[:-1]):
+        if len(members) < min_size:
+            continue
+        model = AgglomerativeClustering(
+            n_clusters=None,
+            metric="precomputed",
+            linkage="average",
+            distance_threshold=1.0 - MIN_AFFINITY,
+        )
+        local = affinity[members][:, members].toarray()
+        found = model.fit_predict(1.0 - local)
+        groups: dict[int, list[int]] = defaultdict(list)
+        for r, cluster in enumerate(found.tolist()):
+            groups[cluster].append(int(members[r]))
+        out.extend(g for g in groups.values() if len(g) >= min_size)
+    return sorted(out, key=lambda g: g[0])
 
 
 def _labels(
     profiles: Profiles,
     groups: Sequence[Sequence[int]],
-    affinity: np.ndarray,
+    affinity: Any,
     copies: Copies,
 ) -> list[str]:
     """Each group's label: what binds it ("copies of box.mp4", "same sound"), then the
@@ -165,7 +193,7 @@ def _labels(
         bond = _bond(profiles, rows, copies)
         terms = _shared_terms(profiles.words, profiles.vocabulary, rows)
         if len(terms) < LABEL_WORDS and profiles.words is not None:
-            centre = rows[int(np.argmax(affinity[np.ix_(rows, rows)].sum(axis=1)))]
+            centre = rows[int(np.argmax(np.asarray(affinity[rows][:, rows].sum(axis=1))))]
             own = _shared_terms(
                 profiles.words, profiles.vocabulary, [centre], len(terms) + LABEL_WORDS
             )
