@@ -45,9 +45,16 @@ from videolearn.types import TimeSpan
 KEY_MASK = np.uint32(0xFFFFFFF0)
 # Items averaged when judging whether two stretches agree (about 1 s).
 SMOOTH_ITEMS = 8
-# A key found in more videos than this is a silence or a hum many videos share: it votes
-# for nothing.
+# A key found in more videos than this is a silence or a hum many videos share, and votes
+# for nothing; unless it recurs as part of one recording (a song in many videos: at least
+# `RECURRING_SHARE` of its items are followed by one same other key), when only every few
+# of a query's items vote with it. Dropping those keys too found 46% of the videos
+# sharing a song laid under 100 (bench/recommend.py --videos 10000 --songs 100), and
+# 33-51% of 200 videos a generated song was laid under at random places.
 COMMON_KEY_VIDEOS = 50
+RECURRING_SHARE = 0.3
+RECURRING_MARGIN = 4
+_NONE_AFTER = np.uint32(0xFFFFFFFF)
 # Videos' answers from `FingerprintIndex.alike` kept per index (a server's `similar` calls).
 ANSWERS_KEPT = 4096
 # Where in time an item's sound lies relative to its position: an item sums up the sound
@@ -346,12 +353,30 @@ def _runs(mask: np.ndarray) -> Iterable[tuple[int, int]]:
     return zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True)
 
 
-def _common_keys(keys: np.ndarray, owners: np.ndarray) -> np.ndarray:
-    """The keys (of postings sorted by key) found in more than `COMMON_KEY_VIDEOS`
-    videos, sorted."""
+def _common_keys(
+    keys: np.ndarray, owners: np.ndarray, successors: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Of the keys (of postings sorted by key, each with the key of the item after it)
+    found in more than `COMMON_KEY_VIDEOS` videos, those that recur as part of one
+    recording and the rest, each sorted."""
     distinct = np.unique(keys.astype(np.uint64) << np.uint64(32) | owners.astype(np.uint64))
     found, videos = np.unique((distinct >> np.uint64(32)).astype(np.uint32), return_counts=True)
-    return found[videos > COMMON_KEY_VIDEOS]
+    common = found[videos > COMMON_KEY_VIDEOS]
+    if not len(common):
+        return common, common
+    held = _sorted_holds(common, keys)
+    key, after = keys[held], successors[held]
+    pairs, counts = np.unique(
+        key.astype(np.uint64) << np.uint64(32) | after.astype(np.uint64), return_counts=True
+    )
+    row = np.searchsorted(common, (pairs >> np.uint64(32)).astype(np.uint32))
+    followed = np.zeros(len(common), np.int64)
+    # A key followed by itself is a steady sound, however often.
+    other = (pairs & np.uint64(0xFFFFFFFF)).astype(np.uint32) != common[row]
+    np.maximum.at(followed, row, np.where(other, counts, 0))
+    postings = np.bincount(np.searchsorted(common, key), minlength=len(common))
+    recurring = followed >= RECURRING_SHARE * postings
+    return common[~recurring], common[recurring]
 
 
 def _sorted_holds(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -371,9 +396,13 @@ class FingerprintIndex:
         owners = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
         positions = np.concatenate([np.arange(n, dtype=np.int32) for n in sizes] or [owners])
         keys = keys & KEY_MASK
+        # The key of the item after each (none after a fingerprint's last: a value no
+        # masked key takes).
+        successors = np.append(keys[1:], _NONE_AFTER)
+        successors[np.cumsum(sizes, dtype=np.int64)[np.asarray(sizes) > 0] - 1] = _NONE_AFTER
         order = np.argsort(keys, kind="stable")
         self.keys, self.owners, self.positions = keys[order], owners[order], positions[order]
-        self.common = _common_keys(self.keys, self.owners)
+        self.common, self.recurring = _common_keys(self.keys, self.owners, successors[order])
         self._answers()
 
     def _answers(self) -> None:
@@ -397,6 +426,7 @@ class FingerprintIndex:
             "owners": self.owners,
             "positions": self.positions,
             "common": self.common,
+            "recurring": self.recurring,
         }
 
     @classmethod
@@ -413,7 +443,7 @@ class FingerprintIndex:
         ]
         out.by_id = {fp.video_id: n for n, fp in enumerate(out.fingerprints)}
         out.keys, out.owners, out.positions = arrays["keys"], arrays["owners"], arrays["positions"]
-        out.common = arrays["common"]
+        out.common, out.recurring = arrays["common"], arrays["recurring"]
         out._answers()
         return out
 
@@ -431,13 +461,20 @@ class FingerprintIndex:
         min_votes: int,
         exclude: Iterable[str] = (),
         among: Collection[str] | None = None,
+        stride: int = 1,
     ) -> dict[int, list[int]]:
         """Videos (by number; of `among` when given) whose items agree with the query's at
-        some offset, and those offsets, most votes first."""
+        some offset, and those offsets, most votes first. Of the items whose key recurs in
+        many videos, only every `stride`-th votes."""
         # Silence (a muted stretch, the window after every fingerprint) and keys found in
-        # many videos vote for nothing.
+        # many videos (but those of a recording many share) vote for nothing.
         keys = query.items & KEY_MASK
-        voting = (keys != (SILENCE_ITEM & KEY_MASK)) & ~_sorted_holds(self.common, keys)
+        sampled = np.arange(len(keys)) % stride == 0
+        voting = (
+            (keys != (SILENCE_ITEM & KEY_MASK))
+            & ~_sorted_holds(self.common, keys)
+            & (sampled | ~_sorted_holds(self.recurring, keys))
+        )
         lo = np.searchsorted(self.keys, keys, side="left")
         counts = np.where(voting, np.searchsorted(self.keys, keys, side="right") - lo, 0)
         # Every posting of every voting item, with the item's position in the query.
@@ -511,7 +548,13 @@ class FingerprintIndex:
         exclude: Iterable[str] = (),
     ) -> list[tuple[str, list[SharedSound]]]:
         found = []
-        candidates = self.candidates(query, settings.min_votes, {query.video_id, *exclude}, among)
+        # A stretch as short as `min_shared_s` holds `min_votes` of the items that vote,
+        # `RECURRING_MARGIN` times over: cut elsewhere, a recording's items differ (the
+        # frames fall elsewhere), and about half of its keys are not the other's.
+        spacing = round(settings.min_shared_s / ITEM_S) // (settings.min_votes * RECURRING_MARGIN)
+        stride = max(1, spacing)
+        skip = {query.video_id, *exclude}
+        candidates = self.candidates(query, settings.min_votes, skip, among, stride)
         for video, offsets in candidates.items():
             other = self.fingerprints[video]
             tried = [
@@ -539,7 +582,7 @@ def _overlap(a: TimeSpan, b: TimeSpan) -> bool:
 
 _indexes = Kept(
     "fingerprints",
-    2,
+    3,
     FingerprintIndex.from_store,
     FingerprintIndex.arrays,
     FingerprintIndex.from_arrays,
