@@ -178,6 +178,13 @@ def shared_sound(
     evident = ~((a == SILENCE_ITEM) & (b == SILENCE_ITEM))
     evident[sounded:] = False
     smooth = np.convolve(bits, kernel, mode="same")
+    # Only where the two agree this closely for a stretch's length can one be found (most
+    # offsets tried agree nowhere: what follows costs ten times this).
+    min_items = max(SMOOTH_ITEMS, round(settings.min_shared_s / ITEM_S))
+    if not any(
+        end - start >= min_items for start, end in _runs(smooth <= settings.max_differing_bits)
+    ):
+        return []
     # Sound whose items lean to one value (noise, hiss) agrees at every offset as well as
     # at this one; a shared recording agrees here and not a few seconds off. By chance:
     # against the other's sound, and against the query's own, a few seconds off.
@@ -201,7 +208,6 @@ def shared_sound(
     both = np.convolve(least, kernel, mode="same")
     strict = (smooth <= limit) & (both - smooth >= contrast) & (bits <= limit)
     loose = np.convolve(anywhere, kernel, mode="same") - smooth >= contrast
-    min_items = max(SMOOTH_ITEMS, round(settings.min_shared_s / ITEM_S))
     found = []
     for run_start, run_end in _runs(good):
         start, end = run_start, run_end
