@@ -844,7 +844,10 @@ def _close_keys(
     close: Counter[tuple[int, int]] = Counter()
     for start in range(0, len(a), 4096):
         block = a[start : start + 4096]
-        alike = np.maximum(block @ b.T, _mirrored(block) @ b.T)
+        # Both sides of the block in one product: one pass over `b` (a query's 8 keys
+        # against 80,000 read them twice, most of its time).
+        both = np.concatenate([block, _mirrored(block)]) @ b.T
+        alike = np.maximum(both[: len(block)], both[len(block) :])
         i, j = np.nonzero(alike >= likeness)
         close.update(zip(a_owner[start + i].tolist(), b_owner[j].tolist(), strict=True))
     out = set()
