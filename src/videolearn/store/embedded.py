@@ -834,7 +834,13 @@ class LibraryStore(Closing):
         return sum(len(self._dataset(name).versions()) for name in _SCHEMAS)
 
     def state(self) -> str:
-        return ",".join(f"{name}:{self._dataset(name).version}" for name in sorted(_SCHEMAS))
+        return ",".join(f"{name}:{self._version(name)}" for name in sorted(_SCHEMAS))
+
+    def _version(self, name: str) -> int:
+        """A table's latest version, from the names of its manifests (a directory listing:
+        opening the table to ask cost a millisecond or more, each table each call)."""
+        latest = _latest_manifest(self._lance_dir / f"{name}.lance" / "_versions")
+        return self._dataset(name).version if latest is None else latest
 
     # -- reading ------------------------------------------------------------------------
 
@@ -894,6 +900,28 @@ class LibraryStore(Closing):
 
     def table_counts(self) -> Mapping[str, int]:
         return {name: int(self._dataset(name).count_rows()) for name in _SCHEMAS}
+
+
+_U64 = 2**64 - 1
+
+
+def _latest_manifest(versions: Path) -> int | None:
+    """The highest version among Lance's manifests in `versions` (`N.manifest`, or under
+    its second naming scheme `(2^64 - 1 - N).manifest`, zero-padded); None when there is
+    none to read."""
+    latest = None
+    try:
+        with os.scandir(versions) as entries:
+            for entry in entries:
+                stem, _, suffix = entry.name.partition(".")
+                if suffix != "manifest" or not stem.isdigit():
+                    continue
+                number = int(stem)
+                version = _U64 - number if len(stem) == 20 else number
+                latest = version if latest is None else max(latest, version)
+    except OSError:
+        return None
+    return latest
 
 
 def open_embedded_store(root: Path, create: bool = False) -> LibraryStore:
