@@ -8,6 +8,7 @@ extractors and the hooks, and hands both to it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -27,6 +28,8 @@ from videolearn.plugins import PluginProblem
 from videolearn.store import Store, open_store
 from videolearn.store.tables import VideoRow
 from videolearn.types import Closing
+
+_VIDEO_ID = re.compile(r"[0-9a-f]{64}")
 
 
 class Library(Closing):
@@ -84,7 +87,13 @@ class Library(Closing):
         Raises:
             VideoNotFoundError: nothing, or more than one video, matches.
         """
-        row = self.store.find_by_path(str(absolute_path(video)))
+        where = absolute_path(video)
+        if _VIDEO_ID.fullmatch(video.lower()) and not where.exists():
+            # A whole id is looked up by its key (the path and a prefix are each a scan).
+            row = self.store.get_video(video.lower())
+            if row is not None:
+                return row
+        row = self.store.find_by_path(str(where))
         if row is not None:
             return row
         matches = self.store.find_by_id_prefix(video.lower())
