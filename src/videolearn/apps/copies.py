@@ -437,6 +437,10 @@ def find_copies(store: Store, settings: Settings) -> Copies:
 # the rule changes what it says of a pair or what a verdict holds (kept verdicts of an
 # older rule are not read).
 RULE_VERSION = 4
+# How candidates are found, part of what a video's being searched was done under: one
+# more whenever a change finds other candidates (the videos are searched again; the
+# verdicts made stand). 2: a song in many videos is found in all of them.
+SEARCH_VERSION = 2
 # Settings the rule does not read.
 _NOT_READ = {"weights", "mmr_lambda", "reason_min_score", "min_score", "pictures_held"}
 
@@ -493,6 +497,7 @@ class _Library:
         # the library keeps them too (`store.verdicts`), under this rule.
         self.verdicts: dict[tuple[str, str], _Verdict] = {}
         self.rule = _rule(self.settings)
+        self.search = f"{self.rule}/search {SEARCH_VERSION}"
 
 
 @dataclass(frozen=True)
@@ -523,7 +528,7 @@ class _Finder:
         """Every family of the library: the candidates of the videos not searched under
         this rule before judged, and what the library keeps of earlier searches."""
         library = self.library
-        searched = library.store.verdicts.searched(library.rule)
+        searched = library.store.verdicts.searched(library.search)
         new = [v.video_id for v in library.videos if v.video_id not in searched]
         pairs = set(_close_keys(library.keys, new, None)) if new else set()
         for video_id in new:
@@ -679,7 +684,8 @@ class _Finder:
         """Keep the verdicts made in this call in the library. A library that cannot be
         written now (read-only, or busy past SQLite's wait) only loses the time saved."""
         with contextlib.suppress(sqlite3.Error):
-            self.library.store.verdicts.put_many(self.library.rule, self._new, self._searched)
+            verdicts = self.library.store.verdicts
+            verdicts.put_many(self.library.rule, self._new, self._searched, self.library.search)
         self._new, self._searched = [], []
 
     def _copies(self) -> Copies:

@@ -83,16 +83,21 @@ class VerdictStore:
         )
         return [_verdict(row) for row in rows]
 
-    def searched(self, rule: str) -> set[str]:
-        """The videos whose candidates were all judged under `rule`."""
-        rows = self._db.execute("SELECT video_id FROM copy_searched WHERE rule = ?", (rule,))
+    def searched(self, search: str) -> set[str]:
+        """The videos whose candidates, found as `search` names, were all judged."""
+        rows = self._db.execute("SELECT video_id FROM copy_searched WHERE rule = ?", (search,))
         return {str(video_id) for (video_id,) in rows}
 
     def put_many(
-        self, rule: str, verdicts: Iterable[StoredVerdict], searched: Iterable[str] = ()
+        self,
+        rule: str,
+        verdicts: Iterable[StoredVerdict],
+        searched: Iterable[str] = (),
+        search: str = "",
     ) -> None:
         """Keep these verdicts (replacing any of the same pair and rule) and that the
-        `searched` videos' candidates are all judged, in one transaction."""
+        `searched` videos' candidates, found as `search` names, are all judged, in one
+        transaction."""
         rows = [
             (
                 v.video_a,
@@ -105,7 +110,7 @@ class VerdictStore:
             )
             for v in verdicts
         ]
-        marks = [(video_id, rule) for video_id in searched]
+        marks = [(video_id, search) for video_id in searched]
         if rows or marks:
             with transaction(self._db):
                 self._db.executemany(_PUT, rows)
