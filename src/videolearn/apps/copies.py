@@ -478,6 +478,7 @@ class _Library:
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
         self.settings = settings.recommend
+        self.state = store.state()
         read = _read.get(store, settings.library)
         self.videos = read.videos
         known = {v.video_id for v in self.videos}
@@ -683,9 +684,11 @@ class _Finder:
     def _keep(self) -> None:
         """Keep the verdicts made in this call in the library. A library that cannot be
         written now (read-only, or busy past SQLite's wait) only loses the time saved."""
+        store = self.library.store
+        # A video written again while it was searched may have other candidates now.
+        searched = self._searched if store.state() == self.library.state else []
         with contextlib.suppress(sqlite3.Error):
-            verdicts = self.library.store.verdicts
-            verdicts.put_many(self.library.rule, self._new, self._searched, self.library.search)
+            store.verdicts.put_many(self.library.rule, self._new, searched, self.library.search)
         self._new, self._searched = [], []
 
     def _copies(self) -> Copies:
