@@ -654,7 +654,12 @@ class _Finder:
             return _Verdict(2.0, CopyLink(a, b, "same file (MD5)"))
         kept = self._kept(a, b)
         if kept is not None:
-            return _from_stored(kept)
+            verdict = _from_stored(kept)
+            shared = self.library.sound.shared.get((a, b))
+            if kept.shared_s is None and shared is not None:
+                # Found sharing sound since (a search that finds more): kept with it.
+                self._new.append(_stored(a, b, verdict, shared))
+            return verdict
         verdict = self._judge_pictures_and_sound(a, b)
         self._new.append(_stored(a, b, verdict, self.library.sound.shared.get((a, b))))
         return verdict
