@@ -248,6 +248,10 @@ class RecommendSettings(BaseModel):
     # the other (less is a shared stretch: an intro, a quoted clip), and, when both have
     # sound, as much of its sound is the same recording (`apps.copies`).
     copy_min_share: float = Field(default=0.8, ge=0, le=1)
+    # `similar` weighs the shared sound of this many videos at most: those holding the
+    # most of the query's sound (a song in a thousand videos is not aligned a thousand
+    # times for a list of ten). Same sound and the copy rule look at every video.
+    sound_candidates: int = Field(default=50, ge=1)
     # The videos whose drawn frames a search for copies holds in memory at once (about
     # 1.3 MB each); it judges the candidate pairs a batch of videos at a time.
     pictures_held: int = Field(default=500, ge=2)

@@ -296,3 +296,28 @@ def test_a_song_under_more_videos_than_a_common_key_is_found_in_every_one() -> N
         assert set(found) == {p.video_id for p in singing} - {query.video_id}
     humming = [p for p in prints if p.video_id.startswith("hum")]
     assert not any(index.alike(p, SETTINGS) for p in humming[:6])
+
+
+def test_asked_for_the_few_most_alike_the_index_aligns_those_holding_most_of_the_sound() -> None:
+    # `similar` weighs the shared sound of `recommend.sound_candidates` videos at most:
+    # they must be the ones holding the most of the query's sound, as aligning all of
+    # them would rank them.
+    from videolearn.apps.sound import FingerprintIndex
+
+    rng = np.random.default_rng(8)
+    music = song(12, seed=13)
+    prints = [_print(np.concatenate([music, np.zeros(4 * RATE, np.float32)]), "whole")]
+    for held in range(4, 12):  # video k holds the song's first k seconds
+        host = rng.normal(0, 0.02, 20 * RATE).astype(np.float32)
+        at = round(float(rng.uniform(0.5, 4)) * RATE)
+        host[at : at + held * RATE] += music[: held * RATE]
+        prints.append(_print(host, f"holds-{held:02d}"))
+    index = FingerprintIndex(prints)
+    everyone = index.alike(prints[0], SETTINGS)
+    assert len(everyone) == 8
+    # Votes follow how much is held, not to the second: the four voting most are of the
+    # five holding most, each aligned as when all are.
+    few = dict(index.alike(prints[0], SETTINGS, most=4))
+    assert len(few) == 4
+    assert set(few) <= {f"holds-{held:02d}" for held in range(7, 12)}
+    assert all(few[v] == stretches for v, stretches in everyone if v in few)

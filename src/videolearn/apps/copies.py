@@ -442,7 +442,14 @@ RULE_VERSION = 4
 # verdicts made stand). 2: a song in many videos is found in all of them.
 SEARCH_VERSION = 2
 # Settings the rule does not read.
-_NOT_READ = {"weights", "mmr_lambda", "reason_min_score", "min_score", "pictures_held"}
+_NOT_READ = {
+    "weights",
+    "mmr_lambda",
+    "reason_min_score",
+    "min_score",
+    "pictures_held",
+    "sound_candidates",
+}
 
 
 def _rule(settings: RecommendSettings) -> str:

@@ -436,7 +436,8 @@ class _Answer:
             fp = index.of(video_id)
             if fp is None:
                 continue
-            for other, stretches in index.alike(fp, self.settings, exclude=self.query):
+            most = self.settings.sound_candidates
+            for other, stretches in index.alike(fp, self.settings, self.query, most=most):
                 if other not in self.profiles.row:
                     continue
                 alike = SoundAlike(other, "", tuple(stretches))

@@ -413,7 +413,7 @@ class FingerprintIndex:
 
     def _answers(self) -> None:
         self._lock = threading.Lock()
-        self._answered: dict[tuple[str, str], list[tuple[str, list[SharedSound]]]] = {}
+        self._answered: dict[tuple[str, str, int | None], list[tuple[str, list[SharedSound]]]] = {}
 
     @classmethod
     def from_store(cls, store: Store) -> FingerprintIndex:
@@ -470,8 +470,9 @@ class FingerprintIndex:
         stride: int = 1,
     ) -> dict[int, list[int]]:
         """Videos (by number; of `among` when given) whose items agree with the query's at
-        some offset, and those offsets, most votes first. Of the items whose key recurs in
-        many videos, only every `stride`-th votes."""
+        some offset, and those offsets, most votes first (the videos too, by their best
+        offset's). Of the items whose key recurs in many videos, only every `stride`-th
+        votes."""
         # Silence (a muted stretch, the window after every fingerprint) and keys found in
         # many videos (but those of a recording many share) vote for nothing.
         keys = query.items & KEY_MASK
@@ -512,9 +513,10 @@ class FingerprintIndex:
                 at = ((p & 0xFFFFFFFF) - (1 << 31)) * 2 - shift  # the bin's first offset
                 votes_at = best.setdefault(video, {})
                 votes_at[at] = max(votes_at.get(at, 0), n)
+        ranked = sorted(best.items(), key=lambda v: (-max(v[1].values()), v[0]))
         return {
             video: [o for o, _ in sorted(found.items(), key=lambda f: (-f[1], f[0]))]
-            for video, found in best.items()
+            for video, found in ranked
         }
 
     def alike(
@@ -523,19 +525,21 @@ class FingerprintIndex:
         settings: RecommendSettings,
         exclude: Iterable[str] = (),
         among: Collection[str] | None = None,
+        most: int | None = None,
     ) -> list[tuple[str, list[SharedSound]]]:
         """Videos (of `among` when given: a pair is aligned alone, not the query against
         every video sharing its sound) that share sound with `query`, most shared first,
-        each with its stretches. A video of the index asked about with all others is
-        answered once per index and settings (`similar` asks it for its answer and again
-        for the copy rule)."""
+        each with its stretches; with `most`, of the `most` videos that vote most for it
+        (those that hold the most of its sound). A video of the index asked about with
+        all others is answered once per index and settings (`similar` asks it for its
+        answer and again for the copy rule)."""
         own = self.by_id.get(query.video_id)
         if among is None and own is not None and self.fingerprints[own] is query:
-            key = (query.video_id, settings.model_dump_json())
+            key = (query.video_id, settings.model_dump_json(), most)
             with self._lock:
                 found = self._answered.get(key)
             if found is None:
-                found = self._alike(query, settings, None)
+                found = self._alike(query, settings, None, most=most)
                 with self._lock:
                     while len(self._answered) >= ANSWERS_KEPT:
                         self._answered.pop(next(iter(self._answered)))
@@ -544,7 +548,7 @@ class FingerprintIndex:
             return [
                 (video_id, list(stretches)) for video_id, stretches in found if video_id not in skip
             ]
-        return self._alike(query, settings, among, exclude)
+        return self._alike(query, settings, among, exclude, most)
 
     def _alike(
         self,
@@ -552,6 +556,7 @@ class FingerprintIndex:
         settings: RecommendSettings,
         among: Collection[str] | None,
         exclude: Iterable[str] = (),
+        most: int | None = None,
     ) -> list[tuple[str, list[SharedSound]]]:
         found = []
         # A stretch as short as `min_shared_s` holds `min_votes` of the items that vote,
@@ -561,7 +566,7 @@ class FingerprintIndex:
         stride = max(1, spacing)
         skip = {query.video_id, *exclude}
         candidates = self.candidates(query, settings.min_votes, skip, among, stride)
-        for video, offsets in candidates.items():
+        for video, offsets in list(candidates.items())[:most]:
             other = self.fingerprints[video]
             tried = [
                 s
