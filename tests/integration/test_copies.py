@@ -231,3 +231,19 @@ def _rules(library: Path) -> set[str]:
 
 def _pair(a: str, b: str) -> tuple[str, str]:
     return (a, b) if a < b else (b, a)
+
+
+def test_similar_reads_a_searched_videos_copies_as_it_would_find_them(
+    library: Path, tmp_path: Path
+) -> None:
+    """Once the library was searched for copies, `similar` reads a video's candidates
+    from the verdicts kept instead of comparing it with every video again: the same
+    answers as where nothing was searched."""
+    copy = tmp_path / "library"
+    shutil.copytree(library, copy)
+    assert _rules(copy)  # the index run's themes step searched every video
+    names = ["original.mp4", "logo.mp4", "other-sound.mp4", "card-tone.mp4", "tree.mp4"]
+    read = [_answer(copy, n, library.parent / "media") for n in names]
+    with sqlite3.connect(copy / "ledger.sqlite") as db:
+        db.execute("DELETE FROM copy_searched")
+    assert [_answer(copy, n, library.parent / "media") for n in names] == read

@@ -488,7 +488,7 @@ class _Library:
         self.state = store.state()
         read = _read.get(store, settings.library)
         self.videos = read.videos
-        known = {v.video_id for v in self.videos}
+        self.known = known = {v.video_id for v in self.videos}
         self.keys = read.keys
         self.sound = _Sound(sound_index_from(store, settings.library), self.settings)
         self.md5 = read.md5
@@ -506,6 +506,13 @@ class _Library:
         self.verdicts: dict[tuple[str, str], _Verdict] = {}
         self.rule = _rule(self.settings)
         self.search = f"{self.rule}/search {SEARCH_VERSION}"
+        self._searched: set[str] | None = None
+
+    def searched(self) -> set[str]:
+        """The videos whose candidates were all judged under this search (read once)."""
+        if self._searched is None:
+            self._searched = self.store.verdicts.searched(self.search)
+        return self._searched
 
 
 @dataclass(frozen=True)
@@ -536,7 +543,7 @@ class _Finder:
         """Every family of the library: the candidates of the videos not searched under
         this rule before judged, and what the library keeps of earlier searches."""
         library = self.library
-        searched = library.store.verdicts.searched(library.search)
+        searched = library.searched()
         new = [v.video_id for v in library.videos if v.video_id not in searched]
         pairs = set(_close_keys(library.keys, new, None)) if new else set()
         for video_id in new:
@@ -545,10 +552,9 @@ class _Finder:
         for same in library.same_md5.values():
             pairs |= {(a, b) for a in same for b in same if a < b}
         self._judge_all(sorted(pairs), quotes=True)
-        known = {v.video_id for v in library.videos}
         for kept in library.store.verdicts.found(library.rule):
             pair = (kept.video_a, kept.video_b)
-            if pair in self._judged or pair in library.decided or not {*pair} <= known:
+            if pair in self._judged or pair in library.decided or not {*pair} <= library.known:
                 continue
             library.verdicts.setdefault(pair, _from_stored(kept))
             if kept.shared_s is not None:
@@ -563,7 +569,10 @@ class _Finder:
         while todo:
             video_id = todo.pop()
             close = video_id not in video_ids
-            others = sorted(self._candidates(video_id, close=close))
+            if video_id in self.library.searched():
+                others = sorted(self._judged_with(video_id))
+            else:
+                others = sorted(self._candidates(video_id, close=close))
             pairs = [_pair(video_id, o) for o in others]
             linked = self._judge_all(pairs, quotes=video_id in video_ids)
             for other in others:
@@ -604,6 +613,31 @@ class _Finder:
         }
         return found | self._beyond_keys(video_id, None, close=close)
 
+    def _judged_with(self, video_id: str) -> set[str]:
+        """The candidates of a video searched before: those the library keeps a verdict on
+        with it (its key sketches and sound are not compared with every video's again),
+        and those of the same bytes or a person's decision."""
+        kept = self.library.store.verdicts.of(video_id, self.library.rule)
+        known = self.library.known
+        found = set()
+        for verdict in kept:
+            pair = (verdict.video_a, verdict.video_b)
+            self._read[pair] = verdict
+            other = pair[1] if pair[0] == video_id else pair[0]
+            if other in known:
+                found.add(other)
+        return found | self._kin(video_id)
+
+    def _kin(self, video_id: str) -> set[str]:
+        """The videos of the same bytes as `video_id`, and those a person said are copies."""
+        md5 = self.library.md5.get(video_id, "")
+        found = {v for v in self.library.same_md5.get(md5, ()) if v != video_id}
+        return found | {
+            b if a == video_id else a
+            for (a, b), copy in self.library.decided.items()
+            if copy and video_id in (a, b)
+        }
+
     def _beyond_keys(self, video_id: str, among: Sequence[str] | None, *, close: bool) -> set[str]:
         """Videos of `among` (None: any) that may be copies of `video_id` by what is not
         their key sketches: sound, bytes, a person's decision."""
@@ -612,16 +646,7 @@ class _Finder:
         # only those without pictures are looked for by their sound (9 ms a video).
         if not close or video_id not in self.library.keys:
             found |= set(self.library.sound.shared_with(video_id))
-        found |= {
-            v
-            for v in self.library.same_md5.get(self.library.md5.get(video_id, ""), ())
-            if v != video_id
-        }
-        found |= {
-            b if a == video_id else a
-            for (a, b), copy in self.library.decided.items()
-            if copy and video_id in (a, b)
-        }
+        found |= self._kin(video_id)
         wanted = None if among is None else set(among)
         return {v for v in found if (wanted is None or v in wanted) and v != video_id}
 

@@ -83,6 +83,15 @@ class VerdictStore:
         )
         return [_verdict(row) for row in rows]
 
+    def of(self, video_id: str, rule: str) -> list[StoredVerdict]:
+        """Every verdict under `rule` on a pair that holds `video_id`."""
+        rows = self._db.execute(
+            f"SELECT {_COLUMNS} FROM copy_verdicts WHERE rule = ? AND video_a = ? "
+            f"UNION ALL SELECT {_COLUMNS} FROM copy_verdicts WHERE rule = ? AND video_b = ?",
+            (rule, video_id, rule, video_id),
+        )
+        return [_verdict(row) for row in rows]
+
     def searched(self, search: str) -> set[str]:
         """The videos whose candidates, found as `search` names, were all judged."""
         rows = self._db.execute("SELECT video_id FROM copy_searched WHERE rule = ?", (search,))
