@@ -20,7 +20,8 @@ default extractors:
 It prints, per answer, what a person would count:
 
 - `similar` precision@k per group kind, k = the group's size - 1 (the share of the first k
-  results that belong to the group), with the default blend and with text signals alone;
+  results that belong to the group), with the default blend and with text signals alone,
+  and the share of every result listed for a song or topic video that belongs with it;
 - copies: the edits set apart as the query's copies (of all that should be), copies leaked
   into the results, and videos wrongly called copies;
 - same sound: how far the located stretches' ends lie from where each song really is
@@ -268,7 +269,8 @@ def similar_precision(
         recommend = settings.recommend.model_copy(update={"weights": weights})
         settings = settings.model_copy(update={"recommend": recommend})
     precision: dict[str, list[float]] = defaultdict(list)
-    counts = {"set_apart": 0, "should": 0, "leaked": 0, "wrongly_called": 0}
+    counts = {"set_apart": 0, "should": 0, "leaked": 0, "wrongly_called": 0, "shown": 0}
+    counts["shown_right"] = 0
     with open_library(settings=settings) as lib:
         paths = {Path(v.path).name: v.path for v in lib.store.videos()}
         for name, kind in truth.kind.items():
@@ -280,6 +282,8 @@ def similar_precision(
             if kind in {"song", "topic"}:
                 k = len(others)
                 precision[kind].append(len(others & set(shown[:k])) / k)
+                counts["shown"] += len(shown)
+                counts["shown_right"] += len(others & set(shown))
             if kind == "copies":
                 counts["should"] += len(others)
                 counts["set_apart"] += len(others & copies)
@@ -385,6 +389,11 @@ def main() -> None:
         print("similar precision@k (default blend | text signals only):")
         for kind in blend:
             print(f"  {kind:6s} {blend[kind]:.2f} | {text_only.get(kind, 0.0):.2f}")
+        right, shown = counts["shown_right"], counts["shown"]
+        print(
+            f"  every result listed for a song or topic: {right} of {shown} belong "
+            f"(precision {right / max(shown, 1):.2f})"
+        )
         print(
             f"copies: {counts['set_apart']}/{counts['should']} set apart, "
             f"{counts['leaked']} leaked into results, {counts['wrongly_called']} wrongly called"

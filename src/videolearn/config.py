@@ -244,6 +244,10 @@ class RecommendSettings(BaseModel):
     # A video is recommended only from this blended score, and only with a reason: a list
     # filled up with 0.00s and no reason is worse than a short one.
     min_score: float = Field(default=0.1, ge=0, le=1)
+    # ... and from this share of the best result's score (on the generated answer library,
+    # the share of all results shown that belong with the query rose from 0.38 to 0.80,
+    # none of them lost: bench/answer_quality.py --quick).
+    relative_score: float = Field(default=0.6, ge=0, le=1)
     # Two videos are copies when each has at least this share of its drawn frames alike in
     # the other (less is a shared stretch: an intro, a quoted clip), and, when both have
     # sound, as much of its sound is the same recording (`apps.copies`).

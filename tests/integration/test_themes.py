@@ -238,3 +238,25 @@ def test_the_api_and_the_page_show_the_themes(library: Path) -> None:
     for theme in listed:
         assert theme["label"] in page.text
         assert all(f'href="/videos/{m["video_id"]}"' in page.text for m in theme["members"])
+
+
+def test_similar_lists_only_what_comes_near_its_best(tmp_path: Path) -> None:
+    """A sailing video gets the other sailing videos; videos that share one word with it
+    and nothing else come far below them and are not listed (they are with
+    `recommend.relative_score` 0)."""
+    settings = load_settings(tmp_path / "library", keep_versions_s=0)
+    rng = np.random.default_rng(6)
+    with open_library(create=True, settings=settings) as lib:
+        for n in range(4):
+            _write(lib, "sailing", TOPICS["sailing"], n, rng)
+        for n in range(8):
+            _write(lib, "football", TOPICS["football"], n, rng)
+        for n, words in enumerate(ODD):
+            _write(lib, f"odd{n}", "", 0, rng, said=f"{words} boat")
+        query = next(v.path for v in lib.store.videos() if _topic(v.path) == "sailing")
+        shown = [_topic(r.path) for r in similar(lib, [query]).results]
+    assert shown == ["sailing"] * 3, shown
+    everything = settings.recommend.model_copy(update={"relative_score": 0.0})
+    with open_library(settings=settings.model_copy(update={"recommend": everything})) as lib:
+        shown = [_topic(r.path) for r in similar(lib, [query]).results]
+    assert shown[:3] == ["sailing"] * 3 and len(shown) > 3, shown

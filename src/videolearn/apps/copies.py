@@ -447,6 +447,7 @@ _NOT_READ = {
     "mmr_lambda",
     "reason_min_score",
     "min_score",
+    "relative_score",
     "pictures_held",
     "sound_candidates",
 }

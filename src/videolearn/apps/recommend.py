@@ -396,8 +396,14 @@ class _Answer:
                     video.video_id, video.path, float(score[i]), scores, tuple(reasons), folded
                 )
             )
-        # Chosen for diversity, shown by score.
+        # Chosen for diversity, shown by score; only what comes near the best (a list of
+        # ten that holds three videos of the query's song goes on with whatever "both
+        # have: Speech" or "Music" brings).
         results.sort(key=lambda r: -r.score)
+        if results:
+            near = self.settings.relative_score * results[0].score
+            quoting = {profiles.videos[h].video_id for h in contained}
+            results = [r for r in results if r.score >= near or r.video_id in quoting]
         return Recommendations(
             tuple(profiles.videos[r] for r in rows), tuple(duplicates), tuple(results)
         )
