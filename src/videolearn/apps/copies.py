@@ -724,7 +724,9 @@ class _Finder:
         written now (read-only, or busy past SQLite's wait) only loses the time saved."""
         store = self.library.store
         # A video written again while it was searched may have other candidates now.
-        searched = self._searched if store.state() == self.library.state else []
+        searched = self._searched
+        if searched and store.state() != self.library.state:
+            searched = []
         with contextlib.suppress(sqlite3.Error):
             store.verdicts.put_many(self.library.rule, self._new, searched, self.library.search)
         self._new, self._searched = [], []
