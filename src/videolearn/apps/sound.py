@@ -178,12 +178,11 @@ def shared_sound(
     evident = ~((a == SILENCE_ITEM) & (b == SILENCE_ITEM))
     evident[sounded:] = False
     smooth = np.convolve(bits, kernel, mode="same")
+    limit, contrast = settings.max_differing_bits, settings.min_contrast_bits
     # Only where the two agree this closely for a stretch's length can one be found (most
     # offsets tried agree nowhere: what follows costs ten times this).
     min_items = max(SMOOTH_ITEMS, round(settings.min_shared_s / ITEM_S))
-    if not any(
-        end - start >= min_items for start, end in _runs(smooth <= settings.max_differing_bits)
-    ):
+    if not any(end - start >= min_items for start, end in _runs(smooth <= limit)):
         return []
     # Sound whose items lean to one value (noise, hiss) agrees at every offset as well as
     # at this one; a shared recording agrees here and not a few seconds off. By chance:
@@ -194,7 +193,6 @@ def shared_sound(
     chance_self = _chance_bits(a, query.sound_items(), first)
     # A stretch is found where the alignment beats either chance (a short one would be
     # lost from one side if both were needed, as the two files' surroundings differ) ...
-    limit, contrast = settings.max_differing_bits, settings.min_contrast_bits
     either = np.convolve(np.maximum(chance_other, chance_self), kernel, mode="same")
     good = (smooth <= limit) & (either - smooth >= contrast)
     if not good.any():  # most offsets tried: nothing to trim or place
