@@ -105,10 +105,10 @@ def _affinity(profiles: Profiles, copies: Copies) -> Any:
     share. Each is a reason a person would see; the learned look is not used. A sparse
     matrix (scipy CSR) of the pairs alike at all: most pairs of a large library share
     nothing, and a dense one took 400 MB at 10,000 videos."""
-    from scipy.sparse import coo_matrix, csr_matrix, identity
+    from scipy.sparse import coo_matrix, identity
 
     n = len(profiles.videos)
-    affinity = csr_matrix(identity(n, np.float32, format="csr"))
+    affinity = identity(n, np.float32, format="csr")
     meaning = profiles.vectors.get("meaning")
     if meaning is not None:
         matrix, has = meaning
