@@ -259,6 +259,9 @@ class RecommendSettings(BaseModel):
     # The videos whose drawn frames a search for copies holds in memory at once (about
     # 1.3 MB each); it judges the candidate pairs a batch of videos at a time.
     pictures_held: int = Field(default=500, ge=2)
+    # Memory (MB) the comparison of every video's key sketches with every other's holds at
+    # once: the search for copies compares a block of videos with the library at a time.
+    keys_compared_mb: float = Field(default=128, gt=0)
 
 
 class ThemeSettings(BaseModel):

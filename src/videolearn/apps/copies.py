@@ -43,7 +43,7 @@ import hashlib
 import json
 import sqlite3
 import threading
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -449,6 +449,7 @@ _NOT_READ = {
     "min_score",
     "relative_score",
     "pictures_held",
+    "keys_compared_mb",
     "sound_candidates",
 }
 
@@ -546,7 +547,8 @@ class _Finder:
         library = self.library
         searched = library.searched()
         new = [v.video_id for v in library.videos if v.video_id not in searched]
-        pairs = set(_close_keys(library.keys, new, None)) if new else set()
+        held_mb = library.settings.keys_compared_mb
+        pairs = set(_close_keys(library.keys, new, None, held_mb=held_mb)) if new else set()
         for video_id in new:
             pairs |= {_pair(video_id, o) for o in library.sound.shared_with(video_id)}
         pairs |= {p for p, copy in library.decided.items() if copy}
@@ -582,7 +584,10 @@ class _Finder:
                     todo.append(other)
         pool = [v for v in dict.fromkeys(within) if v not in seen]
         # The pool's key sketches compared at once (one product, not one a video).
-        among = set(_close_keys(self.library.keys, pool, pool, CLOSE_LIKENESS, CLOSE_PAIRS))
+        held_mb = self.library.settings.keys_compared_mb
+        among = set(
+            _close_keys(self.library.keys, pool, pool, CLOSE_LIKENESS, CLOSE_PAIRS, held_mb=held_mb)
+        )
         among |= {_pair(v, o) for v in pool for o in self._beyond_keys(v, pool, close=True)}
         self._judge_all(sorted(among), quotes=False)
         return self._copies()
@@ -608,9 +613,12 @@ class _Finder:
         likeness, count = (
             (CLOSE_LIKENESS, CLOSE_PAIRS) if close else (CANDIDATE_LIKENESS, CANDIDATE_PAIRS)
         )
+        held_mb = self.library.settings.keys_compared_mb
         found = {
             b if a == video_id else a
-            for a, b in _close_keys(self.library.keys, [video_id], None, likeness, count)
+            for a, b in _close_keys(
+                self.library.keys, [video_id], None, likeness, count, held_mb=held_mb
+            )
         }
         return found | self._beyond_keys(video_id, None, close=close)
 
@@ -882,29 +890,48 @@ def _close_keys(
     among: Sequence[str] | None,
     likeness: float = CANDIDATE_LIKENESS,
     count: int = CANDIDATE_PAIRS,
+    *,
+    held_mb: float = 128,
 ) -> list[tuple[str, str]]:
     """Pairs (a < b) of a video of `these` and one of `among` (None: every video) with at
-    least `count` key sketches alike by `likeness` (either side mirrored)."""
+    least `count` key sketches alike by `likeness` (either side mirrored), the product of
+    the two held under `held_mb`."""
     a, a_owner = keys.of(these)
     b, b_owner = keys.of(among)
     if not len(a) or not len(b):
         return []
-    # Alike key pairs per (left, right) video, counted over blocks of 4,096 keys.
-    close: Counter[tuple[int, int]] = Counter()
-    for start in range(0, len(a), 4096):
-        block = a[start : start + 4096]
-        # Both sides of the block in one product: one pass over `b` (a query's 8 keys
-        # against 80,000 read them twice, most of its time).
+    found: set[tuple[int, int]] = set()  # (left, right) video numbers
+    # A block of whole videos of `a` at a time, both sides of it in one product (one pass
+    # over `b`: a query's 8 keys against 80,000 read them twice, most of its time), under
+    # `held_mb` (blocks of 4,096 keys held 4 GB at 10,000 videos), and each block's alike
+    # key pairs counted per pair of videos as whole numbers.
+    most = max(1, int(held_mb * 2**20) // (2 * len(b) * b.itemsize))
+    for rows in _whole_video_blocks(a_owner, most):
+        block = a[rows]
         both = np.concatenate([block, _mirrored(block)]) @ b.T
-        alike = np.maximum(both[: len(block)], both[len(block) :])
-        i, j = np.nonzero(alike >= likeness)
-        close.update(zip(a_owner[start + i].tolist(), b_owner[j].tolist(), strict=True))
-    out = set()
-    for (x, y), pairs in close.items():
-        first, second = keys.ids[x], keys.ids[y]
-        if pairs >= count and first != second:
-            out.add((min(first, second), max(first, second)))
-    return sorted(out)
+        np.maximum(both[: len(block)], both[len(block) :], out=both[: len(block)])
+        i, j = np.nonzero(both[: len(block)] >= likeness)
+        del both
+        x = a_owner[rows.start + i].astype(np.int64)
+        y = b_owner[j].astype(np.int64)
+        pairs, counts = np.unique(x * len(keys.ids) + y, return_counts=True)
+        kept = pairs[counts >= count]
+        left, right = np.divmod(kept, len(keys.ids))
+        found.update(zip(left.tolist(), right.tolist(), strict=True))
+    return sorted({_pair(keys.ids[x], keys.ids[y]) for x, y in found if x != y})
+
+
+def _whole_video_blocks(owner: np.ndarray, most: int) -> Iterator[slice]:
+    """Slices of `owner`'s rows (each video's rows together) of at most `most` rows, never
+    splitting a video (one of more rows than `most` is a block of its own)."""
+    starts = [*np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]).tolist(), len(owner)]
+    begin = 0
+    for n, end in enumerate(starts[1:], 1):
+        if end - begin > most and starts[n - 1] > begin:
+            yield slice(begin, starts[n - 1])
+            begin = starts[n - 1]
+    if begin < len(owner):
+        yield slice(begin, len(owner))
 
 
 class SoundVerdict(enum.Enum):
