@@ -21,7 +21,8 @@
    themes hook does, so that `similar` reads the verdicts the library keeps; it times
    that search, the same again with nothing new (what the library keeps of it read
    back), and again after `--later` (10) more videos are written (their candidates
-   alone searched; those videos are deleted after).
+   alone searched; those videos are deleted after). A library written to `--keep` that
+   was cut short is written on from where it stopped.
 
     python bench/recommend.py [--videos 5000] [--queries 100] [--cli 3] [--audio-s 600]
         [--songs 1000] [--judged [--later 10]] [--workdir DIR] [--keep DIR]
@@ -38,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from synthetic import SyntheticVideos
+from synthetic import SyntheticVideos, synthetic_id
 from videolearn.apps.copies import find_copies
 from videolearn.apps.recommend import similar
 from videolearn.config import load_settings
@@ -74,9 +75,17 @@ def _write_library(root: Path, videos: int, songs: int, rng: np.random.Generator
     looks = np.zeros((videos, 128), np.float32)
     started = time.perf_counter()
     with open_library(root, create=True, settings=settings) as lib, lib.store.writing():
+        # A run cut short goes on where it stopped: the videos drawn again in order (each
+        # is drawn from the ones before), those stored not written again but the last.
+        stored = lib.store.video_ids()
+        if stored:
+            print(f"  {len(stored):,} videos were written before: going on")
+        last = max((n for n in range(videos) if synthetic_id(n) in stored), default=-1)
         for n in range(videos):
             video, outputs = source.video(n)
             looks[n] = next(o for o in outputs if o.name == "av_embed").signals[0].vector
+            if n < last and video.video_id in stored:
+                continue
             lib.store.write_video(video, outputs)
             # Indexes folded and fragments compacted as `index` does (`maintain_every`).
             if (n + 1) % settings.maintain_every == 0:

@@ -33,6 +33,11 @@ MODEL = "bench.pt:0"
 LABELS = [f"Sound{n}" for n in range(30)]
 
 
+def synthetic_id(n: int) -> str:
+    """The id of the `n`-th synthetic video."""
+    return hashlib.sha256(str(n).encode()).hexdigest()
+
+
 def _unit(rng: np.random.Generator, centre: np.ndarray, noise: float) -> np.ndarray:
     v = centre + noise * rng.normal(size=centre.size)
     return (v / np.linalg.norm(v)).astype(np.float32)
@@ -77,7 +82,7 @@ class SyntheticVideos:
     def video(self, n: int) -> tuple[VideoRow, list[ExtractorOutput]]:
         """The `n`-th video (its id and path are fixed by `n`; its content is drawn)."""
         rng = self.rng
-        video_id = hashlib.sha256(str(n).encode()).hexdigest()
+        video_id = synthetic_id(n)
         topic = int(rng.integers(50))
         shots = [TimeSpan(10.0 * k, 10.0 * (k + 1)) for k in range(3)]
         vectors = [

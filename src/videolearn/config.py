@@ -262,6 +262,10 @@ class RecommendSettings(BaseModel):
     # Memory (MB) the comparison of every video's key sketches with every other's holds at
     # once: the search for copies compares a block of videos with the library at a time.
     keys_compared_mb: float = Field(default=128, gt=0)
+    # A search for copies keeps its verdicts, and which videos it searched, every this many
+    # videos: a search cut short (the first of a large library takes hours) goes on from
+    # there, and only these videos' verdicts are held at once.
+    searched_per_step: int = Field(default=1000, ge=1)
 
 
 class ThemeSettings(BaseModel):

@@ -4,10 +4,12 @@ family, from whichever member one asks; the same pictures over other sound are n
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -213,16 +215,67 @@ def test_a_video_indexed_later_is_searched_alone_and_nothing_found_before_is_los
     assert afresh.shared_sound.keys() == grown.shared_sound.keys()
     assert afresh.quotes == grown.quotes
     # Judged afresh holding the drawn frames of two videos at a time, comparing the key
-    # sketches of a video or two with the library's at a time: the same answer.
+    # sketches of a video or two with the library's at a time, keeping what was found
+    # after every video: the same answer.
     with sqlite3.connect(copy / "ledger.sqlite") as db:
         db.execute("DELETE FROM copy_searched")
         db.execute("DELETE FROM copy_verdicts")
     settings = load_settings(copy)
-    held = settings.recommend.model_copy(update={"pictures_held": 2, "keys_compared_mb": 0.01})
+    held = settings.recommend.model_copy(
+        update={"pictures_held": 2, "keys_compared_mb": 0.01, "searched_per_step": 1}
+    )
     with open_library(settings=settings.model_copy(update={"recommend": held})) as lib:
         few = find_copies(lib.store, lib.settings)
     assert set(few.families()) == set(grown.families())
     assert few.quotes == grown.quotes
+    assert few.shared_sound == grown.shared_sound
+    with sqlite3.connect(copy / "ledger.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM copy_searched").fetchone()[0] == len(ids)
+
+
+def test_a_search_cut_short_goes_on_from_what_it_kept(library: Path, tmp_path: Path) -> None:
+    """A search for copies keeps its verdicts, and the videos it searched, as it goes:
+    killed in the middle, the videos it finished stay searched and the next search does
+    the rest, with the answer a whole search gives."""
+    copy = tmp_path / "library"
+    shutil.copytree(library, copy)
+    with open_library(copy) as lib:
+        whole = find_copies(lib.store, lib.settings)
+        count = len(lib.store.video_ids())
+    with sqlite3.connect(copy / "ledger.sqlite") as db:
+        db.execute("DELETE FROM copy_searched")
+        db.execute("DELETE FROM copy_verdicts")
+    search = (
+        "import sys; from videolearn.library import open_library; "
+        "from videolearn.apps.copies import find_copies; "
+        "lib = open_library(sys.argv[1]); find_copies(lib.store, lib.settings)"
+    )
+    # A video a step, holding the pictures of two videos: a search of many steps.
+    env = {
+        **os.environ,
+        "VIDEOLEARN_RECOMMEND__SEARCHED_PER_STEP": "1",
+        "VIDEOLEARN_RECOMMEND__PICTURES_HELD": "2",
+    }
+    proc = subprocess.Popen([sys.executable, "-c", search, str(copy)], env=env)
+    try:
+        deadline = time.monotonic() + 200
+        while proc.poll() is None and time.monotonic() < deadline and not _searched(copy):
+            time.sleep(0.005)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert 0 < _searched(copy) < count
+    with open_library(copy) as lib:
+        again = find_copies(lib.store, lib.settings)
+    assert _searched(copy) == count
+    assert set(again.families()) == set(whole.families())
+    assert again.quotes == whole.quotes
+    assert again.shared_sound == whole.shared_sound
+
+
+def _searched(library: Path) -> int:
+    with sqlite3.connect(library / "ledger.sqlite", timeout=30) as db:
+        return int(db.execute("SELECT COUNT(*) FROM copy_searched").fetchone()[0])
 
 
 def _rules(library: Path) -> set[str]:

@@ -450,6 +450,7 @@ _NOT_READ = {
     "relative_score",
     "pictures_held",
     "keys_compared_mb",
+    "searched_per_step",
     "sound_candidates",
 }
 
@@ -543,18 +544,18 @@ class _Finder:
 
     def everywhere(self) -> Copies:
         """Every family of the library: the candidates of the videos not searched under
-        this rule before judged, and what the library keeps of earlier searches."""
+        this rule before judged, and what the library keeps of earlier searches. What is
+        found is kept `searched_per_step` videos at a time."""
         library = self.library
         searched = library.searched()
         new = [v.video_id for v in library.videos if v.video_id not in searched]
-        held_mb = library.settings.keys_compared_mb
-        pairs = set(_close_keys(library.keys, new, None, held_mb=held_mb)) if new else set()
-        for video_id in new:
-            pairs |= {_pair(video_id, o) for o in library.sound.shared_with(video_id)}
-        pairs |= {p for p, copy in library.decided.items() if copy}
+        kin = {p for p, copy in library.decided.items() if copy}
         for same in library.same_md5.values():
-            pairs |= {(a, b) for a in same for b in same if a < b}
-        self._judge_all(sorted(pairs), quotes=True)
+            kin |= {(a, b) for a in same for b in same if a < b}
+        self._judge_all(sorted(kin), quotes=True)
+        step = library.settings.searched_per_step
+        for start in range(0, len(new), step):
+            self._search(new[start : start + step])
         for kept in library.store.verdicts.found(library.rule):
             pair = (kept.video_a, kept.video_b)
             if pair in self._judged or pair in library.decided or not {*pair} <= library.known:
@@ -563,8 +564,25 @@ class _Finder:
             if kept.shared_s is not None:
                 library.sound.keep(pair, kept.shared_s)
             self._judge(*pair, quotes=True)
-        self._searched = new
         return self._copies()
+
+    def _search(self, video_ids: Sequence[str]) -> None:
+        """Judge every candidate pair of `video_ids` and keep the verdicts, and that these
+        videos were searched; then let go of what was kept (read from the library when
+        asked again)."""
+        library = self.library
+        held_mb = library.settings.keys_compared_mb
+        pairs = set(_close_keys(library.keys, video_ids, None, held_mb=held_mb))
+        for video_id in video_ids:
+            pairs |= {_pair(video_id, o) for o in library.sound.shared_with(video_id)}
+        self._judge_all(sorted(pairs), quotes=True)
+        self._searched = list(video_ids)
+        self._keep()
+        self._read.clear()
+        for pair in pairs:
+            verdict = library.verdicts.get(pair)
+            if verdict is not None and verdict.link is None:
+                del library.verdicts[pair]
 
     def around(self, video_ids: Sequence[str], within: Sequence[str]) -> Copies:
         todo = list(dict.fromkeys(video_ids))
