@@ -246,8 +246,14 @@ class RecommendSettings(BaseModel):
     min_score: float = Field(default=0.1, ge=0, le=1)
     # ... and from this share of the best result's score (on the generated answer library,
     # the share of all results shown that belong with the query rose from 0.38 to 0.80,
-    # none of them lost: bench/answer_quality.py --quick).
+    # none of them lost: bench/answer_quality.py --quick). Lower, a video sharing one word
+    # with the query ("zebra quartz violin boat" for a sailing video, at 0.54 of the best)
+    # is listed.
     relative_score: float = Field(default=0.6, ge=0, le=1)
+    # A sound label heard in more than this share of the library's videos (Speech in a
+    # library of talk, Music in one of songs) makes no two videos alike and is no reason:
+    # every spoken video was listed for a commentary with "both have: Speech".
+    common_sound_share: float = Field(default=0.25, ge=0, le=1)
     # Two videos are copies when each has at least this share of its drawn frames alike in
     # the other (less is a shared stretch: an intro, a quoted clip), and, when both have
     # sound, as much of its sound is the same recording (`apps.copies`).

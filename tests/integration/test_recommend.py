@@ -18,7 +18,16 @@ from videolearn.apps.recommend import similar
 from videolearn.apps.sound import sound_alike
 from videolearn.config import load_settings
 from videolearn.library import open_library
-from videolearn.samples import Caption, cut_video, song, write_av, write_captioned_video
+from videolearn.samples import (
+    Caption,
+    cut_video,
+    read_audio,
+    song,
+    sound_effect,
+    speak,
+    write_av,
+    write_captioned_video,
+)
 
 CLI = [sys.executable, "-m", "videolearn"]
 RATE = 16_000
@@ -292,3 +301,53 @@ def test_shared_words_recommend_and_are_named(captioned: Path) -> None:
         ferry = similar(lib, [str(media / "ferry.mp4")], limit=1)
     assert Path(ferry.results[0].path).name == "train.mp4"
     assert ferry.results[0].reasons == ("both mention: timetable",)
+
+
+@pytest.fixture(scope="module")
+def heard(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four videos of speech on four subjects, two of a telephone ringing, and a song,
+    noise and silence, with their sound labels alone (no words, no pictures)."""
+    folder = tmp_path_factory.mktemp("heard")
+    media = folder / "media"
+    media.mkdir()
+    said = [
+        "The ferry leaves the harbour at seven in the morning.",
+        "Add two cups of flour and stir the batter slowly.",
+        "The striker scored twice in the second half of the match.",
+        "Our grandmother planted roses along the garden wall.",
+    ]
+    for n, text in enumerate(said):
+        sound = read_audio(speak(folder / f"said-{n}.wav", text))
+        write_av(media / f"said-{n}.mp4", _pictures(len(sound) / RATE, n), 10, sound, RATE)
+    for n in range(2):
+        write_av(
+            media / f"phone-{n}.mp4",
+            _pictures(6, 20 + n),
+            10,
+            sound_effect("phone", 6, seed=n),
+            RATE,
+        )
+    write_av(media / "song.mp4", _pictures(6, 30), 10, song(6, seed=31), RATE)
+    write_av(media / "noise.mp4", _pictures(6, 32), 10, sound_effect("noise", 6), RATE)
+    write_av(media / "quiet.mp4", _pictures(6, 33), 10, sound_effect("silence", 6), RATE)
+    settings = load_settings(
+        folder / "library", keep_versions_s=0, extractors=["file_hash", "media_info", "sounds"]
+    )
+    with open_library(create=True, settings=settings) as lib:
+        assert {r.status for r in lib.index([media])} == {"indexed"}
+    return folder / "library"
+
+
+def test_a_sound_most_videos_have_makes_no_two_alike(heard: Path) -> None:
+    """Speech, heard in most of the library, is no reason to recommend a video (every
+    spoken video was listed for another with "both have: Speech"); a telephone ringing,
+    heard in two videos, is."""
+    media = heard.parent / "media"
+    with open_library(heard) as lib:
+        spoken = similar(lib, [str(media / "said-0.mp4")])
+        ringing = similar(lib, [str(media / "phone-0.mp4")])
+    assert spoken.results == ()
+    first = ringing.results[0]
+    assert Path(first.path).name == "phone-1.mp4"
+    assert any(r.startswith("both have: ") and "Speech" not in r for r in first.reasons)
+    assert all(not Path(r.path).name.startswith("said-") for r in ringing.results)

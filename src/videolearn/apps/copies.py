@@ -448,6 +448,7 @@ _NOT_READ = {
     "reason_min_score",
     "min_score",
     "relative_score",
+    "common_sound_share",
     "pictures_held",
     "keys_compared_mb",
     "searched_per_step",

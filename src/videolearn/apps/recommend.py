@@ -120,6 +120,8 @@ class Profiles:
     vocabulary: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
     labels: Any = None
     label_names: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
+    # What queries derive from the above, once per profiles.
+    _derived: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, store: Store) -> Profiles:
@@ -155,6 +157,23 @@ class Profiles:
         out.words, out.vocabulary = _tfidf(documents, stopwords_of(languages))
         out.labels, out.label_names = _label_weights([labels.get(i, {}) for i in ids])
         return out
+
+    def distinct_labels(self, most_share: float) -> Any:
+        """The sound labels without those of more than `most_share` of the videos (as
+        stop words are left out of words), each row of unit length again; None when
+        none is left."""
+        if self.labels is None:
+            return None
+        key = f"labels below {most_share}"
+        if key not in self._derived:
+            held = np.bincount(self.labels.indices, minlength=self.labels.shape[1])
+            keep = (held <= most_share * len(self.videos)).astype(np.float32)
+            kept = self.labels.multiply(keep[None, :]).tocsr()
+            kept.eliminate_zeros()
+            norms = np.sqrt(np.asarray(kept.multiply(kept).sum(axis=1)).ravel())
+            kept = kept.multiply(1.0 / np.maximum(norms, 1e-12)[:, None]).tocsr()
+            self._derived[key] = kept if kept.nnz else None
+        return self._derived[key]
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The profiles as plain arrays (`apps.kept`)."""
@@ -418,8 +437,10 @@ class _Answer:
         for name, (matrix, has) in profiles.vectors.items():
             if all(has[r] for r in rows):
                 raw[name] = np.where(has, weights @ (matrix[rows] @ matrix.T), 0.0)
-        for name, sparse in (("words", profiles.words), ("sound_events", profiles.labels)):
-            if sparse is not None:
+        labels = profiles.distinct_labels(self.settings.common_sound_share)
+        for name, sparse in (("words", profiles.words), ("sound_events", labels)):
+            # A query with no words (or labels) has no data for the signal: it drops out.
+            if sparse is not None and sparse[rows].nnz:
                 raw[name] = weights @ np.asarray((sparse[rows] @ sparse.T).todense())
         if self.shared:
             raw["same_audio"] = self._same_audio_share()
@@ -477,7 +498,8 @@ class _Answer:
                 if common:
                     reasons.append("both mention: " + ", ".join(common))
             elif name == "sound_events":
-                common = _common(profiles.labels, profiles.label_names, self.rows, head)
+                labels = profiles.distinct_labels(self.settings.common_sound_share)
+                common = _common(labels, profiles.label_names, self.rows, head)
                 if common:
                     reasons.append("both have: " + ", ".join(common))
         return reasons
