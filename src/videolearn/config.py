@@ -67,15 +67,17 @@ class WorkerSettings(BaseModel):
 
 
 class RaySettings(BaseModel):
-    """The ray engine (`index --engine ray`). `[ray]` in TOML, `VIDEOLEARN_RAY__*`."""
+    """The ray engine (`index` and `learn --engine ray`). `[ray]` in TOML, `VIDEOLEARN_RAY__*`."""
 
     model_config = ConfigDict(frozen=True)
 
     # The cluster to extract on ("ray://HOST:10001", "HOST:6379" or "auto"); empty starts
     # Ray on this machine for the run.
     address: str = ""
-    # Actors that decode and extract, each with the extractors loaded once; 0 means one
-    # per `cpus_per_worker` of the cluster's CPUs.
+    # Actors that decode and extract, each with the extractors loaded once, and Ray
+    # Train's workers for `learn` (they split `learn.batch_size` evenly); 0 means one per
+    # `cpus_per_worker` of the cluster's CPUs (for `learn`, as many of them as split the
+    # batch).
     workers: int = Field(default=0, ge=0)
     cpus_per_worker: float = Field(default=1.0, gt=0)
     # Files handed to an actor at once, so that it does not wait for the next.
@@ -454,7 +456,7 @@ class Settings(BaseSettings):
     nudity: NuditySettings = Field(default_factory=NuditySettings)
     text_embed: TextEmbedSettings = Field(default_factory=TextEmbedSettings)
     learn: LearnSettings = Field(default_factory=LearnSettings)
-    # Which engine indexes: "local" (this machine) or "ray" (a Ray cluster, `[ray]`).
+    # Which engine indexes and trains: "local" (this machine) or "ray" (a Ray cluster, `[ray]`).
     engine: Literal["local", "ray"] = "local"
     ray: RaySettings = Field(default_factory=RaySettings)
     match: MatchSettings = Field(default_factory=MatchSettings)

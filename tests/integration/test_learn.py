@@ -29,7 +29,11 @@ ENV = {
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("learn")
+    return make_library(tmp_path_factory.mktemp("learn"))
+
+
+def make_library(root: Path) -> Path:
+    """Six generated clips of 3 s, indexed."""
     media = root / "media"
     media.mkdir()
     rng = np.random.default_rng(0)

@@ -20,6 +20,7 @@ from videolearn.learning.train import LearnConfig, StepReport, checkpoint_step, 
 from videolearn.library import Library
 
 DEVICES = ("cpu", "cuda")
+ENGINES = ("local", "ray")
 
 
 def _check_device(device: str) -> None:
@@ -29,12 +30,14 @@ def _check_device(device: str) -> None:
 
 @dataclass(frozen=True)
 class LearnOptions:
-    """What a person may choose for a run; None takes the library's `[learn]` setting."""
+    """What a person may choose for a run; None takes the library's `[learn]` setting
+    (for `engine`, its `engine` setting: "local" or "ray")."""
 
     steps: int | None = None
     device: str = "cpu"
     model: str | None = None
     size: str | None = None
+    engine: str | None = None
 
 
 @dataclass(frozen=True)
@@ -44,16 +47,26 @@ class TrainingPlan:
     config: LearnConfig
     device: str
     checkpoint: Path
+    # The library's videos with pictures and sound, decoded here for a local run; a run
+    # on Ray decodes them on the cluster (`paths`), and says there what it skipped.
     media: list[DecodedMedia]
     # One line per library file that could not be read for training.
     skipped: list[str] = field(default_factory=list)
     # The step a checkpoint already reached (its settings then hold), or None.
     resumes_at: int | None = None
+    paths: list[Path] = field(default_factory=list)
+    settings: Settings | None = None  # the library's, for a run on Ray
+
+    @property
+    def videos(self) -> int:
+        """The videos it trains on (on Ray: those it will try to read)."""
+        return len(self.media) if self.settings is None else len(self.paths)
 
 
 def plan_training(library: Library, options: LearnOptions) -> TrainingPlan:
-    """Read the library's videos with pictures and sound for training, at the clip size
-    the options choose. Close the library before `train` (its loader forks).
+    """Read the library's videos with pictures and sound for training (a run on Ray reads
+    them on the cluster), at the clip size the options choose. Close the library before
+    `train` (its loader forks).
 
     Raises:
         OptionError: an option's value cannot be used.
@@ -61,6 +74,9 @@ def plan_training(library: Library, options: LearnOptions) -> TrainingPlan:
     s = library.settings.learn
     size = options.size or s.size
     _check_device(options.device)
+    engine = options.engine or library.settings.engine
+    if engine not in ENGINES:
+        raise OptionError(f"--engine must be one of {', '.join(ENGINES)}, not {engine!r}")
     try:
         config = LearnConfig(
             video_model=options.model or s.video_model,
@@ -79,14 +95,42 @@ def plan_training(library: Library, options: LearnOptions) -> TrainingPlan:
         raise OptionError(str(err)) from None
     rows = library.store.videos()
     paths = [Path(v.path) for v in rows if v.audio_codec and v.fps]
-    media, skipped = library_media(paths, config.spec, library.settings.decode, s.max_file_s)
     checkpoint = library.settings.library / "models" / "av.pt"
     resumes_at = checkpoint_step(checkpoint) if checkpoint.exists() else None
-    return TrainingPlan(config, options.device, checkpoint, media, skipped, resumes_at)
+    if engine == "ray":
+        return TrainingPlan(
+            config, options.device, checkpoint, [], [], resumes_at, paths, library.settings
+        )
+    media, skipped = library_media(paths, config.spec, library.settings.decode, s.max_file_s)
+    return TrainingPlan(config, options.device, checkpoint, media, skipped, resumes_at, paths)
 
 
-def train_plan(plan: TrainingPlan, on_step: Callable[[StepReport], None] | None = None) -> Path:
-    """Train (resuming the checkpoint when there is one); returns where it was saved."""
+def train_plan(
+    plan: TrainingPlan,
+    on_step: Callable[[StepReport], None] | None = None,
+    on_skipped: Callable[[str], None] | None = None,
+) -> Path:
+    """Train (resuming the checkpoint when there is one), here or on the Ray cluster;
+    returns where it was saved. `on_skipped` hears of each file a run on Ray could not
+    read (a local run's are in `plan.skipped`).
+
+    Raises:
+        RayEngineError: Ray could not be reached, or the training failed there.
+        OptionError: the batch does not split over the Ray workers asked for.
+    """
+    if plan.settings is not None:
+        from videolearn.learning.on_ray import train_on_ray
+
+        train_on_ray(
+            plan.paths,
+            plan.config,
+            plan.checkpoint,
+            plan.settings,
+            device=plan.device,
+            on_step=on_step,
+            on_skipped=on_skipped,
+        )
+        return plan.checkpoint
     from videolearn.learning.train import train
 
     train(plan.media, plan.config, plan.checkpoint, on_step=on_step, device=plan.device)

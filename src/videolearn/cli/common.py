@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
@@ -39,10 +39,11 @@ NoProgressOption = Annotated[
 DEFAULT_LIBRARY_PATH = Path(DEFAULT_LIBRARY)
 
 
-def emit(obj: Any) -> None:
-    """One JSON object on a line of its own."""
-    sys.stdout.write(json.dumps(obj, default=str, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
+def emit(obj: Any, out: TextIO | None = None) -> None:
+    """One JSON object on a line of its own (on `out`, else the standard output)."""
+    out = out or sys.stdout
+    out.write(json.dumps(obj, default=str, ensure_ascii=False) + "\n")
+    out.flush()
 
 
 def fail(message: str, code: int) -> typer.Exit:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from contextlib import nullcontext, redirect_stdout
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +12,7 @@ import typer
 from videolearn.cli.common import (
     DEFAULT_LIBRARY_PATH,
     EXIT_SOME_FAILED,
+    EXIT_STOPPED,
     EXIT_USAGE,
     JsonOption,
     LibraryOption,
@@ -38,46 +41,89 @@ def learn(  # noqa: PLR0917  typer options
     library: LibraryOption = DEFAULT_LIBRARY_PATH,
     as_json: JsonOption = False,
     no_progress: NoProgressOption = False,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            "--engine",
+            help="local (this machine; under torchrun, its processes) or ray (Ray Train's "
+            "workers on a Ray cluster); default: the library's `engine` setting.",
+            metavar="ENGINE",
+        ),
+    ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            help="The Ray cluster for --engine ray (ray://HOST:10001, HOST:6379 or auto); "
+            "default: the `ray.address` setting, else a Ray started here for the run.",
+            metavar="ADDRESS",
+        ),
+    ] = None,
 ) -> None:
     """Self-supervised training on the library's videos (GDT); resumes its checkpoint.
 
-    Under torchrun every process trains a share of each batch.
+    Under torchrun, or with --engine ray on `ray.workers` workers, every process trains
+    a share of each batch.
     """
     from videolearn.apps.learn import LearnOptions, plan_training, train_plan
-    from videolearn.errors import OptionError
+    from videolearn.config import load_settings
+    from videolearn.errors import OptionError, RayEngineError
     from videolearn.learning.train import StepReport
 
-    with open_cli_library(library) as lib:
+    settings = load_settings(library)
+    if ray_address:
+        settings = settings.model_copy(
+            update={"ray": settings.ray.model_copy(update={"address": ray_address})}
+        )
+    with open_cli_library(library, settings=settings) as lib:
         try:
-            plan = plan_training(lib, LearnOptions(steps, device, model, size))
+            plan = plan_training(lib, LearnOptions(steps, device, model, size, engine))
         except OptionError as err:
             raise fail(str(err), EXIT_USAGE) from None
         root = lib.settings.library
     # The library is closed before the loader's worker processes fork.
     for line in plan.skipped:
         typer.echo(f"skipped {line}", err=True)
-    if not plan.media:
+    if not plan.videos:
         raise fail(
             f"no video with pictures and sound in {root}: index some first", EXIT_SOME_FAILED
         )
     # With --json, stdout holds JSON only: what is said for a person goes to stderr.
-    typer.echo(f"training on {len(plan.media)} video(s); checkpoint {plan.checkpoint}", err=as_json)
+    where = " on Ray" if plan.settings is not None else ""
+    typer.echo(
+        f"training on {plan.videos} video(s){where}; checkpoint {plan.checkpoint}", err=as_json
+    )
     if plan.resumes_at is not None:
         typer.echo(
             f"resuming from step {plan.resumes_at} (the checkpoint's settings hold)", err=as_json
         )
     bar = show_progress(as_json, no_progress)
 
+    out = sys.stdout  # the steps' stream, whatever Ray's output is sent to below
+
     def report(r: StepReport) -> None:
         line = f"step {r.step}/{r.steps} loss {r.loss:.3f} {r.clips_per_s:.0f} clips/s"
         if as_json:
-            emit({"step": r.step, "steps": r.steps, "loss": r.loss, "clips_per_s": r.clips_per_s})
+            emit(
+                {"step": r.step, "steps": r.steps, "loss": r.loss, "clips_per_s": r.clips_per_s},
+                out,
+            )
         elif bar:
             typer.echo("\r" + line, err=True, nl=False)
         elif r.step % 50 == 0 or r.step == r.steps:
-            typer.echo(line)
+            typer.echo(line, file=out)
 
-    saved = train_plan(plan, report)
+    def skipped(line: str) -> None:
+        typer.echo(f"skipped {line}", err=True)
+
+    try:
+        # What Ray prints goes to stderr: stdout holds the steps (JSON with --json).
+        with redirect_stdout(sys.stderr) if plan.settings is not None else nullcontext():
+            saved = train_plan(plan, report, skipped)
+    except OptionError as err:
+        raise fail(str(err), EXIT_USAGE) from None
+    except RayEngineError as err:
+        raise fail(str(err), EXIT_STOPPED) from None
     if bar:
         typer.echo("", err=True)
     if as_json:

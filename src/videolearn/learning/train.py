@@ -5,8 +5,9 @@ through the audio tower, projections, GDT's loss; the synchrony head's loss over
 clip's true, time-shifted and reversed audio; AdamW with warm-up and cosine decay.
 Batches are a pure function of (seed, step), so a run killed and resumed from its last
 checkpoint sees the same batches it would have seen. Checkpoints are written whole to a
-temporary file and renamed over the old one. Under `torchrun` every
-rank trains its own share of each batch and the loss gathers every rank's features.
+temporary file and renamed over the old one. Under `torchrun` (or Ray Train, `on_ray`)
+every rank trains its share of each batch, the same global batch a single process
+trains, and the loss gathers every rank's features.
 """
 
 from __future__ import annotations
@@ -190,21 +191,26 @@ def _lr_at(config: LearnConfig, step: int, elapsed_s: float) -> float:
 
 
 class _Batches(torch.utils.data.IterableDataset[tuple[torch.Tensor, ...]]):
-    """Whole batches, batch k drawn from a stream seeded by (seed, k): resumable exactly.
-    Worker w of W makes batches w, w + W, ...; the loader hands them out in that order."""
+    """Whole batches, clip i of batch k drawn from a stream seeded by (seed, k, i):
+    resumable exactly, and the same global batch whatever the number of ranks (rank r of
+    R takes its R-th of it). Loader worker w of W makes batches w, w + W, ...; the loader
+    hands them out in that order."""
 
-    def __init__(self, clips: TrainingClips, batch: int, first: int, last: int) -> None:
+    def __init__(  # noqa: PLR0917  a plain record of the run's place
+        self, clips: TrainingClips, batch: int, first: int, last: int, rank: int, ranks: int
+    ) -> None:
         self.clips = clips
-        self.batch = batch
+        self.share = batch // ranks
+        self.rank = rank
         self.first = first
         self.last = last
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
         info = torch.utils.data.get_worker_info()
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        mine = range(self.rank * self.share, (self.rank + 1) * self.share)
         for step in range(self.first + worker, self.last, workers):
-            stream = self.clips.stream([self.clips.seed, step])
-            items = [next(stream) for _ in range(self.batch)]
+            items = [next(self.clips.stream([self.clips.seed, step, i])) for i in mine]
             yield tuple(torch.stack(list(parts)) for parts in zip(*items, strict=True))
 
 
@@ -246,12 +252,9 @@ def train(
     trained: nn.Module = model
     if world > 1:
         trained = nn.parallel.DistributedDataParallel(model)
-    per_rank = config.batch_size // world
-    clips = TrainingClips(
-        media, config.spec, seed=config.seed * 1000 + rank, shift_s=config.shift_s
-    )
+    clips = TrainingClips(media, config.spec, seed=config.seed * 1000, shift_s=config.shift_s)
     loader = torch.utils.data.DataLoader(
-        _Batches(clips, per_rank, step, config.steps),
+        _Batches(clips, config.batch_size, step, config.steps, rank, world),
         batch_size=None,
         num_workers=config.loader_workers,
         prefetch_factor=4 if config.loader_workers else None,
@@ -273,13 +276,17 @@ def train(
         loss.backward()
         optimizer.step()
         step += 1
+        reported = loss.detach().float()
+        if world > 1:  # the whole batch's loss, as one process would report it
+            dist.all_reduce(reported)
+            reported /= world
         now = time.monotonic()
         if rank == 0 and now - last_save >= config.checkpoint_every_s:
             save_checkpoint(checkpoint, model, optimizer, config, step)
             last_save = now
         if rank == 0 and on_step is not None:
             rate = (step - first) * config.batch_size / max(1e-9, now - started)
-            on_step(StepReport(step, config.steps, loss.item(), rate))
+            on_step(StepReport(step, config.steps, reported.item(), rate))
     if rank == 0:
         save_checkpoint(checkpoint, model, optimizer, config, step)
     return model

@@ -98,7 +98,7 @@ class RayPipeline(LocalPipeline):
             results.append(started.result)
             progress.file_done(started.result)
         if waiting:
-            ray = stack.enter_context(_Connected(self.settings.ray))
+            ray = stack.enter_context(RayConnection(self.settings.ray))
             self._extract_on(ray, waiting, hooks, progress, results, len(found))
 
     def _extract_on(  # noqa: PLR0917  the run's state, handed down
@@ -141,7 +141,7 @@ class RayPipeline(LocalPipeline):
                 try:
                     outcome = ray.get(done)
                 except Exception as err:  # what the actor raised, as Ray hands it back
-                    outcome = f"extracting failed on the cluster: {_cause(err)}"
+                    outcome = f"extracting failed on the cluster: {first_line_of(err)}"
                 if isinstance(outcome, str):
                     result = self.files.failed(key, outcome, started.identity)
                 else:
@@ -171,14 +171,17 @@ def _check_reachable(address: str) -> None:
         raise RayEngineError(f"could not start or reach Ray at {address}: {reason}") from None
 
 
-def _cause(err: BaseException) -> str:
-    """The first line of what went wrong inside a Ray task."""
-    cause = getattr(err, "cause", None) or err
+def first_line_of(err: BaseException) -> str:
+    """The first line of what went wrong inside a Ray task or run, through Ray's
+    wrappers."""
+    cause: BaseException = err
+    while (inner := getattr(cause, "cause", None) or cause.__cause__) is not None:
+        cause = inner
     lines = str(cause).strip().splitlines()
     return (lines[0] if lines else type(cause).__name__)[:300]
 
 
-class _Connected:
+class RayConnection:
     """Ray, connected to `settings.address` (started on this machine for the run when
     empty) for the length of a `with`; a connection made before is used and kept."""
 
