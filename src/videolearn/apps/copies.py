@@ -554,6 +554,7 @@ class _Finder:
         for same in library.same_md5.values():
             kin |= {(a, b) for a in same for b in same if a < b}
         self._judge_all(sorted(kin), quotes=True)
+        library.sound.searching = set(new)
         step = library.settings.searched_per_step
         for start in range(0, len(new), step):
             self._search(new[start : start + step])
@@ -989,6 +990,9 @@ class _Sound:
         self.shared: dict[tuple[str, str], tuple[float, float]] = {}
         self._asked: dict[str, set[str]] = {}
         self._paired: set[tuple[str, str]] = set()
+        # Videos a search will align with everyone (those not searched before): a pair
+        # holding one is decided from its full answer, not aligned alone first.
+        self.searching: set[str] = set()
 
     def shared_with(self, video_id: str) -> set[str]:
         """The videos sharing a recording with `video_id` (asked once per video)."""
@@ -1025,7 +1029,9 @@ class _Sound:
         if (a, b) not in self._paired:
             self._paired.add((a, b))
             for one, other in ((a, b), (b, a)):
-                if one not in self._asked:  # else this side was aligned with everyone
+                if one in self.searching:  # to be aligned with everyone anyway: now
+                    self.shared_with(one)
+                elif one not in self._asked:  # else this side was aligned with everyone
                     self._align(self.recorded[one], (other,))
         return self.shared.get((a, b))
 
