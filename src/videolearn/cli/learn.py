@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import nullcontext, redirect_stdout
 from pathlib import Path
@@ -89,11 +90,15 @@ def learn(  # noqa: PLR0917  typer options
             f"no video with pictures and sound in {root}: index some first", EXIT_SOME_FAILED
         )
     # With --json, stdout holds JSON only: what is said for a person goes to stderr.
+    # Under torchrun, rank 0 speaks for every process.
+    first = os.environ.get("RANK", "0") == "0"
     where = " on Ray" if plan.settings is not None else ""
-    typer.echo(
-        f"training on {plan.videos} video(s){where}; checkpoint {plan.checkpoint}", err=as_json
-    )
-    if plan.resumes_at is not None:
+    if first:
+        typer.echo(
+            f"training on {plan.videos} video(s){where}; checkpoint {plan.checkpoint}",
+            err=as_json,
+        )
+    if plan.resumes_at is not None and first:
         typer.echo(
             f"resuming from step {plan.resumes_at} (the checkpoint's settings hold)", err=as_json
         )
@@ -126,6 +131,8 @@ def learn(  # noqa: PLR0917  typer options
         raise fail(str(err), EXIT_STOPPED) from None
     if bar:
         typer.echo("", err=True)
+    if not first:
+        return
     if as_json:
         emit({"checkpoint": str(saved), "status": "saved"})
     else:
