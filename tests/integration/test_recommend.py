@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -177,6 +178,41 @@ def test_the_same_song_comes_first_and_says_where(library: Path) -> None:
     assert scores == sorted(scores, reverse=True)
     assert first["reasons"][0] == "same audio track, 0:03-0:15"
     assert "song.mp4" not in _names(answer["results"])
+
+
+def test_the_sound_a_searched_video_shares_is_read_where_it_was_kept(
+    library: Path, tmp_path: Path
+) -> None:
+    """The index run's search for copies keeps where each pair sharing sound shares it;
+    `similar` reads that for a searched video instead of aligning its sound again: the
+    same videos, the song located where it is (within a second; the search kept the
+    fuller of the two sides' alignments, the query's own may be shorter)."""
+    copy = tmp_path / "library"
+    shutil.copytree(library, copy)
+    with sqlite3.connect(copy / "ledger.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM copy_searched").fetchone()[0] > 0
+        kept = db.execute(
+            "SELECT COUNT(*) FROM copy_verdicts WHERE shared_a IS NOT NULL AND stretches != '[]'"
+        ).fetchone()[0]
+    assert kept > 0
+    media = library.parent / "media"
+    truth = {  # (query, other): where the song lies in the other
+        **{("song.mp4", n): (at, at + end - start) for n, (start, end, at) in PLACED.items()},
+        **{(n, "song.mp4"): (start, end) for n, (start, end, _) in PLACED.items()},
+    }
+    names = ["song.mp4", *PLACED]
+    read = {n: _similar(copy, n, media=media)["results"] for n in names}
+    for (query, other), (start_s, end_s) in truth.items():
+        (found,) = [r for r in read[query] if Path(r["path"]).name == other]
+        spans = re.fullmatch(r"same audio track, (\d+):(\d+)-(\d+):(\d+)", found["reasons"][0])
+        assert spans, found["reasons"]
+        a, b, c, d = map(int, spans.groups())
+        assert abs(a * 60 + b - start_s) <= 1 and abs(c * 60 + d - end_s) <= 1, (query, other)
+    with sqlite3.connect(copy / "ledger.sqlite") as db:
+        db.execute("DELETE FROM copy_searched")
+    for name in names:
+        aligned = _similar(copy, name, media=media)["results"]
+        assert _names(aligned) == _names(read[name])
 
 
 def test_a_history_weighs_its_latest_video_most(library: Path) -> None:

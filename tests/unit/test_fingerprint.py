@@ -296,6 +296,11 @@ def test_a_song_under_more_videos_than_a_common_key_is_found_in_every_one() -> N
         assert set(found) == {p.video_id for p in singing} - {query.video_id}
     humming = [p for p in prints if p.video_id.startswith("hum")]
     assert not any(index.alike(p, SETTINGS) for p in humming[:6])
+    # A pair aligned alone (from the two videos' own items) says what the index says.
+    found = dict(index.alike(singing[0], SETTINGS))
+    for other in [*singing[1:6], *humming[:2]]:
+        alone = dict(index.alike(singing[0], SETTINGS, among=[other.video_id]))
+        assert alone == {k: v for k, v in found.items() if k == other.video_id}
 
 
 def test_asked_for_the_few_most_alike_the_index_aligns_those_holding_most_of_the_sound() -> None:

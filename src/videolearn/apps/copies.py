@@ -53,7 +53,13 @@ import cv2
 import numpy as np
 
 from videolearn.apps.kept import Kept, ragged, rows_of_videos, strings, video_rows
-from videolearn.apps.sound import Fingerprint, FingerprintIndex, clock, sound_index_from
+from videolearn.apps.sound import (
+    Fingerprint,
+    FingerprintIndex,
+    SharedSound,
+    clock,
+    sound_index_from,
+)
 from videolearn.config import RecommendSettings, Settings
 from videolearn.extractors.fingerprint import ITEM_WINDOW_S, SILENCE_ITEM
 from videolearn.extractors.sketch import (
@@ -104,6 +110,10 @@ CANDIDATE_PAIRS = 2
 # member is reached from one it is alike to.
 CLOSE_LIKENESS = 0.7
 CLOSE_PAIRS = 3
+
+
+# Where two videos share sound, as kept: (a_start_s, a_end_s, b_start_s, b_end_s, agreement).
+KeptStretch = tuple[float, float, float, float, float]
 
 
 @dataclass(frozen=True)
@@ -467,12 +477,12 @@ def _pair(a: str, b: str) -> tuple[str, str]:
     return (a, b) if a < b else (b, a)
 
 
-def _stored(
-    a: str, b: str, verdict: _Verdict, shared_s: tuple[float, float] | None
-) -> StoredVerdict:
+def _stored(a: str, b: str, verdict: _Verdict, sound: _Sound) -> StoredVerdict:
     quotes = tuple((x, y, s.start_s, s.end_s) for (x, y), s in verdict.quotes)
     reason = verdict.link.reason if verdict.link else None
-    return StoredVerdict(a, b, verdict.strength, reason, quotes, shared_s)
+    shared_s = sound.shared.get((a, b))
+    stretches = sound.stretches.get((a, b), ()) if shared_s is not None else ()
+    return StoredVerdict(a, b, verdict.strength, reason, quotes, shared_s, stretches)
 
 
 def _from_stored(kept: StoredVerdict) -> _Verdict:
@@ -511,12 +521,23 @@ class _Library:
         self.rule = _rule(self.settings)
         self.search = f"{self.rule}/search {SEARCH_VERSION}"
         self._searched: set[str] | None = None
+        self._kept_of: dict[str, list[StoredVerdict]] = {}
 
     def searched(self) -> set[str]:
         """The videos whose candidates were all judged under this search (read once)."""
         if self._searched is None:
             self._searched = self.store.verdicts.searched(self.search)
         return self._searched
+
+    def kept_of(self, video_id: str) -> list[StoredVerdict]:
+        """The verdicts kept on the pairs that hold `video_id` (the last few videos' read
+        once: `similar` reads them for the sound, then for the copies)."""
+        found = self._kept_of.get(video_id)
+        if found is None:
+            if len(self._kept_of) >= 16:
+                self._kept_of.clear()
+            found = self._kept_of[video_id] = self.store.verdicts.of(video_id, self.rule)
+        return found
 
 
 @dataclass(frozen=True)
@@ -554,7 +575,6 @@ class _Finder:
         for same in library.same_md5.values():
             kin |= {(a, b) for a in same for b in same if a < b}
         self._judge_all(sorted(kin), quotes=True)
-        library.sound.searching = set(new)
         step = library.settings.searched_per_step
         for start in range(0, len(new), step):
             self._search(new[start : start + step])
@@ -564,7 +584,7 @@ class _Finder:
                 continue
             library.verdicts.setdefault(pair, _from_stored(kept))
             if kept.shared_s is not None:
-                library.sound.keep(pair, kept.shared_s)
+                library.sound.keep(pair, kept.shared_s, kept.stretches)
             self._judge(*pair, quotes=True)
         return self._copies()
 
@@ -646,7 +666,7 @@ class _Finder:
         """The candidates of a video searched before: those the library keeps a verdict on
         with it (its key sketches and sound are not compared with every video's again),
         and those of the same bytes or a person's decision."""
-        kept = self.library.store.verdicts.of(video_id, self.library.rule)
+        kept = self.library.kept_of(video_id)
         known = self.library.known
         found = set()
         for verdict in kept:
@@ -716,13 +736,16 @@ class _Finder:
         kept = self._kept(a, b)
         if kept is not None:
             verdict = _from_stored(kept)
-            shared = self.library.sound.shared.get((a, b))
-            if kept.shared_s is None and shared is not None:
-                # Found sharing sound since (a search that finds more): kept with it.
-                self._new.append(_stored(a, b, verdict, shared))
+            sound = self.library.sound
+            if (a, b) in sound.shared and (
+                kept.shared_s is None or (not kept.stretches and (a, b) in sound.stretches)
+            ):
+                # Found sharing sound since (a search that finds more), or where it lies
+                # (a verdict kept before that was): kept with it.
+                self._new.append(_stored(a, b, verdict, sound))
             return verdict
         verdict = self._judge_pictures_and_sound(a, b)
-        self._new.append(_stored(a, b, verdict, self.library.sound.shared.get((a, b))))
+        self._new.append(_stored(a, b, verdict, self.library.sound))
         return verdict
 
     def _kept(self, a: str, b: str) -> StoredVerdict | None:
@@ -986,13 +1009,12 @@ class _Sound:
         # The library's one index (a steady sound shares no recording: it is left out of
         # what is found).
         self.index = index
-        # (a, b), a < b: seconds of a and of b that are the same recording.
+        # (a, b), a < b: seconds of a and of b that are the same recording, and where
+        # ((a_start_s, a_end_s, b_start_s, b_end_s, agreement) a stretch).
         self.shared: dict[tuple[str, str], tuple[float, float]] = {}
+        self.stretches: dict[tuple[str, str], tuple[KeptStretch, ...]] = {}
         self._asked: dict[str, set[str]] = {}
         self._paired: set[tuple[str, str]] = set()
-        # Videos a search will align with everyone (those not searched before): a pair
-        # holding one is decided from its full answer, not aligned alone first.
-        self.searching: set[str] = set()
 
     def shared_with(self, video_id: str) -> set[str]:
         """The videos sharing a recording with `video_id` (asked once per video)."""
@@ -1015,11 +1037,13 @@ class _Sound:
             mine = sum(t.query.duration_s for t in stretches)
             theirs = sum(t.other.duration_s for t in stretches)
             a, b = sorted((fp.video_id, other))
-            shared = (mine, theirs) if a == fp.video_id else (theirs, mine)
+            first = a == fp.video_id
+            shared = (mine, theirs) if first else (theirs, mine)
             before = self.shared.get((a, b))
             # Each pair may be asked from both sides: keep the fuller answer.
             if before is None or min(shared) > min(before):
                 self.shared[(a, b)] = shared
+                self.stretches[(a, b)] = tuple(_in_pair_order(t, first) for t in stretches)
         return found
 
     def _share(self, a: str, b: str) -> tuple[float, float] | None:
@@ -1029,16 +1053,21 @@ class _Sound:
         if (a, b) not in self._paired:
             self._paired.add((a, b))
             for one, other in ((a, b), (b, a)):
-                if one in self.searching:  # to be aligned with everyone anyway: now
-                    self.shared_with(one)
-                elif one not in self._asked:  # else this side was aligned with everyone
+                if one not in self._asked:  # else this side was aligned with everyone
                     self._align(self.recorded[one], (other,))
         return self.shared.get((a, b))
 
-    def keep(self, pair: tuple[str, str], shared_s: tuple[float, float]) -> None:
+    def keep(
+        self,
+        pair: tuple[str, str],
+        shared_s: tuple[float, float],
+        stretches: tuple[KeptStretch, ...] = (),
+    ) -> None:
         """What an earlier search found the pair (a < b) to share, as the library keeps it."""
         if pair not in self.shared and all(v in self.recorded for v in pair):
             self.shared[pair] = shared_s
+            if stretches:
+                self.stretches[pair] = stretches
 
     def shares(self) -> dict[tuple[str, str], float]:
         """Per pair found sharing a recording, the share of the shorter one's sound."""
@@ -1072,6 +1101,13 @@ class _Sound:
             if length_s - shared_s > allowed_s:
                 return SoundVerdict.OTHER
         return SoundVerdict.SAME
+
+
+def _in_pair_order(stretch: SharedSound, query_first: bool) -> KeptStretch:
+    """(a_start_s, a_end_s, b_start_s, b_end_s, agreement) of a stretch found aligning
+    one of the pair (a < b) with the other: `query_first` when the query was a."""
+    a, b = (stretch.query, stretch.other) if query_first else (stretch.other, stretch.query)
+    return (a.start_s, a.end_s, b.start_s, b.end_s, stretch.agreement)
 
 
 def _length_s(fp: Fingerprint) -> float:
@@ -1118,6 +1154,30 @@ def copies_near(library: Library, video_ids: Sequence[str], within: Sequence[str
     size, not the library's), the copies among `within` compared with each other, and what
     `within` quotes of `video_ids`."""
     return _Finder(_libraries.get(library)).around(video_ids, within)
+
+
+def kept_sound(library: Library, video_id: str) -> list[tuple[str, tuple[SharedSound, ...]]] | None:
+    """The videos `video_id` shares a recording with and where (in its time first), as
+    the search for copies kept them: None when the video was not searched, or a verdict
+    on a pair sharing sound was kept without where (an older one): align its sound then."""
+    state = _libraries.get(library)
+    if video_id not in state.searched():
+        return None
+    out = []
+    for kept in state.kept_of(video_id):
+        if kept.shared_s is None:
+            continue
+        if not kept.stretches:
+            return None
+        other = kept.video_b if kept.video_a == video_id else kept.video_a
+        found = []
+        for a_start, a_end, b_start, b_end, agreement in kept.stretches:
+            mine, theirs = TimeSpan(a_start, a_end), TimeSpan(b_start, b_end)
+            if kept.video_a != video_id:
+                mine, theirs = theirs, mine
+            found.append(SharedSound(mine, theirs, agreement))
+        out.append((other, tuple(found)))
+    return out
 
 
 def describe_quote(span: TimeSpan, source_path: str) -> str:

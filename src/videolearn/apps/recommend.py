@@ -33,9 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from videolearn.apps.copies import Copies, Copy, copies_near, describe_quote
+from videolearn.apps.copies import Copies, Copy, copies_near, describe_quote, kept_sound
 from videolearn.apps.kept import Kept, rows_of_videos, strings, video_rows
-from videolearn.apps.sound import SoundAlike, sound_index
+from videolearn.apps.sound import SharedSound, SoundAlike, sound_index
 from videolearn.errors import OptionError
 from videolearn.library import Library
 from videolearn.store import Store
@@ -455,17 +455,22 @@ class _Answer:
     def _shared_audio(self) -> dict[str, tuple[float, str]]:
         """Per video sharing sound with a query video: the share of its sound that is
         shared, and the reason in words."""
-        index = sound_index(self.library)
         out: dict[str, tuple[float, str]] = {}
         # A history's older videos count less, as in `_raw_scores`.
         recency = {v: 0.5 ** (len(self.query) - 1 - n) for n, v in enumerate(self.query)}
         for video_id in self.query:
-            fp = index.of(video_id)
-            if fp is None:
-                continue
-            most = self.settings.sound_candidates
-            for other, stretches in index.alike(fp, self.settings, self.query, most=most):
-                if other not in self.profiles.row:
+            # A video searched for copies: its sound's sharers as the search kept them.
+            found: Sequence[tuple[str, Sequence[SharedSound]]] | None
+            found = kept_sound(self.library, video_id)
+            if found is None:
+                index = sound_index(self.library)
+                fp = index.of(video_id)
+                if fp is None:
+                    continue
+                most = self.settings.sound_candidates
+                found = index.alike(fp, self.settings, self.query, most=most)
+            for other, stretches in found:
+                if other not in self.profiles.row or other in self.query:
                     continue
                 alike = SoundAlike(other, "", tuple(stretches))
                 video = self.profiles.videos[self.profiles.row[other]]

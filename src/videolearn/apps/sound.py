@@ -389,6 +389,10 @@ def _sorted_holds(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:
     return sorted_values[at] == values if len(sorted_values) else np.zeros(len(values), bool)
 
 
+# Videos aligned with a query from their own items rather than from the index's postings.
+FEW_AMONG = 8
+
+
 class FingerprintIndex:
     """Every stored fingerprint, and its items as postings sorted by key for voting."""
 
@@ -480,17 +484,23 @@ class FingerprintIndex:
             & ~_sorted_holds(self.common, keys)
             & (sampled | ~_sorted_holds(self.recurring, keys))
         )
-        lo = np.searchsorted(self.keys, keys, side="left")
-        counts = np.where(voting, np.searchsorted(self.keys, keys, side="right") - lo, 0)
-        # Every posting of every voting item, with the item's position in the query.
-        q_pos = np.repeat(np.arange(len(keys), dtype=np.int64), counts)
-        firsts = np.repeat(lo - (np.cumsum(counts) - counts), counts)
-        postings = firsts + np.arange(len(q_pos))
-        owner = self.owners[postings].astype(np.int64)
-        offset = self.positions[postings].astype(np.int64) - q_pos
-        if among is not None:
-            wanted = np.isin(owner, [self.by_id[v] for v in among if v in self.by_id])
-            owner, offset = owner[wanted], offset[wanted]
+        numbers = None if among is None else [self.by_id[v] for v in among if v in self.by_id]
+        if numbers is not None and len(numbers) <= FEW_AMONG:
+            # A few videos' own items, not every posting of the query's keys (a pair's
+            # alignment gathered a hundred videos' postings where a song is in a hundred).
+            owner, offset = self._matches_in(keys, voting, numbers)
+        else:
+            lo = np.searchsorted(self.keys, keys, side="left")
+            counts = np.where(voting, np.searchsorted(self.keys, keys, side="right") - lo, 0)
+            # Every posting of every voting item, with the item's position in the query.
+            q_pos = np.repeat(np.arange(len(keys), dtype=np.int64), counts)
+            firsts = np.repeat(lo - (np.cumsum(counts) - counts), counts)
+            postings = firsts + np.arange(len(q_pos))
+            owner = self.owners[postings].astype(np.int64)
+            offset = self.positions[postings].astype(np.int64) - q_pos
+            if numbers is not None:
+                wanted = np.isin(owner, numbers)
+                owner, offset = owner[wanted], offset[wanted]
         if not len(owner):
             return {}
         skip = {self.by_id[v] for v in exclude if v in self.by_id}
@@ -516,6 +526,28 @@ class FingerprintIndex:
             video: [o for o, _ in sorted(found.items(), key=lambda f: (-f[1], f[0]))]
             for video, found in ranked
         }
+
+    def _matches_in(
+        self, keys: np.ndarray, voting: np.ndarray, numbers: Sequence[int]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(owner, offset) of every item of the videos `numbers` whose key is a voting
+        query item's, as the postings would give them."""
+        at = np.flatnonzero(voting)
+        owners, offsets = [], []
+        for number in numbers:
+            theirs = self.fingerprints[number].items & KEY_MASK
+            order = np.argsort(theirs, kind="stable")
+            ranked = theirs[order]
+            lo = np.searchsorted(ranked, keys[at], side="left")
+            counts = np.searchsorted(ranked, keys[at], side="right") - lo
+            q_pos = np.repeat(at.astype(np.int64), counts)
+            firsts = np.repeat(lo - (np.cumsum(counts) - counts), counts)
+            o_pos = order[firsts + np.arange(len(q_pos))].astype(np.int64)
+            owners.append(np.full(len(q_pos), number, np.int64))
+            offsets.append(o_pos - q_pos)
+        if not owners:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.concatenate(owners), np.concatenate(offsets)
 
     def alike(
         self,

@@ -225,6 +225,11 @@ CREATE TABLE copy_searched (
 """
 
 
+_STRETCHES = """
+ALTER TABLE copy_verdicts ADD COLUMN stretches TEXT NOT NULL DEFAULT '[]'
+"""
+
+
 def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     """Run SQL statements one by one, split where sqlite3 says a statement is complete
     (a trigger's BEGIN ... END holds ";" of its own)."""
@@ -263,6 +268,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[sqlite3.Connection], None]], ...] = 
     (10, "allow-list banks, and bank entries switched off", _script(_ALLOW)),
     (11, "the videos that may have rows in the tables", _script(_WRITTEN)),
     (12, "the sound two videos share, and the videos searched for copies", _script(_SEARCHED)),
+    (13, "where in each of two videos the sound they share lies", _script(_STRETCHES)),
 )
 
 

@@ -37,20 +37,27 @@ class StoredVerdict:
     quotes: tuple[tuple[str, str, float, float], ...] = ()
     # Seconds of a and of b that are one recording (None: they share none).
     shared_s: tuple[float, float] | None = None
+    # Where: (a_start_s, a_end_s, b_start_s, b_end_s, agreement) for each stretch (empty
+    # when not known: a verdict kept before they were).
+    stretches: tuple[tuple[float, float, float, float, float], ...] = ()
 
 
 _PUT = (
     "INSERT OR REPLACE INTO copy_verdicts "
-    "(video_a, video_b, rule, strength, reason, quotes, shared_a, shared_b) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "(video_a, video_b, rule, strength, reason, quotes, shared_a, shared_b, stretches) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_COLUMNS = "video_a, video_b, strength, reason, quotes, shared_a, shared_b"
+_COLUMNS = "video_a, video_b, strength, reason, quotes, shared_a, shared_b, stretches"
 
 
 def _verdict(row: tuple[object, ...]) -> StoredVerdict:
-    a, b, strength, reason, quotes, shared_a, shared_b = row
+    a, b, strength, reason, quotes, shared_a, shared_b, stretches = row
     found = tuple((str(x), str(y), float(s), float(e)) for x, y, s, e in json.loads(str(quotes)))
     shared = None if shared_a is None else (float(shared_a), float(shared_b))  # type: ignore[arg-type]
+    where = tuple(
+        (float(p), float(q), float(r), float(t), float(g))
+        for p, q, r, t, g in json.loads(str(stretches))
+    )
     return StoredVerdict(
         str(a),
         str(b),
@@ -58,6 +65,7 @@ def _verdict(row: tuple[object, ...]) -> StoredVerdict:
         None if reason is None else str(reason),
         found,
         shared,
+        where,
     )
 
 
@@ -116,6 +124,7 @@ class VerdictStore:
                 v.reason,
                 json.dumps(v.quotes),
                 *(v.shared_s or (None, None)),
+                json.dumps(v.stretches),
             )
             for v in verdicts
         ]
