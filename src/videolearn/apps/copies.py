@@ -43,7 +43,7 @@ import hashlib
 import json
 import sqlite3
 import threading
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -567,7 +567,7 @@ class _Finder:
     def everywhere(self) -> Copies:
         """Every family of the library: the candidates of the videos not searched under
         this rule before judged, and what the library keeps of earlier searches. What is
-        found is kept `searched_per_step` videos at a time."""
+        found is kept a step of `searched_per_step` videos at a time."""
         library = self.library
         searched = library.searched()
         new = [v.video_id for v in library.videos if v.video_id not in searched]
@@ -575,9 +575,8 @@ class _Finder:
         for same in library.same_md5.values():
             kin |= {(a, b) for a in same for b in same if a < b}
         self._judge_all(sorted(kin), quotes=True)
-        step = library.settings.searched_per_step
-        for start in range(0, len(new), step):
-            self._search(new[start : start + step])
+        for step in self._steps(new):
+            self._search(step)
         for kept in library.store.verdicts.found(library.rule):
             pair = (kept.video_a, kept.video_b)
             if pair in self._judged or pair in library.decided or not {*pair} <= library.known:
@@ -587,6 +586,28 @@ class _Finder:
                 library.sound.keep(pair, kept.shared_s, kept.stretches)
             self._judge(*pair, quotes=True)
         return self._copies()
+
+    def _steps(self, new: Sequence[str]) -> Iterator[list[str]]:
+        """`new` in steps of `searched_per_step` videos, each grown from a video through
+        the videos sharing its sound (aligned with everyone as they join): a pair whose
+        other video is searched in a later step is aligned alone first, so the fewer such
+        pairs the less sound is aligned twice (steps in the order given aligned the
+        half-million pairs of 10,000 videos that share a hundred songs nearly all twice)."""
+        size = self.library.settings.searched_per_step
+        remaining = dict.fromkeys(new)
+        while remaining:
+            step: list[str] = []
+            reached: deque[str] = deque()
+            while len(step) < size and remaining:
+                video_id = reached.popleft() if reached else next(iter(remaining))
+                if video_id not in remaining:
+                    continue
+                del remaining[video_id]
+                step.append(video_id)
+                reached.extend(
+                    v for v in sorted(self.library.sound.shared_with(video_id)) if v in remaining
+                )
+            yield step
 
     def _search(self, video_ids: Sequence[str]) -> None:
         """Judge every candidate pair of `video_ids` and keep the verdicts, and that these
