@@ -46,8 +46,13 @@ def train_on_ray(
     # Absolute: Ray's workers run in folders of their own.
     checkpoint = checkpoint.resolve()
     with RayConnection(settings.ray) as ray:
-        from ray.train import RunConfig, ScalingConfig
-        from ray.train.torch import TorchTrainer
+        try:
+            from ray.train import RunConfig, ScalingConfig
+            from ray.train.torch import TorchTrainer
+        except ImportError:
+            raise RayEngineError(
+                "training on Ray needs Ray Train: pip install 'videolearn[ray]'"
+            ) from None
         from ray.util.queue import Empty, Queue
 
         workers = _workers(ray, settings, config)
