@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,3 +32,22 @@ def library(settings: Settings) -> Library:
     lib = open_library(create=True, settings=settings)
     yield lib
     lib.close()
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[str]:
+    """A real Ray cluster on this machine, a head and a worker node of one CPU each; its
+    address."""
+    pytest.importorskip("ray")
+    from ray.cluster_utils import Cluster
+
+    nodes = Cluster(
+        initialize_head=True,
+        head_node_args={"num_cpus": 1, "include_dashboard": False},
+    )
+    nodes.add_node(num_cpus=1)
+    nodes.wait_for_nodes()
+    try:
+        yield nodes.address
+    finally:
+        nodes.shutdown()

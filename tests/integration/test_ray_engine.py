@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +26,6 @@ from videolearn.store.tables import (
 )
 
 ray = pytest.importorskip("ray")
-from ray.cluster_utils import Cluster  # noqa: E402  only once Ray is known to be there
 
 WANTED = ["file_hash", "media_info", "shots", "fingerprint", "sketch", "sounds"]
 RATE = 16_000
@@ -45,21 +43,6 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_video(folder / "bars.mp4", [((200, 30, 30), 2.0), ((30, 30, 200), 2.0)])
     (folder / "broken.mp4").write_bytes(b"not a video at all")
     return folder
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[str]:
-    """A head and a worker node, one CPU each, on this machine."""
-    nodes = Cluster(
-        initialize_head=True,
-        head_node_args={"num_cpus": 1, "include_dashboard": False},
-    )
-    nodes.add_node(num_cpus=1)
-    nodes.wait_for_nodes()
-    try:
-        yield nodes.address
-    finally:
-        nodes.shutdown()
 
 
 @pytest.fixture(scope="module")

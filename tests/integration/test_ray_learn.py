@@ -8,7 +8,6 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,6 @@ import torch
 from tests.integration.test_learn import ENV, learn, make_library
 
 pytest.importorskip("ray.train")
-from ray.cluster_utils import Cluster  # only once Ray is known to be there
 
 STEPS = "4"
 
@@ -26,21 +24,6 @@ STEPS = "4"
 @pytest.fixture(scope="module")
 def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_library(tmp_path_factory.mktemp("ray-learn"))
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[str]:
-    """A head and a worker node, one CPU each, on this machine."""
-    nodes = Cluster(
-        initialize_head=True,
-        head_node_args={"num_cpus": 1, "include_dashboard": False},
-    )
-    nodes.add_node(num_cpus=1)
-    nodes.wait_for_nodes()
-    try:
-        yield nodes.address
-    finally:
-        nodes.shutdown()
 
 
 def _losses(library: Path, command: list[str], env: dict[str, str]) -> list[float]:

@@ -36,7 +36,39 @@ JsonOption = Annotated[
 NoProgressOption = Annotated[
     bool, typer.Option("--no-progress", help="No progress bar.", metavar="")
 ]
+EngineOption = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        help="local (this machine) or ray (a Ray cluster: Ray actors extract, Ray Train's "
+        "workers train); default: the library's `engine` setting.",
+        metavar="ENGINE",
+    ),
+]
+RayAddressOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        help="The Ray cluster for --engine ray (ray://HOST:10001, HOST:6379 or auto); "
+        "default: the `ray.address` setting, else a Ray started here for the run.",
+        metavar="ADDRESS",
+    ),
+]
 DEFAULT_LIBRARY_PATH = Path(DEFAULT_LIBRARY)
+
+
+def engine_settings(library: Path, engine: str | None, ray_address: str | None) -> Settings:
+    """The library's settings with `--engine` and `--ray-address` over them, or exit 2
+    naming an engine that is none."""
+    from videolearn.config import load_settings
+
+    if engine not in {None, "local", "ray"}:
+        raise fail(f"--engine must be local or ray, not {engine!r}", EXIT_USAGE)
+    settings = load_settings(library)
+    if engine or ray_address:
+        ray = settings.ray.model_copy(update={"address": ray_address or settings.ray.address})
+        settings = settings.model_copy(update={"engine": engine or settings.engine, "ray": ray})
+    return settings
 
 
 def emit(obj: Any, out: TextIO | None = None) -> None:

@@ -15,10 +15,13 @@ from videolearn.cli.common import (
     EXIT_SOME_FAILED,
     EXIT_STOPPED,
     EXIT_USAGE,
+    EngineOption,
     JsonOption,
     LibraryOption,
     NoProgressOption,
+    RayAddressOption,
     emit,
+    engine_settings,
     fail,
     open_cli_library,
     show_progress,
@@ -42,24 +45,8 @@ def learn(  # noqa: PLR0917  typer options
     library: LibraryOption = DEFAULT_LIBRARY_PATH,
     as_json: JsonOption = False,
     no_progress: NoProgressOption = False,
-    engine: Annotated[
-        str | None,
-        typer.Option(
-            "--engine",
-            help="local (this machine; under torchrun, its processes) or ray (Ray Train's "
-            "workers on a Ray cluster); default: the library's `engine` setting.",
-            metavar="ENGINE",
-        ),
-    ] = None,
-    ray_address: Annotated[
-        str | None,
-        typer.Option(
-            "--ray-address",
-            help="The Ray cluster for --engine ray (ray://HOST:10001, HOST:6379 or auto); "
-            "default: the `ray.address` setting, else a Ray started here for the run.",
-            metavar="ADDRESS",
-        ),
-    ] = None,
+    engine: EngineOption = None,
+    ray_address: RayAddressOption = None,
 ) -> None:
     """Self-supervised training on the library's videos (GDT); resumes its checkpoint.
 
@@ -67,18 +54,13 @@ def learn(  # noqa: PLR0917  typer options
     a share of each batch.
     """
     from videolearn.apps.learn import LearnOptions, plan_training, train_plan
-    from videolearn.config import load_settings
     from videolearn.errors import OptionError, RayEngineError
     from videolearn.learning.train import StepReport
 
-    settings = load_settings(library)
-    if ray_address:
-        settings = settings.model_copy(
-            update={"ray": settings.ray.model_copy(update={"address": ray_address})}
-        )
+    settings = engine_settings(library, engine, ray_address)
     with open_cli_library(library, settings=settings) as lib:
         try:
-            plan = plan_training(lib, LearnOptions(steps, device, model, size, engine))
+            plan = plan_training(lib, LearnOptions(steps, device, model, size))
         except OptionError as err:
             raise fail(str(err), EXIT_USAGE) from None
         root = lib.settings.library

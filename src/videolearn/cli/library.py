@@ -16,10 +16,13 @@ from videolearn.cli.common import (
     EXIT_SOME_FAILED,
     EXIT_STOPPED,
     EXIT_USAGE,
+    EngineOption,
     JsonOption,
     LibraryOption,
     NoProgressOption,
+    RayAddressOption,
     emit,
+    engine_settings,
     fail,
     open_cli_library,
     show_progress,
@@ -100,40 +103,18 @@ def index(  # noqa: PLR0917  typer options
     library: LibraryOption = DEFAULT_LIBRARY_PATH,
     as_json: JsonOption = False,
     no_progress: NoProgressOption = False,
-    engine: Annotated[
-        str | None,
-        typer.Option(
-            "--engine",
-            help="local (this machine) or ray (extract on a Ray cluster); default: the "
-            "library's `engine` setting.",
-            metavar="ENGINE",
-        ),
-    ] = None,
-    ray_address: Annotated[
-        str | None,
-        typer.Option(
-            "--ray-address",
-            help="The Ray cluster for --engine ray (ray://HOST:10001, HOST:6379 or auto); "
-            "default: the `ray.address` setting, else a Ray started here for the run.",
-            metavar="ADDRESS",
-        ),
-    ] = None,
+    engine: EngineOption = None,
+    ray_address: RayAddressOption = None,
 ) -> None:
     """Add or refresh videos; resumable; a line per file as it is done. Exit 1 when any
     file failed, 3 when the run stopped (what was stored stays)."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from videolearn.config import load_settings
     from videolearn.errors import LibraryLockedError, RayEngineError, StoreWriteError
     from videolearn.pipeline import IndexStatus
 
-    if engine not in {None, "local", "ray"}:
-        raise fail(f"--engine must be local or ray, not {engine!r}", EXIT_USAGE)
-    settings = load_settings(library)
-    if engine or ray_address:
-        ray = settings.ray.model_copy(update={"address": ray_address or settings.ray.address})
-        settings = settings.model_copy(update={"engine": engine or settings.engine, "ray": ray})
+    settings = engine_settings(library, engine, ray_address)
     with open_cli_library(library, create=True, settings=settings) as lib:
         try:
             if show_progress(as_json, no_progress):
