@@ -170,9 +170,7 @@ class Profiles:
             keep = (held <= most_share * len(self.videos)).astype(np.float32)
             kept = self.labels.multiply(keep[None, :]).tocsr()
             kept.eliminate_zeros()
-            norms = np.sqrt(np.asarray(kept.multiply(kept).sum(axis=1)).ravel())
-            kept = kept.multiply(1.0 / np.maximum(norms, 1e-12)[:, None]).tocsr()
-            self._derived[key] = kept if kept.nnz else None
+            self._derived[key] = _unit_rows(kept) if kept.nnz else None
         return self._derived[key]
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -296,10 +294,13 @@ def _idf_weighted(matrix: Any, df: np.ndarray) -> Any:
     """Rows of `matrix` (CSR) times each column's smoothed inverse document frequency, each
     row of unit length."""
     idf = np.log((1 + matrix.shape[0]) / (1 + df)) + 1.0
-    weighted = matrix.multiply(idf[None, :]).tocsr()
-    norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
-    scale = 1.0 / np.maximum(norms, 1e-12)
-    return weighted.multiply(scale[:, None]).tocsr()
+    return _unit_rows(matrix.multiply(idf[None, :]).tocsr())
+
+
+def _unit_rows(matrix: Any) -> Any:
+    """`matrix` (CSR) with each row of unit length (a row of zeros stays one)."""
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    return matrix.multiply(1.0 / np.maximum(norms, 1e-12)[:, None]).tocsr()
 
 
 def _label_weights(per_video: Sequence[Mapping[str, float]]) -> tuple[Any, np.ndarray]:

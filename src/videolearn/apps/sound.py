@@ -494,8 +494,7 @@ class FingerprintIndex:
             counts = np.where(voting, np.searchsorted(self.keys, keys, side="right") - lo, 0)
             # Every posting of every voting item, with the item's position in the query.
             q_pos = np.repeat(np.arange(len(keys), dtype=np.int64), counts)
-            firsts = np.repeat(lo - (np.cumsum(counts) - counts), counts)
-            postings = firsts + np.arange(len(q_pos))
+            postings = _run_indices(lo, counts)
             owner = self.owners[postings].astype(np.int64)
             offset = self.positions[postings].astype(np.int64) - q_pos
             if numbers is not None:
@@ -541,8 +540,7 @@ class FingerprintIndex:
             lo = np.searchsorted(ranked, keys[at], side="left")
             counts = np.searchsorted(ranked, keys[at], side="right") - lo
             q_pos = np.repeat(at.astype(np.int64), counts)
-            firsts = np.repeat(lo - (np.cumsum(counts) - counts), counts)
-            o_pos = order[firsts + np.arange(len(q_pos))].astype(np.int64)
+            o_pos = order[_run_indices(lo, counts)].astype(np.int64)
             owners.append(np.full(len(q_pos), number, np.int64))
             offsets.append(o_pos - q_pos)
         if not owners:
@@ -615,6 +613,11 @@ class FingerprintIndex:
                 found.append((other.video_id, stretches))
         found.sort(key=lambda f: -sum(s.duration_s for s in f[1]))
         return found
+
+
+def _run_indices(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The indices of runs of `counts[i]` from `starts[i]`, one run after another."""
+    return np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(counts.sum())
 
 
 def _overlap(a: TimeSpan, b: TimeSpan) -> bool:

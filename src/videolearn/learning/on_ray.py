@@ -23,7 +23,7 @@ from typing import Any
 from videolearn.config import Settings
 from videolearn.errors import OptionError, RayEngineError
 from videolearn.learning.train import LearnConfig, StepReport, library_media, train
-from videolearn.pipeline.distributed import RayConnection, first_line_of
+from videolearn.pipeline.distributed import RayConnection, cluster_slots, first_line_of
 
 
 def train_on_ray(
@@ -108,8 +108,7 @@ def _workers(ray: Any, settings: Settings, config: LearnConfig) -> int:
                 "(learn.batch_size must be a multiple of ray.workers)"
             )
         return asked
-    cpus = float(ray.cluster_resources().get("CPU", 1.0))
-    most = max(1, int(cpus // settings.ray.cpus_per_worker))
+    most = cluster_slots(ray, settings.ray)
     return max(n for n in range(1, most + 1) if config.batch_size % n == 0)
 
 

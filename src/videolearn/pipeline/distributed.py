@@ -112,8 +112,7 @@ class RayPipeline(LocalPipeline):
     ) -> None:
         """Hand the waiting files to actors and store each result as it comes."""
         options = self.settings.ray
-        cpus = float(ray.cluster_resources().get("CPU", 1.0))
-        count = options.workers or max(1, int(cpus // options.cpus_per_worker))
+        count = options.workers or cluster_slots(ray, options)
         count = min(count, len(waiting))
         actor = ray.remote(_Extracting).options(
             num_cpus=options.cpus_per_worker, max_restarts=-1, max_task_retries=-1
@@ -169,6 +168,12 @@ def _check_reachable(address: str) -> None:
     except (OSError, ValueError) as err:
         reason = err.strerror or str(err) if isinstance(err, OSError) else "no port"
         raise RayEngineError(f"could not start or reach Ray at {address}: {reason}") from None
+
+
+def cluster_slots(ray: Any, settings: RaySettings) -> int:
+    """How many workers of `settings.cpus_per_worker` CPUs the cluster holds (one at least)."""
+    cpus = float(ray.cluster_resources().get("CPU", 1.0))
+    return max(1, int(cpus // settings.cpus_per_worker))
 
 
 def first_line_of(err: BaseException) -> str:
