@@ -20,6 +20,7 @@ from videolearn.apps.recommend import similar
 from videolearn.apps.themes import themes
 from videolearn.config import load_settings
 from videolearn.library import open_library
+from videolearn.pipeline import Silent
 from videolearn.samples import (
     EDITS,
     colour_bars,
@@ -73,6 +74,16 @@ def _answer(
 
 
 FAMILY = {"original.mp4", *(f"{e}.mp4" for e in EDITS)}
+
+
+class _AfterRun(Silent):
+    """An index run's progress that keeps what it was told of the work after the files."""
+
+    def __init__(self) -> None:
+        self.said: list[tuple[str, int, int]] = []
+
+    def after_run(self, what: str, done: int, total: int) -> None:
+        self.said.append((what, done, total))
 
 
 @pytest.mark.parametrize("name", ["original.mp4", "crop.mp4", "mirror.mp4", "logo.mp4"])
@@ -195,9 +206,13 @@ def test_a_video_indexed_later_is_searched_alone_and_nothing_found_before_is_los
     # Other pictures over the song of card-song.mp4: no copy, the same sound.
     street = read_frames(shared_data / "video" / "vtest.avi", FPS, 320, 8.0)
     write_av(later / "late-song.mp4", street, FPS, song(8, seed=4), RATE)
+    progress = _AfterRun()
     with open_library(copy) as lib:
-        assert {r.status for r in lib.index([later])} == {"indexed"}
+        assert {r.status for r in lib.index([later], progress)} == {"indexed"}
         ids = {Path(v.path).name: v.video_id for v in lib.store.videos()}
+        # The run said how far its search for copies had got: the two new videos.
+        assert progress.said[0] == ("finding copies", 0, 2)
+        assert progress.said[-1] == ("finding copies", 2, 2)
         grown = copies_of(lib)
         assert grown.family(ids["late-copy.mp4"]) == before.family(ids["original.mp4"]) | {
             ids["late-copy.mp4"]

@@ -28,6 +28,7 @@ def setup(tmp_path: Path) -> Iterator[tuple[Settings, httpx.Client, dict[str, st
         keep_versions_s=0,
         extractors=["file_hash", "media_info", "shots"],
         serve={"roots": [roots], "upload_max_bytes": 200_000},
+        themes={"min_size": 2},  # two videos make themes, and a search for copies
     )
     with open_library(create=True, settings=settings) as lib:
         token = tokens.create_token(lib, "uploader").token
@@ -71,10 +72,17 @@ def test_an_upload_is_stored_and_indexed_with_progress(
     assert [m["modality"] for m in shown["moments"]] == ["shot", "shot"]
     media = client.get(f"/api/v1/videos/{result['video_id']}/media")  # uploads are playable
     assert media.status_code == 200 and media.content == clip.read_bytes()
+    assert done["after_run"] is None  # one video: no themes, no search for copies
     again = client.post(url, content=clip.read_bytes(), headers=auth).json()
     assert Path(again["path"]).name == "holiday clip-2.mp4"  # never overwrites
+    # Another video makes two: the run searches them for copies after its file, and
+    # says how far it got.
+    other = write_video(tmp_path / "other.mp4", [(BLUE, 1.0), (RED, 1.5)])
+    third = client.post(url, content=other.read_bytes(), headers=auth).json()
+    finished = _events(client, third["job"]["id"], auth)[-1][1]
+    assert finished["after_run"] == {"what": "finding copies", "done": 2, "total": 2}
     listed = client.get("/api/v1/jobs").json()
-    assert [j["id"] for j in listed] == [again["job"]["id"], done["id"]]
+    assert [j["id"] for j in listed] == [third["job"]["id"], again["job"]["id"], done["id"]]
 
 
 def test_uploads_over_the_limit_or_misnamed_are_refused_and_leave_nothing(

@@ -44,7 +44,7 @@ import json
 import sqlite3
 import threading
 from collections import defaultdict, deque
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -437,10 +437,13 @@ class Copies:
         return self.quotes.get((source, other))
 
 
-def find_copies(store: Store, settings: Settings) -> Copies:
+def find_copies(
+    store: Store, settings: Settings, on_step: Callable[[int, int], None] | None = None
+) -> Copies:
     """Every family of copies in the library (at `settings.library`), by the rule above,
-    and the quotes found on the way."""
-    return _Finder(_Library(store, settings)).everywhere()
+    and the quotes found on the way; `on_step(searched, to_search)` after each step of
+    the search of the videos not searched before."""
+    return _Finder(_Library(store, settings)).everywhere(on_step)
 
 
 # The copy rule's version, part of each kept verdict's rule: one more whenever a change to
@@ -564,10 +567,11 @@ class _Finder:
         self._searched: list[str] = []  # videos whose candidates are all judged now
         self._read: dict[tuple[str, str], StoredVerdict | None] = {}  # kept ones, as read
 
-    def everywhere(self) -> Copies:
+    def everywhere(self, on_step: Callable[[int, int], None] | None = None) -> Copies:
         """Every family of the library: the candidates of the videos not searched under
         this rule before judged, and what the library keeps of earlier searches. What is
-        found is kept a step of `searched_per_step` videos at a time."""
+        found is kept a step of `searched_per_step` videos at a time (`on_step` told of
+        the videos searched so far of those to search)."""
         library = self.library
         searched = library.searched()
         new = [v.video_id for v in library.videos if v.video_id not in searched]
@@ -575,8 +579,14 @@ class _Finder:
         for same in library.same_md5.values():
             kin |= {(a, b) for a in same for b in same if a < b}
         self._judge_all(sorted(kin), quotes=True)
+        searched_now = 0
         for step in self._steps(new):
+            if on_step is not None:
+                on_step(searched_now, len(new))
             self._search(step)
+            searched_now += len(step)
+        if on_step is not None and new:
+            on_step(searched_now, len(new))
         for kept in library.store.verdicts.found(library.rule):
             pair = (kept.video_a, kept.video_b)
             if pair in self._judged or pair in library.decided or not {*pair} <= library.known:

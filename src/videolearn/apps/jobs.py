@@ -58,6 +58,8 @@ class _Job:
     error: str = ""
     # Bumped on every change: a waiter knows when there is news.
     version: int = 0
+    # After the files: what the run does (finding copies, say), units done and in all.
+    after_run: tuple[str, int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class JobView:
     results: list[IndexResult]
     error: str
     version: int
+    after_run: tuple[str, int, int] | None = None
 
     @property
     def finished(self) -> bool:
@@ -92,6 +95,13 @@ class JobView:
             "duration_s": round(self.duration_s, 2),
             "results": [r.to_json() for r in self.results],
             "error": self.error,
+            # After the files: what the run does, e.g. {"what": "finding copies",
+            # "done": 6000, "total": 100000} (videos); null before and when there is none.
+            "after_run": (
+                dict(zip(("what", "done", "total"), self.after_run, strict=True))
+                if self.after_run
+                else None
+            ),
         }
 
 
@@ -112,6 +122,9 @@ class _Progress:
             self.job.files_done += 1
             self.job.version += 1
             self.jobs._changed.notify_all()
+
+    def after_run(self, what: str, done: int, total: int) -> None:
+        self.jobs._update(self.job, after_run=(what, done, total))
 
 
 class IndexJobs:
@@ -220,6 +233,7 @@ class IndexJobs:
             list(job.results),
             job.error,
             job.version,
+            job.after_run,
         )
 
     def _update(self, job: _Job, **changes: Any) -> None:

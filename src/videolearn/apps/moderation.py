@@ -32,7 +32,7 @@ from videolearn.errors import ExtractorError, PolicyError, ReviewError, ReviewIt
 from videolearn.extractors.sounds import sound_classes
 from videolearn.extractors.text_embed import TextEmbedder
 from videolearn.library import Library
-from videolearn.pipeline.hooks import StoredVideo
+from videolearn.pipeline.hooks import StoredVideo, after_run_progress
 from videolearn.store import Store
 from videolearn.store.moderation import STATUSES, ReviewItem
 from videolearn.store.tables import MomentRow, VideoRow
@@ -502,8 +502,10 @@ class ModerationHook:
         if self.store.moderation.get_state("judged") != judged:
             every = self.store.videos()
             for start in range(0, len(every), BATCH):
+                after_run_progress("judging under the policies", start, len(every))
                 verdicts = moderator.judge_many(every[start : start + BATCH])
                 _keep(self.store, self._policies, verdicts, "")
+            after_run_progress("judging under the policies", len(every), len(every))
             self.store.moderation.set_state("judged", judged)
         _deliver(self.store, self.settings, self._deliverer)
 

@@ -38,7 +38,7 @@ from videolearn.apps.copies import Copies, find_copies
 from videolearn.apps.recommend import Profiles, profiles_from
 from videolearn.config import Settings
 from videolearn.library import Library
-from videolearn.pipeline.hooks import StoredVideo
+from videolearn.pipeline.hooks import StoredVideo, after_run_progress
 from videolearn.store import Store
 from videolearn.store.themes import ThemePlan, ThemeRecord
 
@@ -282,7 +282,11 @@ def _update(store: Store, settings: Settings, now: float | None = None) -> None:
     groups: list[list[int]] = []
     labels: list[str] = []
     if len(profiles.videos) >= settings.themes.min_size:
-        copies = find_copies(store, settings)
+
+        def searched(done: int, total: int) -> None:
+            after_run_progress("finding copies", done, total)
+
+        copies = find_copies(store, settings, searched)
         affinity = _affinity(profiles, copies)
         groups = _clusters(affinity, settings.themes.min_size)
         labels = _labels(profiles, groups, affinity, copies)

@@ -95,6 +95,11 @@ class _RichProgress(_Lines):
         self.progress.advance(self.files)
         super().file_done(result)
 
+    def after_run(self, what: str, done: int, total: int) -> None:
+        self.progress.update(
+            self.media, description=what, completed=done, total=total, detail=f"{done:,}/{total:,}"
+        )
+
 
 @app.command()
 def index(  # noqa: PLR0917  typer options

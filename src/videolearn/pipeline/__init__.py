@@ -12,8 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from videolearn.pipeline.hooks import HookFactory, IndexHook, StoredVideo, available_hooks
-from videolearn.pipeline.types import IndexProgress, IndexResult, IndexStatus, Pipeline
+from videolearn.pipeline.hooks import (
+    HookFactory,
+    IndexHook,
+    StoredVideo,
+    after_run_progress,
+    available_hooks,
+)
+from videolearn.pipeline.types import IndexProgress, IndexResult, IndexStatus, Pipeline, Silent
 
 if TYPE_CHECKING:
     from videolearn.config import Settings
@@ -45,7 +51,9 @@ __all__ = [
     "IndexResult",
     "IndexStatus",
     "Pipeline",
+    "Silent",
     "StoredVideo",
+    "after_run_progress",
     "available_hooks",
     "open_pipeline",
 ]

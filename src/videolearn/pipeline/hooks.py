@@ -12,11 +12,18 @@ their own run left behind, such as banks that grew).
 A hook that raises on a video fails that file with the hook's name and the reason; its
 rows stay stored, and the next run that finds the hook behind catches up. A hook plug-in
 that cannot be loaded is skipped and reported, like an extractor plug-in.
+
+Work in `run_finished` can take long (the first search for copies of a large library
+takes hours): a hook says how far it has got with `after_run_progress("finding copies",
+done, total)`, from `run_finished` or anything it calls, and the run's progress shows it
+(`IndexProgress.after_run`); outside `run_finished` the call does nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -58,6 +65,28 @@ class IndexHook(Protocol):
 
 
 HookFactory = Callable[["Store", Settings], IndexHook]
+
+# What a hook's work after the run reports: what it does, units done, units in all.
+AfterRunProgress = Callable[[str, int, int], None]
+_after_run: ContextVar[AfterRunProgress | None] = ContextVar("after_run", default=None)
+
+
+def after_run_progress(what: str, done: int, total: int) -> None:
+    """Say how far a hook's work after the run has got ("finding copies", 6,000 of
+    100,000 videos); nothing outside a run's `run_finished`."""
+    report = _after_run.get()
+    if report is not None:
+        report(what, done, total)
+
+
+@contextmanager
+def reporting_after_run(report: AfterRunProgress | None) -> Iterator[None]:
+    """Within the `with`, `after_run_progress` goes to `report`."""
+    token = _after_run.set(report)
+    try:
+        yield
+    finally:
+        _after_run.reset(token)
 
 
 def _check(obj: object) -> str | None:

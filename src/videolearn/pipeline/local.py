@@ -31,7 +31,7 @@ from videolearn.extractors.runner import open_extractor_decode, run_extractors
 from videolearn.ingest.decode import DecodeReport, MediaChunk
 from videolearn.ingest.scan import FileIdentity, FoundFile, identify, iter_media_files, stat_file
 from videolearn.ingest.worker import DecodeProcess
-from videolearn.pipeline.hooks import HookFactory, IndexHook, StoredVideo
+from videolearn.pipeline.hooks import HookFactory, IndexHook, StoredVideo, reporting_after_run
 from videolearn.pipeline.types import IndexProgress, IndexResult, IndexStatus, Silent
 from videolearn.pipeline.workers import ExtractorWorkers, open_extractor_workers
 from videolearn.store import ExtractorOutput, Store, version_tag
@@ -154,8 +154,9 @@ class LocalPipeline:
             self._work(found, hooks, progress, results, stack)
             counts = {s.value: sum(r.status == s for r in results) for s in IndexStatus}
             self.store.ledger.finish_run(run_id, **counts)
-            for hook in hooks:
-                hook.run_finished()
+            with reporting_after_run(getattr(progress, "after_run", None)):
+                for hook in hooks:
+                    hook.run_finished()
             self._maintain(run_over=True)
         return results
 

@@ -61,6 +61,10 @@ class IndexProgress(Protocol):
     def media_progress(self, reached_s: float, duration_s: float) -> None: ...
     def file_done(self, result: IndexResult) -> None: ...
 
+    # Optional: what the run does after its files (a hook's work, such as finding
+    # copies), `done` of `total` units; a progress without it is not told.
+    # def after_run(self, what: str, done: int, total: int) -> None: ...
+
 
 class Silent:
     """Progress that goes nowhere."""

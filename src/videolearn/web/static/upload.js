@@ -33,7 +33,11 @@
     function update(event) {
       const job = JSON.parse(event.data);
       if (job.state === "queued") say("Waiting for the job before it…");
-      else if (job.state === "running") {
+      else if (job.state === "running" && job.after_run) {
+        const after = job.after_run;
+        say(after.what[0].toUpperCase() + after.what.slice(1) + ": " + after.done.toLocaleString() + " of " + after.total.toLocaleString() + " videos");
+        bar.value = after.total ? after.done / after.total : 0;
+      } else if (job.state === "running") {
         const name = (job.current || "").split("/").pop();
         say("Indexing " + name + (job.duration_s ? " (" + Math.round(job.reached_s) + " of " + Math.round(job.duration_s) + " s)" : "…"));
         bar.value = job.duration_s ? job.reached_s / job.duration_s : 0;
