@@ -265,6 +265,12 @@ def train(
     model.train()
     for video, audio, shifted in loader:
         elapsed_s = time.monotonic() - started
+        if world > 1 and config.budget_s is not None:
+            # Rank 0's clock for every rank: each stops at the same step, at the same
+            # learning rate (each on its own clock, one would wait on the others for ever).
+            clock = torch.tensor([elapsed_s], dtype=torch.float64, device=device)
+            dist.broadcast(clock, src=0)
+            elapsed_s = float(clock.item())
         if config.budget_s is not None and elapsed_s >= config.budget_s:
             break
         for group in optimizer.param_groups:
