@@ -250,3 +250,55 @@ def test_keyboard_alone_finds_and_opens_a_moment(site: str, page: Any) -> None:
     p.wait_for_function(PLAYER_READY)
     at = p.evaluate("document.getElementById('player').currentTime")
     assert abs(at - wanted) < 0.3
+
+
+SAMPLES = {
+    "Megamind.avi": "video",  # MPEG-4 Part 2 and AC-3 with a corrupt packet: transcoded
+    "vtest.avi": "video",  # MS-MPEG-4 v3, no sound: transcoded
+    "tree.avi": "video",  # Cinepak: transcoded
+    "box.mp4": "video",  # H.264 and MP3 (PyAV's decoder: mp3float): played as it is
+    "jfk.flac": "speech",
+    "hotwords.mp3": "speech",
+    "multilingual.mp3": "speech",
+}
+
+
+@pytest.fixture(scope="module")
+def samples_site(
+    tmp_path_factory: pytest.TempPathFactory, shared_data: Path
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """A server over a library of every shared sample video and sound file."""
+    folder = tmp_path_factory.mktemp("samples")
+    media = folder / "media"
+    media.mkdir()
+    for name, kind in SAMPLES.items():
+        shutil.copy(shared_data / kind / name, media / name)
+    settings = load_settings(
+        folder / "library", keep_versions_s=0, extractors=["file_hash", "media_info", "shots"]
+    )
+    with open_library(create=True, settings=settings) as lib:
+        assert {r.status for r in lib.index([media])} == {"indexed"}
+        ids = {Path(v.path).name: v.video_id for v in lib.store.videos()}
+    server = Server(settings)
+    with server:
+        yield server.url, ids
+
+
+@pytest.mark.parametrize("name", list(SAMPLES))
+def test_every_shared_sample_plays(
+    samples_site: tuple[str, dict[str, str]], page: Any, name: str
+) -> None:
+    site, ids = samples_site
+    p = page
+    p.goto(f"{site}/videos/{ids[name]}")
+    # A version made for browsers is made while the page waits, then played.
+    p.wait_for_function(PLAYER_READY, timeout=120_000)
+    p.evaluate(
+        "(() => { const v = document.getElementById('player'); v.muted = true; v.play(); })()"
+    )
+    p.wait_for_function("() => document.getElementById('player').currentTime > 0.5", timeout=60_000)
+    assert p.locator("#unplayable").is_hidden()
+    assert p.locator("#preparing").count() == 0 or p.locator("#preparing").is_hidden()
+    if name == "box.mp4":  # H.264 and MP3 in MP4: no version made
+        assert p.locator("#made-for-browsers").count() == 0
+    p.screenshot(path=str(SHOTS / f"plays-{Path(name).stem}.png"), full_page=True)

@@ -224,5 +224,16 @@ def test_a_file_browsers_cannot_play_gets_a_version_made_once(
     assert made.headers["content-type"] == "video/mp4"
     kept = settings.library / "playable" / f"{ids['clip.mkv']}.mp4"
     assert kept.is_file() and mkv.read_bytes() != kept.read_bytes()
+    # A browser that could not decode it as remuxed asks for it transcoded: another
+    # version, made once beside the first.
+    url = f"/api/v1/videos/{ids['clip.mkv']}/playable"
+    deadline = time.monotonic() + 60
+    while (status := client.get(f"{url}/status?transcode=true").json())["state"] == "preparing":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert status == {"state": "ready", "plan": "transcode"}
+    transcoded = settings.library / "playable" / f"{ids['clip.mkv']}.transcoded.mp4"
+    assert client.get(f"{url}?transcode=true").content == transcoded.read_bytes()
+    assert transcoded.read_bytes() != kept.read_bytes()
     assert client.delete(f"/api/v1/videos/{ids['clip.mkv']}", headers=auth).status_code == 200
-    assert not kept.exists()  # forgotten with its video
+    assert not kept.exists() and not transcoded.exists()  # forgotten with its video

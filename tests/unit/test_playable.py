@@ -34,6 +34,10 @@ MP4 = "mov,mp4,m4a,3gp,3g2,mj2"
         ("a.wav", "wav", None, "pcm_s24le", PlayPlan.TRANSCODE, ".m4a"),
         ("a.wma", "asf", None, "wmav2", PlayPlan.TRANSCODE, ".m4a"),
         ("a.mka", "matroska,webm", None, "aac", PlayPlan.REMUX, ".m4a"),
+        # As PyAV names the decoders: MP3 is MP3, AV1 is AV1.
+        ("box.mp4", MP4, "h264", "mp3float", PlayPlan.AS_IS, ".mp4"),
+        ("a.mp3", "mp3", None, "mp3float", PlayPlan.AS_IS, ".mp3"),
+        ("a.mkv", "matroska,webm", "libdav1d", "libopus", PlayPlan.REMUX, ".mp4"),
     ],
 )
 def test_what_browsers_play_as_it_is(  # noqa: PLR0917  one parametrised case
@@ -78,3 +82,19 @@ def test_a_file_that_cannot_be_made_playable_says_why_and_leaves_nothing(tmp_pat
         make_playable(broken, target, PlayPlan.TRANSCODE, DecodeLimits())
     assert str(broken) in str(caught.value)
     assert list(tmp_path.iterdir()) == [broken]
+
+
+def test_a_corrupt_packet_is_skipped_as_indexing_skips_it(
+    tmp_path: Path, shared_data: Path
+) -> None:
+    """Megamind.avi's AC-3 track holds a packet FFmpeg cannot decode: indexing skips it,
+    and so does its version for browsers, whole and as long as the file."""
+    target = tmp_path / "megamind.mp4"
+    make_playable(
+        shared_data / "video" / "Megamind.avi", target, PlayPlan.TRANSCODE, DecodeLimits()
+    )
+    with av.open(str(target)) as made:
+        kinds = sorted(s.type for s in made.streams)
+        seconds = made.duration / 1e6
+    assert kinds == ["audio", "video"]
+    assert seconds == pytest.approx(11.3, abs=0.3)

@@ -137,11 +137,13 @@ def get_media(video: str, lib: LibraryDep) -> FileResponse:
 
 
 @router.get("/videos/{video}/playable", response_class=FileResponse)
-def get_playable(video: str, request: Request) -> Response:
+def get_playable(video: str, request: Request, transcode: bool = False) -> Response:
     """What a browser plays: the file as indexed when browsers play it, else a version
-    made for them (remuxed into MP4, or transcoded to H.264 and AAC), made once and kept.
-    202 while it is being made (ask again after Retry-After), 422 when it cannot be."""
-    version = _playables(request).get(video)
+    made for them (remuxed into MP4, or transcoded to H.264 and AAC), made once and kept;
+    with `transcode`, the transcoded version whatever the file holds (for a browser that
+    could not decode the other). 202 while it is being made (ask again after
+    Retry-After), 422 when it cannot be."""
+    version = _playables(request).get(video, transcode)
     if version.state == PlayState.READY and version.media is not None:
         media = version.media
         return _MediaResponse(media.path, media_type=media.media_type, filename=media.path.name)
@@ -151,10 +153,11 @@ def get_playable(video: str, request: Request) -> Response:
 
 
 @router.get("/videos/{video}/playable/status")
-def get_playable_status(video: str, request: Request) -> dict[str, str]:
-    """Whether the playable version is ready (`state`), and how it is made (`plan`:
-    as_is, remux, transcode); asking starts making it."""
-    return _playables(request).get(video).to_json()
+def get_playable_status(video: str, request: Request, transcode: bool = False) -> dict[str, str]:
+    """Whether the playable version (with `transcode`, the transcoded one) is ready
+    (`state`), and how it is made (`plan`: as_is, remux, transcode); asking starts
+    making it."""
+    return _playables(request).get(video, transcode).to_json()
 
 
 def _playables(request: Request) -> PlayableVersions:

@@ -20,7 +20,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from videolearn.errors import MediaError, VideoNotFoundError
-from videolearn.ingest.playable import PlayPlan, make_playable, plan_playback
+from videolearn.ingest.playable import Playable, PlayPlan, make_playable, plan_playback
 from videolearn.library import Library
 from videolearn.store.ledger import FileStatus
 from videolearn.store.tables import ThumbnailRow, VideoRow
@@ -231,9 +231,11 @@ class PlayableVersions:
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="playable")
 
-    def get(self, ref: str) -> PlayableVersion:
+    def get(self, ref: str, transcode: bool = False) -> PlayableVersion:
         """The video's playable version, starting to make it when it is needed and not
-        there yet.
+        there yet; with `transcode`, a version transcoded to H.264 and AAC whatever the
+        file holds (what a browser asks for when it could not decode the file as it is
+        or as remuxed: Chromium stops on a frame of box.mp4 that FFmpeg decodes).
 
         Raises:
             VideoNotFoundError: as `media_file`.
@@ -245,22 +247,23 @@ class PlayableVersions:
         playable = plan_playback(
             original.path, row.container or "", row.video_codec, row.audio_codec
         )
+        if transcode and playable.plan != PlayPlan.TRANSCODE:
+            sound_only = row.video_codec is None
+            playable = Playable(PlayPlan.TRANSCODE, ".m4a" if sound_only else ".mp4", "transcoded")
         if playable.plan == PlayPlan.AS_IS:
             return PlayableVersion(PlayState.READY, playable.plan, original)
-        target = self.folder / f"{original.video_id}{playable.suffix}"
+        name = ".".join(filter(None, (original.video_id, playable.variant))) + playable.suffix
+        target = self.folder / name
         with self._lock:
             if target.is_file():
                 media_type = "audio/mp4" if playable.suffix == ".m4a" else "video/mp4"
                 made = MediaFile(original.video_id, target, target.stat().st_size, media_type)
                 return PlayableVersion(PlayState.READY, playable.plan, made)
-            if original.video_id in self._failed:
-                reason = self._failed[original.video_id]
-                return PlayableVersion(PlayState.FAILED, playable.plan, reason=reason)
-            if original.video_id not in self._making:
+            if name in self._failed:
+                return PlayableVersion(PlayState.FAILED, playable.plan, reason=self._failed[name])
+            if name not in self._making:
                 self.folder.mkdir(parents=True, exist_ok=True)
-                self._making[original.video_id] = self._pool.submit(
-                    self._make, original, target, playable.plan
-                )
+                self._making[name] = self._pool.submit(self._make, original, target, playable.plan)
         return PlayableVersion(PlayState.PREPARING, playable.plan)
 
     def _make(self, original: MediaFile, target: Path, plan: PlayPlan) -> None:
@@ -268,10 +271,10 @@ class PlayableVersions:
             make_playable(original.path, target, plan, self.library.settings.decode)
         except MediaError as err:
             with self._lock:
-                self._failed[original.video_id] = err.reason
+                self._failed[target.name] = err.reason
         finally:
             with self._lock:
-                self._making.pop(original.video_id, None)
+                self._making.pop(target.name, None)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -7,7 +7,8 @@ and MP3, FLAC, WAV, Ogg and M4A sound files. Matroska, AVI, MPEG-TS, WMV and the
 need a version made for them; so do MP4s whose streams browsers do not decode (MPEG-4
 Part 2, HEVC, AC-3). PyAV does both: a remux copies the packets (seconds for an hour of
 video), a transcode encodes with libx264's `veryfast` preset at CRF 23, at most 1280
-pixels wide, and AAC at 128 kb/s.
+pixels wide, and AAC at 128 kb/s, skipping the packets that do not decode as indexing
+does (a corrupt AC-3 packet in Megamind.avi).
 """
 
 from __future__ import annotations
@@ -35,6 +36,26 @@ SOUND_FILES = {
     ".m4a": frozenset({"aac", "mp3", "flac", "opus"}),
 }
 MAX_WIDTH_PX = 1280
+# Decoders PyAV names where the codec has another name (what a video row holds).
+_DECODERS = {
+    "mp3float": "mp3",
+    "mp3adufloat": "mp3adu",
+    "aac_fixed": "aac",
+    "aac_latm": "aac",
+    "libdav1d": "av1",
+    "libaom-av1": "av1",
+    "av1_cuvid": "av1",
+    "libopus": "opus",
+    "libvorbis": "vorbis",
+    "libvpx": "vp8",
+    "libvpx-vp9": "vp9",
+    "h264_cuvid": "h264",
+}
+
+
+def codec_of(decoder: str | None) -> str | None:
+    """The codec a decoder's name stands for ("mp3float" is MP3, which browsers play)."""
+    return _DECODERS.get(decoder, decoder) if decoder is not None else None
 
 
 class PlayPlan(StrEnum):
@@ -51,11 +72,15 @@ class Playable:
 
     plan: PlayPlan
     suffix: str  # of the version made: .mp4, or .m4a for sound alone
+    # A version other than the one the plan calls for, named in its file ("transcoded").
+    variant: str = ""
 
 
 def plan_playback(path: Path, container: str, video: str | None, audio: str | None) -> Playable:
     """Whether a browser plays the file at `path` (with these codecs, as FFmpeg names
-    them) as it is, after a remux into MP4, or only transcoded."""
+    them, or as PyAV names their decoders) as it is, after a remux into MP4, or only
+    transcoded."""
+    video, audio = codec_of(video), codec_of(audio)
     suffix = path.suffix.lower()
     if video is None:
         if audio is None or audio in SOUND_FILES.get(suffix, ()):
@@ -113,7 +138,13 @@ def make_playable_here(source: Path, target: Path, plan: PlayPlan) -> None:
             pairs[audio] = sound
         pictures = 0
         for packet in src.demux([s for s in pairs]):
-            for decoded in packet.decode():
+            try:
+                frames = packet.decode()
+            except MemoryError:
+                raise  # av.error.MemoryError (ENOMEM) is an FFmpegError too: not corruption
+            except (av.error.FFmpegError, ValueError):
+                continue  # a corrupt packet, skipped as indexing skipped it
+            for decoded in frames:
                 encoder = pairs[packet.stream]
                 frame = decoded
                 if isinstance(decoded, av.VideoFrame):

@@ -173,6 +173,8 @@ def video_page(request: Request, video: str, t: Annotated[float, Query(ge=0)] = 
             "similar": recommend.similar(lib, [row.video_id], limit=6),
             "media_type": media_type,
             "media_problem": problem,
+            # The version for browsers failed, the original is there to download.
+            "downloadable": version is not None,
             "plan": str(version.plan) if version else "",
             "ready": version is not None and version.state == playback.PlayState.READY,
         },

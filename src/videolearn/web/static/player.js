@@ -1,6 +1,6 @@
 // The video page: start at ?t=, follow the transcript, seek from lines and timeline marks,
-// show the shot's thumbnail while the pointer moves over the timeline, and say so when
-// this browser cannot play the file.
+// show the shot's thumbnail while the pointer moves over the timeline, play a version
+// transcoded for this browser when it cannot decode the file, and say so when none plays.
 (function () {
   "use strict";
   const box = document.getElementById("player-box");
@@ -15,26 +15,47 @@
     player.hidden = true;
     document.getElementById("unplayable").hidden = false;
   }
-  if (box.dataset.type && player.canPlayType(box.dataset.type) === "") unplayable();
-  player.addEventListener("error", unplayable);
+
+  // Whether the person has asked to play: a version swapped in goes on playing.
+  let wanted = false;
+  player.addEventListener("play", function () { wanted = true; });
 
   // A version made for browsers may still be in the making: ask until it is ready.
-  function whenReady() {
-    fetch(player.dataset.status).then(function (r) { return r.json(); }).then(function (s) {
+  function whenReady(status, src, note) {
+    fetch(status).then(function (r) { return r.json(); }).then(function (s) {
       if (s.state === "ready") {
-        const note = document.getElementById("preparing");
         if (note) note.hidden = true;
-        player.src = player.dataset.src;
+        player.src = src;
+        if (wanted) player.play().catch(function () {});  // it was playing when it failed
       } else if (s.state === "failed") {
-        const shown = document.getElementById("unplayable");
-        shown.textContent = "No version for browsers could be made: " + s.error;
+        if (note) note.hidden = true;
+        document.getElementById("unplayable-why").textContent =
+          "No version for browsers could be made: " + s.error + ".";
         unplayable();
       } else {
-        setTimeout(whenReady, 1000);
+        setTimeout(function () { whenReady(status, src, note); }, 1000);
       }
     });
   }
-  if (!player.getAttribute("src")) whenReady();
+
+  // This browser could not decode the file as it is (or as remuxed): once, ask for a
+  // version transcoded to H.264 and AAC, which every browser plays.
+  let transcoding = false;
+  function transcoded() {
+    if (transcoding) { unplayable(); return; }
+    transcoding = true;
+    document.getElementById("transcoding").hidden = false;
+    const madeNote = document.getElementById("made-for-browsers");
+    if (madeNote) madeNote.hidden = true;
+    player.removeAttribute("src");
+    const src = player.dataset.src.replace("/playable#", "/playable?transcode=true#");
+    whenReady(player.dataset.status + "?transcode=true", src, document.getElementById("transcoding-wait"));
+  }
+  if (box.dataset.type && player.canPlayType(box.dataset.type) === "") transcoded();
+  player.addEventListener("error", function () { if (player.getAttribute("src")) transcoded(); });
+  if (!player.getAttribute("src") && !transcoding) {
+    whenReady(player.dataset.status, player.dataset.src, document.getElementById("preparing"));
+  }
 
   function seek(seconds) {
     player.currentTime = seconds;
