@@ -224,6 +224,11 @@ class ServeSettings(BaseModel):
     allowed_hosts: list[str] = Field(default_factory=list)
     # A request's line and headers together; a longer head is refused with 431.
     max_head_bytes: int = Field(default=64 * 1024, ge=1024)
+    # On loopback, writes (uploads, index jobs, forgetting, decisions) need no token, as
+    # reads do not: one person on their own machine. A write a page of another site
+    # sends is refused all the same (403). True asks for a token for every write on
+    # loopback too; beyond loopback every request needs one, whatever this says.
+    loopback_tokens: bool = False
 
 
 class RecommendSettings(BaseModel):

@@ -6,8 +6,10 @@ the other: the library and the searcher (`app.state`), the access policy, the ra
 CORS, and the error answers. FastAPI for typed parameters and the OpenAPI document;
 `fastapi-offline` serves `/docs` with assets of its own, so the docs work with no network.
 
-Access, by default: a token (`videolearn token create`) for every write, and for every
-read too when the server listens on anything but loopback. A request carries it as
+Access, by default: on loopback, no token (one person on their own machine), but a write
+that a page of another site sends (its `Origin` or `Sec-Fetch-Site` says so) is refused;
+`serve.loopback_tokens` asks for a token for every write there too. Beyond loopback, a
+token (`videolearn token create`) for every request. A request carries it as
 `Authorization: Bearer ...` or, from the browser after `/login`, as a cookie. Every client
 address gets a token bucket (429 beyond it); CORS is off unless `serve.cors_origins` names
 origins; no error answer carries a stack trace.
@@ -53,6 +55,8 @@ from videolearn.web.pages import router as web_router
 
 log = logging.getLogger("videolearn.server")
 
+# Who the audit log names for a write without a token on loopback.
+LOOPBACK_CALLER = "someone on this machine"
 # Paths anyone may read, whatever the policy: the login page and what it needs.
 _OPEN_PATHS = ("/login", "/static/")
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -175,14 +179,16 @@ class _HostCheck:
 
 
 class _Access:
-    """Who may do what: a token for every write, and for every read when
-    `reads_need_token`; the login page and its assets are open. Plain ASGI: Starlette's
+    """Who may do what: a token for every write when `writes_need_token`, and for every
+    read when `reads_need_token`; a write without a token never from a page of another
+    site; the login page and its assets are open. Plain ASGI: Starlette's
     `BaseHTTPMiddleware` would pass every chunk of a streamed file through a memory stream
     of its own."""
 
-    def __init__(self, app: ASGIApp, reads_need_token: bool) -> None:
+    def __init__(self, app: ASGIApp, reads_need_token: bool, writes_need_token: bool) -> None:
         self.app = app
         self.reads_need_token = reads_need_token
+        self.writes_need_token = writes_need_token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -191,10 +197,17 @@ class _Access:
         request = Request(scope)
         path = request.url.path
         writes = request.method in _WRITE_METHODS
-        needs = writes or self.reads_need_token
-        caller = _caller(request) if needs else None
-        # Who is asking, for the audit log (`request.state.caller`): the token's name.
-        scope.setdefault("state", {})["caller"] = caller or ""
+        if writes and not self.writes_need_token and _from_another_site(request):
+            # No token guards this write: a page elsewhere must not make it (CSRF).
+            refused = JSONResponse({"error": "a write from a page of another site is refused"}, 403)
+            await refused(scope, receive, send)
+            return
+        needs = (writes and self.writes_need_token) or self.reads_need_token
+        caller = _caller(request) if needs or writes else None
+        # Who is asking, for the audit log (`request.state.caller`): the token's name, or
+        # someone on this machine where writes need none.
+        tokenless = writes and not self.writes_need_token
+        scope.setdefault("state", {})["caller"] = caller or (LOOPBACK_CALLER if tokenless else "")
         if needs and not path.startswith(_OPEN_PATHS) and caller is None:
             message = (
                 "a valid token is needed (Authorization: Bearer ...; `videolearn token create`)"
@@ -214,17 +227,28 @@ class _Access:
         await self.app(scope, receive, send)
 
 
-def create_app(settings: Settings, *, require_read_token: bool | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    *,
+    require_read_token: bool | None = None,
+    require_write_token: bool | None = None,
+) -> FastAPI:
     """The API and the web UI over the library of `settings`, opened when the app starts.
 
     Args:
         settings: the library's settings (`serve.*` for the server's own).
-        require_read_token: whether reads need a token too; by default, when `serve.host`
-            is not a loopback address.
+        require_read_token: whether reads need a token; by default, when `serve.host` is
+            not a loopback address.
+        require_write_token: whether writes need a token; by default, when `serve.host`
+            is not a loopback address or `serve.loopback_tokens` asks for one.
     """
     serve = settings.serve
-    reads_need_token = (
-        not is_loopback(serve.host) if require_read_token is None else require_read_token
+    beyond = not is_loopback(serve.host)
+    reads_need_token = beyond if require_read_token is None else require_read_token
+    writes_need_token = (
+        beyond or serve.loopback_tokens or reads_need_token
+        if require_write_token is None
+        else require_write_token
     )
 
     @asynccontextmanager
@@ -234,6 +258,9 @@ def create_app(settings: Settings, *, require_read_token: bool | None = None) ->
         app.state.searcher = Searcher(library)
         app.state.jobs = IndexJobs(library)
         app.state.playables = PlayableVersions(library)
+        # The access policy, for the pages that say what needs a token.
+        app.state.reads_need_token = reads_need_token
+        app.state.writes_need_token = writes_need_token
         # Writes one at a time (each also takes the library's write lock).
         app.state.writes = threading.Lock()
         try:
@@ -251,7 +278,9 @@ def create_app(settings: Settings, *, require_read_token: bool | None = None) ->
         redoc_url=None,
     )
 
-    app.add_middleware(_Access, reads_need_token=reads_need_token)
+    app.add_middleware(
+        _Access, reads_need_token=reads_need_token, writes_need_token=writes_need_token
+    )
     if serve.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -348,6 +377,19 @@ def _errors_as_answered(schema: dict[str, Any]) -> dict[str, Any]:
                     answers["413"] = error("The body is larger than serve.upload_max_bytes")
             answers["429"] = error("Too many requests from this client")
     return schema
+
+
+def _from_another_site(request: Request) -> bool:
+    """Whether a browser says the request comes from a page of another origin than this
+    server's (a client that is no browser sends neither header)."""
+    site = request.headers.get("sec-fetch-site", "")
+    if site in ("cross-site", "same-site"):
+        return True
+    origin = request.headers.get("origin")
+    if origin is None:
+        return False
+    own = f"{request.url.scheme}://{request.headers.get('host', '')}"
+    return origin.lower() != own.lower()
 
 
 def _caller(request: Request) -> str | None:

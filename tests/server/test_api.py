@@ -259,7 +259,12 @@ def test_a_changed_or_escaping_file_is_not_served(indexed: Settings, tmp_path: P
 def test_writes_need_a_token_and_a_revoked_one_is_refused(
     indexed: Settings, tmp_path: Path
 ) -> None:
-    settings = load_settings(tmp_path / "library", keep_versions_s=0, extractors=EXTRACTORS[:2])
+    settings = load_settings(
+        tmp_path / "library",
+        keep_versions_s=0,
+        extractors=EXTRACTORS[:2],
+        serve={"loopback_tokens": True},  # as beyond loopback
+    )
     write_video(tmp_path / "a.mp4", [(RED, 1.0)])
     with open_library(create=True, settings=settings) as lib:
         [result] = lib.index([tmp_path / "a.mp4"])
@@ -285,6 +290,44 @@ def test_writes_need_a_token_and_a_revoked_one_is_refused(
     with Server(settings) as client:
         again = client.delete(url, headers={"Authorization": f"Bearer {token}"})
         assert again.status_code == 401
+
+
+def test_on_loopback_a_person_writes_without_a_token_but_no_other_site_does(
+    indexed: Settings, tmp_path: Path
+) -> None:
+    settings = load_settings(tmp_path / "library", keep_versions_s=0, extractors=EXTRACTORS[:2])
+    write_video(tmp_path / "a.mp4", [(RED, 1.0)])
+    write_video(tmp_path / "b.mp4", [(BLUE, 1.0)])
+    with open_library(create=True, settings=settings) as lib:
+        ids = [r.video_id for r in lib.index([tmp_path / "a.mp4", tmp_path / "b.mp4"])]
+    server = Server(settings)
+    with server as client:
+        # A page of another site: refused, whether its browser says so by Origin or by
+        # Sec-Fetch-Site, and nothing is forgotten.
+        elsewhere = {"Origin": "http://attacker.example"}
+        refused = client.delete(f"/api/v1/videos/{ids[0]}", headers=elsewhere)
+        assert refused.status_code == 403
+        assert "another site" in refused.json()["error"]
+        cross = {"Sec-Fetch-Site": "cross-site"}
+        assert client.delete(f"/api/v1/videos/{ids[0]}", headers=cross).status_code == 403
+        assert client.get(f"/api/v1/videos/{ids[0]}").status_code == 200
+        # The pages say so: the upload form is there, the login page says what is true.
+        assert "needs a token" not in client.get("/upload").text
+        assert "nothing needs a token" in client.get("/login").text
+        # This server's own page, and a client that is no browser: done, no token.
+        own = {"Origin": server.url, "Sec-Fetch-Site": "same-origin"}
+        assert client.delete(f"/api/v1/videos/{ids[0]}", headers=own).status_code == 200
+        assert client.delete(f"/api/v1/videos/{ids[1]}").status_code == 200
+        assert client.get("/api/v1/videos").json()["total"] == 0
+        # The audit log names who acted without a token.
+        (settings.library / "policies.toml").write_text(
+            '[policies.words]\naction = "review"\nterms = { words = ["zeppelin"] }\n',
+            encoding="utf-8",
+        )
+        assert client.post("/api/v1/moderate", json={}).status_code == 200
+    proc = _run("audit", "--library", settings.library, "--json")
+    whos = {json.loads(line)["who"] for line in proc.stdout.splitlines()}
+    assert whos == {"someone on this machine"}
 
 
 def test_beyond_loopback_reads_need_a_token_too(indexed: Settings) -> None:
@@ -376,7 +419,12 @@ def test_moderation_and_review_over_http_name_who_decided(
     import shutil
 
     shutil.copytree(indexed.library, tmp_path / "library")
-    settings = load_settings(tmp_path / "library", keep_versions_s=0, extractors=EXTRACTORS)
+    settings = load_settings(
+        tmp_path / "library",
+        keep_versions_s=0,
+        extractors=EXTRACTORS,
+        serve={"loopback_tokens": True},
+    )
     (settings.library / "policies.toml").write_text(
         '[policies.boats]\naction = "block"\n'
         'meaning = { description = "a ferry in the harbour", min_relevance = 3.0 }\n',

@@ -27,7 +27,7 @@ def setup(tmp_path: Path) -> Iterator[tuple[Settings, httpx.Client, dict[str, st
         tmp_path / "library",
         keep_versions_s=0,
         extractors=["file_hash", "media_info", "shots"],
-        serve={"roots": [roots], "upload_max_bytes": 200_000},
+        serve={"roots": [roots], "upload_max_bytes": 200_000, "loopback_tokens": True},
         themes={"min_size": 2},  # two videos make themes, and a search for copies
     )
     with open_library(create=True, settings=settings) as lib:

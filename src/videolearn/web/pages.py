@@ -196,7 +196,9 @@ def upload_page(request: Request) -> Response:
     """Upload a file and watch it being indexed; the server's recent jobs."""
     lib = _library(request)
     token = request.cookies.get(TOKEN_COOKIE, "")
-    allowed = bool(token) and tokens.check_token(lib, token) is not None
+    allowed = not request.app.state.writes_need_token or (
+        bool(token) and tokens.check_token(lib, token) is not None
+    )
     jobs: IndexJobs = request.app.state.jobs
     return templates.TemplateResponse(
         request,
@@ -211,8 +213,16 @@ def upload_page(request: Request) -> Response:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, next: str = "/") -> Response:
-    """Ask for a token (a server beyond loopback needs one for every page)."""
-    return templates.TemplateResponse(request, "login.html", {"next": _local(next), "problem": ""})
+    """Ask for a token (a server beyond loopback needs one for every page), saying what
+    this server needs one for."""
+    return templates.TemplateResponse(
+        request, "login.html", {"next": _local(next), "problem": "", **_needs(request)}
+    )
+
+
+def _needs(request: Request) -> dict[str, bool]:
+    state = request.app.state
+    return {"reads_need": state.reads_need_token, "writes_need": state.writes_need_token}
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -226,7 +236,11 @@ def login(
         return templates.TemplateResponse(
             request,
             "login.html",
-            {"next": _local(next), "problem": "That token is not valid (revoked, or mistyped)."},
+            {
+                "next": _local(next),
+                "problem": "That token is not valid (revoked, or mistyped).",
+                **_needs(request),
+            },
             status_code=401,
         )
     answer = RedirectResponse(_local(next), status_code=303)
