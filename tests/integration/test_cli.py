@@ -151,6 +151,18 @@ def test_moved_file_is_the_same_video_with_a_new_path(media: Path, tmp_path: Pat
     assert shown["path"] == str(moved)
 
 
+def test_a_copy_adds_a_path_and_never_moves_the_original(media: Path, tmp_path: Path) -> None:
+    library = tmp_path / "lib"
+    original = shutil.copy(media / "three.mp4", tmp_path / "harbour.mp4")
+    first = lines(run("index", original, "--library", library, "--json"))[0]
+    copy = shutil.copy(original, tmp_path / "ferry-trip-2024.mp4")  # an upload, say
+    second = lines(run("index", copy, "--library", library, "--json"))[0]
+    assert second["video_id"] == first["video_id"]
+    shown = lines(run("show", first["video_id"], "--library", library, "--json"))[0]
+    assert shown["path"] == str(original)  # still shown where it was
+    assert shown["paths"] == sorted([str(original), str(copy)])  # every path kept
+
+
 def test_forget_removes_every_derived_row(media: Path, tmp_path: Path) -> None:
     library = tmp_path / "lib"
     run("index", media / "three.mp4", media / "silent.mkv", "--library", library)

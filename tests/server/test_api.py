@@ -330,6 +330,21 @@ def test_on_loopback_a_person_writes_without_a_token_but_no_other_site_does(
     assert whos == {"someone on this machine"}
 
 
+def test_the_video_page_lists_every_path_of_a_copy(tmp_path: Path) -> None:
+    settings = load_settings(tmp_path / "library", keep_versions_s=0, extractors=EXTRACTORS[:2])
+    original = write_video(tmp_path / "harbour.mp4", [(RED, 1.0)])
+    copy = tmp_path / "uploads" / "ferry-trip-2024.mp4"
+    copy.parent.mkdir()
+    copy.write_bytes(original.read_bytes())
+    with open_library(create=True, settings=settings) as lib:
+        [first] = lib.index([original])
+        lib.index([copy])
+    with Server(settings) as client:
+        page = client.get(f"/videos/{first.video_id}").text
+    assert "<h1" in page and ">harbour.mp4</h1>" in page  # shown where it was
+    assert f'the same file also at <span class="path">{copy}</span>' in page
+
+
 def test_beyond_loopback_reads_need_a_token_too(indexed: Settings) -> None:
     token = _token(indexed, "reader")
     with Server(indexed, require_read_token=True) as client:

@@ -268,7 +268,7 @@ class LocalPipeline:
             self.files.pending(identity)
             return Started(None, identity, previous)
         # Content stored before (perhaps moved, renamed, copied or touched).
-        self.store.set_path(identity.sha256, shown_path(key))
+        self._show_under(identity.sha256, key)
         rerun, dropped = behind
         if rerun:
             self.files.pending(identity)
@@ -370,6 +370,27 @@ class LocalPipeline:
                 f"({_first_line(err)}); everything stored before it is intact, and the next "
                 "run goes on from this file"
             ) from None
+
+    def _show_under(self, video_id: str, key: str) -> None:
+        """A stored video's content found at `key`: a copy adds a path (in the ledger,
+        where every path of a video is kept) and the video is still shown under the one
+        it had while that file is there, indexed and unchanged; a move or a rename shows
+        it under `key`."""
+        row = self.store.get_video(video_id)
+        if row is None or row.path == shown_path(key):
+            return
+        for path in self.store.ledger.paths_of(video_id):
+            entry = self.store.ledger.get(path)
+            if shown_path(path) != row.path or entry is None:
+                continue
+            try:
+                st = Path(path).stat()
+            except OSError:
+                break
+            unchanged = (st.st_size, st.st_mtime_ns) == (entry.size_bytes, entry.mtime_ns)
+            if entry.status == FileStatus.INDEXED and unchanged:
+                return
+        self.store.set_path(video_id, shown_path(key))
 
     def _drop_if_unreferenced(self, previous: FileEntry | None, new_video_id: str) -> None:
         # The path held other content before: that old video is gone unless another path

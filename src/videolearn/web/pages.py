@@ -163,6 +163,8 @@ def video_page(request: Request, video: str, t: Annotated[float, Query(ge=0)] = 
         {
             "video": row,
             "name": Path(row.path).name,
+            # Every other path the same content was indexed under (copies, uploads).
+            "other_paths": [p for p in detail.paths if p != row.path],
             "start_s": t,
             "duration_s": duration_s,
             "segments": transcript.segments,
