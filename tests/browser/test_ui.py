@@ -148,7 +148,28 @@ def test_the_transcript_follows_playback_and_seeks(site: str, page: Any) -> None
     assert p.locator("#transcript .line.now").inner_text() == last.inner_text()
     tracks = p.evaluate("document.getElementById('player').textTracks.length")
     assert tracks == 1
+    assert p.locator(".transcript h2 .lang").inner_text() == "en"  # the language spoken
     p.screenshot(path=str(SHOTS / "transcript.png"), full_page=True)
+
+
+def test_a_moments_link_is_copied_and_opens_there(site: str, browser: Any) -> None:
+    context = browser.new_context(viewport={"width": 1100, "height": 800})
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    p = context.new_page()
+    p.goto(f"{site}/?q=country")
+    p.locator(".chip", has_text="country").first.click()
+    p.wait_for_function(PLAYER_READY)
+    p.evaluate("document.getElementById('player').currentTime = 4.0")
+    p.wait_for_function("() => new URL(location.href).searchParams.get('t') === '4.0'")
+    p.get_by_role("button", name="Copy a link to this moment").click()
+    p.wait_for_selector("#copy-link:has-text('Link copied')")
+    link = p.evaluate("navigator.clipboard.readText()")
+    assert link.startswith(site + "/videos/") and link.endswith("?t=4.0")
+    p.goto(link)  # the link opens the player at that moment
+    p.wait_for_function(PLAYER_READY)
+    at = p.evaluate("document.getElementById('player').currentTime")
+    assert abs(at - 4.0) < 0.3, at
+    context.close()
 
 
 def test_a_file_browsers_cannot_play_is_played_from_a_version_made_for_them(
@@ -178,6 +199,11 @@ def test_readable_at_a_phone_width(site: str, browser: Any) -> None:
         width = p.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, width  # nothing runs off the side
         p.screenshot(path=str(SHOTS / "phone.png"), full_page=True)
+        p.locator(".chip").first.click()  # the video page, its timeline and transcript
+        p.wait_for_function(PLAYER_READY)
+        width = p.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, width
+        p.screenshot(path=str(SHOTS / "phone-video.png"), full_page=True)
     finally:
         context.close()
 

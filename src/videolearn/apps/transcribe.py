@@ -10,6 +10,7 @@ common players and broadcast guidelines accept.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -24,6 +25,7 @@ from videolearn.ingest.scan import stat_file
 from videolearn.ingest.worker import open_decode
 from videolearn.library import Library
 from videolearn.store.tables import MomentRow
+from videolearn.types import TimeSpan
 
 FORMATS = ("srt", "vtt", "json", "txt")
 MAX_LINE_CHARS = 42
@@ -109,7 +111,7 @@ def build_cues(segments: Sequence[SpeechSegment]) -> list[Cue]:
             groups.append(current)
             current = []
         current.append(word)
-        if word.word.rstrip().endswith((".", "?", "!")) and word.end_s - current[0].start_s >= 1.0:
+        if word.word.rstrip().endswith(_SENTENCE_ENDS) and word.end_s - current[0].start_s >= 1.0:
             groups.append(current)
             current = []
     if current:
@@ -124,6 +126,34 @@ def build_cues(segments: Sequence[SpeechSegment]) -> list[Cue]:
                 end_s = min(end_s, next_start)
         cues.append(Cue(start_s, max(end_s, start_s + 0.001), _lines(_text(group))))
     return cues
+
+
+# A transcript line longer than this is split at its sentence ends (where its words'
+# times say each sentence starts).
+LONG_LINE_S = 12.0
+# What ends a sentence, in Latin and in CJK scripts (ideographic full stop, full-width
+# question and exclamation marks).
+_SENTENCE_ENDS = (".", "?", "!", "\u3002", "\uff1f", "\uff01")
+
+
+def sentences(segments: Sequence[SpeechSegment]) -> list[SpeechSegment]:
+    """The segments as lines a person reads: one longer than `LONG_LINE_S` split after
+    each word that ends a sentence, each part timed by its words (a segment without word
+    times stays whole)."""
+    out: list[SpeechSegment] = []
+    for seg in segments:
+        if seg.span.duration_s <= LONG_LINE_S or not seg.words:
+            out.append(seg)
+            continue
+        parts: list[list[Word]] = [[]]
+        for word in seg.words:
+            parts[-1].append(word)
+            if word.word.rstrip().endswith(_SENTENCE_ENDS):
+                parts.append([])
+        for part in (p for p in parts if p):
+            span = TimeSpan(part[0].start_s, max(part[-1].end_s, part[0].start_s + 0.01))
+            out.append(dataclasses.replace(seg, span=span, text=_text(part), words=tuple(part)))
+    return out
 
 
 def _text(words: Sequence[Word]) -> str:

@@ -21,7 +21,7 @@ from markupsafe import Markup
 from videolearn.apps import catalog, playback, recommend, themes, tokens
 from videolearn.apps.jobs import IndexJobs
 from videolearn.apps.search import MomentHit, Searcher
-from videolearn.apps.transcribe import stored_transcript
+from videolearn.apps.transcribe import sentences, stored_transcript
 from videolearn.errors import QueryError, VideoNotFoundError
 from videolearn.library import Library
 
@@ -147,6 +147,7 @@ def video_page(request: Request, video: str, t: Annotated[float, Query(ge=0)] = 
         for m in detail.moments
         if m.modality in ("text", "sound", "nudity")
     ]
+    lanes = _lanes(events)
     versions: playback.PlayableVersions = request.app.state.playables
     try:
         version = versions.get(row.video_id)
@@ -167,9 +168,10 @@ def video_page(request: Request, video: str, t: Annotated[float, Query(ge=0)] = 
             "other_paths": [p for p in detail.paths if p != row.path],
             "start_s": t,
             "duration_s": duration_s,
-            "segments": transcript.segments,
+            "segments": sentences(transcript.segments),
             "language": transcript.language,
             "events": events,
+            "lanes": lanes,
             "shots": detail.thumbnails,
             "matches": detail.matches,
             "similar": recommend.similar(lib, [row.video_id], limit=6),
@@ -181,6 +183,29 @@ def video_page(request: Request, video: str, t: Annotated[float, Query(ge=0)] = 
             "ready": version is not None and version.state == playback.PlayState.READY,
         },
     )
+
+
+# A lane of the timeline's marks is this tall, in CSS pixels.
+LANE_PX = 12
+
+
+def _lanes(events: list[dict[str, Any]]) -> int:
+    """Put each timeline mark in a lane where it overlaps no other (on-screen text above
+    sound, each kind in as few lanes as its overlaps need), set its `top` in pixels, and
+    return the number of lanes."""
+    lanes = 0
+    for kind in ("text", "nudity", "sound"):
+        ends: list[float] = []  # where each of this kind's lanes is free from, in percent
+        for e in sorted((e for e in events if e["modality"] == kind), key=lambda e: e["left_pct"]):
+            # A mark that starts where another ends (a touch, not an overlap) shares its lane.
+            free = next((k for k, end in enumerate(ends) if end <= e["left_pct"] + 1e-6), None)
+            if free is None:
+                free = len(ends)
+                ends.append(0.0)
+            ends[free] = e["left_pct"] + e["width_pct"]
+            e["top_px"] = 3 + (lanes + free) * LANE_PX
+        lanes += len(ends)
+    return max(lanes, 2)
 
 
 def _place(start_s: float, end_s: float, duration_s: float) -> dict[str, float]:

@@ -61,6 +61,38 @@
     player.currentTime = seconds;
     player.focus();
   }
+
+  // The address of the moment the player is at: kept in the address bar as playback
+  // pauses or seeks, and copied by the button.
+  function momentUrl() {
+    const url = new URL(window.location.href);
+    url.searchParams.set("t", player.currentTime.toFixed(1));
+    url.hash = "";
+    return url.toString();
+  }
+  function keepPlace() { history.replaceState(null, "", momentUrl()); }
+  player.addEventListener("pause", keepPlace);
+  player.addEventListener("seeked", keepPlace);
+  const copyButton = document.getElementById("copy-link");
+  if (copyButton) {
+    copyButton.addEventListener("click", function () {
+      const link = momentUrl();
+      const shown = document.getElementById("moment-link");
+      function showIt() {  // no clipboard here (a page over plain HTTP beyond loopback)
+        shown.value = link;
+        shown.hidden = false;
+        shown.select();
+      }
+      if (navigator.clipboard) {
+        navigator.clipboard.writeText(link).then(function () {
+          copyButton.textContent = "Link copied";
+          setTimeout(function () { copyButton.textContent = "Copy a link to this moment"; }, 2000);
+        }, showIt);
+      } else {
+        showIt();
+      }
+    });
+  }
   player.addEventListener("loadedmetadata", function () {
     if (start > 0 && Math.abs(player.currentTime - start) > 0.05) player.currentTime = start;
   });
