@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +126,46 @@ def test_search_then_open_a_moment_at_its_start(site: str, page: Any) -> None:
     others.first.click()
     p.wait_for_url("**/videos/*")
     assert p.locator("h1").inner_text() == name
+
+
+def test_search_filters_keep_what_a_person_asks_for(
+    site: str, library: Settings, page: Any, browser: Any
+) -> None:
+    p = page
+    p.goto(f"{site}/?q=harbour")
+    p.wait_for_selector(".chip")
+    assert {n.inner_text() for n in p.locator(".video h2").all()} == {"harbour.mp4", "ferry.mp4"}
+    p.locator(".filters summary").click()
+    p.select_option("select[name=kind]", "speech")  # harbour is written, never said
+    p.get_by_role("button", name="Apply").click()
+    p.wait_for_selector(".nothing")
+    assert "with these filters" in p.locator(".nothing").inner_text()
+    assert p.locator(".filters").get_attribute("open") is not None  # the filters stay shown
+    p.select_option("select[name=kind]", "text")
+    p.fill("input[name=folder]", str(library.library.parent / "media"))
+    p.get_by_role("button", name="Apply").click()
+    p.wait_for_selector(".chip")
+    assert {c.inner_text() for c in p.locator(".chip .kind").all()} == {"text"}
+    p.screenshot(path=str(SHOTS / "filters.png"), full_page=True)
+    p.fill("input[name=folder]", "/nowhere")
+    p.get_by_role("button", name="Apply").click()
+    p.wait_for_selector(".nothing")
+    p.get_by_role("link", name="search without them").click()
+    p.wait_for_selector(".chip")
+    # Files from tomorrow on: none yet.
+    tomorrow = (datetime.now() + timedelta(days=1)).date().isoformat()
+    p.goto(f"{site}/?q=harbour&after={tomorrow}")
+    p.wait_for_selector(".nothing")
+    phone = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        small = phone.new_page()
+        small.goto(f"{site}/?q=harbour&kind=text")
+        small.wait_for_selector(".chip")
+        width = small.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, width
+        small.screenshot(path=str(SHOTS / "filters-phone.png"), full_page=True)
+    finally:
+        phone.close()
 
 
 def test_the_transcript_follows_playback_and_seeks(site: str, page: Any) -> None:

@@ -9,6 +9,8 @@ The player, its subtitles, thumbnails and the transcript are the API's own endpo
 from __future__ import annotations
 
 import html
+from datetime import datetime, timedelta
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -20,7 +22,7 @@ from markupsafe import Markup
 
 from videolearn.apps import catalog, playback, recommend, themes, tokens
 from videolearn.apps.jobs import IndexJobs
-from videolearn.apps.search import MomentHit, Searcher
+from videolearn.apps.search import MODALITIES, MomentHit, Searcher, SearchFilters
 from videolearn.apps.transcribe import sentences, stored_transcript
 from videolearn.errors import QueryError, VideoNotFoundError
 from videolearn.library import Library
@@ -80,14 +82,31 @@ def error_page(request: Request, status: int, message: str) -> Response:
 
 
 @router.get("/", response_class=HTMLResponse)
-def search_page(request: Request, q: Annotated[str, Query(max_length=1000)] = "") -> Response:
-    """The search box, and the moments that answer `q` grouped by video, best video first."""
+def search_page(  # noqa: PLR0917  the query and its filters, as the search form sends them
+    request: Request,
+    q: Annotated[str, Query(max_length=1000)] = "",
+    kind: Annotated[str, Query(max_length=20)] = "",
+    language: Annotated[str, Query(max_length=10)] = "",
+    folder: Annotated[str, Query(max_length=4000)] = "",
+    after: Annotated[str, Query(max_length=10)] = "",
+    before: Annotated[str, Query(max_length=10)] = "",
+) -> Response:
+    """The search box and its filters (the kind of moment, the language spoken, a folder,
+    the files' dates), and the moments that answer `q` grouped by video, best video
+    first."""
     groups: list[dict[str, Any]] = []
     problem = ""
+    chosen = {
+        "kind": kind,
+        "language": language,
+        "folder": folder,
+        "after": after,
+        "before": before,
+    }
     if q.strip():
         searcher: Searcher = request.app.state.searcher
         try:
-            hits = searcher.search(q, 50)
+            hits = searcher.search(q, 50, _filters(kind, language, folder, after, before))
         except QueryError as err:
             problem = str(err)
             hits = []
@@ -116,7 +135,42 @@ def search_page(request: Request, q: Annotated[str, Query(max_length=1000)] = ""
     return templates.TemplateResponse(
         request,
         "search.html",
-        {"q": q, "groups": groups, "problem": problem, "indexed": status.indexed},
+        {
+            "q": q,
+            "groups": groups,
+            "problem": problem,
+            "indexed": status.indexed,
+            "chosen": chosen,
+            "filtered": any(chosen.values()),
+            "kinds": MODALITIES,
+        },
+    )
+
+
+def _filters(kind: str, language: str, folder: str, after: str, before: str) -> SearchFilters:
+    """The search form's filters as a search takes them: a folder keeps the files under
+    it, dates are whole days (`before` includes its day).
+
+    Raises:
+        QueryError: a kind, language or date that is not one.
+    """
+
+    def day(text: str, name: str) -> datetime | None:
+        if not text:
+            return None
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:
+            raise QueryError(f"{name}: not a date (YYYY-MM-DD): {text!r}") from None
+
+    until = day(before, "before")
+    folder = folder.strip().rstrip("/")
+    return SearchFilters(
+        modalities=(kind,) if kind else (),
+        language=language.strip().lower(),
+        path_glob=f"{glob_escape(folder)}/*" if folder else "",
+        after=day(after, "after"),
+        before=until + timedelta(days=1) if until else None,
     )
 
 
