@@ -444,3 +444,32 @@ class StoreContract(ABC):
         store.cleanup_versions(0)
         assert [h.video_id for h in store.search_text("lighthouse")] == [B]
         assert store.version_count() <= 2 * len(store.table_counts())
+
+    # -- the shelf --------------------------------------------------------------------
+
+    def test_the_shelf_lists_what_is_stored_sorted_and_filtered(self, store: Store) -> None:
+        pictures = {"width_px": 64, "height_px": 36}
+        store.write_video(VideoRow(A, "/v/holiday/b.mp4", duration_s=30.0, **pictures), _outputs(A))
+        store.write_video(VideoRow(B, "/v/holiday/sub/a.mp4", duration_s=10.0), [])
+        store.write_video(VideoRow(C, "/v/work/C.mp4", duration_s=20.0, **pictures), _outputs(C))
+        shelf = store.shelf()
+        rows, total = shelf.page("name", descending=False)
+        assert total == 3 and [r.name for r in rows] == ["a.mp4", "b.mp4", "C.mp4"]
+        assert [r.video_id for r in shelf.page("duration")[0]] == [A, C, B]  # longest first
+        assert [r.video_id for r in shelf.page("added", descending=False)[0]] == [A, B, C]
+        first = rows[1]
+        assert (first.path, first.duration_s, first.pictures) == ("/v/holiday/b.mp4", 30.0, True)
+        assert first.kinds == ("speech",)  # what was found: speech, and a sound of no kind
+        assert rows[0].kinds == () and not rows[0].pictures
+        under = shelf.page("name", descending=False, folder="/v/holiday")
+        assert under[1] == 2 and {r.video_id for r in under[0]} == {A, B}  # at any depth
+        assert shelf.page(folder="/v/holi")[1] == 0  # a folder is a whole name
+        assert {r.video_id for r in shelf.page(kind="speech")[0]} == {A, C}
+        assert [r.name for r in shelf.page("name", False, offset=1, limit=1)[0]] == ["b.mp4"]
+        assert shelf.folders() == [("/v/holiday", 1), ("/v/holiday/sub", 1), ("/v/work", 1)]
+        store.set_path(C, "/v/moved/c2.mp4")
+        assert [r.video_id for r in shelf.page(folder="/v/moved")[0]] == [C]
+        store.delete_video(B)
+        assert shelf.page()[1] == 2
+        store.moderation.keep(A, "nudity", "block", "k", {})  # held back
+        assert [r.video_id for r in shelf.page()[0]] == [C]

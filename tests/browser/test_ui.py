@@ -128,6 +128,42 @@ def test_search_then_open_a_moment_at_its_start(site: str, page: Any) -> None:
     assert p.locator("h1").inner_text() == name
 
 
+def test_the_library_is_shown_sorted_and_filtered(site: str, page: Any, browser: Any) -> None:
+    p = page
+    p.goto(f"{site}/")
+    p.wait_for_selector(".tile")
+    names = [t.inner_text() for t in p.locator(".tile .title").all()]
+    assert {"harbour.mp4", "ferry.mp4", "jfk.flac", "colours.mkv"} <= set(names)
+    p.wait_for_function(IMAGES_SHOWN)  # every poster came
+    assert p.locator(".tile", has_text="jfk.flac").locator(".sound-only").count() == 1
+    assert "speech" in p.locator(".tile", has_text="jfk.flac").locator(".badges").inner_text()
+    p.screenshot(path=str(SHOTS / "library.png"), full_page=True)
+    p.locator(".filters summary").click()
+    p.select_option("select[name=sort]", "name")
+    p.select_option("select[name=order]", "asc")
+    p.get_by_role("button", name="Apply").click()
+    p.wait_for_url("**sort=name**")
+    by_name = [t.inner_text() for t in p.locator(".tile .title").all()]
+    assert by_name == sorted(by_name, key=str.lower)
+    p.select_option("select[name=kind]", "speech")
+    p.get_by_role("button", name="Apply").click()
+    p.wait_for_url("**kind=speech**")
+    assert [t.inner_text() for t in p.locator(".tile .title").all()] == ["jfk.flac"]
+    p.goto(f"{site}/?folder=/nowhere")
+    assert "No video here matches these filters" in p.locator(".shelf").inner_text()
+    phone = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        small = phone.new_page()
+        small.goto(f"{site}/")
+        small.wait_for_selector(".tile")
+        small.wait_for_function(IMAGES_SHOWN)
+        width = small.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, width
+        small.screenshot(path=str(SHOTS / "library-phone.png"), full_page=True)
+    finally:
+        phone.close()
+
+
 def test_search_filters_keep_what_a_person_asks_for(
     site: str, library: Settings, page: Any, browser: Any
 ) -> None:

@@ -330,6 +330,23 @@ def test_on_loopback_a_person_writes_without_a_token_but_no_other_site_does(
     assert whos == {"someone on this machine"}
 
 
+def test_the_library_view_pages_sorts_and_filters(api: httpx.Client) -> None:
+    listed = api.get("/api/v1/library", params={"sort": "name", "order": "asc"}).json()
+    assert [Path(v["path"]).name for v in listed["videos"]] == ["colours.mp4", "harbour.mp4"]
+    assert listed["total"] == 2 and listed["sort"] == "name" and listed["order"] == "asc"
+    harbour = listed["videos"][1]
+    assert harbour["kinds"] == ["text"] and harbour["pictures"] and harbour["duration_s"] > 3
+    assert [f["videos"] for f in listed["folders"]] == [2]
+    second = api.get("/api/v1/library", params={"sort": "name", "offset": 1, "limit": 1}).json()
+    assert [Path(v["path"]).name for v in second["videos"]] == ["colours.mp4"]  # name, desc
+    texts = api.get("/api/v1/library", params={"kind": "text"}).json()
+    assert [Path(v["path"]).name for v in texts["videos"]] == ["harbour.mp4"]
+    wrong = api.get("/api/v1/library", params={"sort": "colour"})
+    assert wrong.status_code == 400 and "sort by one of added" in wrong.json()["error"]
+    poster = api.get(f"/api/v1/videos/{harbour['video_id']}/poster.jpg")
+    assert poster.status_code == 200 and poster.content[:2] == b"\xff\xd8"  # a JPEG
+
+
 def test_the_video_page_lists_every_path_of_a_copy(tmp_path: Path) -> None:
     settings = load_settings(tmp_path / "library", keep_versions_s=0, extractors=EXTRACTORS[:2])
     original = write_video(tmp_path / "harbour.mp4", [(RED, 1.0)])

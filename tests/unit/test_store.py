@@ -41,6 +41,31 @@ def test_a_library_written_before_the_record_of_written_videos_is_written_once(
         assert dict(store.table_counts()) == counts
 
 
+def test_a_library_written_before_the_shelf_is_put_on_it_once(tmp_path: Path) -> None:
+    """A library from before migration 14 has no shelf: the first look at it fills it
+    from the tables, with what each video holds and its file's time in the ledger."""
+    root = tmp_path / "library"
+    with open_store(root, create=True) as store:
+        TestEmbeddedStore().write(store, A, "/v/harbour.mp4")
+    with sqlite3.connect(root / DATABASE_FILE) as db:  # as migration 14 leaves such a library
+        db.execute("DELETE FROM shelf")
+        db.execute("DELETE FROM shelf_filled")
+        db.execute(
+            "INSERT INTO files (path, video_id, size_bytes, mtime_ns, status, updated_at) "
+            "VALUES ('/v/harbour.mp4', ?, 1, 1700000000000000000, 'indexed', 0)",
+            (A,),
+        )
+    with open_store(root) as store:
+        [row], total = store.shelf().page()
+        assert total == 1 and store.shelf().complete()
+    assert (row.video_id, row.path, row.kinds, row.modified) == (
+        A,
+        "/v/harbour.mp4",
+        ("speech",),
+        1_700_000_000.0,
+    )
+
+
 def test_a_file_uri_opens_the_same_library(tmp_path: Path) -> None:
     root = tmp_path / "my library"
     with open_store(root, create=True) as store:

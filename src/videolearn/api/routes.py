@@ -85,6 +85,29 @@ def get_videos(
     return catalog.list_videos(lib, offset, limit).to_json()
 
 
+@router.get("/library")
+def get_library(  # noqa: PLR0917  a page and what it holds
+    lib: LibraryDep,
+    sort: Annotated[str, Query(description="added, date, name or duration")] = "added",
+    order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
+    folder: Annotated[str, Query(max_length=4000)] = "",
+    kind: Annotated[str, Query(description="speech, text, sound or nudity")] = "",
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 60,
+) -> dict[str, Any]:
+    """A page of the library view: the videos sorted and filtered, how many there are in
+    all, and the folders that hold them."""
+    page = catalog.browse(lib, sort, order == "desc", folder, kind, offset, limit)
+    return page.to_json()
+
+
+@router.get("/videos/{video}/poster.jpg")
+def get_poster(video: str, lib: LibraryDep) -> Response:
+    """The JPEG that stands for a video in the library view (its longest shot's)."""
+    jpeg = playback.poster(lib, video)
+    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
+
+
 @router.get("/videos/{video}")
 def get_video(video: str, lib: LibraryDep) -> dict[str, Any]:
     """One video and every moment found in it (`show --json`)."""

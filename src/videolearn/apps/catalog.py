@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from videolearn.apps.playback import delete_playable
+from videolearn.errors import QueryError
 from videolearn.extractors.ocr import missing_packs
 from videolearn.library import Library
 from videolearn.plugins import PluginProblem
 from videolearn.store.ledger import FileStatus
+from videolearn.store.shelf import KINDS, SORTS, ShelfRow
 from videolearn.store.tables import (
     EmbeddingRow,
     MomentRow,
@@ -158,6 +160,77 @@ def list_videos(library: Library, offset: int = 0, limit: int = 50) -> VideoPage
     shown = library.store.shown_paths()
     videos = [v for v in library.store.videos() if v.video_id in shown]
     return VideoPage(videos[offset : offset + limit], len(videos), offset, limit)
+
+
+# The kinds of moment the library view filters by.
+SHELF_KINDS: tuple[str, ...] = KINDS
+
+
+@dataclass(frozen=True)
+class ShelfPage:
+    """A page of the library view: the videos on it, how many all its pages hold, how it
+    was asked for, and the folders that hold listed videos (with how many each)."""
+
+    videos: list[ShelfRow]
+    total: int
+    offset: int
+    limit: int
+    sort: str
+    descending: bool
+    folder: str
+    kind: str
+    folders: list[tuple[str, int]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "videos": [
+                {
+                    "video_id": v.video_id,
+                    "path": v.path,
+                    "duration_s": v.duration_s,
+                    "modified": v.modified,
+                    "added_at": v.added_at,
+                    "pictures": v.pictures,
+                    "kinds": list(v.kinds),
+                }
+                for v in self.videos
+            ],
+            "total": self.total,
+            "offset": self.offset,
+            "limit": self.limit,
+            "sort": self.sort,
+            "order": "desc" if self.descending else "asc",
+            "folder": self.folder,
+            "kind": self.kind,
+            "folders": [{"folder": f, "videos": n} for f, n in self.folders],
+        }
+
+
+def browse(  # noqa: PLR0917  a page and what it holds
+    library: Library,
+    sort: str = "added",
+    descending: bool = True,
+    folder: str = "",
+    kind: str = "",
+    offset: int = 0,
+    limit: int = 60,
+) -> ShelfPage:
+    """A page of the library's videos as the library view lists them: sorted by when they
+    were added, their files' dates, their names or their durations; those under `folder`
+    and with moments of `kind` (speech, text, sound, nudity) only when given; none a
+    `block` verdict holds back. Read from the shelf (`store.shelf`), so a page costs the
+    same however large the library.
+
+    Raises:
+        QueryError: a sort or kind that is not one.
+    """
+    if sort not in SORTS:
+        raise QueryError(f"sort by one of {', '.join(SORTS)}, not {sort!r}")
+    if kind and kind not in KINDS:
+        raise QueryError(f"a kind of moment is one of {', '.join(KINDS)}, not {kind!r}")
+    shelf = library.store.shelf()
+    rows, total = shelf.page(sort, descending, folder, kind, offset, limit)
+    return ShelfPage(rows, total, offset, limit, sort, descending, folder, kind, shelf.folders())
 
 
 @dataclass(frozen=True)

@@ -143,6 +143,22 @@ def thumbnail_at(library: Library, ref: str, time_s: float) -> bytes:
     return (at[-1] if at else thumbnails[0]).jpeg
 
 
+def poster(library: Library, ref: str) -> bytes:
+    """The JPEG a person would pick to stand for a video: its longest shot's thumbnail
+    (stored by `index`, nothing decoded), else the frame a third of the way in.
+
+    Raises:
+        VideoNotFoundError: no such video, or it has no pictures.
+    """
+    video = find_video(library, ref)
+    if not video.width_px:
+        raise VideoNotFoundError(f"video {video.video_id[:12]} has no pictures")
+    thumbnails = library.store.rows_of(ThumbnailRow, video.video_id)
+    if thumbnails:
+        return max(thumbnails, key=lambda t: (t.end_s - t.start_s, -t.start_s)).jpeg
+    return still(library, video.video_id, (video.duration_s or 0.0) / 3)
+
+
 STILLS_FOLDER = "stills"
 # Stills are made for moments this far apart (the sketches' rate): two moments a tenth of
 # a second apart share one.

@@ -24,6 +24,7 @@ from videolearn.store.banks import BankStore
 from videolearn.store.decisions import DecisionStore
 from videolearn.store.ledger import Ledger
 from videolearn.store.moderation import ModerationStore
+from videolearn.store.shelf import ShelfStore
 from videolearn.store.tables import (
     MomentRow,
     SignalRow,
@@ -158,6 +159,10 @@ class Store(Protocol):
 
     def shown_paths(self) -> Mapping[str, str]:
         """`stored_paths` without the videos a `block` verdict holds back."""
+        ...
+
+    def shelf(self) -> ShelfStore:
+        """What the library view lists of each video (filled from the tables once)."""
         ...
 
     def rows_of(self, row_type: type[R], video_id: str) -> list[R]:

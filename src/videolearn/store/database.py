@@ -24,6 +24,7 @@ from videolearn.store.banks import BankStore
 from videolearn.store.decisions import DecisionStore
 from videolearn.store.ledger import Ledger, WrittenVideos
 from videolearn.store.moderation import ModerationStore
+from videolearn.store.shelf import ShelfStore
 from videolearn.store.themes import ThemeStore
 from videolearn.store.tokens import TokenStore
 from videolearn.store.transaction import transaction
@@ -230,6 +231,28 @@ ALTER TABLE copy_verdicts ADD COLUMN stretches TEXT NOT NULL DEFAULT '[]'
 """
 
 
+_SHELF = """
+CREATE TABLE shelf (
+    video_id TEXT PRIMARY KEY,
+    path TEXT NOT NULL,
+    folder TEXT NOT NULL,
+    name TEXT NOT NULL,
+    duration_s REAL,
+    modified REAL,
+    added_at REAL NOT NULL,
+    pictures INTEGER NOT NULL,
+    kinds TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX shelf_path ON shelf (path);
+CREATE INDEX shelf_folder ON shelf (folder);
+CREATE INDEX shelf_added ON shelf (added_at, path);
+CREATE INDEX shelf_modified ON shelf (modified, path);
+CREATE INDEX shelf_name ON shelf (name COLLATE NOCASE, path);
+CREATE INDEX shelf_duration ON shelf (duration_s, path);
+CREATE TABLE shelf_filled (id INTEGER PRIMARY KEY CHECK (id = 0))
+"""
+
+
 def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     """Run SQL statements one by one, split where sqlite3 says a statement is complete
     (a trigger's BEGIN ... END holds ";" of its own)."""
@@ -269,13 +292,14 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[sqlite3.Connection], None]], ...] = 
     (11, "the videos that may have rows in the tables", _script(_WRITTEN)),
     (12, "the sound two videos share, and the videos searched for copies", _script(_SEARCHED)),
     (13, "where in each of two videos the sound they share lies", _script(_STRETCHES)),
+    (14, "the shelf: what the library view lists of each video", _script(_SHELF)),
 )
 
 
 class LibraryDatabase(Closing):
     """The one owner of a library's SQLite file: opens it, brings its schema up to date,
     and hands out the classes that keep their tables in it (`ledger`, `written`, `banks`, `tokens`,
-    `decisions`, `themes`, `verdicts`, `moderation`)."""
+    `decisions`, `themes`, `verdicts`, `moderation`, `shelf`)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -294,6 +318,7 @@ class LibraryDatabase(Closing):
         self.themes = ThemeStore(self._db)
         self.verdicts = VerdictStore(self._db)
         self.moderation = ModerationStore(self._db)
+        self.shelf = ShelfStore(self._db)
 
     @property
     def schema_version(self) -> int:

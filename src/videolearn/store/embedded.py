@@ -40,6 +40,7 @@ from videolearn.store.database import open_database
 from videolearn.store.decisions import DecisionStore
 from videolearn.store.ledger import Ledger
 from videolearn.store.moderation import ModerationStore
+from videolearn.store.shelf import ShelfRow, ShelfStore, kinds_of
 from videolearn.store.tables import (
     MOMENTS,
     SIGNAL_TABLES,
@@ -379,6 +380,18 @@ class LibraryStore(Closing):
             )
         else:
             self._tables["videos"].add(written_row)
+        shelf = self.database.shelf
+        shelf.put(
+            ShelfRow(
+                video_id,
+                video.path,
+                video.duration_s,
+                shelf.file_time(video_id),
+                time.time(),
+                bool(video.width_px),
+                kinds_of(r["modality"] for r in rows["moments"]),
+            )
+        )
 
     def replace_outputs(
         self, video_id: str, outputs: Sequence[ExtractorOutput], dropped: Collection[str] = ()
@@ -410,6 +423,8 @@ class LibraryStore(Closing):
             where=f"video_id = '{video_id}'",
             values={"extractors": json.dumps(extractors, sort_keys=True)},
         )
+        found = self._query("moments", f"video_id = '{video_id}'", ["modality"])
+        self.database.shelf.set_kinds(video_id, kinds_of(r["modality"] for r in found))
 
     def _upsert_within(
         self, name: str, scope: str, rows: list[dict[str, Any]], schema: pa.Schema
@@ -458,6 +473,7 @@ class LibraryStore(Closing):
         self._tables["videos"].update(
             where=f"video_id = '{_check_id(video_id)}'", values={"path": path}
         )
+        self.database.shelf.move(video_id, path)
 
     def delete_video(self, video_id: str) -> None:
         """Remove a video and every row derived from it, then its ledger entries."""
@@ -473,6 +489,30 @@ class LibraryStore(Closing):
         self.themes.forget_video(video_id)
         self.verdicts.forget_video(video_id)
         self.moderation.forget_video(video_id)
+        self.database.shelf.drop(video_id)
+
+    def shelf(self) -> ShelfStore:
+        """The shelf the library view lists, put together from the tables first when the
+        library was written before it was kept (once: seconds at 100,000 videos)."""
+        shelf = self.database.shelf
+        if not shelf.complete():
+            kinds: dict[str, set[str]] = {}
+            for r in self._query("moments", None, ["video_id", "modality"]):
+                kinds.setdefault(r["video_id"], set()).add(r["modality"])
+            times = self.ledger.file_times()
+            shelf.fill(
+                ShelfRow(
+                    v.video_id,
+                    v.path,
+                    v.duration_s,
+                    times.get(v.video_id),
+                    times.get(v.video_id) or 0.0,
+                    bool(v.width_px),
+                    kinds_of(kinds.get(v.video_id, ())),
+                )
+                for v in self.videos()
+            )
+        return shelf
 
     def delete_orphans(self) -> int:
         """Delete derived rows whose video is not in `videos`; returns how many videos."""

@@ -105,6 +105,14 @@ class Ledger:
         )
         return [_entry(r) for r in rows]
 
+    def file_times(self) -> dict[str, float]:
+        """Each video's latest file modification time (seconds since the epoch)."""
+        rows = self._db.execute(
+            "SELECT video_id, MAX(mtime_ns) FROM files WHERE video_id IS NOT NULL "
+            "AND mtime_ns IS NOT NULL GROUP BY video_id"
+        )
+        return {str(v): t / 1e9 for v, t in rows}
+
     def paths_of(self, video_id: str) -> list[str]:
         rows = self._db.execute(
             "SELECT path FROM files WHERE video_id=? ORDER BY path", (video_id,)

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from glob import escape as glob_escape
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -67,6 +67,9 @@ templates.env.filters["clock"] = clock
 templates.env.filters["size"] = size
 templates.env.filters["basename"] = lambda path: Path(str(path)).name
 templates.env.globals["quote"] = quote
+templates.env.globals["urlencode"] = urlencode
+templates.env.filters["combine"] = lambda base, **more: {**base, **more}
+templates.env.filters["day"] = lambda seconds: datetime.fromtimestamp(seconds).date().isoformat()
 
 
 def _library(request: Request) -> Library:
@@ -90,12 +93,16 @@ def search_page(  # noqa: PLR0917  the query and its filters, as the search form
     folder: Annotated[str, Query(max_length=4000)] = "",
     after: Annotated[str, Query(max_length=10)] = "",
     before: Annotated[str, Query(max_length=10)] = "",
+    sort: Annotated[str, Query(max_length=10)] = "added",
+    order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
     """The search box and its filters (the kind of moment, the language spoken, a folder,
     the files' dates), and the moments that answer `q` grouped by video, best video
-    first."""
+    first; without a query, the library: a page of its videos, sorted and filtered."""
     groups: list[dict[str, Any]] = []
     problem = ""
+    shelf = None
     chosen = {
         "kind": kind,
         "language": language,
@@ -131,6 +138,13 @@ def search_page(  # noqa: PLR0917  the query and its filters, as the search form
                     ],
                 }
             )
+    else:
+        try:
+            shelf = catalog.browse(
+                _library(request), sort, order == "desc", folder.strip(), kind, offset, SHELF_PAGE
+            )
+        except QueryError as err:
+            problem = str(err)
     status = catalog.status(_library(request))
     return templates.TemplateResponse(
         request,
@@ -142,9 +156,25 @@ def search_page(  # noqa: PLR0917  the query and its filters, as the search form
             "indexed": status.indexed,
             "chosen": chosen,
             "filtered": any(chosen.values()),
-            "kinds": MODALITIES,
+            # The filters stay open while any is on, or the library is sorted otherwise.
+            "open_filters": any(chosen.values()) or (sort, order) != ("added", "desc"),
+            "kinds": MODALITIES if q.strip() else catalog.SHELF_KINDS,
+            "shelf": shelf,
+            "sort": sort,
+            "order": order,
+            "sorts": {
+                "added": "added",
+                "date": "file date",
+                "name": "name",
+                "duration": "duration",
+            },
+            "here": {k: v for k, v in {**chosen, "sort": sort, "order": order}.items() if v},
         },
     )
+
+
+# Videos on a page of the library view.
+SHELF_PAGE = 60
 
 
 def _filters(kind: str, language: str, folder: str, after: str, before: str) -> SearchFilters:

@@ -1,0 +1,175 @@
+"""The shelf: what the library view lists of each stored video (its path, folder, name,
+duration, file date, when it was added, and what was found in it), kept in the library's
+SQLite file beside the tables so that a page of a library of 100,000 videos is sorted and
+filtered through SQLite's indexes instead of a read of the tables.
+
+The store keeps it as it writes (`LibraryStore.write_video`, `replace_outputs`,
+`delete_video`, `set_path`); a library written before the shelf existed is put on it
+from its tables once, the first time it is asked for (`complete`, `fill`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Any
+
+from videolearn.store.transaction import transaction
+
+# The kinds of moment a shelf row says were found, in the order they are shown.
+KINDS = ("speech", "text", "sound", "nudity")
+# How a page may be sorted, and the SQL that sorts it (ties by path).
+SORTS = {
+    "added": "added_at",
+    "date": "modified",
+    "name": "name COLLATE NOCASE",
+    "duration": "duration_s",
+}
+# Videos a `block` verdict holds back (pending or accepted): never listed.
+_HELD_BACK = (
+    "video_id NOT IN (SELECT video_id FROM review_items "
+    "WHERE action = 'block' AND status IN ('pending', 'accepted'))"
+)
+
+
+@dataclass(frozen=True)
+class ShelfRow:
+    """A stored video as the library view lists it."""
+
+    video_id: str
+    path: str
+    duration_s: float | None
+    # The file's modification time as the index saw it (seconds since the epoch).
+    modified: float | None
+    added_at: float
+    pictures: bool
+    kinds: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return PurePath(self.path).name
+
+    @property
+    def folder(self) -> str:
+        return str(PurePath(self.path).parent)
+
+
+def kinds_of(modalities: Iterable[str]) -> tuple[str, ...]:
+    """The kinds of moment found, from the modalities of a video's moments."""
+    found = set(modalities)
+    return tuple(k for k in KINDS if k in found)
+
+
+class ShelfStore:
+    """The shelf, on the library database's connection."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def complete(self) -> bool:
+        """Whether every stored video is on the shelf (it was filled, or the library was
+        made with it)."""
+        return self._db.execute("SELECT 1 FROM shelf_filled").fetchone() is not None
+
+    def fill(self, rows: Iterable[ShelfRow]) -> None:
+        """Put every stored video on the shelf at once (a library written before it)."""
+        with transaction(self._db):
+            for row in rows:
+                self._put(row)
+            self._db.execute("INSERT OR IGNORE INTO shelf_filled (id) VALUES (0)")
+
+    def put(self, row: ShelfRow) -> None:
+        """Put a video on the shelf, or replace what it said of it (its `added_at` kept
+        when it was there)."""
+        self._put(row)
+
+    def _put(self, row: ShelfRow) -> None:
+        self._db.execute(
+            "INSERT INTO shelf (video_id, path, folder, name, duration_s, modified, added_at, "
+            "pictures, kinds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (video_id) DO UPDATE SET path = excluded.path, "
+            "folder = excluded.folder, name = excluded.name, "
+            "duration_s = excluded.duration_s, modified = excluded.modified, "
+            "pictures = excluded.pictures, kinds = excluded.kinds",
+            (
+                row.video_id,
+                row.path,
+                row.folder,
+                row.name,
+                row.duration_s,
+                row.modified,
+                row.added_at,
+                int(row.pictures),
+                " ".join(row.kinds),
+            ),
+        )
+
+    def file_time(self, video_id: str) -> float | None:
+        """The latest modification time of the video's files in the ledger."""
+        found = self._db.execute(
+            "SELECT MAX(mtime_ns) FROM files WHERE video_id = ?", (video_id,)
+        ).fetchone()
+        return None if found is None or found[0] is None else found[0] / 1e9
+
+    def set_kinds(self, video_id: str, kinds: Sequence[str]) -> None:
+        self._db.execute(
+            "UPDATE shelf SET kinds = ? WHERE video_id = ?", (" ".join(kinds), video_id)
+        )
+
+    def move(self, video_id: str, path: str) -> None:
+        """The video is shown under another path."""
+        self._db.execute(
+            "UPDATE shelf SET path = ?, folder = ?, name = ? WHERE video_id = ?",
+            (path, str(PurePath(path).parent), PurePath(path).name, video_id),
+        )
+
+    def drop(self, video_id: str) -> None:
+        self._db.execute("DELETE FROM shelf WHERE video_id = ?", (video_id,))
+
+    def page(  # noqa: PLR0917  a page and what it holds
+        self,
+        sort: str = "added",
+        descending: bool = True,
+        folder: str = "",
+        kind: str = "",
+        offset: int = 0,
+        limit: int = 60,
+    ) -> tuple[list[ShelfRow], int]:
+        """A page of the shelf and how many videos all its pages hold: sorted by `sort`
+        (one of `SORTS`), those under `folder` (at any depth) and with moments of `kind`
+        only when given, none a `block` verdict holds back."""
+        where, args = [_HELD_BACK], []
+        if folder:
+            top = folder.rstrip("/") + "/"
+            # Under the folder: paths from "top" up to, not including, top with its last
+            # character the next one ("/" + 1 is "0"), through the path index.
+            where.append("path >= ? AND path < ?")
+            args += [top, top[:-1] + "0"]
+        if kind:
+            where.append("(' ' || kinds || ' ') LIKE ?")
+            args.append(f"% {kind} %")
+        condition = " AND ".join(where)
+        total = self._db.execute(f"SELECT COUNT(*) FROM shelf WHERE {condition}", args).fetchone()
+        order = f"{SORTS[sort]} {'DESC' if descending else 'ASC'}, path"
+        rows = self._db.execute(
+            "SELECT video_id, path, duration_s, modified, added_at, pictures, kinds FROM shelf "
+            f"WHERE {condition} ORDER BY {order} LIMIT ? OFFSET ?",
+            [*args, limit, offset],
+        )
+        return [_row(r) for r in rows], int(total[0])
+
+    def folders(self) -> list[tuple[str, int]]:
+        """The folders that hold listed videos directly, with how many each holds."""
+        rows = self._db.execute(
+            f"SELECT folder, COUNT(*) FROM shelf WHERE {_HELD_BACK} GROUP BY folder ORDER BY folder"
+        )
+        return [(str(f), int(n)) for f, n in rows]
+
+
+def _row(r: tuple[Any, ...]) -> ShelfRow:
+    video_id, path, duration_s, modified, added_at, pictures, kinds = r
+    return ShelfRow(
+        video_id, path, duration_s, modified, added_at, bool(pictures), tuple(kinds.split())
+    )
