@@ -20,7 +20,7 @@ from videolearn.store.transaction import transaction
 
 # The kinds of moment a shelf row says were found, in the order they are shown.
 KINDS = ("speech", "text", "sound", "nudity")
-# How a page may be sorted, and the SQL that sorts it (ties by path).
+# How a page may be sorted, and the SQL that sorts it (ties by path, the same way).
 SORTS = {
     "added": "added_at",
     "date": "modified",
@@ -152,7 +152,9 @@ class ShelfStore:
             args.append(f"% {kind} %")
         condition = " AND ".join(where)
         total = self._db.execute(f"SELECT COUNT(*) FROM shelf WHERE {condition}", args).fetchone()
-        order = f"{SORTS[sort]} {'DESC' if descending else 'ASC'}, path"
+        # Ties by path in the same direction: the sort's index gives the page as it is.
+        way = "DESC" if descending else "ASC"
+        order = f"{SORTS[sort]} {way}, path {way}"
         rows = self._db.execute(
             "SELECT video_id, path, duration_s, modified, added_at, pictures, kinds FROM shelf "
             f"WHERE {condition} ORDER BY {order} LIMIT ? OFFSET ?",

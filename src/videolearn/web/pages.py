@@ -145,7 +145,6 @@ def search_page(  # noqa: PLR0917  the query and its filters, as the search form
             )
         except QueryError as err:
             problem = str(err)
-    status = catalog.status(_library(request))
     return templates.TemplateResponse(
         request,
         "search.html",
@@ -153,7 +152,6 @@ def search_page(  # noqa: PLR0917  the query and its filters, as the search form
             "q": q,
             "groups": groups,
             "problem": problem,
-            "indexed": status.indexed,
             "chosen": chosen,
             "filtered": any(chosen.values()),
             # The filters stay open while any is on, or the library is sorted otherwise.
