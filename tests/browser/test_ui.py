@@ -308,23 +308,42 @@ def test_beyond_loopback_a_person_logs_in_with_a_token(library: Settings, browse
             context.close()
 
 
-def test_upload_a_file_and_watch_it_indexed(site: str, page: Any, tmp_path: Path) -> None:
-    """On loopback, one person on their own machine uploads without a token."""
+def test_upload_files_watch_them_indexed_and_forget_one(
+    site: str, page: Any, tmp_path: Path
+) -> None:
+    """On loopback, one person on their own machine uploads without a token: two files
+    at once, each indexed in turn; then forgets one, told first what goes."""
     clip = write_captioned_video(
         tmp_path / "lighthouse.mp4", [Caption("LIGHTHOUSE", 0.0, 2.0)], 2.0
     )
+    other = write_captioned_video(tmp_path / "pier.mp4", [Caption("PIER", 0.0, 2.0)], 2.0)
     p = page
     p.goto(f"{site}/upload")
     assert p.get_by_role("link", name="log in").count() == 0
-    p.set_input_files("#file", str(clip))
+    p.set_input_files("#file", [str(clip), str(other)])
     p.get_by_role("button", name="Upload and index").click()
     p.wait_for_selector("#stage:has-text('Done.')", timeout=120_000)
-    link = p.locator("#results a")
-    assert link.inner_text() == "lighthouse.mp4"
+    links = p.locator("#results a")
+    assert [a.inner_text() for a in links.all()] == ["lighthouse.mp4", "pier.mp4"]
     p.screenshot(path=str(SHOTS / "upload.png"), full_page=True)
-    link.click()
+    links.first.click()
     p.wait_for_function(PLAYER_READY)
     assert "LIGHTHOUSE" in p.locator(".events").inner_text().upper()
+    download = p.get_by_role("link", name="Download the original")
+    assert download.get_attribute("download") is not None
+    p.get_by_role("button", name="Forget this video…").click()
+    dialog = p.locator("#forget-dialog")
+    assert "Forget lighthouse.mp4?" in dialog.inner_text()
+    assert "The file stays where it is" in dialog.inner_text()
+    p.screenshot(path=str(SHOTS / "forget.png"))
+    dialog.get_by_role("button", name="Keep it").click()  # nothing happens
+    assert not dialog.is_visible()
+    p.get_by_role("button", name="Forget this video…").click()
+    dialog.get_by_role("button", name="Forget it").click()
+    p.wait_for_selector(".notice")
+    assert "lighthouse.mp4 was forgotten" in p.locator(".notice").inner_text()
+    names = [t.inner_text() for t in p.locator(".tile .title").all()]
+    assert "lighthouse.mp4" not in names and "pier.mp4" in names
 
 
 def test_keyboard_alone_finds_and_opens_a_moment(site: str, page: Any) -> None:

@@ -96,6 +96,7 @@ def search_page(  # noqa: PLR0917  the query and its filters, as the search form
     sort: Annotated[str, Query(max_length=10)] = "added",
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
     offset: Annotated[int, Query(ge=0)] = 0,
+    forgotten: Annotated[str, Query(max_length=1000)] = "",
 ) -> Response:
     """The search box and its filters (the kind of moment, the language spoken, a folder,
     the files' dates), and the moments that answer `q` grouped by video, best video
@@ -167,6 +168,8 @@ def search_page(  # noqa: PLR0917  the query and its filters, as the search form
                 "duration": "duration",
             },
             "here": {k: v for k, v in {**chosen, "sort": sort, "order": order}.items() if v},
+            # The name of a video just forgotten from its page.
+            "forgotten": forgotten,
         },
     )
 
@@ -248,6 +251,12 @@ def video_page(request: Request, video: str, t: Annotated[float, Query(ge=0)] = 
             "name": Path(row.path).name,
             # Every other path the same content was indexed under (copies, uploads).
             "other_paths": [p for p in detail.paths if p != row.path],
+            # What forgetting it removes from the library.
+            "held": {
+                "moments": len(detail.moments),
+                "thumbnails": len(detail.thumbnails),
+                "vectors": len(detail.embeddings),
+            },
             "start_s": t,
             "duration_s": duration_s,
             "segments": sentences(transcript.segments),
@@ -316,6 +325,8 @@ def upload_page(request: Request) -> Response:
             "allowed": allowed,
             "jobs": [j.to_json() for j in jobs.list()[:10]],
             "max_bytes": lib.settings.serve.upload_max_bytes,
+            # Folders the server may index from (besides its uploads).
+            "roots": [str(r) for r in lib.settings.serve.roots],
         },
     )
 

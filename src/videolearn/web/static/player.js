@@ -3,6 +3,31 @@
 // transcoded for this browser when it cannot decode the file, and say so when none plays.
 (function () {
   "use strict";
+  // Forgetting the video, once the dialog that says what goes is answered.
+  const forget = document.getElementById("forget");
+  const dialog = document.getElementById("forget-dialog");
+  if (forget && dialog) {
+    forget.addEventListener("click", function () { dialog.showModal(); });
+    document.getElementById("forget-yes").addEventListener("click", function (event) {
+      const videoId = event.target.dataset.video;
+      fetch("/api/v1/videos/" + videoId, { method: "DELETE" }).then(function (r) {
+        return r.json().then(function (body) { return { ok: r.ok, body: body }; });
+      }).then(function (answer) {
+        if (answer.ok) {
+          window.location.assign("/?forgotten=" + encodeURIComponent(answer.body.path.split("/").pop()));
+          return;
+        }
+        const problem = document.getElementById("forget-problem");
+        problem.textContent = "It was not forgotten: " + (answer.body.error || "the server said no") + ".";
+        problem.hidden = false;
+      }, function () {
+        const problem = document.getElementById("forget-problem");
+        problem.textContent = "The server could not be reached; nothing was forgotten.";
+        problem.hidden = false;
+      });
+    });
+  }
+
   const box = document.getElementById("player-box");
   const player = document.getElementById("player");
   if (!box || !player) return;
