@@ -346,6 +346,40 @@ def test_upload_files_watch_them_indexed_and_forget_one(
     assert "lighthouse.mp4" not in names and "pier.mp4" in names
 
 
+def test_a_folder_on_the_server_is_indexed_from_the_upload_page(
+    browser: Any, tmp_path: Path
+) -> None:
+    roots = tmp_path / "videos"
+    (roots / "trip").mkdir(parents=True)
+    write_video(roots / "trip" / "a.mp4", [(RED, 1.0)])
+    write_video(roots / "trip" / "b.mp4", [(BLUE, 1.0)])
+    settings = load_settings(
+        tmp_path / "library",
+        keep_versions_s=0,
+        extractors=["file_hash", "media_info", "shots"],
+        serve={"roots": [roots]},
+    )
+    with open_library(create=True, settings=settings):
+        pass
+    server = Server(settings)
+    context = browser.new_context(viewport={"width": 1100, "height": 800})
+    try:
+        with server:
+            p = context.new_page()
+            p.goto(f"{server.url}/upload")
+            p.fill("#folder", str(roots / "trip"))
+            p.get_by_role("button", name="Index the folder").click()
+            p.wait_for_selector("#stage:has-text('Done.')", timeout=120_000)
+            names = [a.inner_text() for a in p.locator("#results a").all()]
+            assert names == ["a.mp4", "b.mp4"]
+            p.fill("#folder", str(tmp_path))  # outside serve.roots: refused, said why
+            p.get_by_role("button", name="Index the folder").click()
+            p.wait_for_selector("#stage:has-text('refused')")
+            assert "not inside serve.roots" in p.locator("#stage").inner_text()
+    finally:
+        context.close()
+
+
 def test_keyboard_alone_finds_and_opens_a_moment(site: str, page: Any) -> None:
     p = page
     p.goto(f"{site}/")
