@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -449,6 +450,14 @@ class StoreContract(ABC):
 
     def test_the_shelf_lists_what_is_stored_sorted_and_filtered(self, store: Store) -> None:
         pictures = {"width_px": 64, "height_px": 36}
+        # The files' times as the ledger holds them when a video is written (local noon).
+        may = int(datetime(2024, 5, 10, 12).timestamp() * 1e9)
+        january = int(datetime(2023, 1, 2, 12).timestamp() * 1e9)
+        for video_id, path, mtime_ns in (
+            (A, "/v/holiday/b.mp4", may),
+            (C, "/v/work/C.mp4", january),
+        ):
+            store.ledger.set(path, FileStatus.PENDING, video_id=video_id, mtime_ns=mtime_ns)
         store.write_video(VideoRow(A, "/v/holiday/b.mp4", duration_s=30.0, **pictures), _outputs(A))
         store.write_video(VideoRow(B, "/v/holiday/sub/a.mp4", duration_s=10.0), [])
         store.write_video(VideoRow(C, "/v/work/C.mp4", duration_s=20.0, **pictures), _outputs(C))
@@ -467,6 +476,10 @@ class StoreContract(ABC):
         assert {r.video_id for r in shelf.page(kind="speech")[0]} == {A, C}
         assert [r.name for r in shelf.page("name", False, offset=1, limit=1)[0]] == ["b.mp4"]
         assert shelf.folders() == [("/v/holiday", 1), ("/v/holiday/sub", 1), ("/v/work", 1)]
+        assert shelf.months() == [("2024-05", 1), ("2023-01", 1)]
+        january_span = (datetime(2023, 1, 1).timestamp(), datetime(2023, 2, 1).timestamp())
+        assert [r.video_id for r in shelf.page(modified=january_span)[0]] == [C]
+        assert [r.video_id for r in shelf.page("date")[0]] == [A, C, B]  # no time: last
         store.set_path(C, "/v/moved/c2.mp4")
         assert [r.video_id for r in shelf.page(folder="/v/moved")[0]] == [C]
         store.delete_video(B)

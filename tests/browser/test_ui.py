@@ -151,6 +151,14 @@ def test_the_library_is_shown_sorted_and_filtered(site: str, page: Any, browser:
     assert [t.inner_text() for t in p.locator(".tile .title").all()] == ["jfk.flac"]
     p.goto(f"{site}/?folder=/nowhere")
     assert "No video here matches these filters" in p.locator(".shelf").inner_text()
+    p.goto(f"{site}/")
+    p.locator(".filters summary").click()
+    this_month = datetime.now().strftime("%Y-%m")
+    p.select_option("select[name=month]", this_month)  # a month the files are from
+    p.get_by_role("button", name="Apply").click()
+    p.wait_for_url(f"**month={this_month}**")
+    assert f"from {this_month}" in p.locator(".shelf .hint").inner_text()
+    assert p.locator(".tile").count() >= 4
     phone = browser.new_context(viewport={"width": 390, "height": 844})
     try:
         small = phone.new_page()

@@ -343,6 +343,11 @@ def test_the_library_view_pages_sorts_and_filters(api: httpx.Client) -> None:
     assert [Path(v["path"]).name for v in texts["videos"]] == ["harbour.mp4"]
     wrong = api.get("/api/v1/library", params={"sort": "colour"})
     assert wrong.status_code == 400 and "sort by one of added" in wrong.json()["error"]
+    [month] = listed["months"]  # the media were written by this test run
+    assert month == {"month": time.strftime("%Y-%m"), "videos": 2}
+    assert api.get("/api/v1/library", params={"month": month["month"]}).json()["total"] == 2
+    assert api.get("/api/v1/library", params={"month": "1999-01"}).json()["total"] == 0
+    assert api.get("/api/v1/library", params={"month": "May"}).status_code == 400
     poster = api.get(f"/api/v1/videos/{harbour['video_id']}/poster.jpg")
     assert poster.status_code == 200 and poster.content[:2] == b"\xff\xd8"  # a JPEG
 

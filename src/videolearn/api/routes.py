@@ -94,10 +94,11 @@ def get_library(  # noqa: PLR0917  a page and what it holds
     kind: Annotated[str, Query(description="speech, text, sound or nudity")] = "",
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 60,
+    month: Annotated[str, Query(description="YYYY-MM: the files' month")] = "",
 ) -> dict[str, Any]:
     """A page of the library view: the videos sorted and filtered, how many there are in
-    all, and the folders that hold them."""
-    page = catalog.browse(lib, sort, order == "desc", folder, kind, offset, limit)
+    all, the folders that hold them and the months their files are from."""
+    page = catalog.browse(lib, sort, order == "desc", folder, kind, offset, limit, month)
     return page.to_json()
 
 

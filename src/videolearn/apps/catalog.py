@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +181,9 @@ class ShelfPage:
     folder: str
     kind: str
     folders: list[tuple[str, int]]
+    month: str = ""
+    # The months the videos' files are from (YYYY-MM), newest first, with how many each.
+    months: list[tuple[str, int]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -203,6 +207,8 @@ class ShelfPage:
             "folder": self.folder,
             "kind": self.kind,
             "folders": [{"folder": f, "videos": n} for f, n in self.folders],
+            "month": self.month,
+            "months": [{"month": m, "videos": n} for m, n in self.months],
         }
 
 
@@ -214,23 +220,52 @@ def browse(  # noqa: PLR0917  a page and what it holds
     kind: str = "",
     offset: int = 0,
     limit: int = 60,
+    month: str = "",
 ) -> ShelfPage:
     """A page of the library's videos as the library view lists them: sorted by when they
-    were added, their files' dates, their names or their durations; those under `folder`
-    and with moments of `kind` (speech, text, sound, nudity) only when given; none a
-    `block` verdict holds back. Read from the shelf (`store.shelf`), so a page costs the
-    same however large the library.
+    were added, their files' dates, their names or their durations; those under `folder`,
+    with moments of `kind` (speech, text, sound, nudity) and whose files are from `month`
+    (YYYY-MM, local time) only when given; none a `block` verdict holds back. Read from
+    the shelf (`store.shelf`), so a page costs the same however large the library.
 
     Raises:
-        QueryError: a sort or kind that is not one.
+        QueryError: a sort, kind or month that is not one.
     """
     if sort not in SORTS:
         raise QueryError(f"sort by one of {', '.join(SORTS)}, not {sort!r}")
     if kind and kind not in KINDS:
         raise QueryError(f"a kind of moment is one of {', '.join(KINDS)}, not {kind!r}")
     shelf = library.store.shelf()
-    rows, total = shelf.page(sort, descending, folder, kind, offset, limit)
-    return ShelfPage(rows, total, offset, limit, sort, descending, folder, kind, shelf.folders())
+    rows, total = shelf.page(
+        sort, descending, folder, kind, offset, limit, _month_span(month) if month else None
+    )
+    return ShelfPage(
+        rows,
+        total,
+        offset,
+        limit,
+        sort,
+        descending,
+        folder,
+        kind,
+        shelf.folders(),
+        month,
+        shelf.months(),
+    )
+
+
+def _month_span(month: str) -> tuple[float, float]:
+    """A month (YYYY-MM, local time) as seconds since the epoch, from and until.
+
+    Raises:
+        QueryError: not a month.
+    """
+    try:
+        first = datetime.strptime(month, "%Y-%m")
+    except ValueError:
+        raise QueryError(f"a month is written YYYY-MM, not {month!r}") from None
+    after = first.replace(year=first.year + first.month // 12, month=first.month % 12 + 1)
+    return first.timestamp(), after.timestamp()
 
 
 @dataclass(frozen=True)

@@ -136,11 +136,17 @@ class ShelfStore:
         kind: str = "",
         offset: int = 0,
         limit: int = 60,
+        modified: tuple[float, float] | None = None,
     ) -> tuple[list[ShelfRow], int]:
         """A page of the shelf and how many videos all its pages hold: sorted by `sort`
-        (one of `SORTS`), those under `folder` (at any depth) and with moments of `kind`
-        only when given, none a `block` verdict holds back."""
-        where, args = [_HELD_BACK], []
+        (one of `SORTS`), those under `folder` (at any depth), with moments of `kind`, and
+        whose files were modified within `modified` (from, until: seconds since the
+        epoch) only when given, none a `block` verdict holds back."""
+        where = [_HELD_BACK]
+        args: list[str | float] = []
+        if modified is not None:
+            where.append("modified >= ? AND modified < ?")
+            args += list(modified)
         if folder:
             top = folder.rstrip("/") + "/"
             # Under the folder: paths from "top" up to, not including, top with its last
@@ -161,6 +167,16 @@ class ShelfStore:
             [*args, limit, offset],
         )
         return [_row(r) for r in rows], int(total[0])
+
+    def months(self) -> list[tuple[str, int]]:
+        """The months (YYYY-MM, local time) the listed videos' files are from, newest
+        first, with how many videos each."""
+        rows = self._db.execute(
+            "SELECT strftime('%Y-%m', modified, 'unixepoch', 'localtime') AS month, COUNT(*) "
+            f"FROM shelf WHERE modified IS NOT NULL AND {_HELD_BACK} "
+            "GROUP BY month ORDER BY month DESC"
+        )
+        return [(str(m), int(n)) for m, n in rows]
 
     def folders(self) -> list[tuple[str, int]]:
         """The folders that hold listed videos directly, with how many each holds."""

@@ -96,6 +96,7 @@ def search_page(  # noqa: PLR0917  the query and its filters, as the search form
     sort: Annotated[str, Query(max_length=10)] = "added",
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
     offset: Annotated[int, Query(ge=0)] = 0,
+    month: Annotated[str, Query(max_length=7)] = "",
     forgotten: Annotated[str, Query(max_length=1000)] = "",
 ) -> Response:
     """The search box and its filters (the kind of moment, the language spoken, a folder,
@@ -110,6 +111,7 @@ def search_page(  # noqa: PLR0917  the query and its filters, as the search form
         "folder": folder,
         "after": after,
         "before": before,
+        "month": month,
     }
     if q.strip():
         searcher: Searcher = request.app.state.searcher
@@ -142,7 +144,14 @@ def search_page(  # noqa: PLR0917  the query and its filters, as the search form
     else:
         try:
             shelf = catalog.browse(
-                _library(request), sort, order == "desc", folder.strip(), kind, offset, SHELF_PAGE
+                _library(request),
+                sort,
+                order == "desc",
+                folder.strip(),
+                kind,
+                offset,
+                SHELF_PAGE,
+                month,
             )
         except QueryError as err:
             problem = str(err)
