@@ -6,9 +6,9 @@ Every adapter answers `status`, `show`, `forget` and `doctor` from here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -236,9 +236,9 @@ def browse(  # noqa: PLR0917  a page and what it holds
     if kind and kind not in KINDS:
         raise QueryError(f"a kind of moment is one of {', '.join(KINDS)}, not {kind!r}")
     shelf = library.store.shelf()
-    rows, total = shelf.page(
-        sort, descending, folder, kind, offset, limit, _month_span(month) if month else None
-    )
+    if month and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        raise QueryError(f"a month is written YYYY-MM, not {month!r}")
+    rows, total = shelf.page(sort, descending, folder, kind, offset, limit, month)
     return ShelfPage(
         rows,
         total,
@@ -252,20 +252,6 @@ def browse(  # noqa: PLR0917  a page and what it holds
         month,
         shelf.months(),
     )
-
-
-def _month_span(month: str) -> tuple[float, float]:
-    """A month (YYYY-MM, local time) as seconds since the epoch, from and until.
-
-    Raises:
-        QueryError: not a month.
-    """
-    try:
-        first = datetime.strptime(month, "%Y-%m")
-    except ValueError:
-        raise QueryError(f"a month is written YYYY-MM, not {month!r}") from None
-    after = first.replace(year=first.year + first.month // 12, month=first.month % 12 + 1)
-    return first.timestamp(), after.timestamp()
 
 
 @dataclass(frozen=True)

@@ -239,6 +239,7 @@ CREATE TABLE shelf (
     name TEXT NOT NULL,
     duration_s REAL,
     modified REAL,
+    month TEXT,
     added_at REAL NOT NULL,
     pictures INTEGER NOT NULL,
     kinds TEXT NOT NULL
@@ -247,6 +248,7 @@ CREATE INDEX shelf_path ON shelf (path);
 CREATE INDEX shelf_folder ON shelf (folder);
 CREATE INDEX shelf_added ON shelf (added_at, path);
 CREATE INDEX shelf_modified ON shelf (modified, path);
+CREATE INDEX shelf_month ON shelf (month);
 CREATE INDEX shelf_name ON shelf (name COLLATE NOCASE, path);
 CREATE INDEX shelf_duration ON shelf (duration_s, path);
 CREATE TABLE shelf_filled (id INTEGER PRIMARY KEY CHECK (id = 0))

@@ -11,6 +11,7 @@ from its tables once, the first time it is asked for (`complete`, `fill`).
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -55,6 +56,13 @@ class ShelfRow:
     def folder(self) -> str:
         return str(PurePath(self.path).parent)
 
+    @property
+    def month(self) -> str | None:
+        """The month its file is from (YYYY-MM, this machine's local time)."""
+        return (
+            None if self.modified is None else time.strftime("%Y-%m", time.localtime(self.modified))
+        )
+
 
 def kinds_of(modalities: Iterable[str]) -> tuple[str, ...]:
     """The kinds of moment found, from the modalities of a video's moments."""
@@ -87,12 +95,12 @@ class ShelfStore:
 
     def _put(self, row: ShelfRow) -> None:
         self._db.execute(
-            "INSERT INTO shelf (video_id, path, folder, name, duration_s, modified, added_at, "
-            "pictures, kinds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "INSERT INTO shelf (video_id, path, folder, name, duration_s, modified, month, "
+            "added_at, pictures, kinds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (video_id) DO UPDATE SET path = excluded.path, "
             "folder = excluded.folder, name = excluded.name, "
             "duration_s = excluded.duration_s, modified = excluded.modified, "
-            "pictures = excluded.pictures, kinds = excluded.kinds",
+            "month = excluded.month, pictures = excluded.pictures, kinds = excluded.kinds",
             (
                 row.video_id,
                 row.path,
@@ -100,6 +108,7 @@ class ShelfStore:
                 row.name,
                 row.duration_s,
                 row.modified,
+                row.month,
                 row.added_at,
                 int(row.pictures),
                 " ".join(row.kinds),
@@ -136,17 +145,17 @@ class ShelfStore:
         kind: str = "",
         offset: int = 0,
         limit: int = 60,
-        modified: tuple[float, float] | None = None,
+        month: str = "",
     ) -> tuple[list[ShelfRow], int]:
         """A page of the shelf and how many videos all its pages hold: sorted by `sort`
         (one of `SORTS`), those under `folder` (at any depth), with moments of `kind`, and
-        whose files were modified within `modified` (from, until: seconds since the
-        epoch) only when given, none a `block` verdict holds back."""
+        whose files are from `month` (YYYY-MM) only when given, none a `block` verdict
+        holds back."""
         where = [_HELD_BACK]
-        args: list[str | float] = []
-        if modified is not None:
-            where.append("modified >= ? AND modified < ?")
-            args += list(modified)
+        args: list[str | int] = []
+        if month:
+            where.append("month = ?")
+            args.append(month)
         if folder:
             top = folder.rstrip("/") + "/"
             # Under the folder: paths from "top" up to, not including, top with its last
@@ -172,8 +181,7 @@ class ShelfStore:
         """The months (YYYY-MM, local time) the listed videos' files are from, newest
         first, with how many videos each."""
         rows = self._db.execute(
-            "SELECT strftime('%Y-%m', modified, 'unixepoch', 'localtime') AS month, COUNT(*) "
-            f"FROM shelf WHERE modified IS NOT NULL AND {_HELD_BACK} "
+            f"SELECT month, COUNT(*) FROM shelf WHERE month IS NOT NULL AND {_HELD_BACK} "
             "GROUP BY month ORDER BY month DESC"
         )
         return [(str(m), int(n)) for m, n in rows]
