@@ -74,7 +74,7 @@ def _policies(folder: Path, rng: np.random.Generator) -> Path:
     return path
 
 
-def _video(n: int, vocabulary: list[str]) -> tuple[VideoRow, list[ExtractorOutput]]:
+def _video(n: int, vocabulary: np.ndarray) -> tuple[VideoRow, list[ExtractorOutput]]:
     """The `n`-th synthetic video, drawn from its own seed (a kept library written on
     from where it stopped draws the same videos)."""
     rng = np.random.default_rng([0, n])
@@ -112,7 +112,8 @@ def _video(n: int, vocabulary: list[str]) -> tuple[VideoRow, list[ExtractorOutpu
 def _write(root: Path, videos: int) -> None:
     """Write `videos` synthetic videos to the library at `root` (those it holds already
     kept), folding indexes and compacting as `index` does."""
-    vocabulary = [f"w{n:04d}" for n in range(5000)] + [f"t{n:05d}" for n in range(50)]
+    # An array: drawing from a list converts it to one at every draw.
+    vocabulary = np.array([f"w{n:04d}" for n in range(5000)] + [f"t{n:05d}" for n in range(50)])
     settings = load_settings(root)
     started = time.perf_counter()
     with open_library(root, create=True, settings=settings) as lib, lib.store.writing():
