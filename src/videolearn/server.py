@@ -7,7 +7,8 @@ CORS, and the error answers. FastAPI for typed parameters and the OpenAPI docume
 `fastapi-offline` serves `/docs` with assets of its own, so the docs work with no network.
 
 Access, by default: on loopback, no token (one person on their own machine), but a write
-that a page of another site sends (its `Origin` or `Sec-Fetch-Site` says so) is refused;
+that a page of another site sends (its `Origin` or `Sec-Fetch-Site` says so) is refused
+unless it brings a token;
 `serve.loopback_tokens` asks for a token for every write there too. Beyond loopback, a
 token (`videolearn token create`) for every request. A request carries it as
 `Authorization: Bearer ...` or, from the browser after `/login`, as a cookie. Every client
@@ -197,13 +198,17 @@ class _Access:
         request = Request(scope)
         path = request.url.path
         writes = request.method in _WRITE_METHODS
-        if writes and not self.writes_need_token and _from_another_site(request):
-            # No token guards this write: a page elsewhere must not make it (CSRF).
-            refused = JSONResponse({"error": "a write from a page of another site is refused"}, 403)
-            await refused(scope, receive, send)
-            return
+        # Where writes need no token, one a page of another site sends needs one all the
+        # same (CSRF): that page cannot know it, and the login cookie stays on this site.
+        cross = writes and not self.writes_need_token and _from_another_site(request)
         needs = (writes and self.writes_need_token) or self.reads_need_token
         caller = _caller(request) if needs or writes else None
+        if cross and caller is None:
+            refused = JSONResponse(
+                {"error": "a write from a page of another site is refused without a token"}, 403
+            )
+            await refused(scope, receive, send)
+            return
         # Who is asking, for the audit log (`request.state.caller`): the token's name, or
         # someone on this machine where writes need none.
         tokenless = writes and not self.writes_need_token

@@ -296,10 +296,14 @@ def test_on_loopback_a_person_writes_without_a_token_but_no_other_site_does(
     indexed: Settings, tmp_path: Path
 ) -> None:
     settings = load_settings(tmp_path / "library", keep_versions_s=0, extractors=EXTRACTORS[:2])
-    write_video(tmp_path / "a.mp4", [(RED, 1.0)])
-    write_video(tmp_path / "b.mp4", [(BLUE, 1.0)])
+    files = [
+        write_video(tmp_path / "a.mp4", [(RED, 1.0)]),
+        write_video(tmp_path / "b.mp4", [(BLUE, 1.0)]),
+        write_video(tmp_path / "c.mp4", [(RED, 0.5), (BLUE, 0.5)]),
+    ]
     with open_library(create=True, settings=settings) as lib:
-        ids = [r.video_id for r in lib.index([tmp_path / "a.mp4", tmp_path / "b.mp4"])]
+        ids = [r.video_id for r in lib.index(files)]
+        app_token = tokens.create_token(lib, "app").token
     server = Server(settings)
     with server as client:
         # A page of another site: refused, whether its browser says so by Origin or by
@@ -311,6 +315,9 @@ def test_on_loopback_a_person_writes_without_a_token_but_no_other_site_does(
         cross = {"Sec-Fetch-Site": "cross-site"}
         assert client.delete(f"/api/v1/videos/{ids[0]}", headers=cross).status_code == 403
         assert client.get(f"/api/v1/videos/{ids[0]}").status_code == 200
+        # A client of another origin that brings a token (CORS, say) may write.
+        bearer = {"Authorization": f"Bearer {app_token}", **elsewhere}
+        assert client.delete(f"/api/v1/videos/{ids[2]}", headers=bearer).status_code == 200
         # The pages say so: the upload form is there, the login page says what is true.
         assert "needs a token" not in client.get("/upload").text
         assert "nothing needs a token" in client.get("/login").text
