@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import sqlite3
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
@@ -364,7 +365,9 @@ class LocalPipeline:
         """Run a write to the store; a failure stops the run (StoreWriteError)."""
         try:
             write()
-        except (OSError, RuntimeError) as err:  # Lance's I/O errors come as RuntimeErrors
+        # Lance's I/O errors come as RuntimeErrors; SQLite's (the ledger's, the shelf's:
+        # "database or disk is full") as sqlite3 errors.
+        except (OSError, RuntimeError, sqlite3.OperationalError) as err:
             raise StoreWriteError(
                 f"stopped: {shown_path(key)} could not be written to the library "
                 f"({_first_line(err)}); everything stored before it is intact, and the next "
