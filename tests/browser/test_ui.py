@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,26 @@ def browser() -> Iterator[Any]:
         )
         yield chromium
         chromium.close()
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+@contextmanager
+def _phone(browser: Any) -> Iterator[Any]:
+    """A page at a phone's width, closed after."""
+    context = browser.new_context(viewport=PHONE)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def _fits_a_phone(p: Any, shot: str) -> None:
+    """Nothing runs off the side at a phone's width; the page saved to look at."""
+    width = p.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], width
+    p.screenshot(path=str(SHOTS / shot), full_page=True)
 
 
 @pytest.fixture
@@ -159,17 +180,11 @@ def test_the_library_is_shown_sorted_and_filtered(site: str, page: Any, browser:
     p.wait_for_url(f"**month={this_month}**")
     assert f"from {this_month}" in p.locator(".shelf .hint").inner_text()
     assert p.locator(".tile").count() >= 4
-    phone = browser.new_context(viewport={"width": 390, "height": 844})
-    try:
-        small = phone.new_page()
+    with _phone(browser) as small:
         small.goto(f"{site}/")
         small.wait_for_selector(".tile")
         small.wait_for_function(IMAGES_SHOWN)
-        width = small.evaluate("document.documentElement.scrollWidth")
-        assert width <= 390, width
-        small.screenshot(path=str(SHOTS / "library-phone.png"), full_page=True)
-    finally:
-        phone.close()
+        _fits_a_phone(small, "library-phone.png")
 
 
 def test_search_filters_keep_what_a_person_asks_for(
@@ -200,16 +215,10 @@ def test_search_filters_keep_what_a_person_asks_for(
     tomorrow = (datetime.now() + timedelta(days=1)).date().isoformat()
     p.goto(f"{site}/?q=harbour&after={tomorrow}")
     p.wait_for_selector(".nothing")
-    phone = browser.new_context(viewport={"width": 390, "height": 844})
-    try:
-        small = phone.new_page()
+    with _phone(browser) as small:
         small.goto(f"{site}/?q=harbour&kind=text")
         small.wait_for_selector(".chip")
-        width = small.evaluate("document.documentElement.scrollWidth")
-        assert width <= 390, width
-        small.screenshot(path=str(SHOTS / "filters-phone.png"), full_page=True)
-    finally:
-        phone.close()
+        _fits_a_phone(small, "filters-phone.png")
 
 
 def test_the_transcript_follows_playback_and_seeks(site: str, page: Any) -> None:
@@ -275,22 +284,14 @@ def test_a_file_browsers_cannot_play_is_played_from_a_version_made_for_them(
 
 
 def test_readable_at_a_phone_width(site: str, browser: Any) -> None:
-    context = browser.new_context(viewport={"width": 390, "height": 844})
-    try:
-        p = context.new_page()
+    with _phone(browser) as p:
         p.goto(f"{site}/?q=harbour")
         p.wait_for_selector(".chip")
         p.wait_for_function(IMAGES_SHOWN)
-        width = p.evaluate("document.documentElement.scrollWidth")
-        assert width <= 390, width  # nothing runs off the side
-        p.screenshot(path=str(SHOTS / "phone.png"), full_page=True)
+        _fits_a_phone(p, "phone.png")
         p.locator(".chip").first.click()  # the video page, its timeline and transcript
         p.wait_for_function(PLAYER_READY)
-        width = p.evaluate("document.documentElement.scrollWidth")
-        assert width <= 390, width
-        p.screenshot(path=str(SHOTS / "phone-video.png"), full_page=True)
-    finally:
-        context.close()
+        _fits_a_phone(p, "phone-video.png")
 
 
 def test_beyond_loopback_a_person_logs_in_with_a_token(library: Settings, browser: Any) -> None:
