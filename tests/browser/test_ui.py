@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from tests.server.test_api import Server
-from videolearn.apps import tokens
+from videolearn.apps import moderation, tokens
 from videolearn.config import Settings, load_settings
 from videolearn.library import open_library
 from videolearn.samples import BLUE, RED, Caption, sound_effect, write_captioned_video, write_video
@@ -59,9 +59,35 @@ def library(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Sett
     settings = load_settings(folder / "library", extractors=EXTRACTORS)
     with open_library(create=True, settings=settings) as lib:
         results = lib.index([media])
-    assert [r.status for r in results] == ["indexed"] * 4, results
+        assert [r.status for r in results] == ["indexed"] * 4, results
+        # Two verdicts for a reviewer (neither a block, which would hide its video from
+        # the other journeys) and a flag.
+        (settings.library / "policies.toml").write_text(POLICIES, encoding="utf-8")
+        report = moderation.moderate(lib, [])
+    assert sorted(v.policy for v in report.verdicts) == ["markets", "patriotism", "timetables"]
     SHOTS.mkdir(exist_ok=True)
     return settings
+
+
+POLICIES = """
+[policies.patriotism]
+action = "review"
+[policies.patriotism.terms]
+words = ["country"]
+in = ["speech"]
+
+[policies.timetables]
+action = "review"
+[policies.timetables.terms]
+words = ["timetable"]
+in = ["text"]
+
+[policies.markets]
+action = "flag"
+[policies.markets.terms]
+words = ["market"]
+in = ["text"]
+"""
 
 
 @pytest.fixture(scope="module")
@@ -292,6 +318,81 @@ def test_readable_at_a_phone_width(site: str, browser: Any) -> None:
         p.locator(".chip").first.click()  # the video page, its timeline and transcript
         p.wait_for_function(PLAYER_READY)
         _fits_a_phone(p, "phone-video.png")
+
+
+def test_a_reviewer_decides_verdicts_from_their_evidence(
+    site: str, page: Any, browser: Any
+) -> None:
+    p = page
+    p.goto(f"{site}/")
+    p.get_by_role("link", name="Review").click()
+    p.wait_for_url("**/review")
+    assert p.locator("#tab-pending .count").inner_text() == "2"
+    assert p.locator("#tab-noted .count").inner_text() == "1"
+    items = p.locator(".review .item")
+    assert items.count() == 2  # the two `review` verdicts; the flag waits for nobody
+    speech = items.filter(has_text="jfk.flac")
+    assert speech.locator(".badge").inner_text() == "review"
+    # Each time the word was said, at its own time (the words' times, not the segment's),
+    # the word marked in what was said.
+    said = speech.locator(".evidence li")
+    assert said.count() == 2
+    assert [m.lower() for m in said.first.locator("mark").all_inner_texts()] == ["country"] * 2
+    when = [
+        float(a.split("t=")[1])
+        for a in said.locator(".evidence-at").evaluate_all(
+            "links => links.map(a => a.getAttribute('href'))"
+        )
+    ]
+    assert 4.5 < when[0] < 7.0 < when[1] < 10.5, when  # "your country" at 5.8 s and 10 s
+    assert speech.locator(".evidence img").count() == 0  # sound only: no frame to show
+    shown = items.filter(has_text="harbour.mp4")
+    frame = shown.locator(".evidence img")
+    p.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=frame.element_handle())
+    at = float(shown.locator(".evidence-at").get_attribute("href").split("t=")[1])
+    assert 5.0 <= at <= 7.5, at  # TIMETABLE is on screen from 6 s (read every second)
+    p.screenshot(path=str(SHOTS / "review.png"), full_page=True)
+
+    shown.locator("input[name=note]").fill("a timetable is fine")
+    shown.get_by_role("button", name="Accept").click()
+    decided = shown.locator(".decided")
+    decided.wait_for(state="visible")
+    assert decided.inner_text().startswith("Accepted by someone on this machine just now")
+    assert "a timetable is fine" in decided.inner_text()
+    assert shown.locator("form.decide").count() == 0
+    speech.get_by_role("button", name="Reject").click()
+    speech.locator(".decided").wait_for(state="visible")
+    assert speech.locator(".decided").inner_text().startswith("Rejected by")
+
+    p.reload()  # what was decided left the queue, and is kept under its status
+    assert p.locator("#tab-pending .count").inner_text() == "0"
+    assert "Nothing waits for review" in p.locator("#nothing").inner_text()
+    p.locator("#tab-accepted").click()
+    p.wait_for_url("**/review?status=accepted")
+    kept = p.locator(".review .item")
+    assert kept.count() == 1
+    assert "a timetable is fine" in kept.locator(".decided").inner_text()
+    # Changing one's mind stays possible: rejecting now is offered, accepting again not.
+    assert kept.get_by_role("button", name="Reject").count() == 1
+    assert kept.get_by_role("button", name="Accept").count() == 0
+    audit = p.request.get(f"{site}/api/v1/audit").json()
+    decisions = [e for e in audit if e["what"] == "decision"]
+    assert [d["detail"]["status"] for d in decisions] == ["accepted", "rejected"]
+    assert decisions[0]["detail"]["note"] == "a timetable is fine"
+
+    # The evidence opens the video at that moment, where its verdict is told.
+    kept.locator(".evidence-at").first.click()
+    p.wait_for_url("**/videos/*?t=*")
+    p.wait_for_function(PLAYER_READY)
+    assert abs(p.evaluate("document.getElementById('player').currentTime") - at) < 0.3
+    told = p.locator("#verdicts").inner_text()
+    assert "timetables (review): accepted by someone on this machine" in told
+    assert "markets (flag): flagged" in told
+
+    with _phone(browser) as phone:
+        phone.goto(f"{site}/review?status=accepted")
+        phone.wait_for_function(IMAGES_SHOWN)
+        _fits_a_phone(phone, "phone-review.png")
 
 
 def test_beyond_loopback_a_person_logs_in_with_a_token(library: Settings, browser: Any) -> None:

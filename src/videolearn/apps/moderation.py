@@ -36,7 +36,7 @@ from videolearn.pipeline.hooks import StoredVideo, after_run_progress
 from videolearn.store import Store
 from videolearn.store.moderation import STATUSES, ReviewItem
 from videolearn.store.tables import MomentRow, VideoRow
-from videolearn.text import guess_language, words_in
+from videolearn.text import clean_text, guess_language, words_in
 
 # The text vectors a meaning rule compares with its description: speech and on-screen text.
 MEANING_KINDS = ("e5_speech", "e5_text")
@@ -237,10 +237,9 @@ class Moderator:
                     for policy in owners[hit.term]:
                         assert policy.terms is not None
                         if m.modality in policy.terms.where:
+                            start_s, end_s = _said_when(m, hit.start, hit.end)
                             out.setdefault(policy.name, []).append(
-                                Evidence(
-                                    m.modality, m.span.start_s, m.span.end_s, 1.0, m.text, hit.term
-                                )
+                                Evidence(m.modality, start_s, end_s, 1.0, m.text, hit.term)
                             )
         return out
 
@@ -281,6 +280,30 @@ class Moderator:
                         )
                     )
         return out
+
+
+def _said_when(moment: MomentRow, start: int, end: int) -> tuple[float, float]:
+    """When the words at `start:end` of a moment's cleaned text (`clean_text`, as term
+    matching reads it) were said: from the first of its timed words they touch to the
+    last; the moment's span when it has no timed words (on-screen text) or they cannot be
+    laid along its text."""
+    words = moment.attrs.get("words") or []
+    text = clean_text(moment.text)
+    touched: list[tuple[float, float]] = []
+    at = 0
+    for word in words:
+        token = clean_text(str(word.get("word", ""))).strip()
+        if not token:
+            continue
+        found = text.find(token, at)
+        if found < 0:
+            return moment.span.start_s, moment.span.end_s
+        at = found + len(token)
+        if found < end and at > start:
+            touched.append((float(word["start_s"]), float(word["end_s"])))
+    if not touched:
+        return moment.span.start_s, moment.span.end_s
+    return touched[0][0], touched[-1][1]
 
 
 def _labelled(
@@ -520,6 +543,61 @@ def review_items(library: Library, status: str | None = None) -> list[ReviewItem
     if status is not None and status not in STATUSES:
         raise ReviewError(f"no status {status!r}: one of {', '.join(STATUSES)}")
     return library.store.moderation.items(status)
+
+
+# Review items a page shows.
+REVIEW_PAGE = 20
+
+
+@dataclass(frozen=True)
+class ReviewPage:
+    """A page of kept verdicts with one status, in the order a reviewer takes them, and how
+    many items have each status."""
+
+    status: str
+    items: list[ReviewItem]
+    counts: dict[str, int]
+    offset: int
+    limit: int
+    # The items' videos as stored (what a page shows of each: its name, whether it has
+    # pictures).
+    videos: dict[str, VideoRow]
+    # Where the library's policies are read from (it may not exist yet).
+    policies: Path
+
+    @property
+    def total(self) -> int:
+        return self.counts.get(self.status, 0)
+
+
+def review_page(
+    library: Library, status: str = "pending", offset: int = 0, limit: int = REVIEW_PAGE
+) -> ReviewPage:
+    """A page of the kept verdicts with `status`: pending ones `block` first (each holds
+    its video back until decided), then `review`, oldest first; decided ones latest
+    decision first; noted flags newest first.
+
+    Raises:
+        ReviewError: an unknown status.
+    """
+    if status not in STATUSES:
+        raise ReviewError(f"no status {status!r}: one of {', '.join(STATUSES)}")
+    store = library.store.moderation
+    offset, limit = max(offset, 0), max(limit, 1)
+    items = store.page(status, offset, limit)
+    videos = {}
+    for video_id in {item.video_id for item in items}:
+        row = library.store.get_video(video_id)
+        if row is not None:
+            videos[video_id] = row
+    settings = library.settings
+    policies = policy_file(settings.library, settings.moderation.policies)
+    return ReviewPage(status, items, store.counts(), offset, limit, videos, policies)
+
+
+def verdicts_on(library: Library, video_id: str) -> list[ReviewItem]:
+    """The kept verdicts on one video, oldest first, whatever their status."""
+    return library.store.moderation.items(video_id=video_id)
 
 
 def decide(

@@ -44,6 +44,12 @@ class ReviewItem:
     decided_by: str = ""
     note: str = ""
 
+    @property
+    def holds_back(self) -> bool:
+        """Whether it keeps its video out of every listing: a `block` not rejected (what
+        `ModerationStore.blocked` selects)."""
+        return self.action == "block" and self.status in ("pending", "accepted")
+
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -151,6 +157,27 @@ class ModerationStore:
             where, args = [*where, "video_id = ?"], [*args, video_id]
         sql = f"SELECT {_ITEM_COLUMNS} FROM review_items WHERE {' AND '.join(where)} ORDER BY id"
         return [_item(r) for r in self._db.execute(sql, args)]
+
+    def page(self, status: str, offset: int, limit: int) -> list[ReviewItem]:
+        """A page of the items with `status`, in the order a reviewer takes them: pending
+        ones `block` first, then `review`, oldest first within each (a queue); decided ones
+        latest decision first; noted ones newest first."""
+        order = {
+            "pending": "CASE action WHEN 'block' THEN 0 WHEN 'review' THEN 1 ELSE 2 END, id",
+            "accepted": "decided_at DESC, id DESC",
+            "rejected": "decided_at DESC, id DESC",
+        }.get(status, "id DESC")
+        rows = self._db.execute(
+            f"SELECT {_ITEM_COLUMNS} FROM review_items WHERE status = ? ORDER BY {order} "
+            "LIMIT ? OFFSET ?",
+            (status, limit, offset),
+        )
+        return [_item(r) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        """How many items have each status (every status, 0 for none)."""
+        rows = self._db.execute("SELECT status, COUNT(*) FROM review_items GROUP BY status")
+        return {**dict.fromkeys(STATUSES, 0), **{str(s): int(n) for s, n in rows}}
 
     def decide(self, item_id: int, status: str, who: str, note: str) -> ReviewItem:
         """Record a person's decision on an item (it may change an earlier one)."""

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
-from videolearn.apps import catalog, playback, recommend, themes, tokens
+from videolearn.apps import banks, catalog, moderation, playback, recommend, themes, tokens
 from videolearn.apps.jobs import IndexJobs
 from videolearn.apps.search import MODALITIES, MomentHit, Searcher, SearchFilters
 from videolearn.apps.transcribe import sentences, stored_transcript
@@ -275,6 +275,7 @@ def video_page(request: Request, video: str, t: Annotated[float, Query(ge=0)] = 
             "shots": detail.thumbnails,
             "matches": detail.matches,
             "similar": recommend.similar(lib, [row.video_id], limit=6),
+            "verdicts": moderation.verdicts_on(lib, row.video_id),
             "media_type": media_type,
             "media_problem": problem,
             # The version for browsers failed, the original is there to download.
@@ -322,20 +323,78 @@ def _place(start_s: float, end_s: float, duration_s: float) -> dict[str, float]:
 def upload_page(request: Request) -> Response:
     """Upload a file and watch it being indexed; the server's recent jobs."""
     lib = _library(request)
-    token = request.cookies.get(TOKEN_COOKIE, "")
-    allowed = not request.app.state.writes_need_token or (
-        bool(token) and tokens.check_token(lib, token) is not None
-    )
     jobs: IndexJobs = request.app.state.jobs
     return templates.TemplateResponse(
         request,
         "upload.html",
         {
-            "allowed": allowed,
+            "allowed": _may_write(request),
             "jobs": [j.to_json() for j in jobs.list()[:10]],
             "max_bytes": lib.settings.serve.upload_max_bytes,
             # Folders the server may index from (besides its uploads).
             "roots": [str(r) for r in lib.settings.serve.roots],
+        },
+    )
+
+
+def _may_write(request: Request) -> bool:
+    """Whether this browser may change the library: no token is needed, or its login
+    cookie holds an active one."""
+    token = request.cookies.get(TOKEN_COOKIE, "")
+    return not request.app.state.writes_need_token or (
+        bool(token) and tokens.check_token(_library(request), token) is not None
+    )
+
+
+# What each signal of a verdict's evidence is called on the review page.
+SIGNAL_NAMES = {
+    "speech": "said",
+    "text": "on screen",
+    "sound": "heard",
+    "nudity": "nudity",
+    "bank": "hash bank match",
+    "meaning": "meaning",
+}
+
+
+def matched_in(text: str, matched: str) -> Markup:
+    """A piece of evidence's text, escaped, with every place the term that matched it
+    stands as written (case aside) marked; a term found only as an inflection or a
+    look-alike spelling is shown beside it by the page."""
+    folded = text.casefold()
+    if not matched or len(folded) != len(text):  # folding changed lengths: no marks
+        return Markup(html.escape(text))
+    out, at = [], 0
+    while (found := folded.find(matched.casefold(), at)) >= 0:
+        end = found + len(matched)
+        out += [html.escape(text[at:found]), f"<mark>{html.escape(text[found:end])}</mark>"]
+        at = end
+    return Markup("".join([*out, html.escape(text[at:])]))
+
+
+templates.env.filters["matched_in"] = matched_in
+templates.env.globals["signal_names"] = SIGNAL_NAMES
+
+
+@router.get("/review", response_class=HTMLResponse)
+def review_page(
+    request: Request,
+    status: Annotated[str, Query(pattern="^(pending|accepted|rejected|noted)$")] = "pending",
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Response:
+    """The verdicts kept for people, a status at a time: each with its video, policy,
+    action and the evidence (a frame, the time, the words or label) to accept or reject."""
+    lib = _library(request)
+    page = moderation.review_page(lib, status, offset)
+    return templates.TemplateResponse(
+        request,
+        "review.html",
+        {
+            "page": page,
+            "allowed": _may_write(request),
+            # Banks an accepted video may be added to (an allow list takes no bad video).
+            "banks": [b.name for b in banks.list_banks(lib) if not b.allow],
+            "has_policies": page.policies.exists(),
         },
     )
 
