@@ -15,7 +15,7 @@ run, reading each video's stored moments alone (what any judgment must read):
 A library written to `--keep` is kept, written on from where it stopped when a run was
 cut short, and reused (grown when `--videos` asks for more).
 
-    python bench/moderate.py [--videos N] [--quick] [--keep DIR]
+    python bench/moderate.py [--videos N] [--quick] [--keep DIR] [--write-only]
 """
 
 from __future__ import annotations
@@ -123,16 +123,32 @@ def _write(root: Path, videos: int) -> None:
         if stored:
             print(f"  {len(stored):,} videos were written before")
         written = 0
+        # The store's time over each window of `maintain_every` videos (drawing them
+        # aside), and the maintenance's at its end.
+        in_store = 0.0
+        firsts: list[float] = []
         for n in range(videos):
             if hashlib.sha256(str(n).encode()).hexdigest() in stored:
                 continue  # written before (its id is its number's; nothing drawn)
             video, outputs = _video(n, vocabulary)
+            t = time.perf_counter()
             lib.store.write_video(video, outputs)
+            in_store += time.perf_counter() - t
             written += 1
             if written % settings.maintain_every == 0:
+                t = time.perf_counter()
                 lib.store.maintain(
                     settings.vector_index_min_rows, settings.keep_versions_s, run_over=False
                 )
+                upkeep = time.perf_counter() - t
+                window = (in_store + upkeep) / settings.maintain_every * 1000
+                firsts = firsts or [window]
+                print(
+                    f"  at {len(stored) + written:,} videos: {window:.1f} ms a video, "
+                    f"{upkeep / settings.maintain_every * 1000:.1f} of it maintenance "
+                    f"(ratio to this run's first window {window / firsts[0]:.2f})"
+                )
+                in_store = 0.0
             if (n + 1) % 1000 == 0:
                 print(f"  {n + 1:,} videos written ({time.perf_counter() - started:.0f} s)")
         lib.store.maintain(settings.vector_index_min_rows, 0)
@@ -150,12 +166,17 @@ def main() -> None:
         help="write the library here and keep it; a kept library is written on from where "
         "it stopped, then reused",
     )
+    parser.add_argument(
+        "--write-only", action="store_true", help="write the videos and stop (no judging)"
+    )
     args = parser.parse_args()
     videos = 200 if args.quick else args.videos
     folder = Path(tempfile.mkdtemp())
     try:
         root = args.keep or folder / "library"
         _write(root, videos)
+        if args.write_only:
+            return
         path = _policies(folder, np.random.default_rng(0))
         started = time.perf_counter()
         policies = load_policies(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from pathlib import Path
 
@@ -11,8 +12,8 @@ from tests.store_contract import A, StoreContract
 from videolearn.errors import LibraryNotFoundError
 from videolearn.store import Store, open_store
 from videolearn.store.database import DATABASE_FILE
-from videolearn.store.embedded import LibraryStore
-from videolearn.store.tables import MomentRow, VideoRow
+from videolearn.store.embedded import LibraryStore, segments_to_merge
+from videolearn.store.tables import MomentRow, TextVectorRow, VideoRow
 
 
 class TestEmbeddedStore(StoreContract):
@@ -94,3 +95,43 @@ def test_a_non_empty_folder_is_not_taken_for_a_library(tmp_path: Path) -> None:
     with pytest.raises(LibraryNotFoundError, match="not empty"):
         open_store(tmp_path, create=True)
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_index_segments_stay_as_few_as_a_binary_counters_ones() -> None:
+    """Rows folded into an index at each maintenance: the segments double in size from the
+    newest to the oldest, so after n equal folds there are as many as n has ones in
+    binary, and no row is rewritten more than log2(n) + 1 times."""
+    sizes: list[int] = []
+    rewritten = 0
+    for n in range(1, 200):
+        merged = segments_to_merge(sizes, 10)
+        kept = sizes[: len(sizes) - merged]
+        folded = 10 + sum(sizes[len(sizes) - merged :])
+        rewritten += folded
+        sizes = [*kept, folded]
+        assert len(sizes) == bin(n).count("1"), (n, sizes)
+        assert sum(sizes) == 10 * n
+        assert rewritten <= 10 * n * (math.log2(n) + 1)
+    assert segments_to_merge([], 5) == 0
+    assert segments_to_merge([1_000, 10], 5) == 0  # a fold smaller than the newest: apart
+    assert segments_to_merge([1_000, 10], 2_000) == 2  # the whole index is folded anew
+
+
+def test_rows_written_between_many_maintenances_are_all_found(tmp_path: Path) -> None:
+    """Each maintenance folds the rows written since into the indexes as a segment of
+    their own or with the newest ones; every row stays findable by text, by key, by
+    video and by vector, and the segments stay few."""
+    videos = [f"{n:02x}" * 32 for n in range(1, 21)]
+    with open_store(tmp_path / "library", create=True) as store:
+        assert isinstance(store, LibraryStore)
+        for n, video in enumerate(videos):
+            TestEmbeddedStore().write(store, video, words=f"harbour word{n} at dawn")
+            store.maintain(vector_index_min_rows=1, keep_versions_s=0)
+        for n, video in enumerate(videos):
+            assert [h.video_id for h in store.search_text(f"word{n}")] == [video]
+            assert len(store.rows_of(MomentRow, video)) == 3
+        vector = store.rows_of(TextVectorRow, videos[3])[0].vector
+        assert store.search_text_vectors(vector, 1)[0].video_id == videos[3]
+        for table in ("moments", "text_vectors"):
+            for index in store._dataset(table).describe_indices():
+                assert len(index.segments) <= 3, (table, index.name, len(index.segments))
