@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from videolearn.apps.catalog import forget
-from videolearn.apps.copies import copies_of, find_copies
+from videolearn.apps.copies import _Library, copies_of, find_copies
 from videolearn.apps.recommend import similar
 from videolearn.apps.themes import themes
 from videolearn.config import load_settings
@@ -286,6 +286,35 @@ def test_a_search_cut_short_goes_on_from_what_it_kept(library: Path, tmp_path: P
     assert set(again.families()) == set(whole.families())
     assert again.quotes == whole.quotes
     assert again.shared_sound == whole.shared_sound
+
+
+def test_a_large_librarys_search_looks_keys_up_in_an_index_and_finds_the_same(
+    library: Path, tmp_path: Path
+) -> None:
+    """From `recommend.keys_indexed_from` key sketches the search for copies looks each
+    video's close keys up in an inverted-file index: here forced on this small library,
+    it finds every family, quote and shared sound that comparing every key finds."""
+    copy = tmp_path / "library"
+    shutil.copytree(library, copy)
+    with open_library(copy) as lib:
+        whole = find_copies(lib.store, lib.settings)
+    with sqlite3.connect(copy / "ledger.sqlite") as db:
+        db.execute("DELETE FROM copy_searched")
+        db.execute("DELETE FROM copy_verdicts")
+    settings = load_settings(copy, recommend={"keys_indexed_from": 1})
+    with open_library(copy, settings=settings) as lib:
+        index = _Library(lib.store, lib.settings).key_index()
+        assert index is not None and 1 <= index.probes <= index.lists
+        looked_up = find_copies(lib.store, lib.settings)
+    assert set(looked_up.families()) == set(whole.families())
+    assert {n for f in whole.families() for n in _names(copy, f)} >= FAMILY
+    assert looked_up.quotes == whole.quotes
+    assert looked_up.shared_sound == whole.shared_sound
+
+
+def _names(library: Path, family: frozenset[str]) -> set[str]:
+    with open_library(library) as lib:
+        return {Path(v.path).name for v in lib.store.videos() if v.video_id in family}
 
 
 def _searched(library: Path) -> int:
