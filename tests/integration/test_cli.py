@@ -20,7 +20,8 @@ from videolearn.config import load_settings
 from videolearn.library import open_library
 from videolearn.pipeline import IndexResult
 from videolearn.samples import BLUE, GREEN, RED, YELLOW, write_av, write_tone, write_video
-from videolearn.store.tables import ROW_TYPES, MomentRow, ThumbnailRow
+from videolearn.store.ledger import FileStatus
+from videolearn.store.tables import ROW_TYPES, MomentRow, ThumbnailRow, VideoRow
 
 CLI = [sys.executable, "-m", "videolearn"]
 
@@ -202,6 +203,43 @@ def test_doctor_finds_orphans_and_fix_repairs(media: Path, tmp_path: Path) -> No
         == "indexed"
     )
     assert run("doctor", "--library", library).returncode == 0
+
+
+def test_doctor_tells_a_run_going_on_from_one_that_stopped(media: Path, tmp_path: Path) -> None:
+    library = tmp_path / "lib"
+    run("index", media / "three.mp4", "--library", library)
+    clip = Path(shutil.copy(media / "three.mp4", tmp_path / "four.mp4"))
+    with open_library(library) as lib, lib.store.writing():
+        # What a run leaves that stored a video and stopped before folding its rows into
+        # the indexes, and a file it had not finished.
+        lib.store.write_video(VideoRow("f" * 64, str(clip)), [])
+        lib.store.ledger.set(str(clip), FileStatus.INDEXED, video_id="f" * 64)
+        lib.store.ledger.set(str(media / "silent.mkv"), FileStatus.PENDING)
+    report = lines(run("doctor", "--library", library, "--json", check=False))[0]
+    assert any("not in their tables' indexes" in p for p in report["problems"]), report
+    assert any("a run stopped" in p for p in report["problems"]), report
+    assert "videolearn doctor --fix" in report["fixes"]
+    # The same while a run holds the write lock: its files and rows are on their way.
+    hold = (
+        "import fcntl, sys, time; f = open(sys.argv[1], 'a'); "
+        "fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(120)"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", hold, str(library / "write.lock")], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        report = lines(run("doctor", "--library", library, "--json"))[0]
+        assert report["ok"] is True, report
+        assert any("being indexed by a run going on now" in n for n in report["notices"])
+    finally:
+        holder.kill()
+        holder.wait()
+        if holder.stdout is not None:
+            holder.stdout.close()
+    run("doctor", "--library", library, "--fix", check=False)
+    with open_library(library) as lib:
+        assert lib.store.unindexed_rows() == {}
 
 
 def test_doctor_notes_a_moved_file_without_deleting_it(media: Path, tmp_path: Path) -> None:

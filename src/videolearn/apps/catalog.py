@@ -398,14 +398,29 @@ def doctor(library: Library, fix: bool = False) -> DoctorReport:
             f"{' '.join(missing.values())} (Debian)"
         )
     pending = ledger.entries(FileStatus.PENDING)
-    if pending:
+    # A run going on holds the write lock: its files are pending and its newest rows not
+    # yet in the indexes, as they should be.
+    running = store.writer_busy()
+    if pending and running:
+        notices.append(
+            f"{len(pending)} file(s) are being indexed by a run going on now: "
+            + ", ".join(shown_path(e.path) for e in pending[:5])
+        )
+    elif pending:
         problems.append(
             f"{len(pending)} file(s) are not finished indexing (a run stopped): "
             + ", ".join(shown_path(e.path) for e in pending[:5])
         )
+    unindexed = {} if running else store.unindexed_rows()
+    if unindexed:
+        problems.append(
+            f"{sum(unindexed.values()):,} row(s) are not in their tables' indexes (a run "
+            "stopped before folding them in; searches read them one by one): "
+            + ", ".join(f"{name} {n:,}" for name, n in sorted(unindexed.items()))
+        )
     # The audit log cannot be repaired, only reported: what was changed is gone.
     problems += [f"audit log: {p}" for p in store.moderation.verify()]
-    repairable = bool(orphans or stale or unledgered)
+    repairable = bool(orphans or stale or unledgered or unindexed)
     if repairable:
         fixes.append("videolearn doctor --fix")
     if pending or stale or unledgered:
@@ -425,6 +440,6 @@ def doctor(library: Library, fix: bool = False) -> DoctorReport:
                 row = store.get_video(video_id)
                 if row is not None:
                     ledger.set(row.path, FileStatus.PENDING, video_id=video_id)
-            store.cleanup_versions(library.settings.keep_versions_s)
+            store.maintain(library.settings.vector_index_min_rows, library.settings.keep_versions_s)
         return doctor(library, fix=False)
     return DoctorReport(problems, fixes, notices)

@@ -100,6 +100,15 @@ class Store(Protocol):
         holds it."""
         ...
 
+    def writer_busy(self) -> bool:
+        """Whether another process holds the write lock now (a run going on)."""
+        ...
+
+    def unindexed_rows(self) -> Mapping[str, int]:
+        """Rows of each table that its indexes do not cover yet (written since the last
+        `maintain`), tables with none left out."""
+        ...
+
     def maintain(
         self, vector_index_min_rows: int, keep_versions_s: float, *, run_over: bool = True
     ) -> None:

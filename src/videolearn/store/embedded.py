@@ -392,6 +392,34 @@ class LibraryStore(Closing):
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
+    def writer_busy(self) -> bool:
+        """Whether another process holds the write lock now (a run going on)."""
+        fd = os.open(self.root / "write.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        else:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return False
+        finally:
+            os.close(fd)
+
+    def unindexed_rows(self) -> dict[str, int]:
+        """Rows of each table that one of its indexes does not cover yet (written since
+        the last `maintain`), tables with none left out."""
+        out = {}
+        for name in _SCHEMAS:
+            dataset = self._dataset(name)
+            rows = {f.fragment_id: f.metadata.physical_rows for f in dataset.get_fragments()}
+            left = 0
+            for index in dataset.describe_indices():
+                covered = set().union(*(s.fragment_ids for s in index.segments))
+                left = max(left, sum(n for f, n in rows.items() if f not in covered))
+            if left:
+                out[name] = left
+        return out
+
     def write_video(self, video: VideoRow, outputs: Sequence[ExtractorOutput]) -> None:
         """Store a video and everything extracted from it, replacing what was there; its
         `extractors` are those of `outputs`.
