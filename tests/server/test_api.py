@@ -482,6 +482,13 @@ def test_moderation_and_review_over_http_name_who_decided(
         listed = {Path(v["path"]).name for v in client.get("/api/v1/videos").json()["videos"]}
         assert listed == {"colours.mp4"}  # held back while the verdict stands
         [item] = client.get("/api/v1/review", params={"status": "pending"}).json()
+        paged = client.get("/api/v1/review", params={"limit": 10}).json()
+        assert paged == [item]  # a page of the pending ones
+        # The review page shows it to a person, and the video's page says it is held back.
+        review_page = client.get("/review").text
+        assert "harbour.mp4" in review_page and 'class="badge action-block"' in review_page
+        video_page = client.get(f"/videos/{item['video_id']}").text
+        assert "Held back:" in video_page and "waiting for review" in video_page
         decided = client.post(
             f"/api/v1/review/{item['id']}",
             json={"decision": "reject", "note": "a ferry is fine"},
@@ -492,6 +499,10 @@ def test_moderation_and_review_over_http_name_who_decided(
         assert missing.status_code == 404 and "no review item 999" in missing.json()["error"]
         listed = {Path(v["path"]).name for v in client.get("/api/v1/videos").json()["videos"]}
         assert listed == {"colours.mp4", "harbour.mp4"}
+        assert client.get("/api/v1/review", params={"limit": 10}).json() == []
+        rejected = client.get("/api/v1/review", params={"status": "rejected", "limit": 10})
+        assert [i["note"] for i in rejected.json()] == ["a ferry is fine"]
+        assert "Held back:" not in client.get(f"/videos/{item['video_id']}").text
         log = client.get("/api/v1/audit").json()
         assert (log[-1]["what"], log[-1]["who"]) == ("decision", "reviewer")
         assert client.get("/api/v1/audit/verify").json() == {

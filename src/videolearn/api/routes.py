@@ -404,8 +404,18 @@ def post_moderate(
 def get_review(
     lib: LibraryDep,
     status: Annotated[Literal["pending", "accepted", "rejected", "noted"] | None, Query()] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[
+        int | None,
+        Query(ge=1, le=10_000, description="A page of one status, as the review page shows it."),
+    ] = None,
 ) -> list[dict[str, Any]]:
-    """Kept verdicts, oldest first (`review list --json`, as one list)."""
+    """Kept verdicts, oldest first (`review list --json`, as one list); with `limit`, a
+    page of those with `status` (pending when not given) in the order the review page
+    takes them: pending `block` first, decided ones latest decision first."""
+    if limit is not None:
+        page = moderation.review_page(lib, status or "pending", offset, limit)
+        return [item.to_json() for item in page.items]
     return [item.to_json() for item in moderation.review_items(lib, status)]
 
 
