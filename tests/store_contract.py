@@ -178,6 +178,14 @@ class StoreContract(ABC):
         assert {t: store.rows_of(t, A) for t in ROW_TYPES} == before
         assert dict(store.table_counts()) == counts
 
+    def test_videos_are_read_by_their_ids_in_the_order_asked(self, store: Store) -> None:
+        self.write(store, A)
+        self.write(store, B)
+        assert [v.video_id for v in store.videos_of([B, C, A])] == [B, A]
+        assert store.videos_of([]) == []
+        with pytest.raises(ValueError, match="video id"):
+            store.videos_of(["x' OR '1'='1"])
+
     def test_a_rewrite_keeps_only_what_it_wrote(self, store: Store) -> None:
         self.write(store, A)
         self.write(store, B)

@@ -987,6 +987,18 @@ class LibraryStore(Closing):
         rows = map(VideoRow.from_arrow, self._query("videos"))
         return sorted(rows, key=lambda r: r.path)
 
+    def videos_of(self, video_ids: Sequence[str]) -> list[VideoRow]:
+        """The stored videos of `video_ids`, in their order (those not stored left out),
+        read in one query."""
+        if not video_ids:
+            return []
+        listed = ", ".join(f"'{_check_id(v)}'" for v in video_ids)
+        found = {
+            r.video_id: r
+            for r in map(VideoRow.from_arrow, self._query("videos", f"video_id IN ({listed})"))
+        }
+        return [found[v] for v in video_ids if v in found]
+
     def video_ids(self) -> set[str]:
         return self._video_ids_in("videos")
 

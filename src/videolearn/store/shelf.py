@@ -177,6 +177,16 @@ class ShelfStore:
         )
         return [_row(r) for r in rows], int(total[0])
 
+    def by_path(self, offset: int = 0, limit: int = 50) -> tuple[list[str], int]:
+        """A page of the listed videos' ids by path (through the path index), and how
+        many are listed."""
+        total = self._db.execute(f"SELECT COUNT(*) FROM shelf WHERE {_HELD_BACK}").fetchone()
+        rows = self._db.execute(
+            f"SELECT video_id FROM shelf WHERE {_HELD_BACK} ORDER BY path LIMIT ? OFFSET ?",
+            (limit, offset),
+        )
+        return [str(r[0]) for r in rows], int(total[0])
+
     def months(self) -> list[tuple[str, int]]:
         """The months (YYYY-MM, local time) the listed videos' files are from, newest
         first, with how many videos each."""
