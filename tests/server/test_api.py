@@ -402,6 +402,38 @@ def test_docs_are_served_without_a_network(api: httpx.Client) -> None:
     assert "/api/v1/search" in spec["paths"] and "/api/v1/videos/{video}/media" in spec["paths"]
 
 
+# Routes that answer with bytes or text rather than JSON.
+NOT_JSON = {
+    "/api/v1/videos/{video}/poster.jpg",
+    "/api/v1/videos/{video}/media",
+    "/api/v1/videos/{video}/playable",
+    "/api/v1/videos/{video}/thumbnails/{number}.jpg",
+    "/api/v1/videos/{video}/thumbnail.jpg",
+    "/api/v1/videos/{video}/transcript.{fmt}",
+    "/api/v1/jobs/{job_id}/events",
+}
+
+
+def test_every_json_route_documents_its_shape(api: httpx.Client) -> None:
+    """`/openapi.json` names a schema for what each JSON route answers (not a bare
+    object), with the fields the CLI's `--json` prints."""
+    spec = api.get("/openapi.json").json()
+    untyped = []
+    for path, methods in spec["paths"].items():
+        for method, operation in methods.items():
+            answer = next(v for k, v in operation["responses"].items() if k.startswith("2"))
+            schema = answer.get("content", {}).get("application/json", {}).get("schema", {})
+            schema = schema.get("items", schema) if schema.get("type") == "array" else schema
+            if "$ref" not in schema and path not in NOT_JSON:
+                untyped.append((method, path))
+    assert untyped == []
+    shapes = spec["components"]["schemas"]
+    assert {"video_id", "path", "start_s", "end_s", "snippet", "scores"} <= set(
+        shapes["MomentHit"]["properties"]
+    )
+    assert {"query", "duplicates", "results"} <= set(shapes["Recommendations"]["properties"])
+
+
 def test_serve_command_serves_the_library(indexed: Settings) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
+from videolearn.api import schemas
 from videolearn.apps import audit, catalog, moderation, playback, recommend, sound, themes
 from videolearn.apps.banks import add_value, create_bank, export_json, import_file, list_banks
 from videolearn.apps.hashing import hash_file
@@ -69,13 +70,13 @@ FileName = Annotated[
 ]
 
 
-@router.get("/status")
+@router.get("/status", response_model=schemas.LibraryStatus, response_model_exclude_unset=True)
 def get_status(lib: LibraryDep) -> dict[str, Any]:
     """Indexed, failed and pending files (`status --json`)."""
     return catalog.status(lib).to_json()
 
 
-@router.get("/videos")
+@router.get("/videos", response_model=schemas.VideoPage, response_model_exclude_unset=True)
 def get_videos(
     lib: LibraryDep,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -85,7 +86,7 @@ def get_videos(
     return catalog.list_videos(lib, offset, limit).to_json()
 
 
-@router.get("/library")
+@router.get("/library", response_model=schemas.LibraryPage, response_model_exclude_unset=True)
 def get_library(  # noqa: PLR0917  a page and what it holds
     lib: LibraryDep,
     sort: Annotated[str, Query(description="added, date, name or duration")] = "added",
@@ -109,13 +110,19 @@ def get_poster(video: str, lib: LibraryDep) -> Response:
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
 
 
-@router.get("/videos/{video}")
+@router.get(
+    "/videos/{video}", response_model=schemas.VideoDetail, response_model_exclude_unset=True
+)
 def get_video(video: str, lib: LibraryDep) -> dict[str, Any]:
     """One video and every moment found in it (`show --json`)."""
     return catalog.show(lib, playback.find_video(lib, video).video_id).to_json()
 
 
-@router.get("/videos/{video}/similar")
+@router.get(
+    "/videos/{video}/similar",
+    response_model=schemas.Recommendations,
+    response_model_exclude_unset=True,
+)
 def get_similar(
     video: str, lib: LibraryDep, limit: Annotated[int, Query(ge=1, le=100)] = 10
 ) -> dict[str, Any]:
@@ -123,7 +130,11 @@ def get_similar(
     return recommend.similar(lib, [playback.find_video(lib, video).video_id], limit).to_json()
 
 
-@router.get("/videos/{video}/sound-alike")
+@router.get(
+    "/videos/{video}/sound-alike",
+    response_model=list[schemas.SoundAlike],
+    response_model_exclude_unset=True,
+)
 def get_sound_alike(
     video: str, lib: LibraryDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
 ) -> list[dict[str, Any]]:
@@ -132,13 +143,15 @@ def get_sound_alike(
     return [alike.to_json() for alike in found]
 
 
-@router.get("/themes")
+@router.get("/themes", response_model=list[schemas.Theme], response_model_exclude_unset=True)
 def get_themes(lib: LibraryDep) -> list[dict[str, Any]]:
     """The themes, largest first (`themes --json`, as one list)."""
     return [theme.to_json() for theme in themes.themes(lib)]
 
 
-@router.delete("/videos/{video}")
+@router.delete(
+    "/videos/{video}", response_model=schemas.Forgotten, response_model_exclude_unset=True
+)
 def delete_video(video: str, request: Request, lib: LibraryDep) -> dict[str, str]:
     """Forget a video and everything derived from it (`forget --json`)."""
     video_id = playback.find_video(lib, video).video_id
@@ -176,7 +189,11 @@ def get_playable(video: str, request: Request, transcode: bool = False) -> Respo
     return JSONResponse(version.to_json(), 202, headers={"Retry-After": "1"})
 
 
-@router.get("/videos/{video}/playable/status")
+@router.get(
+    "/videos/{video}/playable/status",
+    response_model=schemas.Playable,
+    response_model_exclude_unset=True,
+)
 def get_playable_status(video: str, request: Request, transcode: bool = False) -> dict[str, str]:
     """Whether the playable version (with `transcode`, the transcoded one) is ready
     (`state`), and how it is made (`plan`: as_is, remux, transcode); asking starts
@@ -206,7 +223,11 @@ def get_thumbnail_at(
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
 
 
-@router.get("/videos/{video}/transcript")
+@router.get(
+    "/videos/{video}/transcript",
+    response_model=schemas.Transcript,
+    response_model_exclude_unset=True,
+)
 def get_transcript(video: str, lib: LibraryDep) -> dict[str, Any]:
     """The stored transcript (`transcribe --format json`)."""
     return stored_transcript(lib, playback.find_video(lib, video).video_id).to_json()
@@ -221,7 +242,7 @@ def get_subtitles(video: str, fmt: str, lib: LibraryDep) -> Response:
     return Response(render(transcript, fmt), media_type=_TEXT_TYPES[fmt])
 
 
-@router.get("/search")
+@router.get("/search", response_model=list[schemas.MomentHit], response_model_exclude_unset=True)
 def get_search(  # noqa: PLR0917  the query and its filters
     request: Request,
     lib: LibraryDep,
@@ -259,7 +280,7 @@ def _jobs(request: Request) -> IndexJobs:
 JobsDep = Annotated[IndexJobs, Depends(_jobs)]
 
 
-@router.post("/uploads", status_code=201, openapi_extra=_RAW_BODY)
+@router.post("/uploads", status_code=201, openapi_extra=_RAW_BODY, response_model=schemas.Upload)
 async def post_upload(
     request: Request,
     jobs: JobsDep,
@@ -274,7 +295,9 @@ async def post_upload(
     )
 
 
-@router.post("/jobs", status_code=201)
+@router.post(
+    "/jobs", status_code=201, response_model=schemas.Job, response_model_exclude_unset=True
+)
 def post_job(
     jobs: JobsDep,
     paths: Annotated[list[str], Body(embed=True, description="Files or folders to index.")],
@@ -283,13 +306,13 @@ def post_job(
     return jobs.start(paths).to_json()
 
 
-@router.get("/jobs")
+@router.get("/jobs", response_model=list[schemas.Job], response_model_exclude_unset=True)
 def get_jobs(jobs: JobsDep) -> list[dict[str, Any]]:
     """The server's index jobs, newest first."""
     return [j.to_json() for j in jobs.list()]
 
 
-@router.get("/jobs/{job_id}")
+@router.get("/jobs/{job_id}", response_model=schemas.Job, response_model_exclude_unset=True)
 def get_job(job_id: int, jobs: JobsDep) -> dict[str, Any]:
     """One index job: its state, progress and per-file results."""
     return jobs.get(job_id).to_json()
@@ -358,7 +381,12 @@ async def _passing_file(
 # -- hashes, banks, matching ------------------------------------------------------------
 
 
-@router.post("/hash", openapi_extra=_RAW_BODY)
+@router.post(
+    "/hash",
+    openapi_extra=_RAW_BODY,
+    response_model=list[schemas.FileHash],
+    response_model_exclude_unset=True,
+)
 async def post_hash(
     request: Request,
     lib: LibraryDep,
@@ -371,7 +399,12 @@ async def post_hash(
     return hashes.to_json()
 
 
-@router.post("/match", openapi_extra=_RAW_BODY)
+@router.post(
+    "/match",
+    openapi_extra=_RAW_BODY,
+    response_model=schemas.MatchReport,
+    response_model_exclude_unset=True,
+)
 async def post_match(
     request: Request,
     lib: LibraryDep,
@@ -385,7 +418,7 @@ async def post_match(
     return {"matches": [m.to_json() for m in report.matches], "notes": report.notes}
 
 
-@router.post("/moderate")
+@router.post("/moderate", response_model=list[schemas.Verdict], response_model_exclude_unset=True)
 def post_moderate(
     request: Request,
     lib: LibraryDep,
@@ -400,7 +433,7 @@ def post_moderate(
     return [v.to_json() for v in report.verdicts]
 
 
-@router.get("/review")
+@router.get("/review", response_model=list[schemas.ReviewItem], response_model_exclude_unset=True)
 def get_review(
     lib: LibraryDep,
     status: Annotated[Literal["pending", "accepted", "rejected", "noted"] | None, Query()] = None,
@@ -419,7 +452,9 @@ def get_review(
     return [item.to_json() for item in moderation.review_items(lib, status)]
 
 
-@router.post("/review/{item_id}")
+@router.post(
+    "/review/{item_id}", response_model=schemas.ReviewItem, response_model_exclude_unset=True
+)
 def post_review(  # noqa: PLR0917  a decision and what comes with it
     request: Request,
     item_id: int,
@@ -442,25 +477,27 @@ def post_review(  # noqa: PLR0917  a decision and what comes with it
     return item.to_json()
 
 
-@router.get("/audit")
+@router.get("/audit", response_model=list[schemas.AuditEntry], response_model_exclude_unset=True)
 def get_audit(lib: LibraryDep) -> list[dict[str, Any]]:
     """The audit log, oldest first (`audit --json`, as one list)."""
     return [entry.to_json() for entry in audit.audit_log(lib)]
 
 
-@router.get("/audit/verify")
+@router.get("/audit/verify", response_model=schemas.AuditCheck, response_model_exclude_unset=True)
 def get_audit_verify(lib: LibraryDep) -> dict[str, Any]:
     """Whether the audit log is whole (`audit verify --json`)."""
     return audit.verify_audit(lib).to_json()
 
 
-@router.get("/banks")
+@router.get("/banks", response_model=list[schemas.BankSummary], response_model_exclude_unset=True)
 def get_banks(lib: LibraryDep) -> list[dict[str, Any]]:
     """Every bank and how many signals of each type it holds (`bank list --json`)."""
     return [b.to_json() for b in list_banks(lib)]
 
 
-@router.post("/banks", status_code=201)
+@router.post(
+    "/banks", status_code=201, response_model=schemas.BankCreated, response_model_exclude_unset=True
+)
 def post_bank(
     request: Request, lib: LibraryDep, name: Annotated[str, Body(embed=True)]
 ) -> dict[str, str]:
@@ -470,7 +507,9 @@ def post_bank(
     return {"bank": name, "status": "created"}
 
 
-@router.post("/banks/{bank}/signals")
+@router.post(
+    "/banks/{bank}/signals", response_model=schemas.BankChange, response_model_exclude_unset=True
+)
 def post_bank_signal(
     request: Request,
     bank: str,
@@ -483,7 +522,12 @@ def post_bank_signal(
         return add_value(lib, bank, signal_type, value).to_json()
 
 
-@router.post("/banks/{bank}/import", openapi_extra=_RAW_BODY)
+@router.post(
+    "/banks/{bank}/import",
+    openapi_extra=_RAW_BODY,
+    response_model=schemas.BankChange,
+    response_model_exclude_unset=True,
+)
 async def post_bank_import(
     request: Request,
     bank: str,
@@ -500,7 +544,11 @@ async def post_bank_import(
         return await run_in_threadpool(locked)
 
 
-@router.get("/banks/{bank}/export")
+@router.get(
+    "/banks/{bank}/export",
+    response_model=list[schemas.ExportedSignal],
+    response_model_exclude_unset=True,
+)
 def get_bank_export(bank: str, lib: LibraryDep) -> list[dict[str, str]]:
     """The bank's signals (`bank export --json`, as one list)."""
     return export_json(lib, bank)
