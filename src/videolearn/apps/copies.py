@@ -979,9 +979,13 @@ _read = Kept("copies", 2, _Read.build, _Read.arrays, _Read.from_arrays)
 # Share of the key pairs alike that comparing every key with every other finds which the
 # key index must find too, on a sample of the library's own keys (`_KeyIndex`).
 KEY_RECALL = 0.99
-# Keys drawn to measure that share, and the fewest lists looked in.
+# Keys drawn to measure that share (four times as many when they find few pairs alike),
+# the pairs alike that make the measure, and the lists looked in at the fewest, and
+# when the pairs alike found are too few to measure by.
 RECALL_SAMPLE = 256
+RECALL_PAIRS = 50
 FEWEST_PROBES = 4
+UNMEASURED_PROBES = 16
 
 
 class _KeyIndex:
@@ -1015,24 +1019,39 @@ class _KeyIndex:
 
     def _probes(self, matrix: np.ndarray, likeness: float, rng: np.random.Generator) -> int:
         """The fewest lists to look in that find `KEY_RECALL` of what comparing a sample
-        of keys with every key finds (a key's own row aside)."""
-        sample = np.sort(rng.choice(len(matrix), min(len(matrix), RECALL_SAMPLE), replace=False))
+        of keys with every key finds (a key's own row aside); at least
+        `UNMEASURED_PROBES` when the sample finds fewer than `RECALL_PAIRS` pairs alike
+        (a library with few copies), so that a measure of too few pairs does not decide."""
+        for size in (RECALL_SAMPLE, 4 * RECALL_SAMPLE):
+            sample = np.sort(rng.choice(len(matrix), min(len(matrix), size), replace=False))
+            truth = self._alike_to_all(matrix, sample, likeness)
+            if len(truth) >= RECALL_PAIRS:
+                break
         queries = matrix[sample]
-        both = np.concatenate([queries, _mirrored(queries)])
-        truth: set[int] = set()
-        for start in range(0, len(matrix), 65_536):  # 128 MB of products at a time
-            scores = both @ matrix[start : start + 65_536].T
-            scores = np.maximum(scores[: len(sample)], scores[len(sample) :])
-            i, j = np.nonzero(scores >= likeness)
-            j += start
-            truth |= set((i[j != sample[i]] * len(matrix) + j[j != sample[i]]).tolist())
-        probes = FEWEST_PROBES
+        probes = FEWEST_PROBES if len(truth) >= RECALL_PAIRS else UNMEASURED_PROBES
         while probes < self.lists and truth:
             i, j = self.alike(queries, likeness, probes)
             if len(truth & set((i * len(matrix) + j).tolist())) >= KEY_RECALL * len(truth):
                 break
             probes *= 2
         return min(probes, self.lists)
+
+    @staticmethod
+    def _alike_to_all(matrix: np.ndarray, sample: np.ndarray, likeness: float) -> set[int]:
+        """(sample row * keys + key row) of every key alike to a sampled one, compared
+        with every key (its own row aside), 128 MB of products at a time."""
+        queries = matrix[sample]
+        both = np.concatenate([queries, _mirrored(queries)])
+        step = max(1, 2**25 // max(len(both), 1))
+        truth: set[int] = set()
+        for start in range(0, len(matrix), step):
+            scores = both @ matrix[start : start + step].T
+            scores = np.maximum(scores[: len(sample)], scores[len(sample) :])
+            i, j = np.nonzero(scores >= likeness)
+            j += start
+            own = j == sample[i]
+            truth |= set((i[~own] * len(matrix) + j[~own]).tolist())
+        return truth
 
     def alike(
         self, queries: np.ndarray, likeness: float, probes: int | None = None
