@@ -585,11 +585,8 @@ def review_page(
     store = library.store.moderation
     offset, limit = max(offset, 0), max(limit, 1)
     items = store.page(status, offset, limit)
-    videos = {}
-    for video_id in {item.video_id for item in items}:
-        row = library.store.get_video(video_id)
-        if row is not None:
-            videos[video_id] = row
+    shown = list(dict.fromkeys(item.video_id for item in items))
+    videos = {row.video_id: row for row in library.store.videos_of(shown)}
     settings = library.settings
     policies = policy_file(settings.library, settings.moderation.policies)
     return ReviewPage(status, items, store.counts(), offset, limit, videos, policies)
