@@ -1041,13 +1041,10 @@ class _KeyIndex:
         """(sample row * keys + key row) of every key alike to a sampled one, compared
         with every key (its own row aside), 128 MB of products at a time."""
         queries = matrix[sample]
-        both = np.concatenate([queries, _mirrored(queries)])
-        step = max(1, 2**25 // max(len(both), 1))
+        step = max(1, 2**24 // max(len(queries), 1))
         truth: set[int] = set()
         for start in range(0, len(matrix), step):
-            scores = both @ matrix[start : start + step].T
-            scores = np.maximum(scores[: len(sample)], scores[len(sample) :])
-            i, j = np.nonzero(scores >= likeness)
+            i, j = _alike_by_product(queries, matrix[start : start + step], likeness)
             j += start
             own = j == sample[i]
             truth |= set((i[~own] * len(matrix) + j[~own]).tolist())
@@ -1087,32 +1084,35 @@ def _close_keys(
         return []
     found: set[tuple[int, int]] = set()  # (left, right) video numbers
     if index is not None and among is None:
-        for rows in _whole_video_blocks(a_owner, 4096):
-            i, j = index.alike(a[rows], likeness)
-            x = a_owner[rows.start + i].astype(np.int64)
-            y = b_owner[j].astype(np.int64)
-            pairs, counts = np.unique(x * len(keys.ids) + y, return_counts=True)
-            left, right = np.divmod(pairs[counts >= count], len(keys.ids))
-            found.update(zip(left.tolist(), right.tolist(), strict=True))
-        return sorted({_pair(keys.ids[x], keys.ids[y]) for x, y in found if x != y})
-    # A block of whole videos of `a` at a time, both sides of it in one product (one pass
-    # over `b`: a query's 8 keys against 80,000 read them twice, most of its time), under
-    # `held_mb` (blocks of 4,096 keys held 4 GB at 10,000 videos), and each block's alike
-    # key pairs counted per pair of videos as whole numbers.
-    most = max(1, int(held_mb * 2**20) // (2 * len(b) * b.itemsize))
-    for rows in _whole_video_blocks(a_owner, most):
-        block = a[rows]
-        both = np.concatenate([block, _mirrored(block)]) @ b.T
-        np.maximum(both[: len(block)], both[len(block) :], out=both[: len(block)])
-        i, j = np.nonzero(both[: len(block)] >= likeness)
-        del both
+        blocks = _whole_video_blocks(a_owner, 4096)
+        alike = functools.partial(index.alike, likeness=likeness)
+    else:
+        # A block of whole videos of `a` at a time, both sides of it in one product (one
+        # pass over `b`: a query's 8 keys against 80,000 read them twice, most of its
+        # time), under `held_mb` (blocks of 4,096 keys held 4 GB at 10,000 videos).
+        most = max(1, int(held_mb * 2**20) // (2 * len(b) * b.itemsize))
+        blocks = _whole_video_blocks(a_owner, most)
+        alike = functools.partial(_alike_by_product, keys=b, likeness=likeness)
+    # Each block's alike key pairs counted per pair of videos as whole numbers.
+    for rows in blocks:
+        i, j = alike(a[rows])
         x = a_owner[rows.start + i].astype(np.int64)
         y = b_owner[j].astype(np.int64)
         pairs, counts = np.unique(x * len(keys.ids) + y, return_counts=True)
-        kept = pairs[counts >= count]
-        left, right = np.divmod(kept, len(keys.ids))
+        left, right = np.divmod(pairs[counts >= count], len(keys.ids))
         found.update(zip(left.tolist(), right.tolist(), strict=True))
     return sorted({_pair(keys.ids[x], keys.ids[y]) for x, y in found if x != y})
+
+
+def _alike_by_product(
+    queries: np.ndarray, keys: np.ndarray, likeness: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(query row, key row) of every key at least `likeness` alike to a query, either
+    side mirrored, by one product of both sides of the queries with every key."""
+    both = np.concatenate([queries, _mirrored(queries)]) @ keys.T
+    np.maximum(both[: len(queries)], both[len(queries) :], out=both[: len(queries)])
+    i, j = np.nonzero(both[: len(queries)] >= likeness)
+    return i, j
 
 
 def _whole_video_blocks(owner: np.ndarray, most: int) -> Iterator[slice]:
