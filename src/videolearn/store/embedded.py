@@ -246,22 +246,26 @@ def segments_to_merge(sizes: Sequence[int], new_rows: int) -> int:
     return count
 
 
-def _fold_into_indexes(uri: str) -> None:
-    """Fold the rows a table's indexes do not cover yet into them, each index by
-    `segments_to_merge` (a search reads every segment: ~0.3 ms each, measured on a
-    3.2-million-row full-text index)."""
-    dataset = lance.dataset(uri)
+def _index_cover(dataset: lance.LanceDataset) -> Iterator[tuple[str, list[int], int]]:
+    """For each index of a table: its name, the rows of each of its segments (oldest
+    first), and the rows it does not cover yet."""
     rows = {f.fragment_id: f.metadata.physical_rows for f in dataset.get_fragments()}
     for index in dataset.describe_indices():
         segments = list(index.segments)
         covered = set().union(*(s.fragment_ids for s in segments))
-        new_rows = sum(n for fragment, n in rows.items() if fragment not in covered)
-        if not new_rows:
-            continue
         sizes = [sum(rows.get(f, 0) for f in s.fragment_ids) for s in segments]
-        lance.dataset(uri).optimize.optimize_indices(
-            index_names=[index.name], num_indices_to_merge=segments_to_merge(sizes, new_rows)
-        )
+        yield index.name, sizes, sum(n for f, n in rows.items() if f not in covered)
+
+
+def _fold_into_indexes(uri: str) -> None:
+    """Fold the rows a table's indexes do not cover yet into them, each index by
+    `segments_to_merge` (a search reads every segment: ~0.3 ms each, measured on a
+    3.2-million-row full-text index)."""
+    for name, sizes, new_rows in list(_index_cover(lance.dataset(uri))):
+        if new_rows:
+            lance.dataset(uri).optimize.optimize_indices(
+                index_names=[name], num_indices_to_merge=segments_to_merge(sizes, new_rows)
+            )
 
 
 def _fragment_rows(dataset: lance.LanceDataset) -> int:
@@ -410,12 +414,7 @@ class LibraryStore(Closing):
         the last `maintain`), tables with none left out."""
         out = {}
         for name in _SCHEMAS:
-            dataset = self._dataset(name)
-            rows = {f.fragment_id: f.metadata.physical_rows for f in dataset.get_fragments()}
-            left = 0
-            for index in dataset.describe_indices():
-                covered = set().union(*(s.fragment_ids for s in index.segments))
-                left = max(left, sum(n for f, n in rows.items() if f not in covered))
+            left = max((new for _, _, new in _index_cover(self._dataset(name))), default=0)
             if left:
                 out[name] = left
         return out
