@@ -70,13 +70,19 @@ FileName = Annotated[
 ]
 
 
-@router.get("/status", response_model=schemas.LibraryStatus, response_model_exclude_unset=True)
+def _answers(shape: Any) -> dict[str, Any]:
+    """What a JSON route declares: the shape it answers with (`api/schemas.py`), each
+    answer holding only the fields its `to_json` gave (none added as null)."""
+    return {"response_model": shape, "response_model_exclude_unset": True}
+
+
+@router.get("/status", **_answers(schemas.LibraryStatus))
 def get_status(lib: LibraryDep) -> dict[str, Any]:
     """Indexed, failed and pending files (`status --json`)."""
     return catalog.status(lib).to_json()
 
 
-@router.get("/videos", response_model=schemas.VideoPage, response_model_exclude_unset=True)
+@router.get("/videos", **_answers(schemas.VideoPage))
 def get_videos(
     lib: LibraryDep,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -86,7 +92,7 @@ def get_videos(
     return catalog.list_videos(lib, offset, limit).to_json()
 
 
-@router.get("/library", response_model=schemas.LibraryPage, response_model_exclude_unset=True)
+@router.get("/library", **_answers(schemas.LibraryPage))
 def get_library(  # noqa: PLR0917  a page and what it holds
     lib: LibraryDep,
     sort: Annotated[str, Query(description="added, date, name or duration")] = "added",
@@ -110,9 +116,7 @@ def get_poster(video: str, lib: LibraryDep) -> Response:
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
 
 
-@router.get(
-    "/videos/{video}", response_model=schemas.VideoDetail, response_model_exclude_unset=True
-)
+@router.get("/videos/{video}", **_answers(schemas.VideoDetail))
 def get_video(video: str, lib: LibraryDep) -> dict[str, Any]:
     """One video and every moment found in it (`show --json`)."""
     return catalog.show(lib, playback.find_video(lib, video).video_id).to_json()
@@ -120,8 +124,7 @@ def get_video(video: str, lib: LibraryDep) -> dict[str, Any]:
 
 @router.get(
     "/videos/{video}/similar",
-    response_model=schemas.Recommendations,
-    response_model_exclude_unset=True,
+    **_answers(schemas.Recommendations),
 )
 def get_similar(
     video: str, lib: LibraryDep, limit: Annotated[int, Query(ge=1, le=100)] = 10
@@ -132,8 +135,7 @@ def get_similar(
 
 @router.get(
     "/videos/{video}/sound-alike",
-    response_model=list[schemas.SoundAlike],
-    response_model_exclude_unset=True,
+    **_answers(list[schemas.SoundAlike]),
 )
 def get_sound_alike(
     video: str, lib: LibraryDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
@@ -143,15 +145,13 @@ def get_sound_alike(
     return [alike.to_json() for alike in found]
 
 
-@router.get("/themes", response_model=list[schemas.Theme], response_model_exclude_unset=True)
+@router.get("/themes", **_answers(list[schemas.Theme]))
 def get_themes(lib: LibraryDep) -> list[dict[str, Any]]:
     """The themes, largest first (`themes --json`, as one list)."""
     return [theme.to_json() for theme in themes.themes(lib)]
 
 
-@router.delete(
-    "/videos/{video}", response_model=schemas.Forgotten, response_model_exclude_unset=True
-)
+@router.delete("/videos/{video}", **_answers(schemas.Forgotten))
 def delete_video(video: str, request: Request, lib: LibraryDep) -> dict[str, str]:
     """Forget a video and everything derived from it (`forget --json`)."""
     video_id = playback.find_video(lib, video).video_id
@@ -191,8 +191,7 @@ def get_playable(video: str, request: Request, transcode: bool = False) -> Respo
 
 @router.get(
     "/videos/{video}/playable/status",
-    response_model=schemas.Playable,
-    response_model_exclude_unset=True,
+    **_answers(schemas.Playable),
 )
 def get_playable_status(video: str, request: Request, transcode: bool = False) -> dict[str, str]:
     """Whether the playable version (with `transcode`, the transcoded one) is ready
@@ -225,8 +224,7 @@ def get_thumbnail_at(
 
 @router.get(
     "/videos/{video}/transcript",
-    response_model=schemas.Transcript,
-    response_model_exclude_unset=True,
+    **_answers(schemas.Transcript),
 )
 def get_transcript(video: str, lib: LibraryDep) -> dict[str, Any]:
     """The stored transcript (`transcribe --format json`)."""
@@ -242,7 +240,7 @@ def get_subtitles(video: str, fmt: str, lib: LibraryDep) -> Response:
     return Response(render(transcript, fmt), media_type=_TEXT_TYPES[fmt])
 
 
-@router.get("/search", response_model=list[schemas.MomentHit], response_model_exclude_unset=True)
+@router.get("/search", **_answers(list[schemas.MomentHit]))
 def get_search(  # noqa: PLR0917  the query and its filters
     request: Request,
     lib: LibraryDep,
@@ -295,9 +293,7 @@ async def post_upload(
     )
 
 
-@router.post(
-    "/jobs", status_code=201, response_model=schemas.Job, response_model_exclude_unset=True
-)
+@router.post("/jobs", status_code=201, **_answers(schemas.Job))
 def post_job(
     jobs: JobsDep,
     paths: Annotated[list[str], Body(embed=True, description="Files or folders to index.")],
@@ -306,13 +302,13 @@ def post_job(
     return jobs.start(paths).to_json()
 
 
-@router.get("/jobs", response_model=list[schemas.Job], response_model_exclude_unset=True)
+@router.get("/jobs", **_answers(list[schemas.Job]))
 def get_jobs(jobs: JobsDep) -> list[dict[str, Any]]:
     """The server's index jobs, newest first."""
     return [j.to_json() for j in jobs.list()]
 
 
-@router.get("/jobs/{job_id}", response_model=schemas.Job, response_model_exclude_unset=True)
+@router.get("/jobs/{job_id}", **_answers(schemas.Job))
 def get_job(job_id: int, jobs: JobsDep) -> dict[str, Any]:
     """One index job: its state, progress and per-file results."""
     return jobs.get(job_id).to_json()
@@ -384,8 +380,7 @@ async def _passing_file(
 @router.post(
     "/hash",
     openapi_extra=_RAW_BODY,
-    response_model=list[schemas.FileHash],
-    response_model_exclude_unset=True,
+    **_answers(list[schemas.FileHash]),
 )
 async def post_hash(
     request: Request,
@@ -402,8 +397,7 @@ async def post_hash(
 @router.post(
     "/match",
     openapi_extra=_RAW_BODY,
-    response_model=schemas.MatchReport,
-    response_model_exclude_unset=True,
+    **_answers(schemas.MatchReport),
 )
 async def post_match(
     request: Request,
@@ -418,7 +412,7 @@ async def post_match(
     return {"matches": [m.to_json() for m in report.matches], "notes": report.notes}
 
 
-@router.post("/moderate", response_model=list[schemas.Verdict], response_model_exclude_unset=True)
+@router.post("/moderate", **_answers(list[schemas.Verdict]))
 def post_moderate(
     request: Request,
     lib: LibraryDep,
@@ -433,7 +427,7 @@ def post_moderate(
     return [v.to_json() for v in report.verdicts]
 
 
-@router.get("/review", response_model=list[schemas.ReviewItem], response_model_exclude_unset=True)
+@router.get("/review", **_answers(list[schemas.ReviewItem]))
 def get_review(
     lib: LibraryDep,
     status: Annotated[Literal["pending", "accepted", "rejected", "noted"] | None, Query()] = None,
@@ -452,9 +446,7 @@ def get_review(
     return [item.to_json() for item in moderation.review_items(lib, status)]
 
 
-@router.post(
-    "/review/{item_id}", response_model=schemas.ReviewItem, response_model_exclude_unset=True
-)
+@router.post("/review/{item_id}", **_answers(schemas.ReviewItem))
 def post_review(  # noqa: PLR0917  a decision and what comes with it
     request: Request,
     item_id: int,
@@ -477,27 +469,25 @@ def post_review(  # noqa: PLR0917  a decision and what comes with it
     return item.to_json()
 
 
-@router.get("/audit", response_model=list[schemas.AuditEntry], response_model_exclude_unset=True)
+@router.get("/audit", **_answers(list[schemas.AuditEntry]))
 def get_audit(lib: LibraryDep) -> list[dict[str, Any]]:
     """The audit log, oldest first (`audit --json`, as one list)."""
     return [entry.to_json() for entry in audit.audit_log(lib)]
 
 
-@router.get("/audit/verify", response_model=schemas.AuditCheck, response_model_exclude_unset=True)
+@router.get("/audit/verify", **_answers(schemas.AuditCheck))
 def get_audit_verify(lib: LibraryDep) -> dict[str, Any]:
     """Whether the audit log is whole (`audit verify --json`)."""
     return audit.verify_audit(lib).to_json()
 
 
-@router.get("/banks", response_model=list[schemas.BankSummary], response_model_exclude_unset=True)
+@router.get("/banks", **_answers(list[schemas.BankSummary]))
 def get_banks(lib: LibraryDep) -> list[dict[str, Any]]:
     """Every bank and how many signals of each type it holds (`bank list --json`)."""
     return [b.to_json() for b in list_banks(lib)]
 
 
-@router.post(
-    "/banks", status_code=201, response_model=schemas.BankCreated, response_model_exclude_unset=True
-)
+@router.post("/banks", status_code=201, **_answers(schemas.BankCreated))
 def post_bank(
     request: Request, lib: LibraryDep, name: Annotated[str, Body(embed=True)]
 ) -> dict[str, str]:
@@ -507,9 +497,7 @@ def post_bank(
     return {"bank": name, "status": "created"}
 
 
-@router.post(
-    "/banks/{bank}/signals", response_model=schemas.BankChange, response_model_exclude_unset=True
-)
+@router.post("/banks/{bank}/signals", **_answers(schemas.BankChange))
 def post_bank_signal(
     request: Request,
     bank: str,
@@ -525,8 +513,7 @@ def post_bank_signal(
 @router.post(
     "/banks/{bank}/import",
     openapi_extra=_RAW_BODY,
-    response_model=schemas.BankChange,
-    response_model_exclude_unset=True,
+    **_answers(schemas.BankChange),
 )
 async def post_bank_import(
     request: Request,
@@ -546,8 +533,7 @@ async def post_bank_import(
 
 @router.get(
     "/banks/{bank}/export",
-    response_model=list[schemas.ExportedSignal],
-    response_model_exclude_unset=True,
+    **_answers(list[schemas.ExportedSignal]),
 )
 def get_bank_export(bank: str, lib: LibraryDep) -> list[dict[str, str]]:
     """The bank's signals (`bank export --json`, as one list)."""
