@@ -25,6 +25,13 @@ from typing import Any
 from videolearn.store.transaction import transaction
 
 STATUSES = ("pending", "accepted", "rejected", "noted")
+# A `block` verdict holds its video back while it has one of these (not once rejected).
+HOLDING = ("pending", "accepted")
+# The videos a `block` verdict holds back, as SQL over `review_items`.
+HELD_BACK_VIDEOS = (
+    "SELECT video_id FROM review_items WHERE action = 'block' AND status IN "
+    f"({', '.join(repr(s) for s in HOLDING)})"
+)
 # The hash the first row of the audit log chains to.
 GENESIS = "0" * 64
 
@@ -48,7 +55,7 @@ class ReviewItem:
     def holds_back(self) -> bool:
         """Whether it keeps its video out of every listing: a `block` not rejected (what
         `ModerationStore.blocked` selects)."""
-        return self.action == "block" and self.status in ("pending", "accepted")
+        return self.action == "block" and self.status in HOLDING
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -192,11 +199,7 @@ class ModerationStore:
 
     def blocked(self) -> set[str]:
         """Videos a `block` verdict holds back: pending or accepted, not rejected."""
-        rows = self._db.execute(
-            "SELECT DISTINCT video_id FROM review_items "
-            "WHERE action = 'block' AND status IN ('pending', 'accepted')"
-        )
-        return {r[0] for r in rows}
+        return {r[0] for r in self._db.execute(HELD_BACK_VIDEOS)}
 
     def forget_video(self, video_id: str) -> None:
         self._db.execute("DELETE FROM review_items WHERE video_id = ?", (video_id,))

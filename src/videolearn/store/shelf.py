@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
+from videolearn.store.moderation import HELD_BACK_VIDEOS
 from videolearn.store.transaction import transaction
 
 # The kinds of moment a shelf row says were found, in the order they are shown.
@@ -29,10 +30,7 @@ SORTS = {
     "duration": "duration_s",
 }
 # Videos a `block` verdict holds back (pending or accepted): never listed.
-_HELD_BACK = (
-    "video_id NOT IN (SELECT video_id FROM review_items "
-    "WHERE action = 'block' AND status IN ('pending', 'accepted'))"
-)
+_HELD_BACK = f"video_id NOT IN ({HELD_BACK_VIDEOS})"
 
 
 @dataclass(frozen=True)
