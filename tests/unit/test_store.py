@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from tests.store_contract import A, StoreContract
+from tests.store_contract import A, StoreContract, _outputs
 from videolearn.errors import LibraryNotFoundError
 from videolearn.store import Store, open_store
 from videolearn.store.database import DATABASE_FILE
@@ -135,3 +136,55 @@ def test_rows_written_between_many_maintenances_are_all_found(tmp_path: Path) ->
         for table in ("moments", "text_vectors"):
             for index in store._dataset(table).describe_indices():
                 assert len(index.segments) <= 3, (table, index.name, len(index.segments))
+
+
+def test_a_stored_video_written_again_is_replaced_in_one_commit_a_table(
+    tmp_path: Path,
+) -> None:
+    """A stored video written again gets one new version of each table: the version
+    before holds its old rows and the new one its new rows (never neither, never both);
+    the other video's rows stay, and the search finds the new words through the indexes
+    that covered the old. (An upsert by key, then a delete of the rows it left, made two.)"""
+    a, b = "a1" * 32, "b2" * 32
+    with open_store(tmp_path / "library", create=True) as store:
+        assert isinstance(store, LibraryStore)
+        contract = TestEmbeddedStore()
+        contract.write(store, a, words="lighthouse keeper at noon")
+        contract.write(store, b)
+        store.maintain(vector_index_min_rows=1, keep_versions_s=0)
+        tables = ("videos", "moments", "signals", "thumbnails", "embeddings", "text_vectors")
+        before = {name: store._dataset(name).version for name in tables}
+        # Every extractor in a new version: every row's key is new.
+        outputs = [
+            dataclasses.replace(o, version=o.version + 1)
+            for o in _outputs(a, words="river barge at dusk")
+        ]
+        store.write_video(VideoRow(a, "/v/a.mp4"), outputs)
+        for name, version in before.items():
+            now = store._dataset(name)
+            assert now.version == version + 1, name
+            old = now.checkout_version(version)
+            where = f"video_id = '{a}'"
+            assert old.count_rows(where) == now.count_rows(where) > 0, name
+            assert now.count_rows(f"video_id = '{b}'") == old.count_rows(f"video_id = '{b}'")
+        said = {r.text for r in store.rows_of(MomentRow, a)}
+        assert "river barge at dusk" in said and "lighthouse keeper at noon" not in said
+        assert [h.video_id for h in store.search_text("barge")] == [a]
+        assert store.search_text("lighthouse") == []
+        assert len(store.rows_of(MomentRow, b)) == 3
+
+
+def test_an_older_librarys_unused_key_indexes_are_dropped_by_maintenance(
+    tmp_path: Path,
+) -> None:
+    """Rows were once upserted by `key` through an index on it; nothing reads those
+    indexes now, so maintenance drops them rather than folding rows into them."""
+    from lancedb.index import BTree
+
+    with open_store(tmp_path / "library", create=True) as store:
+        assert isinstance(store, LibraryStore)
+        TestEmbeddedStore().write(store, A)
+        store._tables["moments"].create_index("key", config=BTree(), name="moments_key")
+        store.maintain(vector_index_min_rows=1, keep_versions_s=0)
+        names = {i.name for i in store._tables["moments"].list_indices()}
+        assert "moments_key" not in names and "moments_video_id" in names

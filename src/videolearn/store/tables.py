@@ -93,7 +93,7 @@ class SpanRow:
     and the span of the video it describes."""
 
     # "VIDEO_ID:EXTRACTOR:VERSION:N": the same extractor version on the same video gives
-    # the same keys, so writing a video again is an upsert.
+    # the same keys, so writing a video again gives the same rows.
     key: str
     video_id: str
     extractor: str
