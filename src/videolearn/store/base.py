@@ -4,9 +4,9 @@ what a writer hands it.
 `store.embedded.LibraryStore` (LanceDB tables in a directory, beside the library's SQLite
 file) is the one implementation today; `tests/store_contract.py` is the suite a second one
 (a remote LanceDB, say) would pass. Writing a video again replaces its rows with the same
-rows (stable keys), so indexing twice changes nothing and a killed run can simply run again; a video's derived rows are
-written before its `VideoRow`, and readers see only videos that have one, so they never
-see half a video.
+rows (stable keys), so indexing twice changes nothing and a killed run can simply run
+again; a video's derived rows are written before its `VideoRow`, and readers see only
+videos that have one, so they never see half a video.
 """
 
 from __future__ import annotations
