@@ -528,6 +528,8 @@ class Settings(BaseSettings):
     # During a run, every this many videos stored, the rows written since are folded into
     # the indexes and small fragments compacted, so that each write keeps a constant cost.
     maintain_every: int = Field(default=500, ge=1)
+    # The longest title a person may give a video (characters).
+    title_max_chars: int = Field(default=200, ge=1)
 
     @classmethod
     def settings_customise_sources(

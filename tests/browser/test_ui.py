@@ -562,3 +562,54 @@ def test_every_shared_sample_plays(
     if name == "box.mp4":  # H.264 and MP3 in MP4: no version made
         assert p.locator("#made-for-browsers").count() == 0
     p.screenshot(path=str(SHOTS / f"plays-{Path(name).stem}.png"), full_page=True)
+
+
+def test_a_person_gives_a_video_a_title_seen_in_the_library_and_search(
+    browser: Any, tmp_path: Path
+) -> None:
+    """On the video's page a person gives it a title: the page says it at once (the file's
+    name below it), the library lists it by it, and the search finds it by its words."""
+    media = tmp_path / "media"
+    media.mkdir()
+    write_video(media / "harbour.mp4", [(RED, 1.0), (BLUE, 1.0)])
+    write_video(media / "colours.mp4", [(BLUE, 1.0), (RED, 1.0)])
+    settings = load_settings(
+        tmp_path / "library",
+        keep_versions_s=0,
+        extractors=["file_hash", "media_info", "shots", "thumbnails"],
+    )
+    with open_library(create=True, settings=settings) as lib:
+        [harbour] = [r for r in lib.index([media]) if r.path.endswith("harbour.mp4")]
+    server = Server(settings)
+    context = browser.new_context(viewport={"width": 1100, "height": 800})
+    try:
+        with server:
+            p = context.new_page()
+            p.goto(f"{server.url}/videos/{harbour.video_id}")
+            assert p.locator("h1").inner_text() == "harbour.mp4"
+            p.get_by_role("button", name="Give it a title…").click()
+            p.fill("#title-input", "Zeppelin at dawn")
+            p.screenshot(path=str(SHOTS / "title.png"))
+            p.get_by_role("button", name="Save").click()
+            p.wait_for_function("document.querySelector('h1').textContent === 'Zeppelin at dawn'")
+            assert p.locator("#file-name").inner_text() == "harbour.mp4"
+            assert not p.locator("#title-form").is_visible()
+            assert p.title() == "Zeppelin at dawn - videolearn"
+            p.reload()  # kept
+            assert p.locator("h1").inner_text() == "Zeppelin at dawn"
+            p.get_by_role("button", name="Change the title…").click()
+            p.fill("#title-input", "x" * (settings.title_max_chars + 5))  # cut at the limit
+            assert len(p.input_value("#title-input")) == settings.title_max_chars
+            p.get_by_role("button", name="Cancel").click()
+            p.goto(f"{server.url}/?sort=name&order=asc")
+            names = [t.inner_text() for t in p.locator(".tile .title").all()]
+            assert names == ["colours.mp4", "Zeppelin at dawn"]
+            p.screenshot(path=str(SHOTS / "library-titled.png"), full_page=True)
+            p.goto(f"{server.url}/?q=zeppelin")
+            assert [h.inner_text() for h in p.locator(".results h2").all()] == ["Zeppelin at dawn"]
+            with _phone(browser) as phone:
+                phone.goto(f"{server.url}/videos/{harbour.video_id}")
+                phone.get_by_role("button", name="Change the title…").click()
+                _fits_a_phone(phone, "title-phone.png")
+    finally:
+        context.close()

@@ -542,3 +542,57 @@ def test_moderation_and_review_over_http_name_who_decided(
             "rows": len(log),
             "problems": [],
         }
+
+
+def test_a_title_a_person_gives_is_listed_searched_kept_and_audited(tmp_path: Path) -> None:
+    settings = load_settings(tmp_path / "library", keep_versions_s=0, extractors=EXTRACTORS[:2])
+    media = tmp_path / "media"
+    media.mkdir()
+    harbour = write_video(media / "harbour.mp4", [(RED, 1.0)])
+    write_video(media / "colours.mp4", [(BLUE, 1.0)])
+    with open_library(create=True, settings=settings) as lib:
+        first, _ = sorted(lib.index([media]), key=lambda r: r.path, reverse=True)
+    token = _token(settings, "curator")
+    url = f"/api/v1/videos/{first.video_id}/title"
+    with Server(settings) as client:
+        named = client.put(
+            url,
+            json={"title": "  Zeppelin over the\nlighthouses  "},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert named.status_code == 200, named.text
+        assert named.json() == {
+            "video_id": first.video_id,
+            "path": str(harbour),
+            "title": "Zeppelin over the lighthouses",  # one line, as a person meant it
+        }
+        shown = client.get(f"/api/v1/videos/{first.video_id}").json()
+        assert shown["title"] == "Zeppelin over the lighthouses"
+        # Sorted by name, it goes by its title: after colours.mp4 from A to Z.
+        listed = client.get("/api/v1/library", params={"sort": "name", "order": "asc"}).json()
+        assert [v["title"] for v in listed["videos"]] == [None, "Zeppelin over the lighthouses"]
+        # Found by its words, their other forms too; the whole video is the moment.
+        for query in ("lighthouse", "zeppelins lighthouses", "ZEPPELIN"):
+            hits = client.get("/api/v1/search", params={"q": query}).json()
+            assert [(h["video_id"], h["modality"]) for h in hits] == [(first.video_id, "title")]
+            assert hits[0]["start_s"] == 0.0 and "**" in hits[0]["snippet"]
+        assert client.get("/api/v1/search", params={"q": "zeppelin harbour"}).json() == []
+        page = client.get(f"/videos/{first.video_id}").text
+        assert ">Zeppelin over the lighthouses</h1>" in page and ">harbour.mp4</p>" in page
+        too_long = client.put(url, json={"title": "x" * (settings.title_max_chars + 1)})
+        assert too_long.status_code == 400 and "title_max_chars" in too_long.json()["error"]
+    with open_library(settings=settings) as lib:  # indexed again: the title stays
+        lib.index([media])
+    printed = _run("title", harbour, "--library", settings.library, "--json")
+    assert json.loads(printed.stdout)["title"] == "Zeppelin over the lighthouses"
+    printed = _run("audit", "--library", settings.library, "--json")
+    audit = [json.loads(line) for line in printed.stdout.splitlines()]
+    [entry] = [e for e in audit if e["what"] == "title"]
+    assert entry["who"] == "curator" and entry["subject"] == first.video_id
+    cleared = _run("title", harbour, "--clear", "--library", settings.library)
+    assert cleared.returncode == 0 and "has no title" in cleared.stdout
+    assert _run("title", harbour, "--library", settings.library).stdout.strip() == (
+        f"{harbour} has no title"
+    )
+    with Server(settings) as client:
+        assert client.get("/api/v1/search", params={"q": "zeppelin"}).json() == []

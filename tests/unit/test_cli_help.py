@@ -15,6 +15,7 @@ COMMANDS = [
     ["index"],
     ["status"],
     ["show"],
+    ["title"],
     ["forget"],
     ["doctor"],
     ["search"],

@@ -188,3 +188,32 @@ def test_an_older_librarys_unused_key_indexes_are_dropped_by_maintenance(
         store.maintain(vector_index_min_rows=1, keep_versions_s=0)
         names = {i.name for i in store._tables["moments"].list_indices()}
         assert "moments_key" not in names and "moments_video_id" in names
+
+
+def test_a_title_outlives_writes_and_moves_and_goes_with_the_video(tmp_path: Path) -> None:
+    with open_store(tmp_path / "library", create=True) as store:
+        assert isinstance(store, LibraryStore)
+        contract = TestEmbeddedStore()
+        contract.write(store, A, path="/v/harbour.mp4")
+        shelf = store.shelf()
+        assert shelf.set_title(A, 'Fähre "nach" Straßburg')
+        assert not shelf.set_title("b2" * 32, "no such video")
+        contract.write(store, A, path="/v/harbour.mp4")  # indexed again
+        store.set_path(A, "/w/moved.mp4")
+        [row], _ = shelf.page(sort="name")
+        assert (row.title, row.shown, row.name) == (
+            'Fähre "nach" Straßburg',
+            'Fähre "nach" Straßburg',
+            "moved.mp4",
+        )
+        # Words folded as the search folds them; a quote in a query is no FTS syntax.
+        for words in (["strassburg"], ["fahre"], ['nach"'], ["fa"]):
+            assert [t[0] for t in shelf.titled(words)] == [A], words
+        assert shelf.titled(["ferry"]) == [] and shelf.titled([]) == []
+        assert shelf.set_title(A, None)
+        [row], _ = shelf.page(sort="name")
+        assert (row.title, row.shown) == (None, "moved.mp4")
+        assert shelf.titled(["fahre"]) == []
+        shelf.set_title(A, "Ferry")
+        store.delete_video(A)
+        assert shelf.titled(["ferry"]) == [] and shelf.title(A) is None

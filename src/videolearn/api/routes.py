@@ -159,6 +159,19 @@ def delete_video(video: str, request: Request, lib: LibraryDep) -> dict[str, str
         return catalog.forget(lib, video_id).to_json()
 
 
+@router.put("/videos/{video}/title", **_answers(schemas.VideoTitle))
+def put_title(
+    video: str,
+    request: Request,
+    lib: LibraryDep,
+    title: Annotated[str, Body(embed=True, description="Blank takes the title away.")],
+) -> dict[str, Any]:
+    """Give a video the title a person chose (`title --json`); the token's name is who
+    set it, in the audit log."""
+    video_id = playback.find_video(lib, video).video_id
+    return catalog.set_title(lib, video_id, title, who=request.state.caller).to_json()
+
+
 class _MediaResponse(FileResponse):
     # Reads of 1 MiB rather than Starlette's 64 KiB: a range is sent in fewer turns of the
     # event loop (1 MiB ranges from 4 clients, bench/api.py: 152 MiB/s with 64 KiB reads,

@@ -80,6 +80,7 @@ class ShelfVideo(Shape):
     added_at: float
     pictures: bool
     kinds: list[str] = Field(description="Kinds of moment found in it: speech, text, sound...")
+    title: str | None = Field(description="What a person called it (null: no one did).")
 
 
 class FolderCount(Shape):
@@ -144,6 +145,15 @@ class VideoDetail(Video):
     embeddings: list[StoredVector]
     matches: list[dict[str, Any]]
     review: list[dict[str, Any]]
+    title: str | None = Field(description="What a person called it (null: no one did).")
+
+
+class VideoTitle(Shape):
+    """`title --json`."""
+
+    video_id: str
+    path: str
+    title: str | None = Field(description="Its title now (null: none, its file's name shown).")
 
 
 class Forgotten(Shape):

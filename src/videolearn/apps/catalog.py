@@ -1,19 +1,20 @@
-"""What a library holds, and keeping it in order: status, one video in full, forgetting a
-video, and the consistency check (`doctor`).
+"""What a library holds, and keeping it in order: status, one video in full, a title a
+person gives it, forgetting a video, and the consistency check (`doctor`).
 
-Every adapter answers `status`, `show`, `forget` and `doctor` from here.
+Every adapter answers `status`, `show`, `title`, `forget` and `doctor` from here.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from videolearn.apps import audit
 from videolearn.apps.playback import delete_playable
-from videolearn.errors import QueryError
+from videolearn.errors import QueryError, VideoNotFoundError
 from videolearn.extractors.ocr import missing_packs
 from videolearn.library import Library
 from videolearn.plugins import PluginProblem
@@ -116,11 +117,14 @@ class VideoDetail:
     matches: list[dict[str, Any]] = field(default_factory=list)
     # Policy verdicts kept for it, and what people decided (`review list --json` lines).
     review: list[dict[str, Any]] = field(default_factory=list)
+    # What a person called it (None: no one did).
+    title: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The `show --json` document: the video's fields at the top, then the lists."""
         return {
             **video_json(self.video),
+            "title": self.title,
             "paths": self.paths,
             "hashes": self.hashes,
             "extractors": dict(self.video.extractors),
@@ -196,6 +200,7 @@ class ShelfPage:
                     "added_at": v.added_at,
                     "pictures": v.pictures,
                     "kinds": list(v.kinds),
+                    "title": v.title,
                 }
                 for v in self.videos
             ],
@@ -328,7 +333,64 @@ def show(library: Library, video: str) -> VideoDetail:
         embeddings=[StoredVector(e.kind, e.span, len(e.vector), e.model) for e in vectors],
         matches=store.banks.matches_of(video_id),
         review=[i.to_json() for i in store.moderation.items(video_id=video_id)],
+        title=store.shelf().title(video_id),
     )
+
+
+@dataclass(frozen=True)
+class VideoTitle:
+    """A video's title after `set_title` (None: it has none, its file's name is shown)."""
+
+    video_id: str
+    path: str
+    title: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"video_id": self.video_id, "path": self.path, "title": self.title}
+
+
+def title_of(library: Library, video: str) -> VideoTitle:
+    """A video's title (None when no one gave it one).
+
+    Raises:
+        VideoNotFoundError: no video, or more than one, has that path or id.
+    """
+    row = library.resolve(video)
+    return VideoTitle(row.video_id, row.path, library.store.shelf().title(row.video_id))
+
+
+def titles(library: Library, video_ids: Sequence[str]) -> dict[str, str]:
+    """The titles people gave these videos (those without one left out), read at once."""
+    return library.store.shelf().titles(video_ids)
+
+
+def set_title(library: Library, video: str, title: str, who: str = "") -> VideoTitle:
+    """Give a video a title a person chose (blank: take its title away), shown in the
+    library view and on its page, sorted by as its name, and found by the search. Kept when
+    the video is indexed again or its file moves; the audit log says who set it.
+
+    Raises:
+        VideoNotFoundError: no video, or more than one, has that path or id.
+        QueryError: the title is longer than `title_max_chars` or holds control characters.
+    """
+    row = library.resolve(video)
+    # One line of text: runs of spaces (a pasted newline) made one.
+    cleaned = " ".join(title.split())
+    limit = library.settings.title_max_chars
+    if len(cleaned) > limit:
+        raise QueryError(
+            f"a title is at most {limit} characters (title_max_chars), not {len(cleaned)}"
+        )
+    if any(not ch.isprintable() for ch in cleaned):
+        raise QueryError("a title holds no control characters")
+    shelf = library.store.shelf()
+    before = shelf.title(row.video_id)
+    if not shelf.set_title(row.video_id, cleaned or None):
+        raise VideoNotFoundError(f"video {row.video_id} is not stored")
+    if (cleaned or None) != before:
+        detail = {"title": cleaned or None, "before": before}
+        audit.record(library, "title", row.video_id, detail, who)
+    return VideoTitle(row.video_id, row.path, cleaned or None)
 
 
 def forget(library: Library, video: str) -> ForgottenVideo:

@@ -7,7 +7,9 @@ full-text index: exact words, any language; w is the share of the query's words 
 moment holds), the cosine similarity between the query's multilingual-e5 vector and the
 moments' text vectors (`text_embed`: meaning, across languages; w = 1), and, where a CLIP
 model is set up (`clip.model`), the similarity of the query's CLIP text vector to the
-frames' image vectors (`visual` moments; w = 1). Hits next to each other in one video and
+frames' image vectors (`visual` moments; w = 1); and the titles people gave videos
+(`catalog.set_title`: a title that holds every word of the query, the whole video as the
+moment). Hits next to each other in one video and
 one modality that both hold the query's words, or are both frames, are merged into one
 moment. Only what answers is shown: a moment that holds every word of the query, or whose
 text vector's `relevance` (its similarity to the query against its similarity to
@@ -281,7 +283,8 @@ class _Ranker:
         # Stop words ("the", "at", "de") say nothing of what a moment is about; words are
         # compared by their stems in the query's language ("seats" holds "seat").
         language = guess_language(words_in(part.text))
-        words = stems(content_words(part.text, language), language)
+        folded = content_words(part.text, language)
+        words = stems(folded, language)
 
         def add(  # noqa: PLR0917  one hit
             ranking: str,
@@ -303,7 +306,7 @@ class _Ranker:
             # that shares only "the" with the query is not a first-rank answer, and is
             # shown only when it holds every word (a sound's name, half of them).
             weight = 1.0
-            if ranking == "text" and words:
+            if ranking in ("text", "title") and words:
                 held = len(words & stems(words_in(text), language))
                 weight = held / len(words)
                 relevant = weight >= (0.5 if modality == "sound" else 1.0)
@@ -347,6 +350,15 @@ class _Ranker:
             for rank, hit in enumerate(text_hits.result(), start=1):
                 text = hit.text or hit.label
                 add("text", rank, hit.video_id, hit.span, hit.modality, text, hit.bm25)
+        # A title a person gave a video names the whole video (not a kind of moment, in
+        # no one language: left out when either is asked for).
+        if not modalities and not self.filters.language:
+            allowed = set(self.video_ids)
+            titled = store.shelf().titled(folded | words, depth)
+            kept = [t for t in titled if not allowed or t[0] in allowed]
+            for rank, (video_id, title, duration_s) in enumerate(kept, start=1):
+                span = TimeSpan(0.0, duration_s or 0.0)
+                add("title", rank, video_id, span, "title", title, 1.0)
         known = [h for h in vector_hits if h.kind in VECTOR_MODALITIES]
         values = [relevance(h) for h in known]
         # Meaning has no words to check: of what passes the floor, only what comes near

@@ -211,6 +211,42 @@ def show(
 
 
 @app.command()
+def title(
+    video: Annotated[str, typer.Argument(help="A path or a video id.", metavar="VIDEO")],
+    text: Annotated[
+        str | None,
+        typer.Argument(help="The title; left out, the video's title is printed.", metavar="TITLE"),
+    ] = None,
+    clear: Annotated[
+        bool,
+        typer.Option("--clear", help="Take the title away (its file's name shown).", metavar=""),
+    ] = False,
+    library: LibraryOption = DEFAULT_LIBRARY_PATH,
+    as_json: JsonOption = False,
+) -> None:
+    """Give a video a title (shown in the web UI, found by search), or print its title."""
+    from videolearn.apps import catalog
+    from videolearn.errors import QueryError, VideoNotFoundError
+
+    if clear and text is not None:
+        raise fail("give a TITLE or --clear, not both", EXIT_USAGE)
+    with open_cli_library(library) as lib:
+        try:
+            if text is None and not clear:
+                named = catalog.title_of(lib, video)
+            else:
+                named = catalog.set_title(lib, video, text or "")
+        except (VideoNotFoundError, QueryError) as err:
+            raise fail(str(err), EXIT_USAGE) from None
+    if as_json:
+        emit(named.to_json())
+    elif named.title is None:
+        typer.echo(f"{named.path} has no title")
+    else:
+        typer.echo(f"{named.path}: {named.title}")
+
+
+@app.command()
 def forget(
     video: Annotated[str, typer.Argument(help="A path or a video id.", metavar="VIDEO")],
     library: LibraryOption = DEFAULT_LIBRARY_PATH,

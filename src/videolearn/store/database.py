@@ -255,6 +255,12 @@ CREATE TABLE shelf_filled (id INTEGER PRIMARY KEY CHECK (id = 0))
 """
 
 
+_TITLES = """
+ALTER TABLE shelf ADD COLUMN title TEXT;
+CREATE VIRTUAL TABLE shelf_titles USING fts5(video_id UNINDEXED, words)
+"""
+
+
 def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     """Run SQL statements one by one, split where sqlite3 says a statement is complete
     (a trigger's BEGIN ... END holds ";" of its own)."""
@@ -295,6 +301,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[sqlite3.Connection], None]], ...] = 
     (12, "the sound two videos share, and the videos searched for copies", _script(_SEARCHED)),
     (13, "where in each of two videos the sound they share lies", _script(_STRETCHES)),
     (14, "the shelf: what the library view lists of each video", _script(_SHELF)),
+    (15, "titles people give videos, and their words to search", _script(_TITLES)),
 )
 
 

@@ -6,6 +6,11 @@ filtered through SQLite's indexes instead of a read of the tables.
 The store keeps it as it writes (`LibraryStore.write_video`, `replace_outputs`,
 `delete_video`, `set_path`); a library written before the shelf existed is put on it
 from its tables once, the first time it is asked for (`complete`, `fill`).
+
+A title a person gives a video is kept here too, and only here (the tables hold what was
+found in the file): writing the video again or moving its file keeps it, forgetting the
+video drops it. Its words (folded as every other text is, `text.words_in`) are in a
+full-text index of their own (`shelf_titles`, SQLite's FTS5) for the search.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any
 
 from videolearn.store.moderation import HELD_BACK_VIDEOS
 from videolearn.store.transaction import transaction
+from videolearn.text import words_in
 
 # The kinds of moment a shelf row says were found, in the order they are shown.
 KINDS = ("speech", "text", "sound", "nudity")
@@ -45,10 +51,18 @@ class ShelfRow:
     added_at: float
     pictures: bool
     kinds: tuple[str, ...]
+    # What a person called it (None: no one did).
+    title: str | None = None
 
     @property
     def name(self) -> str:
+        """Its file's name."""
         return PurePath(self.path).name
+
+    @property
+    def shown(self) -> str:
+        """What the library view calls it: its title, else its file's name."""
+        return self.title or self.name
 
     @property
     def folder(self) -> str:
@@ -96,7 +110,7 @@ class ShelfStore:
             "INSERT INTO shelf (video_id, path, folder, name, duration_s, modified, month, "
             "added_at, pictures, kinds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (video_id) DO UPDATE SET path = excluded.path, "
-            "folder = excluded.folder, name = excluded.name, "
+            "folder = excluded.folder, name = COALESCE(shelf.title, excluded.name), "
             "duration_s = excluded.duration_s, modified = excluded.modified, "
             "month = excluded.month, pictures = excluded.pictures, kinds = excluded.kinds",
             (
@@ -126,14 +140,69 @@ class ShelfStore:
         )
 
     def move(self, video_id: str, path: str) -> None:
-        """The video is shown under another path."""
+        """The video is shown under another path (its title, if it has one, kept)."""
         self._db.execute(
-            "UPDATE shelf SET path = ?, folder = ?, name = ? WHERE video_id = ?",
+            "UPDATE shelf SET path = ?, folder = ?, name = COALESCE(title, ?) WHERE video_id = ?",
             (path, str(PurePath(path).parent), PurePath(path).name, video_id),
         )
 
     def drop(self, video_id: str) -> None:
-        self._db.execute("DELETE FROM shelf WHERE video_id = ?", (video_id,))
+        with transaction(self._db):
+            self._db.execute("DELETE FROM shelf WHERE video_id = ?", (video_id,))
+            self._db.execute("DELETE FROM shelf_titles WHERE video_id = ?", (video_id,))
+
+    def title(self, video_id: str) -> str | None:
+        found = self._db.execute(
+            "SELECT title FROM shelf WHERE video_id = ?", (video_id,)
+        ).fetchone()
+        return None if found is None else found[0]
+
+    def titles(self, video_ids: Sequence[str]) -> dict[str, str]:
+        """The titles of those of `video_ids` that have one."""
+        marks = ", ".join("?" * len(video_ids))
+        rows = self._db.execute(
+            f"SELECT video_id, title FROM shelf WHERE title IS NOT NULL AND video_id IN ({marks})",
+            list(video_ids),
+        )
+        return {str(v): str(t) for v, t in rows}
+
+    def set_title(self, video_id: str, title: str | None) -> bool:
+        """Give the video a title (None: take it away, the file's name shown again); the
+        library view sorts it by it. Returns whether the video is on the shelf."""
+        found = self._db.execute(
+            "SELECT path FROM shelf WHERE video_id = ?", (video_id,)
+        ).fetchone()
+        if found is None:
+            return False
+        with transaction(self._db):
+            self._db.execute(
+                "UPDATE shelf SET title = ?, name = ? WHERE video_id = ?",
+                (title, title or PurePath(found[0]).name, video_id),
+            )
+            self._db.execute("DELETE FROM shelf_titles WHERE video_id = ?", (video_id,))
+            if title:
+                self._db.execute(
+                    "INSERT INTO shelf_titles (video_id, words) VALUES (?, ?)",
+                    (video_id, " ".join(sorted(words_in(title)))),
+                )
+        return True
+
+    def titled(self, words: Iterable[str], limit: int = 50) -> list[tuple[str, str, float | None]]:
+        """Listed videos whose titles hold a word starting with one of `words` (folded
+        words or their stems: "seat" finds "seats"), most such words first: (video id,
+        title, duration)."""
+        terms = [w for w in dict.fromkeys(words) if w]
+        if not terms:
+            return []
+        # Each word a quoted prefix term: nothing in it is read as FTS5's syntax.
+        match = " OR ".join('"{}"*'.format(w.replace('"', '""')) for w in terms)
+        rows = self._db.execute(
+            "SELECT s.video_id, s.title, s.duration_s FROM shelf_titles t "
+            "JOIN shelf s ON s.video_id = t.video_id "
+            f"WHERE shelf_titles MATCH ? AND s.{_HELD_BACK} ORDER BY rank LIMIT ?",
+            (match, limit),
+        )
+        return [(str(v), str(t), d) for v, t, d in rows]
 
     def page(  # noqa: PLR0917  a page and what it holds
         self,
@@ -169,7 +238,8 @@ class ShelfStore:
         way = "DESC" if descending else "ASC"
         order = f"{SORTS[sort]} {way}, path {way}"
         rows = self._db.execute(
-            "SELECT video_id, path, duration_s, modified, added_at, pictures, kinds FROM shelf "
+            "SELECT video_id, path, duration_s, modified, added_at, pictures, kinds, title "
+            "FROM shelf "
             f"WHERE {condition} ORDER BY {order} LIMIT ? OFFSET ?",
             [*args, limit, offset],
         )
@@ -203,7 +273,14 @@ class ShelfStore:
 
 
 def _row(r: tuple[Any, ...]) -> ShelfRow:
-    video_id, path, duration_s, modified, added_at, pictures, kinds = r
+    video_id, path, duration_s, modified, added_at, pictures, kinds, title = r
     return ShelfRow(
-        video_id, path, duration_s, modified, added_at, bool(pictures), tuple(kinds.split())
+        video_id,
+        path,
+        duration_s,
+        modified,
+        added_at,
+        bool(pictures),
+        tuple(kinds.split()),
+        title,
     )

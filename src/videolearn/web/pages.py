@@ -124,11 +124,12 @@ def search_page(  # noqa: PLR0917  the query and its filters, as the search form
         for hit in hits:  # best first: a video is placed by its best moment
             by_video.setdefault(hit.video_id, []).append(hit)
         lib = _library(request)
+        titled = catalog.titles(lib, list(by_video))
         for video_id, found in by_video.items():  # each video's moments best first too
             groups.append(
                 {
                     "video_id": video_id,
-                    "name": Path(found[0].path).name,
+                    "name": titled.get(video_id) or Path(found[0].path).name,
                     "path": found[0].path,
                     "pictures": bool(playback.find_video(lib, video_id).video_codec),
                     "hits": [
@@ -257,7 +258,10 @@ def video_page(request: Request, video: str, t: Annotated[float, Query(ge=0)] = 
         "video.html",
         {
             "video": row,
-            "name": Path(row.path).name,
+            "name": detail.title or Path(row.path).name,
+            "title": detail.title or "",
+            "title_max": lib.settings.title_max_chars,
+            "file_name": Path(row.path).name,
             # Every other path the same content was indexed under (copies, uploads).
             "other_paths": [p for p in detail.paths if p != row.path],
             # What forgetting it removes from the library.

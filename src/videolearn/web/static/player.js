@@ -28,6 +28,49 @@
     });
   }
 
+  // The title a person gives the video: saved through the API, shown at once.
+  const rename = document.getElementById("rename");
+  const titleForm = document.getElementById("title-form");
+  if (rename && titleForm) {
+    const input = document.getElementById("title-input");
+    const titleProblem = document.getElementById("title-problem");
+    function showForm(open) {
+      titleForm.hidden = !open;
+      rename.setAttribute("aria-expanded", open ? "true" : "false");
+      if (open) input.focus();
+    }
+    rename.addEventListener("click", function () { showForm(titleForm.hidden); });
+    document.getElementById("title-cancel").addEventListener("click", function () { showForm(false); });
+    titleForm.addEventListener("submit", function (event) {
+      event.preventDefault();
+      fetch("/api/v1/videos/" + titleForm.dataset.video + "/title", {
+        method: "PUT",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ title: input.value }),
+      }).then(function (r) {
+        return r.json().then(function (body) { return { ok: r.ok, body: body }; });
+      }).then(function (answer) {
+        if (!answer.ok) {
+          titleProblem.textContent = "The title was not saved: " + (answer.body.error || "the server said no") + ".";
+          titleProblem.hidden = false;
+          return;
+        }
+        const named = answer.body.title;
+        const shown = named || titleForm.dataset.file;
+        document.getElementById("video-name").textContent = shown;
+        document.getElementById("file-name").hidden = !named;
+        document.title = shown + " - videolearn";
+        input.value = named || "";
+        rename.textContent = named ? "Change the title…" : "Give it a title…";
+        titleProblem.hidden = true;
+        showForm(false);
+      }, function () {
+        titleProblem.textContent = "The server could not be reached; the title was not saved.";
+        titleProblem.hidden = false;
+      });
+    });
+  }
+
   const box = document.getElementById("player-box");
   const player = document.getElementById("player");
   if (!box || !player) return;
