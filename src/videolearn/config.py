@@ -360,6 +360,9 @@ class SearchSettings(BaseModel):
     # has about the square root of their number): on a million clustered vectors 10 found
     # 92% of the true ten nearest in 12 ms, 20 94% in 16.5 ms, 40 96% in 25 ms.
     vector_nprobes: int = Field(default=10, ge=1)
+    # A server keeps the vectors of this many recent queries (embedding one is most of a
+    # search's CPU): the same query again, another page or filter, skips it. 0: none kept.
+    cached_queries: int = Field(default=1024, ge=0)
 
 
 # NudeNet's classes that count as nudity by default (of its 18: faces, feet, armpits,

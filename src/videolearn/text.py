@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable
 from typing import Any
@@ -81,13 +82,22 @@ def stopwords_of(languages: Iterable[str]) -> frozenset[str]:
     return frozenset(out)
 
 
-@functools.cache
-def _stemmer(language: str) -> Any:
-    """Snowball's stemmer for a language (ISO 639-1), None where it has none."""
-    import snowballstemmer
+# Each thread's stemmers by language: a Snowball stemmer keeps the word it works on in
+# itself, so two threads stemming with one broke each other's words (a server's searches
+# at once: "string index out of range").
+_STEMMERS = threading.local()
 
-    name = STOPWORD_LANGUAGES.get(language)
-    return snowballstemmer.stemmer(name) if name in snowballstemmer.algorithms() else None
+
+def _stemmer(language: str) -> Any:
+    """This thread's Snowball stemmer for a language (ISO 639-1), None where it has none."""
+    made: dict[str, Any] = _STEMMERS.__dict__.setdefault("by_language", {})
+    if language not in made:
+        import snowballstemmer
+
+        name = STOPWORD_LANGUAGES.get(language)
+        known = name in snowballstemmer.algorithms()
+        made[language] = snowballstemmer.stemmer(name) if known else None
+    return made[language]
 
 
 def stems(words: Iterable[str], language: str) -> set[str]:

@@ -17,6 +17,7 @@ import pytest
 from videolearn.apps.search import (
     MomentHit,
     QueryPart,
+    Searcher,
     SearchFilters,
     group_by_video,
     highlight,
@@ -285,3 +286,22 @@ def test_the_command_groups_every_match_and_rejects_bad_filters(library: Path) -
     assert bad.returncode == 2 and "is not before" in bad.stderr
     assert "not a language code" in run("park", "--language", "German").stderr
     assert "has no words" in run("sound: & speech:x").stderr
+
+
+def test_a_searcher_keeps_the_vectors_of_its_latest_queries(library: Path) -> None:
+    """The same query again (another page, another filter) skips embedding it; the
+    least recently asked query is the one let go, and the answers stay the same."""
+    settings = load_settings(library, search={"cached_queries": 2})
+    with open_library(settings=settings) as lib:
+        searcher = Searcher(lib)
+        first = searcher.search("ferry", 5)
+        searcher.search("market", 5)
+        assert searcher.search("ferry", 5) == first  # from the kept vector
+        searcher.search("harbour", 5)  # "market" was asked longest ago: let go
+        kept = searcher._embedder._recent
+        assert list(kept) == ["ferry", "harbour"]
+        assert not kept["ferry"].flags.writeable  # one vector shared by every search
+    with open_library(settings=load_settings(library, search={"cached_queries": 0})) as lib:
+        searcher = Searcher(lib)
+        searcher.search("ferry", 5)
+        assert not searcher._embedder._recent

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import random
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
-from videolearn.text import content_words, holds_words, stems, stopwords
+from videolearn.text import content_words, holds_words, stem_list, stems, stopwords
 
 
 @pytest.mark.parametrize(
@@ -58,3 +61,20 @@ def test_words_compare_by_their_stems(words: list[str], language: str, same: boo
 
 def test_a_language_without_a_stemmer_keeps_its_words() -> None:
     assert stems(["慢慢", "走"], "zh") == {"慢慢", "走"}
+
+
+def test_threads_stemming_at_once_each_get_their_own_words_stems() -> None:
+    """A server's searches stem at once: a Snowball stemmer keeps the word it works on in
+    itself, so one shared by threads broke words ("string index out of range", a 500)."""
+    import snowballstemmer
+
+    english = snowballstemmer.stemmer("english")
+    rng = random.Random(7)
+    batches = [
+        ["".join(rng.choice("abcdeilnorstuy") for _ in range(rng.randint(5, 12))) + "ings"
+         for _ in range(3000)]
+        for _ in range(6)
+    ]  # fmt: skip
+    with ThreadPoolExecutor(6) as pool:
+        got = list(pool.map(lambda words: stem_list(words, "en"), batches))
+    assert got == [[english.stemWord(w) for w in words] for words in batches]

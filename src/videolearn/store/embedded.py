@@ -783,11 +783,12 @@ class LibraryStore(Closing):
         """The text vectors in memory, for a small table without an ANN index: LanceDB's
         flat search of 10,000 vectors cost 11 ms of CPU a query here, numpy's well under
         one. Read again when the table has changed; None for a large or indexed table."""
-        dataset = self._dataset("text_vectors")
-        version = dataset.version
+        version = self._version("text_vectors")
         with self._flat_lock:
             if self._flat is not None and self._flat[0] == version:
                 return self._flat[1]
+            dataset = self._dataset("text_vectors")
+            version = dataset.version
             flat = None
             indexed = any(i.name == _VECTOR_INDEX for i in dataset.describe_indices())
             if not indexed and dataset.count_rows() <= FLAT_SEARCH_MAX_ROWS:
@@ -933,7 +934,7 @@ class LibraryStore(Closing):
     def stored_paths(self) -> Mapping[str, str]:
         """Every stored video's path, by id: read again only when the `videos` table
         has changed since (a search looks up the paths of its hits in it)."""
-        version = self._dataset("videos").version
+        version = self._version("videos")
         if self._paths_version != version:
             rows = self._query("videos", columns=["video_id", "path"])
             self._paths = {r["video_id"]: r["path"] or "" for r in rows}
