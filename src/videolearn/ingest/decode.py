@@ -11,6 +11,8 @@ duration is reported as truncated. This module runs inside the decode child proc
 from __future__ import annotations
 
 import math
+import re
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,12 +183,13 @@ class MediaReader(Closing):
         self.path = path
         self.limits = limits
         size_bytes = path.stat().st_size
+        _refuse_by_header(path, limits)
         try:
             self._container = av.open(
                 str(path), options={"protocol_whitelist": _PROTOCOLS}, metadata_errors="replace"
             )
         except av.error.InvalidDataError:
-            raise MediaError(path, "not a media file: FFmpeg recognised no format in it") from None
+            raise MediaError(path, _unrecognised(path, size_bytes)) from None
         except av.error.FFmpegError as err:
             raise MediaError(path, f"could not be opened: {_ffmpeg_reason(err)}") from None
         try:
@@ -281,6 +284,8 @@ class MediaReader(Closing):
         )
         yield _take_chunk(end_s, frames, audio)
         if self.report.video_frames == 0 and self.report.audio_samples == 0:
+            if not corrupt:
+                raise MediaError(self.path, "holds no picture or sound: its streams are empty")
             raise MediaError(
                 self.path,
                 f"no decodable streams: {corrupt} packets failed to decode and none gave "
@@ -303,6 +308,70 @@ def open_media(path: Path, limits: DecodeLimits) -> MediaReader:
         MediaError: the file is not media, has no streams, or breaks a limit.
     """
     return MediaReader(path, limits)
+
+
+# What a file's first bytes say it is, where FFmpeg's own error would not: playlists
+# (FFmpeg refuses their paths with "operation not permitted", or fails on a network address
+# as "invalid data") and raw YUV4MPEG2 (a huge declared picture fails as "device or
+# resource busy").
+_PLAYLISTS = {b"ffconcat": "an ffconcat list", b"#EXTM3U": "an M3U playlist"}
+_Y4M = re.compile(rb"^YUV4MPEG2 (?:[^\n]* )?W(\d+) (?:[^\n]* )?H(\d+)")
+
+
+def _refuse_by_header(path: Path, limits: DecodeLimits) -> None:
+    """Refuse a playlist (it refers to other files) and a YUV4MPEG2 file whose declared
+    picture is over `decode.max_pixels`, before FFmpeg opens them.
+
+    Raises:
+        MediaError: the file is one of those.
+    """
+    with path.open("rb") as f:
+        head = f.read(256)
+    for magic, kind in _PLAYLISTS.items():
+        if head.startswith(magic):
+            raise MediaError(path, f"{kind}: it refers to other files; not indexed")
+    found = _Y4M.match(head)
+    if found:
+        width, height = int(found[1]), int(found[2])
+        if width * height > limits.max_pixels:
+            raise MediaError(
+                path,
+                f"picture is {width}x{height}, over the limit of {limits.max_pixels:,} pixels "
+                "(decode.max_pixels)",
+            )
+
+
+def _unrecognised(path: Path, size_bytes: int) -> str:
+    """Why FFmpeg found no format: an MP4 or MOV cut short before its index (the `moov`
+    box, which most writers put last), or not a media file."""
+    boxes, past_end = _top_level_boxes(path, size_bytes)
+    if boxes[:1] == [b"ftyp"] and (b"moov" not in boxes or past_end):
+        return (
+            "cut short: an MP4 or MOV file without its index (the moov box, written at "
+            "the end), so nothing in it can be found; was it copied or written to its end?"
+        )
+    return "not a media file: FFmpeg recognised no format in it"
+
+
+def _top_level_boxes(path: Path, size_bytes: int, most: int = 64) -> tuple[list[bytes], bool]:
+    """The types of an ISO media file's first `most` top-level boxes, and whether the last
+    one read runs past the file's end (or its size makes no sense)."""
+    kinds: list[bytes] = []
+    at = 0
+    with path.open("rb") as f:
+        while at + 8 <= size_bytes and len(kinds) < most:
+            f.seek(at)
+            head = f.read(16)
+            length, kind = struct.unpack(">I4s", head[:8])
+            if length == 1 and len(head) == 16:
+                length = struct.unpack(">Q", head[8:])[0]
+            elif length == 0:  # to the end of the file
+                length = size_bytes - at
+            kinds.append(kind)
+            if length < 8:
+                return kinds, True
+            at += length
+    return kinds, at > size_bytes
 
 
 def _ffmpeg_reason(err: av.error.FFmpegError) -> str:
