@@ -448,7 +448,7 @@ def test_a_full_disk_stops_the_run_with_a_sentence_and_loses_nothing(
     assert again.returncode == 0, again.stderr
     statuses = {r["path"]: r["status"] for r in lines(again)}
     assert all(statuses[p] == "unchanged" for p in done_before)
-    assert sorted(statuses.values()).count("indexed") == 8 - len(done_before)
+    assert sorted(statuses.values()).count("indexed") == 8 - len(done_before), full.stderr
     assert run("doctor", "--library", library).returncode == 0
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+from fastapi import Path as InPath
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
@@ -52,6 +53,11 @@ def _library(request: Request) -> Library:
 
 
 LibraryDep = Annotated[Library, Depends(_library)]
+# Numbers a request may carry: past these SQLite cannot hold them (a 500 before), and
+# no library has that many of anything or lasts that long.
+ROW_ID_MAX = 2**63 - 1
+Offset = Annotated[int, Query(ge=0, le=10**9)]
+Seconds = Annotated[float, Query(ge=0, le=10**7, allow_inf_nan=False)]
 # Endpoints that stream the body to a file take any bytes (not JSON).
 _RAW_BODY: dict[str, Any] = {
     "requestBody": {
@@ -85,7 +91,7 @@ def get_status(lib: LibraryDep) -> dict[str, Any]:
 @router.get("/videos", **_answers(schemas.VideoPage))
 def get_videos(
     lib: LibraryDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> dict[str, Any]:
     """The stored videos by path, a page at a time."""
@@ -99,7 +105,7 @@ def get_library(  # noqa: PLR0917  a page and what it holds
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
     folder: Annotated[str, Query(max_length=4000)] = "",
     kind: Annotated[str, Query(description="speech, text, sound or nudity")] = "",
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 60,
     month: Annotated[str, Query(description="YYYY-MM: the files' month")] = "",
 ) -> dict[str, Any]:
@@ -226,9 +232,7 @@ def get_thumbnail(video: str, number: int, lib: LibraryDep) -> Response:
 
 
 @router.get("/videos/{video}/thumbnail.jpg")
-def get_thumbnail_at(
-    video: str, lib: LibraryDep, t: Annotated[float, Query(ge=0)] = 0.0
-) -> Response:
+def get_thumbnail_at(video: str, lib: LibraryDep, t: Seconds = 0.0) -> Response:
     """The JPEG of the frame the video shows at `t` seconds (its shot's thumbnail when the
     file cannot be decoded there)."""
     jpeg = playback.still(lib, video, t)
@@ -266,7 +270,7 @@ def get_search(  # noqa: PLR0917  the query and its filters
     language: str = "",
     after: datetime | None = None,
     before: datetime | None = None,
-    min_duration: Annotated[float, Query(ge=0)] = 0.0,
+    min_duration: Seconds = 0.0,
 ) -> list[dict[str, Any]]:
     """Moments that answer `q` (`search --json`, as one list)."""
     filters = SearchFilters(
@@ -444,7 +448,7 @@ def post_moderate(
 def get_review(
     lib: LibraryDep,
     status: Annotated[Literal["pending", "accepted", "rejected", "noted"] | None, Query()] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     limit: Annotated[
         int | None,
         Query(ge=1, le=10_000, description="A page of one status, as the review page shows it."),
@@ -462,7 +466,7 @@ def get_review(
 @router.post("/review/{item_id}", **_answers(schemas.ReviewItem))
 def post_review(  # noqa: PLR0917  a decision and what comes with it
     request: Request,
-    item_id: int,
+    item_id: Annotated[int, InPath(ge=1, le=ROW_ID_MAX)],
     lib: LibraryDep,
     decision: Annotated[Literal["accept", "reject"], Body()],
     note: Annotated[str, Body(max_length=2000)] = "",

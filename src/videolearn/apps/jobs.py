@@ -156,7 +156,8 @@ class IndexJobs:
         for given in paths:
             if "\x00" in given:
                 raise OptionError(f"{given!r}: a path holds no NUL character")
-            real = Path(os.path.realpath(Path(given).expanduser()))
+            # os.path.expanduser leaves "~nobody" as it is; Path.expanduser raises.
+            real = Path(os.path.realpath(os.path.expanduser(given)))  # noqa: PTH111
             if not any(real.is_relative_to(f) for f in folders):
                 raise OptionError(
                     f"{given}: not inside serve.roots; the server indexes only files in "

@@ -68,7 +68,8 @@ def is_media_name(path: Path) -> bool:
 
 def absolute_path(path: Path | str) -> Path:
     """The form paths are stored in: `~` expanded, absolute, `..` folded (links kept)."""
-    return Path(os.path.normpath(Path(path).expanduser().absolute()))
+    # os.path's expanduser leaves "~nobody" as it is where Path's raises.
+    return Path(os.path.normpath(Path(os.path.expanduser(path)).absolute()))  # noqa: PTH111
 
 
 def iter_media_files(paths: Iterable[Path], follow_links_out: bool = False) -> Iterator[FoundFile]:

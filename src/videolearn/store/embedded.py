@@ -451,12 +451,19 @@ class LibraryStore(Closing):
             {o.name: version_tag(o.version, o.revision) for o in outputs}, sort_keys=True
         )
         rows["videos"] = [row]
-        for name in (*_DERIVED, "videos"):
+
+        def put(name: str) -> None:
             if fresh:
                 if rows[name]:
                     self._tables[name].add(pa.Table.from_pylist(rows[name], schema=_SCHEMAS[name]))
             else:
                 self._replace_where(name, f"video_id = '{video_id}'", rows[name])
+
+        for name in _DERIVED:
+            put(name)
+        # The shelf before the `videos` row too: a write cut short between them (a full
+        # disk) leaves no video row, so the next run writes the video again, where it
+        # took the stored row for a whole video and never listed it.
         shelf = self.database.shelf
         shelf.put(
             ShelfRow(
@@ -469,6 +476,7 @@ class LibraryStore(Closing):
                 kinds_of(r["modality"] for r in rows["moments"]),
             )
         )
+        put("videos")
 
     def replace_outputs(
         self, video_id: str, outputs: Sequence[ExtractorOutput], dropped: Collection[str] = ()
@@ -593,6 +601,7 @@ class LibraryStore(Closing):
         for video_id in orphans:
             for name in _DERIVED:
                 self._tables[name].delete(f"video_id = '{video_id}'")
+            self.database.shelf.drop(video_id)
         return len(orphans)
 
     def cleanup_versions(self, older_than_s: float, *, drop_versions: bool = True) -> None:
