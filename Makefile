@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_MEDIA ?= demo-media
 DEMO_LIBRARY ?= demo-library
 
-.PHONY: venv demo serve test test-tools ocr-tools check format bench bench-tools default-model clean
+.PHONY: venv demo serve test test-tools ocr-tools check format bench bench-quick bench-tools default-model clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -94,16 +94,13 @@ bench-tools: venv
 	@$(BIN)/python -c "import RangeHTTPServer" 2>/dev/null \
 	  || $(BIN)/pip install --quiet rangehttpserver==1.4.0
 
+# Every benchmark, one table of their figures in bench/RESULTS.md (bench/all.py); hours.
 bench: venv bench-tools
-	$(BIN)/python bench/ingest.py
-	$(BIN)/python bench/speech.py
-	$(BIN)/python bench/matching.py
-	$(BIN)/python bench/hashing.py
-	$(BIN)/python bench/learning.py
-	$(BIN)/python bench/perception.py
-	$(BIN)/python bench/search_quality.py
-	$(BIN)/python bench/search.py
-	$(BIN)/python bench/api.py
+	$(BIN)/python bench/all.py
+
+# The same with each benchmark's short form.
+bench-quick: venv bench-tools
+	$(BIN)/python bench/all.py --quick
 
 # The audio-visual model av_embed ships with: the TimeSformer trained on the generated
 # benchmark for DEFAULT_MODEL_MINUTES on this machine's CPU.
