@@ -175,7 +175,8 @@ def put_title(
     """Give a video the title a person chose (`title --json`); the token's name is who
     set it, in the audit log."""
     video_id = playback.find_video(lib, video).video_id
-    return catalog.set_title(lib, video_id, title, who=request.state.caller).to_json()
+    with request.app.state.writes:
+        return catalog.set_title(lib, video_id, title, who=request.state.caller).to_json()
 
 
 class _MediaResponse(FileResponse):
