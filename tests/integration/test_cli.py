@@ -542,3 +542,35 @@ def test_readers_never_see_half_a_video(media: Path, tmp_path: Path) -> None:
         writer.wait(timeout=120)
     assert writer.returncode == 0
     assert len(seen) >= 2  # the reader really read while the writer wrote
+
+
+def test_a_file_written_to_while_it_is_read_fails_and_the_next_run_reads_it_whole(
+    tmp_path: Path,
+) -> None:
+    """A camera still copying a file: what was read is a part of it, so it is not stored;
+    the next run, finding it unchanged since, indexes it."""
+    folder = tmp_path / "media"
+    folder.mkdir()
+    growing = write_video(folder / "growing.mp4", [(RED, 1.0), (BLUE, 1.0)])
+
+    class GrowWhileRead:
+        def file_started(self, path: Path, number: int, total: int) -> None:
+            pass
+
+        def media_progress(self, reached_s: float, duration_s: float) -> None:
+            if growing.stat().st_size < 10**6:
+                with growing.open("ab") as f:  # more of the file arrives
+                    f.write(bytes(10**6))
+
+        def file_done(self, result: IndexResult) -> None:
+            pass
+
+    settings = load_settings(tmp_path / "lib", extractors=["file_hash", "media_info", "shots"])
+    with open_library(create=True, settings=settings) as lib:
+        [first] = lib.index([folder], GrowWhileRead())
+        assert first.status == "failed"
+        assert "changed while it was read" in (first.reason or ""), first.reason
+        assert lib.store.video_ids() == set()
+        [second] = lib.index([folder])
+        assert second.status == "indexed"
+        assert lib.store.video_ids() == {second.video_id}

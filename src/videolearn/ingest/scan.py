@@ -158,6 +158,23 @@ def stat_file(path: Path, max_size_bytes: int) -> os.stat_result:
     return st
 
 
+def changed_since(identity: FileIdentity) -> str | None:
+    """Why a file is no longer the one that was read (its size or time changed: still
+    being written, or edited meanwhile; or gone), or None when it is the same."""
+    try:
+        st = identity.path.stat()
+    except FileNotFoundError:
+        return "the file vanished while it was read"
+    except OSError as err:
+        return f"could not be read: {_why(err)}"
+    if (st.st_size, st.st_mtime_ns) == (identity.size_bytes, identity.mtime_ns):
+        return None
+    return (
+        f"changed while it was read ({identity.size_bytes:,} bytes, now {st.st_size:,}): "
+        "still being written? the next run reads it again"
+    )
+
+
 def identify(path: Path, max_size_bytes: int) -> FileIdentity:
     """Read a file once and return its sha256 and md5.
 

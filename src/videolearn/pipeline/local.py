@@ -30,7 +30,14 @@ from videolearn.errors import ExtractorError, MediaError, StoreWriteError
 from videolearn.extractors.base import Extractor, Signal, VideoContext
 from videolearn.extractors.runner import open_extractor_decode, run_extractors
 from videolearn.ingest.decode import DecodeReport, MediaChunk
-from videolearn.ingest.scan import FileIdentity, FoundFile, identify, iter_media_files, stat_file
+from videolearn.ingest.scan import (
+    FileIdentity,
+    FoundFile,
+    changed_since,
+    identify,
+    iter_media_files,
+    stat_file,
+)
 from videolearn.ingest.worker import DecodeProcess
 from videolearn.pipeline.hooks import HookFactory, IndexHook, StoredVideo, reporting_after_run
 from videolearn.pipeline.types import IndexProgress, IndexResult, IndexStatus, Silent
@@ -317,6 +324,11 @@ class LocalPipeline:
         identity = started.identity
         assert identity is not None
         key, video_id = str(identity.path), identity.sha256
+        # A file written to while it was read (a camera still copying it) would be stored
+        # from a part: it fails, and the next run reads it whole.
+        changed = changed_since(identity)
+        if changed:
+            return self.files.failed(key, changed, identity)
         if started.rerun is None:
             self._write(key, lambda: self.store.write_video(row, outputs))
         else:  # the stored row and the other extractors' rows stay
