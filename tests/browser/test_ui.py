@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -113,14 +113,22 @@ def browser() -> Iterator[Any]:
 PHONE = {"width": 390, "height": 844}
 
 
+DESKTOP = {"width": 1100, "height": 800}
+
+
 @contextmanager
-def _phone(browser: Any) -> Iterator[Any]:
-    """A page at a phone's width, closed after."""
-    context = browser.new_context(viewport=PHONE)
+def _page_at(browser: Any, viewport: dict[str, int]) -> Iterator[Any]:
+    """A page in a context of its own at `viewport`'s size, closed after."""
+    context = browser.new_context(viewport=viewport)
     try:
         yield context.new_page()
     finally:
         context.close()
+
+
+def _phone(browser: Any) -> AbstractContextManager[Any]:
+    """A page at a phone's width, closed after."""
+    return _page_at(browser, PHONE)
 
 
 def _fits_a_phone(p: Any, shot: str) -> None:
@@ -472,22 +480,17 @@ def test_a_folder_on_the_server_is_indexed_from_the_upload_page(
     with open_library(create=True, settings=settings):
         pass
     server = Server(settings)
-    context = browser.new_context(viewport={"width": 1100, "height": 800})
-    try:
-        with server:
-            p = context.new_page()
-            p.goto(f"{server.url}/upload")
-            p.fill("#folder", str(roots / "trip"))
-            p.get_by_role("button", name="Index the folder").click()
-            p.wait_for_selector("#stage:has-text('Done.')", timeout=120_000)
-            names = [a.inner_text() for a in p.locator("#results a").all()]
-            assert names == ["a.mp4", "b.mp4"]
-            p.fill("#folder", str(tmp_path))  # outside serve.roots: refused, said why
-            p.get_by_role("button", name="Index the folder").click()
-            p.wait_for_selector("#stage:has-text('refused')")
-            assert "not inside serve.roots" in p.locator("#stage").inner_text()
-    finally:
-        context.close()
+    with server, _page_at(browser, DESKTOP) as p:
+        p.goto(f"{server.url}/upload")
+        p.fill("#folder", str(roots / "trip"))
+        p.get_by_role("button", name="Index the folder").click()
+        p.wait_for_selector("#stage:has-text('Done.')", timeout=120_000)
+        names = [a.inner_text() for a in p.locator("#results a").all()]
+        assert names == ["a.mp4", "b.mp4"]
+        p.fill("#folder", str(tmp_path))  # outside serve.roots: refused, said why
+        p.get_by_role("button", name="Index the folder").click()
+        p.wait_for_selector("#stage:has-text('refused')")
+        assert "not inside serve.roots" in p.locator("#stage").inner_text()
 
 
 def test_keyboard_alone_finds_and_opens_a_moment(site: str, page: Any) -> None:
@@ -581,35 +584,30 @@ def test_a_person_gives_a_video_a_title_seen_in_the_library_and_search(
     with open_library(create=True, settings=settings) as lib:
         [harbour] = [r for r in lib.index([media]) if r.path.endswith("harbour.mp4")]
     server = Server(settings)
-    context = browser.new_context(viewport={"width": 1100, "height": 800})
-    try:
-        with server:
-            p = context.new_page()
-            p.goto(f"{server.url}/videos/{harbour.video_id}")
-            assert p.locator("h1").inner_text() == "harbour.mp4"
-            p.get_by_role("button", name="Give it a title…").click()
-            p.fill("#title-input", "Zeppelin at dawn")
-            p.screenshot(path=str(SHOTS / "title.png"))
-            p.get_by_role("button", name="Save").click()
-            p.wait_for_function("document.querySelector('h1').textContent === 'Zeppelin at dawn'")
-            assert p.locator("#file-name").inner_text() == "harbour.mp4"
-            assert not p.locator("#title-form").is_visible()
-            assert p.title() == "Zeppelin at dawn - videolearn"
-            p.reload()  # kept
-            assert p.locator("h1").inner_text() == "Zeppelin at dawn"
-            p.get_by_role("button", name="Change the title…").click()
-            p.fill("#title-input", "x" * (settings.title_max_chars + 5))  # cut at the limit
-            assert len(p.input_value("#title-input")) == settings.title_max_chars
-            p.get_by_role("button", name="Cancel").click()
-            p.goto(f"{server.url}/?sort=name&order=asc")
-            names = [t.inner_text() for t in p.locator(".tile .title").all()]
-            assert names == ["colours.mp4", "Zeppelin at dawn"]
-            p.screenshot(path=str(SHOTS / "library-titled.png"), full_page=True)
-            p.goto(f"{server.url}/?q=zeppelin")
-            assert [h.inner_text() for h in p.locator(".results h2").all()] == ["Zeppelin at dawn"]
-            with _phone(browser) as phone:
-                phone.goto(f"{server.url}/videos/{harbour.video_id}")
-                phone.get_by_role("button", name="Change the title…").click()
-                _fits_a_phone(phone, "title-phone.png")
-    finally:
-        context.close()
+    with server, _page_at(browser, DESKTOP) as p:
+        p.goto(f"{server.url}/videos/{harbour.video_id}")
+        assert p.locator("h1").inner_text() == "harbour.mp4"
+        p.get_by_role("button", name="Give it a title…").click()
+        p.fill("#title-input", "Zeppelin at dawn")
+        p.screenshot(path=str(SHOTS / "title.png"))
+        p.get_by_role("button", name="Save").click()
+        p.wait_for_function("document.querySelector('h1').textContent === 'Zeppelin at dawn'")
+        assert p.locator("#file-name").inner_text() == "harbour.mp4"
+        assert not p.locator("#title-form").is_visible()
+        assert p.title() == "Zeppelin at dawn - videolearn"
+        p.reload()  # kept
+        assert p.locator("h1").inner_text() == "Zeppelin at dawn"
+        p.get_by_role("button", name="Change the title…").click()
+        p.fill("#title-input", "x" * (settings.title_max_chars + 5))  # cut at the limit
+        assert len(p.input_value("#title-input")) == settings.title_max_chars
+        p.get_by_role("button", name="Cancel").click()
+        p.goto(f"{server.url}/?sort=name&order=asc")
+        names = [t.inner_text() for t in p.locator(".tile .title").all()]
+        assert names == ["colours.mp4", "Zeppelin at dawn"]
+        p.screenshot(path=str(SHOTS / "library-titled.png"), full_page=True)
+        p.goto(f"{server.url}/?q=zeppelin")
+        assert [h.inner_text() for h in p.locator(".results h2").all()] == ["Zeppelin at dawn"]
+        with _phone(browser) as phone:
+            phone.goto(f"{server.url}/videos/{harbour.video_id}")
+            phone.get_by_role("button", name="Change the title…").click()
+            _fits_a_phone(phone, "title-phone.png")

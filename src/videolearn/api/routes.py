@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
-from fastapi import Path as InPath
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
@@ -36,6 +35,7 @@ from videolearn.apps.matching import match_file
 from videolearn.apps.playback import PlayableVersions, PlayState
 from videolearn.apps.search import Searcher, SearchFilters
 from videolearn.apps.transcribe import render, stored_transcript
+from videolearn.bounds import Offset, RowId, Seconds
 from videolearn.library import Library
 
 router = APIRouter(prefix="/api/v1")
@@ -53,11 +53,6 @@ def _library(request: Request) -> Library:
 
 
 LibraryDep = Annotated[Library, Depends(_library)]
-# Numbers a request may carry: past these SQLite cannot hold them (a 500 before), and
-# no library has that many of anything or lasts that long.
-ROW_ID_MAX = 2**63 - 1
-Offset = Annotated[int, Query(ge=0, le=10**9)]
-Seconds = Annotated[float, Query(ge=0, le=10**7, allow_inf_nan=False)]
 # Endpoints that stream the body to a file take any bytes (not JSON).
 _RAW_BODY: dict[str, Any] = {
     "requestBody": {
@@ -467,7 +462,7 @@ def get_review(
 @router.post("/review/{item_id}", **_answers(schemas.ReviewItem))
 def post_review(  # noqa: PLR0917  a decision and what comes with it
     request: Request,
-    item_id: Annotated[int, InPath(ge=1, le=ROW_ID_MAX)],
+    item_id: RowId,
     lib: LibraryDep,
     decision: Annotated[Literal["accept", "reject"], Body()],
     note: Annotated[str, Body(max_length=2000)] = "",

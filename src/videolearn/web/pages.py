@@ -24,6 +24,7 @@ from videolearn.apps import banks, catalog, moderation, playback, recommend, the
 from videolearn.apps.jobs import IndexJobs
 from videolearn.apps.search import MODALITIES, MomentHit, Searcher, SearchFilters
 from videolearn.apps.transcribe import sentences, stored_transcript
+from videolearn.bounds import Offset, Seconds
 from videolearn.errors import QueryError, VideoNotFoundError
 from videolearn.library import Library
 
@@ -95,7 +96,7 @@ def search_page(  # noqa: PLR0917  the query and its filters, as the search form
     before: Annotated[str, Query(max_length=10)] = "",
     sort: Annotated[str, Query(max_length=10)] = "added",
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
-    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    offset: Offset = 0,
     month: Annotated[str, Query(max_length=7)] = "",
     forgotten: Annotated[str, Query(max_length=1000)] = "",
 ) -> Response:
@@ -224,11 +225,7 @@ def themes_page(request: Request) -> Response:
 
 
 @router.get("/videos/{video}", response_class=HTMLResponse)
-def video_page(
-    request: Request,
-    video: str,
-    t: Annotated[float, Query(ge=0, le=10**7, allow_inf_nan=False)] = 0.0,
-) -> Response:
+def video_page(request: Request, video: str, t: Seconds = 0.0) -> Response:
     """A video: the player (at `t`), its transcript following playback, on-screen text
     and sounds on a timeline, matches, similar videos with their reasons."""
     lib = _library(request)
@@ -388,7 +385,7 @@ templates.env.globals["signal_names"] = SIGNAL_NAMES
 def review_page(
     request: Request,
     status: Annotated[str, Query(pattern="^(pending|accepted|rejected|noted)$")] = "pending",
-    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    offset: Offset = 0,
 ) -> Response:
     """The verdicts kept for people, a status at a time: each with its video, policy,
     action and the evidence (a frame, the time, the words or label) to accept or reject."""
