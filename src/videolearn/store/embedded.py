@@ -314,6 +314,7 @@ class LibraryStore(Closing):
         self._paths_version = -1
         self._flat: tuple[int, _FlatVectors | None] | None = None
         self._flat_lock = threading.Lock()
+        self._readers: dict[str, lance.LanceDataset] = {}
         self._versions_dropped_at = time.monotonic()
 
     def _complete(self, name: str, schema: pa.Schema) -> bool:
@@ -346,6 +347,15 @@ class LibraryStore(Closing):
     def _dataset(self, name: str) -> lance.LanceDataset:
         """A table's latest version, for reading (opening one costs about a millisecond)."""
         return lance.dataset(str(self._lance_dir / f"{name}.lance"))
+
+    def _reader(self, name: str) -> lance.LanceDataset:
+        """A table's latest version, kept open between the reads of a server's threads
+        while its version stays (`_version`, a directory listing, is the check)."""
+        version = self._version(name)
+        reader = self._readers.get(name)
+        if reader is None or reader.version != version:
+            reader = self._readers[name] = self._dataset(name)
+        return reader
 
     @property
     def ledger(self) -> Ledger:
@@ -822,32 +832,33 @@ class LibraryStore(Closing):
         only of `modalities` and `video_ids` when given, only speech in `language` when
         given (other modalities have none), and only those with every word of the query
         when `all_words` (else any). Of stored videos only unless `stored_only` is False."""
-        table = self._tables["moments"]
         if not query.strip():
             return []
         self.ensure_text_index()
         if not self._has_text_index:  # no moment yet
             return []
-        from lancedb.query import FullTextOperator, MatchQuery
+        from lance.query import FullTextOperator, MatchQuery
 
         operator = FullTextOperator.AND if all_words else FullTextOperator.OR
-        # A pydantic dataclass: mypy takes its defaulted fields for required ones.
-        matching: Any = MatchQuery
-        match = matching(query, "text", operator=operator)
-        search: Any = table.search(match, query_type="fts")
-        # Not `attrs`: a transcript segment's holds every word with its times.
-        columns = ["video_id", "start_s", "end_s", "modality", "label", "text", "_score"]
-        search = search.select(columns)
+        match = MatchQuery(query, "text", operator=operator)
         clauses = [_where(modality=modalities, video_id=video_ids)]
         if language:
             clauses.append(f"(modality <> 'speech' OR {_in_language(language)})")
-        where = " AND ".join(c for c in clauses if c)
-        if where:
-            search = search.where(where, prefilter=True)
-        if stored_only:
-            found = self._of_stored_videos(lambda n: list(search.limit(n).to_list()), limit)
-        else:
-            found = list(search.limit(limit).to_list())
+        where = " AND ".join(c for c in clauses if c) or None
+        # Through Lance itself: LanceDB's search asked for the table's schema and went
+        # through its event loop's thread each time (2.97 ms a query on 10,000 moments,
+        # against 1.91 here). Rows the index does not cover yet are searched too.
+        dataset = self._reader("moments")
+        # Not `attrs`: a transcript segment's holds every word with its times.
+        columns = ["video_id", "start_s", "end_s", "modality", "label", "text", "_score"]
+
+        def fetch(n: int) -> list[dict[str, Any]]:
+            found = dataset.to_table(
+                columns=columns, full_text_query=match, filter=where, prefilter=True, limit=n
+            )
+            return list(found.to_pylist())
+
+        found = self._of_stored_videos(fetch, limit) if stored_only else fetch(limit)
         return [
             TextHit(
                 r["video_id"],
