@@ -611,3 +611,9 @@ def test_a_person_gives_a_video_a_title_seen_in_the_library_and_search(
             phone.goto(f"{server.url}/videos/{harbour.video_id}")
             phone.get_by_role("button", name="Change the title…").click()
             _fits_a_phone(phone, "title-phone.png")
+        # Forgotten, it is said by the name the page showed.
+        p.goto(f"{server.url}/videos/{harbour.video_id}")
+        p.get_by_role("button", name="Forget this video…").click()
+        p.get_by_role("button", name="Forget it").click()
+        p.wait_for_url("**/?forgotten=*")
+        assert "Zeppelin at dawn was forgotten" in p.locator(".notice").inner_text()

@@ -217,3 +217,21 @@ def test_a_title_outlives_writes_and_moves_and_goes_with_the_video(tmp_path: Pat
         shelf.set_title(A, "Ferry")
         store.delete_video(A)
         assert shelf.titled(["ferry"]) == [] and shelf.title(A) is None
+
+
+def test_titles_found_among_a_searchs_filtered_videos_beyond_the_first_matches(
+    tmp_path: Path,
+) -> None:
+    with open_store(tmp_path / "library", create=True) as store:
+        assert isinstance(store, LibraryStore)
+        contract = TestEmbeddedStore()
+        ids = [f"{n:02x}" * 32 for n in range(1, 7)]
+        shelf = store.shelf()
+        for video_id in ids:
+            contract.write(store, video_id)
+            shelf.set_title(video_id, f"Ferry trip {video_id[:2]}")
+        # Six titles hold "ferry": the filter picks the last two, past a limit of two.
+        assert len(shelf.titled(["ferry"], limit=2)) == 2
+        found = shelf.titled(["ferry"], limit=2, among=ids[4:])
+        assert sorted(t[0] for t in found) == ids[4:]
+        assert shelf.titled(["ferry"], among=["ff" * 32]) == []

@@ -354,10 +354,8 @@ class _Ranker:
         # A title a person gave a video names the whole video (not a kind of moment, in
         # no one language: left out when either is asked for).
         if not modalities and not self.filters.language:
-            allowed = set(self.video_ids)
-            titled = store.shelf().titled(folded | words, depth)
-            kept = [t for t in titled if not allowed or t[0] in allowed]
-            for rank, (video_id, title, duration_s) in enumerate(kept, start=1):
+            titled = store.shelf().titled(folded | words, depth, self.video_ids)
+            for rank, (video_id, title, duration_s) in enumerate(titled, start=1):
                 span = TimeSpan(0.0, duration_s or 0.0)
                 add("title", rank, video_id, span, "title", title, 1.0)
         known = [h for h in vector_hits if h.kind in VECTOR_MODALITIES]

@@ -15,9 +15,10 @@ full-text index of their own (`shelf_titles`, SQLite's FTS5) for the search.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
@@ -187,20 +188,25 @@ class ShelfStore:
                 )
         return True
 
-    def titled(self, words: Iterable[str], limit: int = 50) -> list[tuple[str, str, float | None]]:
+    def titled(
+        self, words: Iterable[str], limit: int = 50, among: Collection[str] = ()
+    ) -> list[tuple[str, str, float | None]]:
         """Listed videos whose titles hold a word starting with one of `words` (folded
-        words or their stems: "seat" finds "seats"), most such words first: (video id,
-        title, duration)."""
+        words or their stems: "seat" finds "seats"), most such words first, only of
+        `among` when given (a search's filters): (video id, title, duration)."""
         terms = [w for w in dict.fromkeys(words) if w]
         if not terms:
             return []
         # Each word a quoted prefix term: nothing in it is read as FTS5's syntax.
         match = " OR ".join('"{}"*'.format(w.replace('"', '""')) for w in terms)
+        # The filter in the query, before its LIMIT: kept after it, a filtered search
+        # among more titled matches than the limit lost those it asked for.
+        within = " AND s.video_id IN (SELECT value FROM json_each(?))" if among else ""
         rows = self._db.execute(
             "SELECT s.video_id, s.title, s.duration_s FROM shelf_titles t "
             "JOIN shelf s ON s.video_id = t.video_id "
-            f"WHERE shelf_titles MATCH ? AND s.{_HELD_BACK} ORDER BY rank LIMIT ?",
-            (match, limit),
+            f"WHERE shelf_titles MATCH ? AND s.{_HELD_BACK}{within} ORDER BY rank LIMIT ?",
+            (match, *([json.dumps(sorted(among))] if among else []), limit),
         )
         return [(str(v), str(t), d) for v, t, d in rows]
 

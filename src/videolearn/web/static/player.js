@@ -14,7 +14,9 @@
         return r.json().then(function (body) { return { ok: r.ok, body: body }; });
       }).then(function (answer) {
         if (answer.ok) {
-          window.location.assign("/?forgotten=" + encodeURIComponent(answer.body.path.split("/").pop()));
+          // The name the page shows: its title (as set in place) or its file's name.
+          const shown = document.getElementById("video-name").textContent.trim();
+          window.location.assign("/?forgotten=" + encodeURIComponent(shown || answer.body.path.split("/").pop()));
           return;
         }
         const problem = document.getElementById("forget-problem");
