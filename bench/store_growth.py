@@ -5,11 +5,11 @@ Synthetic videos (`bench/synthetic.py`: 3 shots, 6 learned vectors, a text vecto
 caption, two sound labels, an MD5, a fingerprint and 121 sketches each) are written one by
 one through the store's write path under one write lock, with `maintain` every
 `--every` videos as `index` does (`maintain_every`), as in a long run (old table versions
-dropped once per `keep_versions_s`). Each window of `--every` writes is printed: the time
+dropped once per `drop_versions_every_s`). Each window of `--every` writes is printed: the time
 in the store per video, the maintenance at its end included (drawing the synthetic videos
 is not timed); the figures are the first window's, and at each checkpoint the mean over
 the last 10 windows (so that the drop of old versions, a few seconds once per
-`keep_versions_s`, counts for the videos it serves). The run's end, which drops them
+`drop_versions_every_s`, counts for the videos it serves). The run's end, which drops them
 whatever their age, is timed apart. Then a share of the videos is written again (a new
 extractor version replacing what was there). Goal: the last figure within 1.5x of the
 first.
@@ -69,7 +69,10 @@ class Reference:
         """Its maintenance, as the window's; the ms a video it took; the library deleted."""
         t = time.perf_counter()
         self.lib.store.maintain(
-            self.settings.vector_index_min_rows, self.settings.keep_versions_s, run_over=False
+            self.settings.vector_index_min_rows,
+            self.settings.keep_versions_s,
+            run_over=False,
+            drop_every_s=self.settings.drop_versions_every_s,
         )
         self.spent += time.perf_counter() - t
         self._opened.close()
@@ -117,7 +120,10 @@ def main() -> None:
                 if (n + 1) % every == 0 or n + 1 == args.videos:
                     t = time.perf_counter()
                     store.maintain(
-                        settings.vector_index_min_rows, settings.keep_versions_s, run_over=False
+                        settings.vector_index_min_rows,
+                        settings.keep_versions_s,
+                        run_over=False,
+                        drop_every_s=settings.drop_versions_every_s,
                     )
                     upkeep = time.perf_counter() - t
                     done = n + 1
@@ -127,7 +133,7 @@ def main() -> None:
                         fresh = [*fresh[-(SPREAD - 1) :], reference.close()]
                         reference = None
                     # The first window alone; later ones over the last SPREAD windows, so
-                    # that the old versions' drop, once per keep_versions_s, is spread
+                    # that the old versions' drop, once per drop_versions_every_s, is spread
                     # over the videos it is for.
                     mean_ms = sum(s for _, s in recent) * 1000 / sum(v for v, _ in recent)
                     if done == every:

@@ -526,8 +526,12 @@ class Settings(BaseSettings):
     # about as fast below it).
     vector_index_min_rows: int = Field(default=20_000, ge=1)
     # Old table versions older than this are deleted after each index run (and during a
-    # long run, once per this many seconds): a reader may be this long on an old version.
-    keep_versions_s: float = Field(default=300.0, ge=0)
+    # long run, every `drop_versions_every_s`): a reader may be this long on an old version.
+    keep_versions_s: float = Field(default=60.0, ge=0)
+    # During a long run, old versions are dropped once per this many seconds. A drop reads
+    # every version there is, kept or not, so dropping seldom against the time versions
+    # are kept is what keeps its share of a write small (`store.maintain`).
+    drop_versions_every_s: float = Field(default=300.0, ge=0)
     # During a run, every this many videos stored, the rows written since are folded into
     # the indexes and small fragments compacted, so that each write keeps a constant cost.
     maintain_every: int = Field(default=500, ge=1)

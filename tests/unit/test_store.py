@@ -235,3 +235,23 @@ def test_titles_found_among_a_searchs_filtered_videos_beyond_the_first_matches(
         found = shelf.titled(["ferry"], limit=2, among=ids[4:])
         assert sorted(t[0] for t in found) == ids[4:]
         assert shelf.titled(["ferry"], among=["ff" * 32]) == []
+
+
+def test_within_a_run_old_versions_are_dropped_once_per_their_own_interval(
+    tmp_path: Path,
+) -> None:
+    """`maintain` within a run drops the versions older than `keep_versions_s` only once
+    `drop_every_s` has passed since the last drop; a run's end drops them whatever."""
+    with open_store(tmp_path / "library", create=True) as store:
+        assert isinstance(store, LibraryStore)
+        contract = TestEmbeddedStore()
+        contract.write(store, "a1" * 32)
+        store.maintain(vector_index_min_rows=1, keep_versions_s=0)  # a run's end
+        dropped = store.version_count()
+        for n in range(2, 5):
+            contract.write(store, f"{n:02x}" * 32)
+        store.maintain(1, keep_versions_s=0, run_over=False, drop_every_s=3600)
+        kept = store.version_count()
+        assert kept > dropped
+        store.maintain(1, keep_versions_s=0, run_over=False, drop_every_s=0)
+        assert store.version_count() < kept

@@ -226,7 +226,10 @@ class LocalPipeline:
 
     def _maintain(self, *, run_over: bool) -> None:
         self.store.maintain(
-            self.settings.vector_index_min_rows, self.settings.keep_versions_s, run_over=run_over
+            self.settings.vector_index_min_rows,
+            self.settings.keep_versions_s,
+            run_over=run_over,
+            drop_every_s=self.settings.drop_versions_every_s,
         )
 
     def _start(self, item: FoundFile) -> Started:

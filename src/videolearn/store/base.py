@@ -110,11 +110,17 @@ class Store(Protocol):
         ...
 
     def maintain(
-        self, vector_index_min_rows: int, keep_versions_s: float, *, run_over: bool = True
+        self,
+        vector_index_min_rows: int,
+        keep_versions_s: float,
+        *,
+        run_over: bool = True,
+        drop_every_s: float | None = None,
     ) -> None:
         """`build_indexes`, then `cleanup_versions`: what keeps writes and reads of a
         growing library at a constant cost. Run every few hundred videos written; within
-        a run (`run_over` False) old versions are dropped once per `keep_versions_s`."""
+        a run (`run_over` False) versions older than `keep_versions_s` are dropped once
+        per `drop_every_s` (`keep_versions_s` when None)."""
         ...
 
     def write_video(self, video: VideoRow, outputs: Sequence[ExtractorOutput]) -> None:

@@ -639,20 +639,28 @@ class LibraryStore(Closing):
             self._versions_dropped_at = time.monotonic()
 
     def maintain(
-        self, vector_index_min_rows: int, keep_versions_s: float, *, run_over: bool = True
+        self,
+        vector_index_min_rows: int,
+        keep_versions_s: float,
+        *,
+        run_over: bool = True,
+        drop_every_s: float | None = None,
     ) -> None:
         """`build_indexes`, then `cleanup_versions`: what keeps a growing library's writes
         and reads at a constant cost. `index` runs it every `maintain_every` videos and
         when the run is over.
 
-        Within a run (`run_over` False), old versions are dropped only once
-        `keep_versions_s` has passed since they last were: a drop reads every version
-        kept, and each video written makes a version of each table, so dropping them
-        every 500 videos cost more the longer versions are kept (4.8 to 24 ms a video
-        over 3,000 synthetic videos, keeping 300 s); once per `keep_versions_s` it costs
-        the same per video however long the run."""
+        Within a run (`run_over` False), versions older than `keep_versions_s` are dropped
+        only once `drop_every_s` has passed since they last were. A drop reads every
+        version there is, the kept ones too (about 0.4 ms a version, whatever the
+        library's size), and each video written makes a version of each table: a version
+        is read 1 + `keep_versions_s` / `drop_every_s` times in all. Dropping every 500
+        videos cost more the longer versions were kept (4.8 to 24 ms a video over 3,000
+        synthetic videos, keeping 300 s); dropping once per the time kept read each
+        version twice."""
         self.build_indexes(vector_index_min_rows)
-        due = run_over or time.monotonic() - self._versions_dropped_at >= keep_versions_s
+        every = keep_versions_s if drop_every_s is None else drop_every_s
+        due = run_over or time.monotonic() - self._versions_dropped_at >= every
         self.cleanup_versions(keep_versions_s, drop_versions=due)
 
     def build_indexes(self, vector_index_min_rows: int) -> None:
