@@ -255,3 +255,26 @@ def test_within_a_run_old_versions_are_dropped_once_per_their_own_interval(
         assert kept > dropped
         store.maintain(1, keep_versions_s=0, run_over=False, drop_every_s=0)
         assert store.version_count() < kept
+
+
+def test_a_reader_finds_by_vector_what_another_store_wrote_and_compacted(
+    tmp_path: Path,
+) -> None:
+    """A server's store searching an indexed table while an index run in another process
+    writes, compacts and drops old versions: the search sees the new rows, and never the
+    files the drop deleted (LanceDB's table handles stay on the version they opened)."""
+    videos = [f"{n:02x}" * 32 for n in range(1, 13)]
+    root = tmp_path / "library"
+    contract = TestEmbeddedStore()
+    with open_store(root, create=True) as writer, open_store(root) as reader:
+        assert isinstance(writer, LibraryStore) and isinstance(reader, LibraryStore)
+        for video in videos[:-1]:
+            contract.write(writer, video)
+        writer.maintain(vector_index_min_rows=1, keep_versions_s=0)
+        first = reader.rows_of(TextVectorRow, videos[0])[0].vector
+        assert reader.search_text_vectors(first, 1)[0].video_id == videos[0]
+        contract.write(writer, videos[-1], words="a lighthouse keeper's log")
+        writer.maintain(vector_index_min_rows=1, keep_versions_s=0)
+        last = writer.rows_of(TextVectorRow, videos[-1])[0].vector
+        assert reader.search_text_vectors(last, 1)[0].video_id == videos[-1]
+        assert reader.search_text_vectors(first, 1)[0].video_id == videos[0]

@@ -768,26 +768,29 @@ class LibraryStore(Closing):
                 self.stored_paths() if stored_only else None,
                 background,
             )
-        table = self._tables["text_vectors"]
-        # A vector query (LanceDB types `search` by its general builder).
-        query: Any = table.search(np.asarray(vector, dtype=np.float32), vector_column_name="vector")
+        # Through Lance itself, on the table's latest version: a LanceDB table handle
+        # stays on the version it opened, so a server's searches missed what an index run
+        # in another process wrote, and read files that run's drop of old versions
+        # deleted.
+        dataset = self._reader("text_vectors")
         # Not the vectors themselves (turning them into lists costs more than the search),
         # unless the background statistics need them.
         columns = ["key", "video_id", "start_s", "end_s", "kind", "model", "text", "_distance"]
         if background is not None:
             columns.append("vector")
-        query = query.distance_type("cosine").select(columns)
-        if nprobes is not None:
-            query = query.nprobes(nprobes)
-        if max_distance is not None:
-            query = query.distance_range(upper_bound=max_distance)
-        where = _where(kind=kinds, video_id=video_ids)
-        if where:
-            query = query.where(where, prefilter=True)
-        if stored_only:
-            found = self._of_stored_videos(lambda n: list(query.limit(n).to_list()), limit)
-        else:
-            found = list(query.limit(limit).to_list())
+        where = _where(kind=kinds, video_id=video_ids) or None
+        query = np.asarray(vector, dtype=np.float32)
+
+        def fetch(n: int) -> list[dict[str, Any]]:
+            nearest: dict[str, Any] = {"column": "vector", "q": query, "k": n, "metric": "cosine"}
+            if nprobes is not None:
+                nearest["minimum_nprobes"] = nearest["maximum_nprobes"] = nprobes
+            if max_distance is not None:
+                nearest["distance_range"] = (None, max_distance)
+            found = dataset.to_table(columns=columns, nearest=nearest, filter=where, prefilter=True)
+            return list(found.to_pylist())
+
+        found = self._of_stored_videos(fetch, limit) if stored_only else fetch(limit)
         stats = (
             _background_stats(np.asarray([r["vector"] for r in found], np.float32), background)
             if background is not None and found
