@@ -19,7 +19,7 @@ from videolearn.extractors.ocr import missing_packs
 from videolearn.library import Library
 from videolearn.plugins import PluginProblem
 from videolearn.store.ledger import FileStatus
-from videolearn.store.shelf import KINDS, SORTS, ShelfRow
+from videolearn.store.shelf import KINDS, SORTS, ShelfRow, shown_name
 from videolearn.store.tables import (
     EmbeddingRow,
     MomentRow,
@@ -119,6 +119,11 @@ class VideoDetail:
     review: list[dict[str, Any]] = field(default_factory=list)
     # What a person called it (None: no one did).
     title: str | None = None
+
+    @property
+    def name(self) -> str:
+        """What it is called where it is shown: its title, else its file's name."""
+        return shown_name(self.title, self.video.path)
 
     def to_json(self) -> dict[str, Any]:
         """The `show --json` document: the video's fields at the top, then the lists."""
@@ -362,6 +367,13 @@ def title_of(library: Library, video: str) -> VideoTitle:
 def titles(library: Library, video_ids: Sequence[str]) -> dict[str, str]:
     """The titles people gave these videos (those without one left out), read at once."""
     return library.store.shelf().titles(video_ids)
+
+
+def shown_names(library: Library, paths: Mapping[str, str]) -> dict[str, str]:
+    """What each video of `paths` (its path by id) is called where it is shown: the title
+    a person gave it, else its file's name; the titles read at once."""
+    titled = titles(library, list(paths))
+    return {video_id: shown_name(titled.get(video_id), path) for video_id, path in paths.items()}
 
 
 def set_title(library: Library, video: str, title: str, who: str = "") -> VideoTitle:

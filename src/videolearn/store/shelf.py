@@ -40,6 +40,12 @@ SORTS = {
 _HELD_BACK = f"video_id NOT IN ({HELD_BACK_VIDEOS})"
 
 
+def shown_name(title: str | None, path: str) -> str:
+    """What a video is called wherever it is shown: the title a person gave it, else its
+    file's name."""
+    return title or PurePath(path).name
+
+
 @dataclass(frozen=True)
 class ShelfRow:
     """A stored video as the library view lists it."""
@@ -63,7 +69,7 @@ class ShelfRow:
     @property
     def shown(self) -> str:
         """What the library view calls it: its title, else its file's name."""
-        return self.title or self.name
+        return shown_name(self.title, self.path)
 
     @property
     def folder(self) -> str:

@@ -125,12 +125,12 @@ def search_page(  # noqa: PLR0917  the query and its filters, as the search form
         for hit in hits:  # best first: a video is placed by its best moment
             by_video.setdefault(hit.video_id, []).append(hit)
         lib = _library(request)
-        titled = catalog.titles(lib, list(by_video))
+        names = catalog.shown_names(lib, {v: found[0].path for v, found in by_video.items()})
         for video_id, found in by_video.items():  # each video's moments best first too
             groups.append(
                 {
                     "video_id": video_id,
-                    "name": titled.get(video_id) or Path(found[0].path).name,
+                    "name": names[video_id],
                     "path": found[0].path,
                     "pictures": bool(playback.find_video(lib, video_id).video_codec),
                     "hits": [
@@ -259,7 +259,7 @@ def video_page(request: Request, video: str, t: Seconds = 0.0) -> Response:
         "video.html",
         {
             "video": row,
-            "name": detail.title or Path(row.path).name,
+            "name": detail.name,
             "title": detail.title or "",
             "title_max": lib.settings.title_max_chars,
             "file_name": Path(row.path).name,
