@@ -45,6 +45,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "ocr_quality": ([], ["--quick"]),
     "stages": ([], ["--quick"]),
     "scale": ([], ["--quick"]),
+    "index_memory": ([], ["--quick"]),
 }
 # A line worth a place in the table: a figure against its reference, or a goal.
 _FIGURE = re.compile(r"ratio|goal|x realtime", re.IGNORECASE)
