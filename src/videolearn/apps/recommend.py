@@ -373,8 +373,9 @@ class _Answer:
         profiles, rows = self.profiles, self.rows
         # Never the query itself, nor a video a `block` verdict holds back.
         blocked = self.library.store.moderation.blocked()
-        taken = set(rows) | {i for i, v in enumerate(profiles.videos) if v.video_id in blocked}
-        candidates = np.array([i for i in range(len(profiles.videos)) if i not in taken], np.int64)
+        free = np.ones(len(profiles.videos), bool)
+        free[[*rows, *(profiles.row[v] for v in blocked if v in profiles.row)]] = False
+        candidates = np.flatnonzero(free)
         raw = self._raw_scores()
         relative = {name: _relative(v[candidates]) for name, v in raw.items()}
         if "same_audio" in relative:  # a share of the video already, not a similarity
@@ -389,8 +390,7 @@ class _Answer:
         # Candidates no signal sets apart from the median still come in order of their
         # plain similarity, after those that stand out.
         plain = np.mean([v[candidates] for v in raw.values()], axis=0) if raw else score
-        order = [int(i) for i in np.lexsort((-plain, -score))]
-        pool = order[: max(limit * 5, 50)]
+        pool = [int(i) for i in np.lexsort((-plain, -score))[: max(limit * 5, 50)]]
         # The query's families, followed out through the library, and copies among the
         # pool: the rule runs on these, not on every pair of the library.
         within = [profiles.videos[int(candidates[i])].video_id for i in pool]
