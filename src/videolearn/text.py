@@ -31,6 +31,26 @@ def holds_words(text: str, min_letters: int = 2, min_digits: int = 3) -> bool:
     return sum(ch.isdigit() for t in tokens for ch in t) >= min_digits
 
 
+def reads_as_text(text: str) -> bool:
+    """Whether an on-screen reading is text a person would call text: `holds_words`, and
+    not a lone word of two letters in an alphabet (a reading of a texture: "Уй" on the
+    printed pattern of box.mp4's box, the one such moment on the shared real videos),
+    where two ideographs or syllables (Chinese, Japanese, Korean) can be a word whole
+    ("大学", "出口"). Speech keeps its "Oh." and "No.": `holds_words` alone."""
+    if not holds_words(text):
+        return False
+    tokens: list[str] = [t for t in _TOKEN.findall(text) if any(ch.isalpha() for ch in t)]
+    if len(tokens) != 1 or any(ch.isdigit() for ch in text):
+        return True
+    letters = [ch for ch in tokens[0] if ch.isalpha()]
+    return len(letters) > 2 or any(_syllabic(ch) for ch in letters)
+
+
+def _syllabic(ch: str) -> bool:
+    """A letter that is a word or a syllable on its own: CJK ideographs, kana, Hangul."""
+    return unicodedata.name(ch, "").startswith(("CJK", "HIRAGANA", "KATAKANA", "HANGUL"))
+
+
 def is_sentence(text: str) -> bool:
     """Whether `text` says something: at least two words of two letters or more (a
     caption, a spoken phrase), not a counter, a number or a single word."""

@@ -7,7 +7,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from videolearn.text import content_words, holds_words, stem_list, stems, stopwords
+from videolearn.text import (
+    content_words,
+    holds_words,
+    reads_as_text,
+    stem_list,
+    stems,
+    stopwords,
+)
 
 
 @pytest.mark.parametrize(
@@ -21,6 +28,19 @@ def test_text_a_person_would_call_text_is_kept(text: str) -> None:
 @pytest.mark.parametrize("text", ["...", "C", "8", "00", "9.0", "口", "大", " - ", "O)", ""])
 def test_marks_and_stray_characters_are_not(text: str) -> None:
     assert not holds_words(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["GRANDMA'S 80TH BIRTHDAY", "Straße", "12:30", "大学", "출구", "Bus 42", "TV 5", "Oh no"],
+)
+def test_on_screen_text_a_person_would_call_text_is_kept(text: str) -> None:
+    assert reads_as_text(text)
+
+
+@pytest.mark.parametrize("text", ["Уй", "ok", "Ab.", "C", "00", "口"])
+def test_a_lone_two_letter_word_on_screen_is_no_text(text: str) -> None:
+    assert not reads_as_text(text)
 
 
 @pytest.mark.parametrize(

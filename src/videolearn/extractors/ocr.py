@@ -47,7 +47,7 @@ from videolearn.extractors.base import (
 )
 from videolearn.extractors.runs import RunTracker
 from videolearn.ingest.decode import FrameSampling, MediaChunk
-from videolearn.text import holds_words
+from videolearn.text import reads_as_text
 from videolearn.types import TimeSpan
 
 ENGINES = ("auto", "rapidocr", "tesseract")
@@ -424,7 +424,8 @@ class OcrExtractor(Extractor):
 
     name = "ocr"
     # 2: readings without a letter or a digit (a shape read as "■") are not text.
-    version = 2
+    # 3: nor a lone word of two letters in an alphabet (`text.reads_as_text`).
+    version = 3
     signal_type = Moment
     family = "onnxruntime"
 
@@ -477,7 +478,7 @@ class _OcrPass(ExtractorPass):
             lines = [
                 ln
                 for ln in self.engine.read(image)
-                if ln.confidence >= o.min_confidence and holds_words(ln.text)
+                if ln.confidence >= o.min_confidence and reads_as_text(ln.text)
             ]
             self.tracker.reading(t, lines)
             self.last_grey, self.last_read_s = grey, t
