@@ -31,6 +31,7 @@ import threading
 import time
 from pathlib import Path
 
+from stages import process_tree
 from videolearn.samples import Caption, read_audio, song, speak, write_captioned_video
 
 PLACES = ["Harbour", "Market", "Station", "Museum", "Bridge", "Garden", "Castle", "Beach"]
@@ -38,28 +39,11 @@ PLACES = ["Harbour", "Market", "Station", "Museum", "Bridge", "Garden", "Castle"
 
 def _tree_rss_mb(root: int) -> tuple[float, float]:
     """Resident MiB of `root` and every process under it, and of `root` alone."""
-    parents: dict[int, int] = {}
     rss: dict[int, float] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            status = (entry / "status").read_text()
-        except OSError:
-            continue
+    for pid, status in process_tree(root, "status").items():
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        pid = int(entry.name)
-        parents[pid] = int(fields.get("PPid", "0").strip() or 0)
         rss[pid] = float(fields.get("VmRSS", "0 kB").split()[0]) / 1024
-    family = {root}
-    grown = True
-    while grown:
-        grown = False
-        for pid, parent in parents.items():
-            if parent in family and pid not in family:
-                family.add(pid)
-                grown = True
-    return sum(rss.get(pid, 0.0) for pid in family), rss.get(root, 0.0)
+    return sum(rss.values()), rss.get(root, 0.0)
 
 
 def _write_media(folder: Path, files: int, seconds: float) -> None:

@@ -65,28 +65,37 @@ HOURS = 1_000_000
 CORES = 16
 
 
-def _tree_cpu_s(root: int, seen: dict[int, float]) -> None:
-    """Add the CPU seconds so far of `root` and every process under it to `seen`."""
-    tick = os.sysconf("SC_CLK_TCK")
-    table: dict[int, tuple[int, float]] = {}
+def process_tree(root: int, fields: str) -> dict[int, str]:
+    """`root` and every process under it, each with the text of its /proc file `fields`
+    (`stat`, `status`)."""
+    parents: dict[int, int] = {}
+    texts: dict[int, str] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
+            stat = (entry / "stat").read_text()
+            texts[int(entry.name)] = stat if fields == "stat" else (entry / fields).read_text()
+        except OSError:
             continue
-        table[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
     family = {root}
     grown = True
     while grown:
         grown = False
-        for pid, (parent, _) in table.items():
+        for pid, parent in parents.items():
             if parent in family and pid not in family:
                 family.add(pid)
                 grown = True
-    for pid in family & table.keys():
-        seen[pid] = max(seen.get(pid, 0.0), table[pid][1])
+    return {pid: texts[pid] for pid in family if pid in texts}
+
+
+def _tree_cpu_s(root: int, seen: dict[int, float]) -> None:
+    """Add the CPU seconds so far of `root` and every process under it to `seen`."""
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid, stat in process_tree(root, "stat").items():
+        fields = stat.rsplit(")", 1)[1].split()
+        seen[pid] = max(seen.get(pid, 0.0), (int(fields[11]) + int(fields[12])) / tick)
 
 
 def _index_cpu_s(media: Path, library: Path, extractors: list[str]) -> float:

@@ -757,7 +757,10 @@ class LibraryStore(Closing):
         partitions to look in (LanceDB's default when None). With `background` (unit
         query vectors, one a row), each hit says how its text scores for those."""
         _where(kind=kinds, video_id=video_ids)  # checks them, whichever path answers
-        flat = self._flat_text_vectors()
+        # The table's latest version, read once for both paths (a version check is a
+        # directory listing).
+        dataset = self._reader("text_vectors")
+        flat = self._flat_text_vectors(dataset)
         if flat is not None:
             return flat.nearest(
                 np.asarray(vector, np.float32),
@@ -772,7 +775,6 @@ class LibraryStore(Closing):
         # stays on the version it opened, so a server's searches missed what an index run
         # in another process wrote, and read files that run's drop of old versions
         # deleted.
-        dataset = self._reader("text_vectors")
         # Not the vectors themselves (turning them into lists costs more than the search),
         # unless the background statistics need them.
         columns = ["key", "video_id", "start_s", "end_s", "kind", "model", "text", "_distance"]
@@ -810,22 +812,20 @@ class LibraryStore(Closing):
             for n, r in enumerate(found)
         ]
 
-    def _flat_text_vectors(self) -> _FlatVectors | None:
-        """The text vectors in memory, for a small table without an ANN index: LanceDB's
-        flat search of 10,000 vectors cost 11 ms of CPU a query here, numpy's well under
-        one. Read again when the table has changed; None for a large or indexed table."""
-        version = self._version("text_vectors")
+    def _flat_text_vectors(self, dataset: lance.LanceDataset) -> _FlatVectors | None:
+        """The text vectors of `dataset` (the table's latest version) in memory, for a
+        small table without an ANN index: LanceDB's flat search of 10,000 vectors cost 11
+        ms of CPU a query here, numpy's well under one. Read again when the table has
+        changed; None for a large or indexed table."""
         with self._flat_lock:
-            if self._flat is not None and self._flat[0] == version:
+            if self._flat is not None and self._flat[0] == dataset.version:
                 return self._flat[1]
-            dataset = self._dataset("text_vectors")
-            version = dataset.version
             flat = None
             indexed = any(i.name == _VECTOR_INDEX for i in dataset.describe_indices())
             if not indexed and dataset.count_rows() <= FLAT_SEARCH_MAX_ROWS:
                 columns = ["video_id", "start_s", "end_s", "kind", "model", "text", "vector"]
                 flat = _FlatVectors(dataset.to_table(columns=columns))
-            self._flat = (version, flat)
+            self._flat = (dataset.version, flat)
             return flat
 
     def search_text(  # noqa: PLR0917  a query and its filters
