@@ -10,7 +10,9 @@ output of each goes to `bench/results/NAME.log`.
     python bench/all.py [--quick] [--only NAME ...] [--timeout-s 7200]
 
 `--quick` runs each benchmark's short form (minutes, not hours: the smaller libraries,
-a short soak); `make bench` runs the full forms.
+a short soak); `make bench` runs the full forms. `--only` runs the benchmarks named and
+keeps the other rows of `bench/RESULTS.md` as an earlier run wrote them (each row says
+when it ran and at which commit).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "hashing": ([], ["--repeats", "1"]),
     "matching": ([], ["--n", "1000000", "--queries", "200"]),
     "perception": ([], ["--seconds", "20", "--repeats", "1"]),
-    "learning": ([], ["--seconds", "5"]),
+    "learning": ([], ["--seconds", "20"]),
     "search": ([], ["--moments", "100000", "--videos", "100"]),
     "search_quality": ([], []),
     "api": (["--soak-s", "600"], ["--requests", "1000", "--soak-s", "30"]),
@@ -49,6 +51,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
 }
 # A line worth a place in the table: a figure against its reference, or a goal.
 _FIGURE = re.compile(r"ratio|goal|x realtime", re.IGNORECASE)
+_ROW = re.compile(r"^\| `python bench/(?P<name>\w+)\.py")
 
 
 def _load() -> str:
@@ -59,11 +62,22 @@ def _commit() -> str:
     found = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
     )
-    return found.stdout.strip() or "unknown"
+    commit = found.stdout.strip() or "unknown"
+    # The code measured differs from the commit's when src/ or bench/ hold changes.
+    changed = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "src", "bench"], check=False)
+    return f"{commit} with changes" if changed.returncode else commit
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\\\|").strip()
+    return text.replace("|", "\\|").strip()
+
+
+def _rows(results: Path) -> dict[str, str]:
+    """The rows of an earlier `RESULTS.md`, by benchmark."""
+    if not results.is_file():
+        return {}
+    found = (_ROW.match(line) for line in results.read_text().splitlines())
+    return {m["name"]: m.string for m in found if m}
 
 
 def main() -> None:
@@ -77,7 +91,11 @@ def main() -> None:
         parser.error(f"no benchmark named {', '.join(sorted(unknown))}")
     logs = HERE / "results"
     logs.mkdir(exist_ok=True)
-    rows = []
+    results = HERE / "RESULTS.md"
+    # With --only, the other benchmarks keep the rows an earlier run wrote (each row says
+    # when and at which commit it ran).
+    rows = _rows(results) if args.only else {}
+    when = f"{time.strftime('%Y-%m-%d %H:%M %Z')}, {_commit()}"
     for name, (full, quick) in BENCHMARKS.items():
         if args.only and name not in args.only:
             continue
@@ -103,25 +121,26 @@ def main() -> None:
         seconds = time.monotonic() - started
         (logs / f"{name}.log").write_text(out)
         figures = [line for line in out.splitlines() if _FIGURE.search(line)]
-        rows.append((shown, code, seconds, f"{before} / {_load()}", figures))
+        cell = "<br>".join(_cell(f) for f in figures) or "(none printed)"
+        load = f"{before} / {_load()}"
+        rows[name] = f"| `{shown}` | {code} | {seconds:.0f} | {when} | {load} | {cell} |"
         print(f"  exit {code}, {seconds:.0f} s, {len(figures)} figure lines", flush=True)
     lines = [
         "# Benchmark results",
         "",
-        f"Written by `python bench/all.py{' --quick' if args.quick else ''}` on "
-        f"{time.strftime('%Y-%m-%d %H:%M %Z')} at commit {_commit()}, on {os.cpu_count()} "
-        "cores. Each figure is as the benchmark printed it, against the reference it "
-        "measured in the same run; the load average (1, 5, 15 minutes) before and after "
-        "each says how busy the machine was. Whole outputs: `bench/results/`.",
+        f"Written by `python bench/all.py{' --quick' if args.quick else ''}"
+        f"{' --only ' + ' '.join(args.only) if args.only else ''}` on {os.cpu_count()} cores. "
+        "Each figure is as the benchmark printed it, against the reference it measured in "
+        "the same run; each row says when it ran and at which commit, and the load average "
+        "(1, 5, 15 minutes) before and after it says how busy the machine was. Whole "
+        "outputs: `bench/results/`.",
         "",
-        "| benchmark | exit | seconds | load before / after | figures |",
-        "|---|---|---|---|---|",
+        "| benchmark | exit | seconds | run (date, commit) | load before / after | figures |",
+        "|---|---|---|---|---|---|",
+        *(rows[name] for name in BENCHMARKS if name in rows),
     ]
-    for shown, code, seconds, load, figures in rows:
-        cell = "<br>".join(_cell(f) for f in figures) or "(none printed)"
-        lines.append(f"| `{shown}` | {code} | {seconds:.0f} | {load} | {cell} |")
-    (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
-    print(f"wrote {HERE / 'RESULTS.md'}")
+    results.write_text("\n".join(lines) + "\n")
+    print(f"wrote {results}")
 
 
 if __name__ == "__main__":

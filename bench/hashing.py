@@ -39,7 +39,7 @@ def ours(path: Path, threads: int) -> tuple[float, list[tuple[int, str]]]:
     _, signals = extract_file(path, [VpdqExtractor(settings)], settings)
     elapsed = time.perf_counter() - start
     frames = [parse_hash_value(s.value) for s in signals["vpdq"]]  # type: ignore[attr-defined]
-    return elapsed, [(quality, digest) for _, quality, digest in frames]
+    return elapsed, [(quality, digest) for _, quality, digest, _ in frames]
 
 
 def cpp(path: Path, threads: int) -> tuple[float, list[tuple[int, str]]]:

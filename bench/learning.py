@@ -92,7 +92,7 @@ def _measure(
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     clips = TrainingClips(media, learn.spec, seed=0, shift_s=learn.shift_s)
     video, audio, shifted = (
-        t.to(device) for t in next(iter(_Batches(clips, learn.batch_size, 0, 1)))
+        t.to(device) for t in next(iter(_Batches(clips, learn.batch_size, 0, 1, rank=0, ranks=1)))
     )
 
     def step() -> None:
@@ -117,7 +117,7 @@ def _measure(
     infer_rate = _rate(learn.batch_size, infer, seconds)
 
     loader = torch.utils.data.DataLoader(
-        _Batches(clips, learn.batch_size, 0, 1_000_000),
+        _Batches(clips, learn.batch_size, 0, 1_000_000, rank=0, ranks=1),
         batch_size=None,
         num_workers=learn.loader_workers,
         prefetch_factor=4 if learn.loader_workers else None,
