@@ -21,6 +21,7 @@ from videolearn.apps.search import (
     SearchFilters,
     group_by_video,
     highlight,
+    hits_by_video,
     parse_query,
     search_moments,
 )
@@ -233,6 +234,28 @@ def test_all_finds_every_moment_with_the_words_by_video_in_time_order(
     assert starts == sorted(starts) and starts
     # A query no moment holds and nothing means: nothing.
     assert _search(library, "xylophone quartz", embedder, limit=None, every=True) == []
+
+
+def test_a_pages_groups_place_each_video_by_its_best_moment(
+    library: Path, embedder: TextEmbedder
+) -> None:
+    # Best first across two videos: the German caption, then the English one, then the
+    # German video's speech (a made list, so that the order is not the search's own).
+    street = _search(library, "strasse", embedder)[0]
+    harbour = _search(library, "harbour", embedder)[0]
+    park = {Path(h.path).name: h for h in _search(library, "park", embedder)}
+    with open_library(library) as lib:
+        groups = hits_by_video(lib, [street, harbour, park["german.mp4"]])
+        german = lib.resolve(street.path)
+    assert [(Path(g.path).name, g.name, g.pictures) for g in groups] == [
+        ("german.mp4", "german.mp4", True),
+        ("english.mp4", "english.mp4", True),
+    ]
+    assert groups[0].video_id == german.video_id
+    # A video's moments stay best first, not in time order: the caption at 4 s before
+    # the speech that starts sooner.
+    assert [h.modality for h in groups[0].hits] == ["text", "speech"]
+    assert groups[0].hits[0].span.start_s > groups[0].hits[1].span.start_s
 
 
 def test_a_query_can_ask_for_moments_that_happen_together(

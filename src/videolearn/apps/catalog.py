@@ -369,13 +369,6 @@ def titles(library: Library, video_ids: Sequence[str]) -> dict[str, str]:
     return library.store.shelf().titles(video_ids)
 
 
-def shown_names(library: Library, paths: Mapping[str, str]) -> dict[str, str]:
-    """What each video of `paths` (its path by id) is called where it is shown: the title
-    a person gave it, else its file's name; the titles read at once."""
-    titled = titles(library, list(paths))
-    return {video_id: shown_name(titled.get(video_id), path) for video_id, path in paths.items()}
-
-
 def set_title(library: Library, video: str, title: str, who: str = "") -> VideoTitle:
     """Give a video a title a person chose (blank: take its title away), shown in the
     library view and on its page, sorted by as its name, and found by the search. Kept when

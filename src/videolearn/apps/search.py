@@ -45,6 +45,7 @@ from videolearn.extractors.clip import ClipModel
 from videolearn.extractors.text_embed import TextEmbedder
 from videolearn.library import Library
 from videolearn.store.ledger import FileStatus
+from videolearn.store.shelf import shown_name
 from videolearn.store.tables import MomentRow, VectorHit
 from videolearn.text import content_words, fold_word, guess_language, stems, words_in
 from videolearn.types import TimeSpan
@@ -220,6 +221,38 @@ def group_by_video(hits: Sequence[MomentHit]) -> list[tuple[str, list[MomentHit]
     return [
         (path, sorted(found, key=lambda h: (h.span.start_s, h.span.end_s)))
         for (path, _), found in sorted(groups.items())
+    ]
+
+
+@dataclass(frozen=True)
+class VideoHits:
+    """One video's moments in a search's answer, as a page shows them."""
+
+    video_id: str
+    name: str  # its title, else its file's name
+    path: str
+    pictures: bool  # it has a video stream (else a sound file)
+    hits: list[MomentHit]
+
+
+def hits_by_video(library: Library, hits: Sequence[MomentHit]) -> list[VideoHits]:
+    """`hits` (best first) grouped by video, each video placed by its best moment and its
+    moments kept best first; the videos' names and streams read at once."""
+    by_video: dict[str, list[MomentHit]] = {}
+    for hit in hits:
+        by_video.setdefault(hit.video_id, []).append(hit)
+    ids = list(by_video)
+    titled = library.store.shelf().titles(ids)
+    pictures = {v.video_id: bool(v.video_codec) for v in library.store.videos_of(ids)}
+    return [
+        VideoHits(
+            video_id,
+            shown_name(titled.get(video_id), found[0].path),
+            found[0].path,
+            pictures.get(video_id, False),
+            found,
+        )
+        for video_id, found in by_video.items()
     ]
 
 

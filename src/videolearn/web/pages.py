@@ -22,7 +22,7 @@ from markupsafe import Markup
 
 from videolearn.apps import banks, catalog, moderation, playback, recommend, themes, tokens
 from videolearn.apps.jobs import IndexJobs
-from videolearn.apps.search import MODALITIES, MomentHit, Searcher, SearchFilters
+from videolearn.apps.search import MODALITIES, Searcher, SearchFilters, hits_by_video
 from videolearn.apps.transcribe import sentences, stored_transcript
 from videolearn.bounds import Offset, Seconds
 from videolearn.errors import QueryError, VideoNotFoundError
@@ -121,28 +121,23 @@ def search_page(  # noqa: PLR0917  the query and its filters, as the search form
         except QueryError as err:
             problem = str(err)
             hits = []
-        by_video: dict[str, list[MomentHit]] = {}
-        for hit in hits:  # best first: a video is placed by its best moment
-            by_video.setdefault(hit.video_id, []).append(hit)
-        lib = _library(request)
-        names = catalog.shown_names(lib, {v: found[0].path for v, found in by_video.items()})
-        for video_id, found in by_video.items():  # each video's moments best first too
-            groups.append(
-                {
-                    "video_id": video_id,
-                    "name": names[video_id],
-                    "path": found[0].path,
-                    "pictures": bool(playback.find_video(lib, video_id).video_codec),
-                    "hits": [
-                        {
-                            "start_s": h.span.start_s,
-                            "modality": h.modality,
-                            "snippet": marked(h.snippet),
-                        }
-                        for h in found
-                    ],
-                }
-            )
+        groups = [
+            {
+                "video_id": group.video_id,
+                "name": group.name,
+                "path": group.path,
+                "pictures": group.pictures,
+                "hits": [
+                    {
+                        "start_s": h.span.start_s,
+                        "modality": h.modality,
+                        "snippet": marked(h.snippet),
+                    }
+                    for h in group.hits
+                ],
+            }
+            for group in hits_by_video(_library(request), hits)
+        ]
     else:
         try:
             shelf = catalog.browse(
