@@ -30,7 +30,7 @@ from videolearn.learning.models import (
     TimeSformerConfig,
 )
 from videolearn.learning.models.audio import LogMel, mel_filters
-from videolearn.learning.objectives import gdt_loss, sync_loss
+from videolearn.learning.objectives import gdt_loss, sync_loss, text_alignment_loss
 from videolearn.learning.synthetic import CONCEPTS, HELD_OUT, SEEN, event_times, render
 from videolearn.learning.train import (
     AudioVisualModel,
@@ -101,6 +101,21 @@ def test_gdt_loss_prefers_matching_pairs() -> None:
     # A hard negative equal to the positive costs exactly one more equal logit.
     hard = gdt_loss(v, v, v[:, None, :])
     assert hard > matched
+
+
+def test_text_alignment_counts_one_sentence_said_twice_as_right_both_times() -> None:
+    torch.manual_seed(0)
+    text = torch.nn.functional.normalize(torch.randn(8, 32), dim=1)
+    # Clips 0 and 1 were said the same sentence.
+    text[1] = text[0]
+    matched = text_alignment_loss(text, text)
+    assert matched < text_alignment_loss(text, text[torch.randperm(8)])
+    # Each of clips 0 and 1 scores both copies of its sentence alike: counted as a
+    # negative, the other copy would cost their rows ln 2 each (0.17 over the batch).
+    assert matched < 0.05
+    near_other = text.clone()
+    near_other[1] = text[2]
+    assert text_alignment_loss(near_other, text) > matched + 0.5
 
 
 @pytest.mark.parametrize("video_model", ["timesformer", "r2plus1d"])

@@ -76,6 +76,29 @@ def gdt_loss(
     return (F.cross_entropy(video_to_audio, labels) + F.cross_entropy(audio_to_video, labels)) / 2
 
 
+def text_alignment_loss(
+    video: torch.Tensor, text: torch.Tensor, temperature: float = TEMPERATURE, same: float = 0.98
+) -> torch.Tensor:
+    """Each clip's video projection must pick out the words said with it among the batch's
+    (and the words their clip), as CLIP's loss does with captions; words that say the same
+    (cosine at least `same`: one sentence said in two clips) are all right answers, so
+    that two clips of one sentence are never each other's negatives. The loss is the
+    cross-entropy less the targets' own entropy (a KL divergence): 0 when every clip
+    scores all its right answers alike and far above the rest.
+
+    Args:
+        video: (B, d) L2-normalised video projections.
+        text: (B, d) L2-normalised vectors of what was said with each clip (a frozen text
+            model's, e.g. multilingual-e5's).
+    """
+    logits = video @ text.T / temperature
+    alike = (text @ text.T >= same).float()
+    targets = alike / alike.sum(1, keepdim=True)  # symmetric rows: one set for both ways
+    entropy = -(targets * targets.clamp_min(1e-12).log()).sum(1).mean()
+    both = F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets)
+    return both / 2 - entropy
+
+
 SYNC_TEMPERATURE = 0.1
 
 
