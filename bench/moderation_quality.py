@@ -285,7 +285,7 @@ def media_part(workdir: Path, quick: bool, ocr: str) -> None:
     safe = [n for n, p in truth.items() if not p and n in got]
     print(
         f"files that should get no verdict: {sum(not p for p in truth.values())}, "
-        f"with one: {len(safe)} {safe or ''}"
+        f"with one: {len(safe)}{' ' + str(safe) if safe else ''} (goal 0)"
     )
 
 

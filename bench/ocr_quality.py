@@ -200,6 +200,14 @@ def main() -> None:
                 f"| {t.span_ok / n:.0%} | {t.pairs_found}/{t.pairs} "
                 f"| {t.sampled / t.seconds:.1f} |"
             )
+    first, tallies = next(iter(results.items()))
+    if (latin := tallies.get("Latin")) is not None and latin.cer:
+        n = len(latin.cer)
+        print(
+            f"goal ({first}, Latin captions): CER at most 0.02 ({np.mean(latin.cer):.3f}), word "
+            f"recall at least 0.98 ({latin.words_found / max(latin.words, 1):.3f}), one moment "
+            f"per caption at least 95% ({latin.one_moment / n:.0%})"
+        )
     if args.misses:
         for tallies in results.values():
             for t in tallies.values():
