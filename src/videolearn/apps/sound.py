@@ -69,8 +69,8 @@ TRAIL_S = 1.4
 QUIET_LEAD_S = 2.2
 QUIET_TRAIL_S = 0.1
 WINDOW_ITEMS = round(ITEM_WINDOW_S / ITEM_S)
-# Sound that starts after digital silence starts this long after the last silent item
-# (`SILENCE_ITEM`) begins: its window and one frame more (Chromaprint's chroma filter
+# Sound that starts after digital silence starts this long after the last item of
+# silence (`SILENCE_ITEM`) begins: its window and one frame more (Chromaprint's chroma filter
 # reaches a frame on). Measured on 32 onsets at random times, the first 8 s of jfk.flac,
 # Megamind.avi, multilingual.mp3's German half and a generated song: 2.60-2.84 s, mean
 # 2.71 (ITEM_WINDOW_S is 2.35).
@@ -253,18 +253,15 @@ def shared_sound(
         trail = QUIET_TRAIL_S if quiet_after else TRAIL_S
         query_span = _span(query, i0, i1, lead, trail)
         other_span = _span(other, i0 + offset, i1 + offset, lead, trail)
-        # Digital silence just before the run in either file says to the item where the
-        # shared sound starts (the items between mix silence in one file with the other's
-        # sound, and disagree: a song after silence in one file and noise in the other
-        # was placed 1.5 s late). Both spans move by the same time: their offset holds.
+        # A run that starts or ends in silence both files share went on through it
+        # (silence agrees with silence: a song between silences ran on to the files'
+        # end, 4.7 s too long); the silence itself says to the item where the sound
+        # starts and ends. Both spans move by the same time: their offset holds.
         after_silence = [
             t - span.start_s
             for fp, at, span in ((query, i0, query_span), (other, i0 + offset, other_span))
-            if (t := _after_silence(fp, at)) is not None
+            if (t := _after_silence(fp, at, at + i1 - i0)) is not None
         ]
-        # So does digital silence after it to where it ends (the item of silence starts
-        # where the sound stops), and where both files fall silent the run went on
-        # through the silence they share to the files' end.
         before_silence = [
             t - span.end_s
             for fp, at, span in ((query, i0, query_span), (other, i0 + offset, other_span))
@@ -367,34 +364,31 @@ def _quiet_beside(
     return quiet(before), quiet(after)
 
 
-def _after_silence(fp: Fingerprint, position: int) -> float | None:
-    """Where sound starts after digital silence that ends within an item's window before
-    item `position`, when it does: `SILENCE_REACH_S` after the last item of silence
-    (`SILENCE_ITEM`) there begins."""
-    lo = max(0, position - WINDOW_ITEMS - SMOOTH_ITEMS)
-    silent = np.flatnonzero(fp.items[lo:position] == SILENCE_ITEM)
-    if not len(silent):
+def _after_silence(fp: Fingerprint, first: int, last: int) -> float | None:
+    """Where sound starts after digital silence a run of items `first` to `last` starts
+    in (both files silent before it: silence agrees with silence), when it does:
+    `SILENCE_REACH_S` after the run's last item of that silence (`SILENCE_ITEM`) begins."""
+    items = fp.items
+    if items[first] != SILENCE_ITEM:
         return None
-    return fp.time_of(lo + int(silent[-1])) + SILENCE_REACH_S
+    at = first
+    while at < last and items[at + 1] == SILENCE_ITEM:
+        at += 1
+    return fp.time_of(at) + SILENCE_REACH_S
 
 
 def _before_silence(fp: Fingerprint, first: int, last: int) -> float | None:
-    """Where sound ends before digital silence, for a run of items `first` to `last`,
-    when it does: where the first item of silence (`SILENCE_ITEM`) begins, of the
-    silence the run ends in (both files fall silent, and silence agrees with silence) or
-    of silence within an item's window after it (measured as for `SILENCE_REACH_S`: the
-    sounds ended 0.13 s before to 0.04 s after it). Items over the silence a fingerprint
-    is padded with after its file's end say nothing of the file."""
+    """Where sound ends before digital silence a run of items `first` to `last` ends in
+    (both files fall silent after it), when it does: where the first item of that
+    silence (`SILENCE_ITEM`) begins (measured as for `SILENCE_REACH_S`: sounds ended
+    0.13 s before to 0.04 s after it). Items over the silence a fingerprint is padded
+    with after its file's end say nothing of the file."""
     items = fp.items
-    if last < len(items) and items[last] == SILENCE_ITEM:
-        at = last
-        while at > first and items[at - 1] == SILENCE_ITEM:
-            at -= 1
-    else:
-        ahead = items[last + 1 : last + 1 + WINDOW_ITEMS + SMOOTH_ITEMS] == SILENCE_ITEM
-        if not ahead.any():
-            return None
-        at = last + 1 + int(np.argmax(ahead))
+    if last >= len(items) or items[last] != SILENCE_ITEM:
+        return None
+    at = last
+    while at > first and items[at - 1] == SILENCE_ITEM:
+        at -= 1
     return fp.time_of(at) if fp.time_of(at) < fp.end_s - ITEM_S else None
 
 
