@@ -129,10 +129,11 @@ def main() -> None:
     lines = [
         "# Benchmark results",
         "",
-        f"Written by `python bench/all.py{' --quick' if args.quick else ''}"
+        f"Last written by `python bench/all.py{' --quick' if args.quick else ''}"
         f"{' --only ' + ' '.join(args.only) if args.only else ''}` on {os.cpu_count()} cores. "
         "Each figure is as the benchmark printed it, against the reference it measured in "
-        "the same run; each row says when it ran and at which commit, and the load average "
+        "the same run; each row says when it ran and at which commit (a row --only did not "
+        "run is kept from an earlier run), and the load average "
         "(1, 5, 15 minutes) before and after it says how busy the machine was. Whole "
         "outputs: `bench/results/`.",
         "",
