@@ -163,6 +163,8 @@ def train(
     if not frozen:
         groups.append({"params": model.tower.parameters(), "lr": tower_lr})
     optimizer = torch.optim.AdamW(groups, weight_decay=1e-4)
+    for group in optimizer.param_groups:
+        group["initial_lr"] = group["lr"]
     model.train()
     if frozen:
         model.tower.eval()
@@ -171,8 +173,8 @@ def train(
         rows = torch.randint(len(videos), (batch,), generator=generator)
         windows = torch.randint(WINDOWS, (batch,), generator=generator)
         scale = 0.5 * (1 + math.cos(math.pi * step / steps))  # cosine decay
-        for group, base in zip(optimizer.param_groups, (1e-3, tower_lr), strict=False):
-            group["lr"] = base * scale
+        for group in optimizer.param_groups:
+            group["lr"] = group["initial_lr"] * scale
         loss = text_alignment_loss(model(videos[rows, windows]), text[rows])
         optimizer.zero_grad()
         loss.backward()
