@@ -200,6 +200,26 @@ def test_a_song_between_digital_silences_ends_where_the_silence_starts() -> None
         assert abs(span.start_s - start) <= 1 and abs(span.end_s - start - 12) <= 0.3
 
 
+def test_a_song_after_silence_in_one_file_and_noise_in_the_other_starts_where_it_does() -> None:
+    # Digital silence beside low noise: their items came within the bits allowed, so the
+    # stretch was placed as beside quiet in both and started 1.1-1.6 s late.
+    music = song(12, seed=70)
+    at = 16.5
+    quiet = np.zeros(30 * RATE, np.float32)
+    quiet[round(at * RATE) : round(at * RATE) + music.size] += music
+    noisy = np.random.default_rng(0).normal(0, 0.02, 30 * RATE).astype(np.float32)
+    noisy[8 * RATE : 20 * RATE] += music
+    from videolearn.apps.sound import FingerprintIndex
+
+    prints = [_print(quiet, "a"), _print(noisy, "b")]
+    for query, starts in ((0, (at, 8.0)), (1, (8.0, at))):
+        ((_, stretches),) = FingerprintIndex(prints).alike(prints[query], SETTINGS)
+        for s in stretches:
+            assert abs(s.query.start_s - starts[0]) <= 0.5
+            assert abs(s.other.start_s - starts[1]) <= 0.5
+            assert abs(s.query.end_s - starts[0] - 12) <= 1
+
+
 @pytest.mark.parametrize(
     ("first", "second"),
     [

@@ -182,6 +182,7 @@ def shared_sound(
     # alone is no shared sound).
     sounded = max(0, min(query.sounded() - first, other.sounded() - first - offset))
     evident = ~((a == SILENCE_ITEM) & (b == SILENCE_ITEM))
+    lone = (a == SILENCE_ITEM) != (b == SILENCE_ITEM)  # digital silence in one file only
     evident[sounded:] = False
     smooth = np.convolve(bits, kernel, mode="same")
     limit, contrast = settings.max_differing_bits, settings.min_contrast_bits
@@ -248,7 +249,7 @@ def shared_sound(
             continue
         agreement = 1.0 - float(bits[start:end].mean()) / 32.0
         i0, i1 = first + start, first + end - 1
-        quiet_before, quiet_after = _quiet_beside(bits, (start, end), limit, sounded)
+        quiet_before, quiet_after = _quiet_beside(bits, lone, (start, end), limit, sounded)
         lead = QUIET_LEAD_S if quiet_before else LEAD_S
         trail = QUIET_TRAIL_S if quiet_after else TRAIL_S
         query_span = _span(query, i0, i1, lead, trail)
@@ -341,14 +342,18 @@ def _typical_bits(a: np.ndarray, b_items: np.ndarray, b_first: int) -> np.ndarra
 
 
 def _quiet_beside(
-    bits: np.ndarray, run: tuple[int, int], limit: float, sounded: int
+    bits: np.ndarray, lone: np.ndarray, run: tuple[int, int], limit: float, sounded: int
 ) -> tuple[bool, bool]:
     """Whether the sound before and after a run of an alignment's differing bits is
     quiet in both files: it agrees at the alignment a window away from the run (beyond
     the items that hold some of the shared sound, which agree partly whatever lies beside
     it), or, where the files hold no items that far, right beside the run. After the run
     only items over both sounds count (`sounded`): those over the silence after a sound
-    agree with any quiet end."""
+    agree with any quiet end. Digital silence in one file beside low noise in the other
+    is not quiet in both, however close their items come (`lone`): the silent file's
+    items over the shared sound's edge hold nothing else, the other's the noise too, and
+    they agree only a little before the sound does (a song after silence was placed
+    1.1-1.6 s late)."""
     start, end = run
     gap = WINDOW_ITEMS + SMOOTH_ITEMS
     before = slice(max(0, start - gap), max(0, start - WINDOW_ITEMS))
@@ -359,7 +364,7 @@ def _quiet_beside(
         after = slice(end, min(end + SMOOTH_ITEMS, max(sounded, end + 1)))
 
     def quiet(where: slice) -> bool:
-        return bool(len(bits[where]) and bits[where].mean() <= limit)
+        return bool(len(bits[where]) and bits[where].mean() <= limit and not lone[where].any())
 
     return quiet(before), quiet(after)
 
