@@ -189,6 +189,13 @@ class OcrSettings(BaseModel):
     min_confidence: float = Field(default=0.7, ge=0, le=1)
     # Threads of the engine (onnxruntime's, or tesseract's OpenMP).
     threads: int = Field(default=1, ge=1)
+    # The languages whose words mend what is read (ISO 639-1, wordfreq's lists): an accent
+    # the engine dropped or a letter read as one that looks alike ("Dzien dobry, prosze
+    # wejsc", "StraBe", "cæur") mended in the line's language (`text.Lexicon`). Empty: as
+    # read. About 2 s and 70 MB to load for these fourteen.
+    lexicon: tuple[str, ...] = (
+        "en", "de", "fr", "es", "it", "pt", "nl", "pl", "tr", "sv", "da", "nb", "fi", "cs",
+    )  # fmt: skip
 
 
 class TextEmbedSettings(BaseModel):

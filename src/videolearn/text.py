@@ -224,3 +224,182 @@ def content_words(text: str, language: str | None = None) -> set[str]:
     words = words_in(text)
     stop = stopwords_of([language or guess_language(words)])
     return (words - stop) or words
+
+
+# On-screen readings mended with the words of the languages a library is likely to show.
+# OCR engines drop accents ("Dzien dobry, prosze wejsc" for "Dzień dobry, proszę wejść")
+# and read some letters as others that look alike: "StraBe", "cæur", "0slo", and "¡"
+# before a word as "i" ("iMañana"). A word read is mended to the likeliest word it may
+# stand for in the line's language, one that differs from it only by accents added to
+# plain letters and such look-alikes, in at most `MAX_MENDED_LETTERS` letters, when the
+# language does not know the word read or that word is `MEND_MARGIN` (Zipf) likelier
+# than it: people write "dzien" for "dzień" online, so the lists hold both. The line's
+# languages are those whose word frequencies explain its known words within
+# `LINE_MARGIN` of the best (English words are in every list, rarer than in English);
+# lines with none of its words known, or more than `MAX_LINE_LANGUAGES` languages that
+# fit, are left as read, as are words a mending would drop or swap an accent of
+# ("Reykjavík"). Word lists: wordfreq's small ones (Zipf frequency at least about 3),
+# where German spells ß "ss".
+MAX_MENDED_LETTERS = 2
+MEND_MARGIN = 1.0
+LINE_MARGIN = 2.0
+MAX_LINE_LANGUAGES = 3
+# Glyphs read for a letter: (what the engine read, what was shown).
+_READ_FOR = {("b", "ß"), ("æ", "œ"), ("0", "o")}
+_LONGEST = 32  # bytes of a word kept in the lists
+
+
+@functools.cache
+def _reading_class(ch: str) -> str:
+    """What a reading of `ch` may stand for, as one letter: itself lower-cased without its
+    accent (ü, ú and u: u; ł: l), B for ß too, æ for œ, o for a zero."""
+    low = ch.lower()
+    shape = {"ß": "b", "œ": "æ", "0": "o", "ł": "l", "ø": "o", "\u0131": "i", "đ": "d"}.get(low)
+    if shape is not None:
+        return shape
+    base = "".join(c for c in unicodedata.normalize("NFKD", low) if not unicodedata.combining(c))
+    return base if len(base) == 1 else low
+
+
+def _reading_key(word: str) -> str:
+    return "".join(_reading_class(ch) for ch in word)
+
+
+class Lexicon:
+    """The words of some languages (ISO 639-1 codes wordfreq has lists for), each with its
+    Zipf frequency in each, in sorted arrays (about 25 MB for fourteen languages), and per
+    reading key the likeliest word it may stand for."""
+
+    def __init__(self, languages: Iterable[str]) -> None:
+        import numpy as np
+        from wordfreq import get_frequency_dict, get_frequency_list
+
+        self.languages = tuple(languages)
+        spelled, columns, zipfs = [], [], []
+        for n, language in enumerate(self.languages):
+            listed = get_frequency_dict(language, wordlist="small")
+            spelled += [w.encode() for w in listed]
+            columns.append(np.full(len(listed), n, np.int64))
+            zipfs.append(np.log10(np.fromiter(listed.values(), np.float64, len(listed))) + 9)
+        encoded = np.array(spelled, f"S{_LONGEST}")  # longer words are cut: never matched
+        self.words, row = np.unique(encoded, return_inverse=True)
+        self.zipfs = np.zeros((len(self.words), len(self.languages)), np.uint8)
+        if spelled:
+            zipf = np.clip(np.round(10 * np.concatenate(zipfs)), 1, 255).astype(np.uint8)
+            self.zipfs[row, np.concatenate(columns)] = zipf
+        # wordfreq keeps every list it read (about 150 MB for fourteen): these arrays hold
+        # what is needed of them.
+        get_frequency_dict.cache_clear()
+        get_frequency_list.cache_clear()
+        words = [bytes(w).decode(errors="replace") for w in self.words]
+        # Per reading key that is no word itself spelled so, the likeliest word it stands for.
+        classes = {ch: _reading_class(ch) for ch in set("".join(words))}
+        table = str.maketrans({ch: c for ch, c in classes.items() if len(c) == 1})
+        best: dict[str, tuple[int, int]] = {}
+        top = self.zipfs.max(axis=1) if words else np.zeros(0, np.uint8)
+        for at, word in enumerate(words):
+            key = word.translate(table)
+            if key != word and (key not in best or best[key][0] < top[at]):
+                best[key] = (int(top[at]), at)
+        order = sorted(best)
+        self.keys = np.array([k.encode() for k in order], f"S{_LONGEST}")
+        self.key_rows = np.array([best[k][1] for k in order], np.int64)
+
+    def _row(self, word: str) -> int:
+        import numpy as np
+
+        wanted = word.lower().encode()
+        at = int(np.searchsorted(self.words, wanted))
+        return at if at < len(self.words) and self.words[at] == wanted else -1
+
+    def zipf(self, word: str) -> Any:
+        """A word's Zipf frequency in each language (zeros where unknown)."""
+        import numpy as np
+
+        at = self._row(word)
+        return self.zipfs[at] / 10 if at >= 0 else np.zeros(len(self.languages))
+
+    def _spelled(self, key: str) -> str | None:
+        import numpy as np
+
+        wanted = key.encode()
+        at = int(np.searchsorted(self.keys, wanted))
+        if at < len(self.keys) and self.keys[at] == wanted:
+            return bytes(self.words[self.key_rows[at]]).decode()
+        return None
+
+    def mend(self, text: str) -> str:
+        """`text` as read, each word mended where it stands for another (see above)."""
+
+        words = _WORD.findall(text)
+        named = [w for w in words if len(w) >= 2 and not w.isdigit()]
+        known = [z for w in named if (z := self.zipf(w)).any()]
+        if not known:
+            return text  # nothing to tell the line's language by
+        fit = sum(z - z.max() for z in known)
+        line = fit >= fit.max() - LINE_MARGIN
+        if line.sum() > MAX_LINE_LANGUAGES:
+            return text
+        mended = {
+            w: m
+            for w in named
+            if sum(c.isalpha() for c in w) >= 3 and (m := self._mended(w, line, text)) is not None
+        }
+        return _WORD.sub(lambda m: mended.get(m.group(0), m.group(0)), text)
+
+    def _mended(self, read: str, line: Any, text: str) -> str | None:
+        likely = float(self.zipf(read)[line].max())
+        inverted = len(read) > 3 and read[0] == "i" and read[1].isupper() and likely == 0
+        if inverted and self.zipf(read[1:])[line].any():  # "¡" or "¿" read as "i"
+            after = text[text.index(read) :]
+            return ("¿" if "?" in after and "!" not in after else "¡") + read[1:]
+        # German lists spell ß as "ss": a B between small letters may stand for it.
+        forms = [(read, -1)] + [
+            (read[:at] + "ss" + read[at + 1 :], at)
+            for at in range(1, len(read) - 1)
+            if read[at] == "B" and read[at - 1].islower() and read[at + 1].islower()
+        ]
+        for form, sharp_at in forms:
+            key = _reading_key(form)
+            for shown in (self._spelled(key), key):
+                if shown is None or shown == read.lower():
+                    continue
+                changes = _letters_mended(form, shown)
+                if changes < 0 or not 0 < changes + (sharp_at >= 0) <= MAX_MENDED_LETTERS:
+                    continue
+                zipf = float(self.zipf(shown)[line].max())
+                if zipf == 0 or (likely > 0 and zipf < likely + MEND_MARGIN):
+                    continue
+                out = _in_case_of(form, shown)
+                return out if sharp_at < 0 else out[:sharp_at] + "ß" + out[sharp_at + 2 :]
+        return None
+
+
+def _letters_mended(read: str, shown: str) -> int:
+    """How many letters of a reading differ from the word it stands for (same length),
+    or -1 where one differs as OCR does not misread: an accent dropped or swapped."""
+    changes = 0
+    for r, s in zip(read.lower(), shown, strict=True):
+        if r == s:
+            continue
+        if (r, s) in _READ_FOR or (r.isascii() and r.isalpha()):
+            changes += 1
+        else:
+            return -1
+    return changes
+
+
+def _in_case_of(read: str, shown: str) -> str:
+    """`shown` (lower case) in the case of the reading: each letter as read; a digit read
+    for a letter upper case at a word's start or in a word in capitals."""
+    capitals = sum(c.isupper() for c in read) > sum(c.islower() for c in read)
+    return "".join(
+        s.upper() if r.isupper() or (not r.isalpha() and (capitals or i == 0)) else s
+        for i, (r, s) in enumerate(zip(read, shown, strict=True))
+    )
+
+
+@functools.cache
+def lexicon(languages: tuple[str, ...]) -> Lexicon:
+    """The `Lexicon` of some languages, loaded once per process."""
+    return Lexicon(languages)

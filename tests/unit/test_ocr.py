@@ -98,10 +98,14 @@ def test_auto_has_tesseract_read_latin_lines_and_rapidocr_the_rest(tmp_path: Pat
     ]
     # Without a pack it names, `auto` reads with those that are here; without any, it is
     # rapidocr alone, and says so.
-    some = load_settings(tmp_path / "lib", ocr={"engine": "auto", "languages": "eng+xx_none"})
+    some = load_settings(
+        tmp_path / "lib", ocr={"engine": "auto", "languages": "eng+xx_none", "lexicon": []}
+    )
     assert engine_name(some.ocr) == "rapidocr+tesseract:eng"
     assert OcrExtractor(some).revision == "rapidocr+tesseract:eng"
-    missing = load_settings(tmp_path / "lib", ocr={"engine": "auto", "languages": "xx_none"})
+    missing = load_settings(
+        tmp_path / "lib", ocr={"engine": "auto", "languages": "xx_none", "lexicon": []}
+    )
     assert engine_name(missing.ocr) == "rapidocr"
     assert OcrExtractor(missing).revision == "rapidocr"
     found = _read(video, tmp_path / "lib", engine="auto", languages="xx_none")
@@ -175,3 +179,12 @@ def test_engine_is_part_of_the_version(settings: Settings) -> None:
     rapid = OcrExtractor(settings)
     tess = OcrExtractor(load_settings(settings.library, ocr={"engine": "tesseract"}))
     assert rapid.revision != tess.revision
+    # Other word lists mend readings otherwise: the library is read again.
+    fewer = OcrExtractor(load_settings(settings.library, ocr={"lexicon": ["de"]}))
+    assert fewer.revision != rapid.revision
+
+
+def test_a_language_without_a_word_list_is_named(settings: Settings) -> None:
+    extractor = OcrExtractor(load_settings(settings.library, ocr={"lexicon": ["de", "xx"]}))
+    with pytest.raises(ExtractorError, match=r"ocr.lexicon: no word list for 'xx'"):
+        extractor.load()

@@ -10,6 +10,7 @@ import pytest
 from videolearn.text import (
     content_words,
     holds_words,
+    lexicon,
     reads_as_text,
     stem_list,
     stems,
@@ -98,3 +99,45 @@ def test_threads_stemming_at_once_each_get_their_own_words_stems() -> None:
     with ThreadPoolExecutor(6) as pool:
         got = list(pool.map(lambda words: stem_list(words, "en"), batches))
     assert got == [[english.stemWord(w) for w in words] for words in batches]
+
+
+# The fourteen languages `ocr.lexicon` names by default.
+_LANGUAGES = ("en", "de", "fr", "es", "it", "pt", "nl", "pl", "tr", "sv", "da", "nb", "fi", "cs")
+
+
+@pytest.mark.parametrize(
+    ("read", "shown"),
+    [
+        # What the OCR engines read on bench/ocr_quality.py's captions.
+        ("StraBe gesperrt: Mullerweg 12", "Straße gesperrt: Mullerweg 12"),
+        ("Le cæur de la forêt", "Le cœur de la forêt"),
+        ("iMañana a las 8! Año nuevo", "¡Mañana a las 8! Año nuevo"),
+        ("iQuién ganó el partido?", "¿Quién ganó el partido?"),
+        ("Ferry to 0slo: 10:45, pier 3", "Ferry to Oslo: 10:45, pier 3"),
+        ("Dzien dobry, prosze wejsc", "Dzień dobry, proszę wejść"),
+        ("FuBgangerzone: bitte absteigen", "Fußgängerzone: bitte absteigen"),
+    ],
+)
+def test_a_reading_is_mended_to_the_words_of_its_language(read: str, shown: str) -> None:
+    assert lexicon(_LANGUAGES).mend(read) == shown
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        "Welcome home, Dr. Smith!",
+        "GRANDMA'S 80TH BIRTHDAY",
+        "iPhone 15 Pro",  # a known word is left as it is
+        "Zentrix GmbH opens in Reykjavík",  # names in no list; an accent is never dropped
+        "the surer reading was kept",  # "sürer" is Turkish: not the line's language
+        "api/schemas.py",  # in every list or none: no language to mend in
+        "Das ist schon gut",  # "schön" is no likelier than "schon"
+        "H264 MP3 4x4",
+    ],
+)
+def test_words_that_are_no_misreading_are_left_as_read(read: str) -> None:
+    assert lexicon(_LANGUAGES).mend(read) == read
+
+
+def test_without_the_lines_language_among_the_lists_nothing_is_mended() -> None:
+    assert lexicon(("en",)).mend("Dzien dobry, prosze wejsc") == "Dzien dobry, prosze wejsc"

@@ -14,7 +14,9 @@ well, no other script without its pack), and `auto`: both, rapidocr keeping the 
 reads in another script than Latin, Tesseract reading the rest with the packs of
 `ocr.languages` that are here (without the binary or any of them, rapidocr alone: it
 reads Cyrillic as Latin letters that look alike, "MacTep" for "Мастер", which the
-Cyrillic pack reads again right). Each moment says which engine read it.
+Cyrillic pack reads again right). Each moment says which engine read it. What is read
+is mended with the word lists of `ocr.lexicon` (`text.Lexicon`): accents the engine
+dropped, ß read as B, œ as æ, a zero for an O, "¡" as "i".
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import shutil
 import subprocess
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import cv2
@@ -47,7 +49,7 @@ from videolearn.extractors.base import (
 )
 from videolearn.extractors.runs import RunTracker
 from videolearn.ingest.decode import FrameSampling, MediaChunk
-from videolearn.text import reads_as_text
+from videolearn.text import Lexicon, lexicon, reads_as_text
 from videolearn.types import TimeSpan
 
 ENGINES = ("auto", "rapidocr", "tesseract")
@@ -425,7 +427,8 @@ class OcrExtractor(Extractor):
     name = "ocr"
     # 2: readings without a letter or a digit (a shape read as "■") are not text.
     # 3: nor a lone word of two letters in an alphabet (`text.reads_as_text`).
-    version = 3
+    # 4: words mended in the line's language (`ocr.lexicon`).
+    version = 4
     signal_type = Moment
     family = "onnxruntime"
 
@@ -435,25 +438,44 @@ class OcrExtractor(Extractor):
         self.sampling = Sampling(
             frames=FrameSampling(self.options.sample_fps, self.options.width_px, "bgr24")
         )
-        # The engine in use here: installing Tesseract or a pack re-reads the library.
-        self.revision = engine_name(self.options)
+        # The engine in use here and the word lists: installing Tesseract or a pack, or
+        # naming other languages, re-reads the library.
+        words = "+".join(self.options.lexicon)
+        self.revision = engine_name(self.options) + (f" words:{words}" if words else "")
         self._engine: RapidOcrEngine | TesseractEngine | None = None
+        self._lexicon: Lexicon | None = None
 
     def load(self) -> None:
         if self._engine is None:
             self._engine = make_engine(self.options)
+        if self._lexicon is None and self.options.lexicon:
+            self._lexicon = _word_lists(self.options.lexicon)
 
     def begin(self, video: VideoContext) -> ExtractorPass:
         self.load()
         assert self._engine is not None
-        return _OcrPass(self, self._engine)
+        return _OcrPass(self, self._engine, self._lexicon)
+
+
+def _word_lists(languages: tuple[str, ...]) -> Lexicon:
+    """The word lists of `ocr.lexicon`, or a clear error naming the languages without one."""
+    from wordfreq import available_languages
+
+    missing = [code for code in languages if code not in available_languages("small")]
+    if missing:
+        raise ExtractorError(
+            f"ocr.lexicon: no word list for {', '.join(map(repr, missing))} (wordfreq has: "
+            f"{', '.join(sorted(available_languages('small')))})"
+        )
+    return lexicon(languages)
 
 
 class _OcrPass(ExtractorPass):
-    def __init__(self, extractor: OcrExtractor, engine: Any) -> None:
+    def __init__(self, extractor: OcrExtractor, engine: Any, words: Lexicon | None) -> None:
         self.options = extractor.options
         self.frames_of = extractor.frames_of
         self.engine = engine
+        self.words = words
         self.tracker = TextTracker(engine.name, 1.0 / self.options.sample_fps)
         self.last_grey: np.ndarray | None = None
         self.last_read_s = -np.inf
@@ -476,7 +498,7 @@ class _OcrPass(ExtractorPass):
                 self.tracker.unchanged(t)
                 continue
             lines = [
-                ln
+                ln if self.words is None else replace(ln, text=self.words.mend(ln.text))
                 for ln in self.engine.read(image)
                 if ln.confidence >= o.min_confidence and reads_as_text(ln.text)
             ]
