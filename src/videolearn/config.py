@@ -350,6 +350,9 @@ class SearchSettings(BaseModel):
     # reached 4.5 (none 5.0), against 0-0.1% of the speech moments of three; right speech
     # found by meaning alone lies at 4.5-5.0 too, so speech keeps `min_relevance`.
     min_text_relevance: float = Field(default=5.0)
+    # A shot found by its look alone (the map `learn --words` learned from the library's
+    # own words) is shown when its relevance is at least this.
+    min_seen_relevance: float = Field(default=4.5)
     # Of the moments found by meaning alone, only those whose relevance is at least this
     # share of the best one's are shown.
     relative_relevance: float = Field(default=0.85, ge=0, le=1)
@@ -479,6 +482,10 @@ class LearnSettings(BaseModel):
     # `av_embed`: a clip every this many seconds of each video, and torch's threads for it.
     embed_every_s: float = Field(default=1.0, gt=0)
     embed_threads: int = Field(default=1, ge=1)
+    # `learn --words`: a sentence said or shown within this many seconds of a shot is said
+    # of it, and the map from shots to words trains this many steps.
+    words_window_s: float = Field(default=2.0, ge=0)
+    words_steps: int = Field(default=400, ge=1)
 
 
 class Settings(BaseSettings):

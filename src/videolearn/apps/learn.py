@@ -137,6 +137,81 @@ def train_plan(
     return plan.checkpoint
 
 
+# Speech and on-screen text say what a shot shows; sound labels name what is heard.
+_SAID_KINDS = {"e5_speech": "speech", "e5_text": "text"}
+
+
+@dataclass(frozen=True)
+class WordsReport:
+    """What `learn_words` learned from, and where it saved the map."""
+
+    saved: Path
+    shots: int  # shots with words near them
+    sentences: int
+    pairs: int
+    loss: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "saved": str(self.saved),
+            "shots": self.shots,
+            "sentences": self.sentences,
+            "pairs": self.pairs,
+            "loss": round(self.loss, 4),
+        }
+
+
+def learn_words(library: Library, steps: int | None = None) -> WordsReport:
+    """Learn the map from what the model sees in each shot to the words said and shown
+    with it (`learning.words`), from the vectors the library stores, and save it in the
+    library (`models/words.npz`): search then finds shots by their look.
+
+    Raises:
+        OptionError: the library holds no shot vectors of its model, or no shot with a
+            sentence near it.
+    """
+    from videolearn.learning.embed import embed_checkpoint, embed_model_name
+    from videolearn.learning.words import WORDS_MAP, learn_seen_words, pair_up
+    from videolearn.text import is_sentence
+
+    settings = library.settings
+    model = embed_model_name(embed_checkpoint(settings))
+    store = library.store
+    shot_places, looks = store.embedding_matrix("av_video", model)
+    if not shot_places:
+        raise OptionError(
+            f"no shot vectors of the model {model} in {settings.library}: index with the "
+            "av_embed extractor first (`extractors` in the settings)"
+        )
+    said = {
+        (m.video_id, m.span.start_s, m.span.end_s): m.text
+        for m in store.moments_of(tuple(_SAID_KINDS.values()))
+    }
+    text_places, texts = store.text_vector_matrix(tuple(_SAID_KINDS))
+    # Only sentences: counters and lone words on screen say little of what is shown.
+    rows = [
+        i
+        for i, p in enumerate(text_places)
+        if is_sentence(said.get((p.video_id, p.start_s, p.end_s), ""))
+    ]
+    pairs = pair_up(
+        [(p.video_id, p.start_s, p.end_s) for p in shot_places],
+        [(text_places[i].video_id, text_places[i].start_s, text_places[i].end_s) for i in rows],
+        settings.learn.words_window_s,
+    )
+    if not pairs:
+        raise OptionError(
+            f"no shot in {settings.library} has a sentence said or shown within "
+            f"{settings.learn.words_window_s:g} s of it: nothing to learn from"
+        )
+    learned = learn_seen_words(
+        looks, texts[rows], pairs, model, steps=steps or settings.learn.words_steps
+    )
+    saved = settings.library / WORDS_MAP
+    learned.save(saved)
+    return WordsReport(saved, learned.shots, learned.sentences, learned.pairs, learned.loss)
+
+
 @dataclass(frozen=True)
 class EvalOptions:
     """The benchmark's options: `quick` is the 15-minute CPU setting."""

@@ -43,6 +43,7 @@ from videolearn.errors import QueryError
 from videolearn.extractors.clip import KIND as CLIP_KIND
 from videolearn.extractors.clip import ClipModel
 from videolearn.extractors.text_embed import TextEmbedder
+from videolearn.learning.words import library_map
 from videolearn.library import Library
 from videolearn.store.ledger import FileStatus
 from videolearn.store.shelf import shown_name
@@ -409,6 +410,7 @@ class _Ranker:
             add("vector", rank, vhit.video_id, vhit.span, modality, vhit.text, value, relevant)
         if not modalities or "visual" in modalities:
             self._rank_frames(part.text, depth, every, add)
+            self._rank_seen(part.text, depth, every, add)
         # Two kinds of evidence together: half the query's words (two at least) and a
         # meaning near it ("train tickets at the station" finds "The train to the city
         # leaves the station at 8": two words of three, relevance 3.3; "my fellow Germans"
@@ -454,6 +456,39 @@ class _Ranker:
             value = float(similarity[i])
             relevant = value >= clip_settings.min_similarity
             add("visual", rank, place.video_id, place.span, "visual", "", value, relevant)
+
+    def _rank_seen(self, text: str, depth: int, every: bool, add: Callable[..., None]) -> None:
+        """Rank the shots by their look (`av_video` vectors) through the map the library
+        learned from its own words (`learn --words`), when it has one: a shot's relevance,
+        as a text vector's, against the background queries."""
+        learned = library_map(self.library.settings)
+        if learned is None:
+            return
+        places, matrix = self.library.store.embedding_matrix(
+            "av_video", learned.model, self.video_ids
+        )
+        if not places:
+            return
+        if self.embedder is None:
+            self.embedder = TextEmbedder()
+        query = self.embedder.query(text)
+        values = relevances(learned.project(matrix), query, background_queries(self.embedder))
+        floor = self.options.min_seen_relevance
+        order = np.argsort(-values, kind="stable")[:depth]
+        if every:
+            order = order[values[order] >= floor]
+        for rank, i in enumerate(order, start=1):
+            value = float(values[i])
+            add(
+                "seen",
+                rank,
+                places[i].video_id,
+                places[i].span,
+                "visual",
+                "",
+                value,
+                value >= floor,
+            )
 
 
 # Queries about nothing in particular, in several languages: what a text scores for these

@@ -47,16 +47,41 @@ def learn(  # noqa: PLR0917  typer options
     no_progress: NoProgressOption = False,
     engine: EngineOption = None,
     ray_address: RayAddressOption = None,
+    words: Annotated[
+        bool,
+        typer.Option(
+            "--words",
+            help="Learn what shots look like from the words said and shown with them "
+            "(from the stored vectors, in seconds): search then finds shots by their look.",
+            metavar="",
+        ),
+    ] = False,
 ) -> None:
     """Self-supervised training on the library's videos (GDT); resumes its checkpoint.
 
     Under torchrun, or with --engine ray on `ray.workers` workers, every process trains
-    a share of each batch.
+    a share of each batch. With --words, the map from shots to words instead (index with
+    the av_embed extractor first; learn it again after indexing more, or after `learn`).
     """
-    from videolearn.apps.learn import LearnOptions, plan_training, train_plan
+    from videolearn.apps.learn import LearnOptions, learn_words, plan_training, train_plan
     from videolearn.errors import OptionError, RayEngineError
     from videolearn.learning.train import StepReport
 
+    if words:
+        with open_cli_library(library) as lib:
+            try:
+                learned = learn_words(lib, steps)
+            except OptionError as err:
+                raise fail(str(err), EXIT_SOME_FAILED) from None
+        if as_json:
+            emit(learned.to_json())
+        else:
+            typer.echo(
+                f"learned from {learned.pairs} shot-sentence pairs ({learned.shots} shots, "
+                f"{learned.sentences} sentences), last loss {learned.loss:.3f}; saved "
+                f"{learned.saved}"
+            )
+        return
     settings = engine_settings(library, engine, ray_address)
     with open_cli_library(library, settings=settings) as lib:
         try:

@@ -52,6 +52,12 @@ def embed_checkpoint(settings: Settings) -> Path:
     return own if own.is_file() else DEFAULT_CHECKPOINT
 
 
+def embed_model_name(checkpoint: Path) -> str:
+    """The name the vectors of a checkpoint's weights carry: its file name and digest."""
+    digest = hashlib.sha256(checkpoint.read_bytes()).hexdigest()[:16]
+    return f"{checkpoint.name}:{digest}"
+
+
 class AvEmbedExtractor(Extractor):
     """Per-shot `av_video` and `av_audio` vectors from the learned audio-visual model.
 
@@ -81,8 +87,7 @@ class AvEmbedExtractor(Extractor):
         # Wide enough that a 16:9 picture's short side is at least the clip's side.
         width = math.ceil(self.spec.size_px * 16 / 9)
         self.sampling = Sampling(frames=FrameSampling(self.spec.fps, width + width % 2), audio=True)
-        digest = hashlib.sha256(self.checkpoint.read_bytes()).hexdigest()[:16]
-        self.model_name = f"{self.checkpoint.name}:{digest}"
+        self.model_name = embed_model_name(self.checkpoint)
         self.revision = self.model_name  # new weights: videos are embedded again
         self._model: AudioVisualModel | None = None
 
