@@ -102,6 +102,17 @@ def test_an_empty_library_says_what_to_do(tmp_path: Path) -> None:
     assert proc.returncode == 1 and "index some first" in proc.stderr
 
 
+def test_learning_words_without_shot_vectors_says_what_to_do(library: Path) -> None:
+    # The library was indexed without av_embed: no look to learn words for.
+    proc = subprocess.run(
+        learn(library, "--words"), env=ENV, capture_output=True, text=True, timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert "no shot vectors" in proc.stderr and "av_embed" in proc.stderr
+    assert not (library / "models" / "words.npz").exists()
+
+
 def test_benchmark_runs_every_protocol_against_its_baselines(tmp_path: Path) -> None:
     from videolearn.learning.benchmark import BenchmarkConfig, run
 
