@@ -74,6 +74,11 @@ def test_shots_with_no_words_are_found_by_a_query_in_another_language(
         for i in np.argsort(-(projected @ embedder.query(query)))[:4]
     )
     assert chance_hits < hits / 2
+    # Search compares without mapping every shot: the same cosines.
+    queries = np.stack([embedder.query(q) for q in QUERIES.values()])
+    np.testing.assert_allclose(
+        learned.similarities(silent, queries), learned.project(silent) @ queries.T, atol=1e-5
+    )
     # Saved and read back, it maps alike.
     learned.save(tmp_path / "words.npz")
     again = SeenWords.load(tmp_path / "words.npz")

@@ -472,7 +472,11 @@ class _Ranker:
         if self.embedder is None:
             self.embedder = TextEmbedder()
         query = self.embedder.query(text)
-        values = relevances(learned.project(matrix), query, background_queries(self.embedder))
+        query = query / max(float(np.linalg.norm(query)), 1e-12)
+        against = learned.similarities(
+            matrix, np.vstack([query, background_queries(self.embedder)])
+        )
+        values = np.asarray(_standing(against[:, 0], against[:, 1:].mean(1), against[:, 1:].std(1)))
         floor = self.options.min_seen_relevance
         order = np.argsort(-values, kind="stable")[:depth]
         if every:
