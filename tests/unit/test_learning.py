@@ -118,6 +118,19 @@ def test_text_alignment_counts_one_sentence_said_twice_as_right_both_times() -> 
     assert text_alignment_loss(near_other, text) > matched + 0.5
 
 
+def test_text_alignment_counts_every_sentence_near_one_shot_as_right() -> None:
+    torch.manual_seed(0)
+    text = torch.nn.functional.normalize(torch.randn(8, 32), dim=1)
+    video = text.clone()
+    # Rows 0 and 1 are one shot said two sentences: its vector lies between them.
+    video[0] = video[1] = torch.nn.functional.normalize(text[0] + text[1], dim=0)
+    alone = text_alignment_loss(video, text)
+    bag = text_alignment_loss(video, text, groups=torch.tensor([0, 0, 2, 3, 4, 5, 6, 7]))
+    # Each sentence a negative of the other, the shot's rows cannot both be right.
+    assert bag < alone - 0.1
+    assert bag < 0.05
+
+
 @pytest.mark.parametrize("video_model", ["timesformer", "r2plus1d"])
 def test_transformations_and_the_sync_head_reach_the_loss(video_model: str) -> None:
     torch.manual_seed(0)

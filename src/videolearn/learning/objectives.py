@@ -77,22 +77,32 @@ def gdt_loss(
 
 
 def text_alignment_loss(
-    video: torch.Tensor, text: torch.Tensor, temperature: float = TEMPERATURE, same: float = 0.98
+    video: torch.Tensor,
+    text: torch.Tensor,
+    temperature: float = TEMPERATURE,
+    same: float = 0.98,
+    groups: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Each clip's video projection must pick out the words said with it among the batch's
     (and the words their clip), as CLIP's loss does with captions; words that say the same
     (cosine at least `same`: one sentence said in two clips) are all right answers, so
-    that two clips of one sentence are never each other's negatives. The loss is the
-    cross-entropy less the targets' own entropy (a KL divergence): 0 when every clip
-    scores all its right answers alike and far above the rest.
+    that two clips of one sentence are never each other's negatives, and so are the
+    sentences of one group (a shot with several sentences said near it: MIL-NCE's bag of
+    positives). The loss is the cross-entropy less the targets' own entropy (a KL
+    divergence): 0 when every clip scores all its right answers alike and far above the
+    rest.
 
     Args:
         video: (B, d) L2-normalised video projections.
         text: (B, d) L2-normalised vectors of what was said with each clip (a frozen text
             model's, e.g. multilingual-e5's).
+        groups: (B,) ids; rows of one id are each other's right answers (the same shot).
     """
     logits = video @ text.T / temperature
-    alike = (text @ text.T >= same).float()
+    alike = text @ text.T >= same
+    if groups is not None:
+        alike = alike | (groups[:, None] == groups[None, :])
+    alike = alike.float()
     targets = alike / alike.sum(1, keepdim=True)  # symmetric rows: one set for both ways
     entropy = -(targets * targets.clamp_min(1e-12).log()).sum(1).mean()
     both = F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets)
