@@ -277,11 +277,15 @@ class Lexicon:
         self.languages = tuple(languages)
         spelled, columns, zipfs = [], [], []
         for n, language in enumerate(self.languages):
-            listed = get_frequency_dict(language, wordlist="small")
-            spelled += [w.encode() for w in listed]
+            listed = {
+                encoded: frequency
+                for word, frequency in get_frequency_dict(language, wordlist="small").items()
+                if len(encoded := word.encode()) <= _LONGEST  # longer ones: never mended to
+            }
+            spelled += list(listed)
             columns.append(np.full(len(listed), n, np.int64))
             zipfs.append(np.log10(np.fromiter(listed.values(), np.float64, len(listed))) + 9)
-        encoded = np.array(spelled, f"S{_LONGEST}")  # longer words are cut: never matched
+        encoded = np.array(spelled, f"S{_LONGEST}")
         self.words, row = np.unique(encoded, return_inverse=True)
         self.zipfs = np.zeros((len(self.words), len(self.languages)), np.uint8)
         if spelled:
@@ -309,6 +313,8 @@ class Lexicon:
         import numpy as np
 
         wanted = word.lower().encode()
+        if len(wanted) > _LONGEST:  # no list word is so long (numpy would cut it to one)
+            return -1
         at = int(np.searchsorted(self.words, wanted))
         return at if at < len(self.words) and self.words[at] == wanted else -1
 
@@ -323,6 +329,8 @@ class Lexicon:
         import numpy as np
 
         wanted = key.encode()
+        if len(wanted) > _LONGEST:
+            return None
         at = int(np.searchsorted(self.keys, wanted))
         if at < len(self.keys) and self.keys[at] == wanted:
             return bytes(self.words[self.key_rows[at]]).decode()
