@@ -285,8 +285,7 @@ class Lexicon:
             spelled += list(listed)
             columns.append(np.full(len(listed), n, np.int64))
             zipfs.append(np.log10(np.fromiter(listed.values(), np.float64, len(listed))) + 9)
-        encoded = np.array(spelled, f"S{_LONGEST}")
-        self.words, row = np.unique(encoded, return_inverse=True)
+        self.words, row = np.unique(np.array(spelled, f"S{_LONGEST}"), return_inverse=True)
         self.zipfs = np.zeros((len(self.words), len(self.languages)), np.uint8)
         if spelled:
             zipf = np.clip(np.round(10 * np.concatenate(zipfs)), 1, 255).astype(np.uint8)
