@@ -23,7 +23,11 @@ Shapes and motions in training: every combination but a third (`synthetic.HELD_O
 searched too, as new combinations of seen words and looks. Steps, not time, budget the
 training; `--quick` trains fewer steps on fewer clips (under 15 minutes on 2 cores).
 
-    python bench/learn_from_words.py [--quick] [--steps N] [--seed 0]
+    python bench/learn_from_words.py [--quick] [--steps N] [--seed 0] [--curve]
+
+`--curve` also prints how much speech `learn --words` needs (maps learned from 1-12
+clips with words per pair) and what search's relevance floors show (right clips shown,
+precision, queries with no answer that show a clip).
 """
 
 from __future__ import annotations
@@ -222,11 +226,86 @@ def scores(
     return out  # type: ignore[return-value]
 
 
+NO_ANSWER = (
+    "birthday cake",
+    "a red car on the highway",
+    "Wie spät ist es",
+    "el perro ladra",
+    "la tour Eiffel",
+    "stock market news",
+    "a cat sleeping",
+    "how to cook rice",
+    "Schnee in den Bergen",
+    "piano concert",
+)
+
+
+def curve(  # noqa: PLR0917  the clips, their words and the queries
+    train_looks: np.ndarray,
+    text: np.ndarray,
+    made: list[Concept],
+    seen_looks: np.ndarray,
+    seen_made: list[Concept],
+    queries: dict[tuple[Concept, str], torch.Tensor],
+    embedder: TextEmbedder,
+) -> None:
+    """How much speech `learn --words` needs (maps learned from a share of the clips with
+    words, three draws each), and what search's relevance floor shows (the map from all)."""
+    from videolearn.apps.search import background_queries, relevances
+
+    chance = sum(m == seen_made[0] for m in seen_made) / len(seen_made)
+    steps = LearnSettings().words_steps
+    for per in (1, 2, 4, 8, 12):
+        got = []
+        for seed in range(3):
+            r = np.random.default_rng(seed)
+            rows = [
+                i
+                for c in SEEN
+                for i in r.permutation([j for j, m in enumerate(made) if m == c])[:per]
+            ]
+            pairs = [(k, k) for k in range(len(rows))]
+            learned = learn_seen_words(
+                train_looks[rows], text[rows], pairs, "x", steps=steps, seed=seed
+            )
+            points = torch.from_numpy(learned.project(seen_looks))
+            got.append(scores(points, seen_made, queries)["all"][0])
+        print(
+            f"learn --words from {per} clip(s) with words per pair ({per * len(SEEN)} in all): "
+            f"precision@5 {np.mean(got):.2f} ({np.mean(got) / chance:.1f}x chance; draws "
+            f"{', '.join(f'{g:.2f}' for g in got)})"
+        )
+    learned = learn_seen_words(
+        train_looks, text, [(i, i) for i in range(len(made))], "x", steps=steps
+    )
+    projected = learned.project(seen_looks)
+    background = background_queries(embedder)
+    right, wrong = [], []
+    for (concept, _), vector in queries.items():
+        values = relevances(projected, vector.numpy(), background)
+        for value, shown in zip(values, seen_made, strict=True):
+            (right if shown == concept else wrong).append(value)
+    empty = [relevances(projected, embedder.query(q), background).max() for q in NO_ANSWER]
+    r, w = np.array(right), np.array(wrong)
+    for floor in (2.5, 3.0, 3.5, 4.0, 4.5):
+        shown_right, shown_wrong = int((r >= floor).sum()), int((w >= floor).sum())
+        print(
+            f"relevance floor {floor}: {shown_right} of {len(r)} right clips shown, precision "
+            f"{shown_right / max(1, shown_right + shown_wrong):.2f}; {len(NO_ANSWER)} queries "
+            f"with no answer: {sum(e >= floor for e in empty)} show a clip"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer clips and steps")
     parser.add_argument("--steps", type=int, default=None, help="training steps")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--curve",
+        action="store_true",
+        help="also: learn --words from a share of the clips with words, and its floors",
+    )
     args = parser.parse_args()
     torch.manual_seed(args.seed)
     torch.set_num_threads(2)
@@ -283,8 +362,9 @@ def main() -> None:
     # What `learn --words` learns in a library, on the same clips and words.
     tower = load_model(DEFAULT_MODEL)[0].video
     t = time.perf_counter()
+    train_looks, seen_looks = looks(tower, train_videos), looks(tower, test_seen)
     learned = learn_seen_words(
-        looks(tower, train_videos),
+        train_looks,
         text.numpy(),
         [(i, i) for i in range(len(train_made))],
         "default_av.pt",
@@ -292,9 +372,7 @@ def main() -> None:
         seed=args.seed,
     )
     took = time.perf_counter() - t
-    seen = scores(
-        torch.from_numpy(learned.project(looks(tower, test_seen))), seen_made, queries_seen
-    )
+    seen = scores(torch.from_numpy(learned.project(seen_looks)), seen_made, queries_seen)
     new = scores(torch.from_numpy(learned.project(looks(tower, test_new))), new_made, queries_new)
     rows.append(("learn --words", seen, new))
     print(f"learn --words: {learned.steps} steps in {took:.0f} s, last loss {learned.loss:.3f}")
@@ -304,6 +382,8 @@ def main() -> None:
         for label, got in (("seen", seen), ("new", new)):
             cells = " ".join(f"{got[k][0]:.2f} / {got[k][1]:.2f}" for k in (*LANGUAGES, "all"))
             print(f"{name:13s} {label:5s} {cells}")
+    if args.curve:
+        curve(train_looks, text.numpy(), train_made, seen_looks, seen_made, queries_seen, embedder)
     (_, gdt, _), (_, ours, _), (_, library, library_new) = rows[1], rows[2], rows[3]
     chance = per_test / len(seen_made)
     print(
