@@ -15,7 +15,7 @@ from typing import Any
 from videolearn.apps import audit
 from videolearn.apps.playback import delete_playable
 from videolearn.errors import QueryError, VideoNotFoundError
-from videolearn.extractors.ocr import missing_packs
+from videolearn.extractors.ocr import engine_name, missing_packs
 from videolearn.library import Library
 from videolearn.plugins import PluginProblem
 from videolearn.store.ledger import FileStatus
@@ -449,9 +449,9 @@ def doctor(library: Library, fix: bool = False) -> DoctorReport:
             + ", ".join(map(shown_path, gone[:5]))
         )
     ocr = library.settings.ocr
-    reading = [ex.revision for ex in library.extractors if ex.name == "ocr"]
+    reading = any(ex.name == "ocr" for ex in library.extractors)
     missing = missing_packs(ocr) if ocr.engine == "auto" and reading else {}
-    if reading == ["rapidocr"] and missing:
+    if missing and engine_name(ocr) == "rapidocr":
         notices.append(
             "on-screen text is read by rapidocr alone, which drops spaces and accents in "
             f"Latin text and reads Cyrillic as Latin look-alikes: for Tesseract's "
