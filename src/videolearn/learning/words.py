@@ -9,8 +9,8 @@ library's size, set its time), and learns with CLIP's loss against the frozen te
 (`objectives.text_alignment_loss`: every other pair in a batch a negative, one sentence
 said with two shots right for both, every sentence near a shot right for it). On the
 generated shapes of `bench/learn_from_words.py --quick` (192 clips with a sentence each,
-the shipped model's vectors), it found silent clips by a query in four languages at 5.1
-times chance (precision@5 0.32), in 6 s of training.
+the shipped model's vectors), it found silent clips by a query in four languages at 6.9
+times chance (precision@5 0.43), in 6 s of training.
 
 The map names the model whose vectors it learned from: vectors of other weights do not
 go through it.
@@ -136,10 +136,15 @@ def learn_seen_words(  # noqa: PLR0917  the data and the training's few knobs
     batch: int = 64,
     lr: float = 3e-3,
     seed: int = 0,
+    dropout: float = 0.3,
 ) -> SeenWords:
     """Learn the map from shot vectors `looks` (N, d) and unit sentence vectors `texts`
     (M, 384) on `pairs` of their rows: `steps` batches of random pairs, AdamW with a
-    cosine decay. Raises ValueError without pairs."""
+    cosine decay, a `dropout` share of each look's dimensions zeroed at each step (a shot
+    seen a little differently each time: on the generated shapes, three draws, the silent
+    clips' precision@5 rose from 0.32-0.37 to 0.42-0.43 with 0.3; learning from each
+    second's vector instead of the shot's mean gave 0.37-0.38). Raises ValueError without
+    pairs."""
     import torch
     from torch.nn import functional as F  # noqa: N812
 
@@ -161,7 +166,8 @@ def learn_seen_words(  # noqa: PLR0917  the data and the training's few knobs
         chosen = torch.randint(len(pairs), (size,), generator=generator)
         for group in optimizer.param_groups:
             group["lr"] = lr * 0.5 * (1 + np.cos(np.pi * step / steps))
-        projected = F.normalize(head(look[shot_rows[chosen]]), dim=-1)
+        seen = F.dropout(look[shot_rows[chosen]], dropout)
+        projected = F.normalize(head(seen), dim=-1)
         # The sentences near one shot are all its right answers, never its negatives.
         loss = text_alignment_loss(projected, text[text_rows[chosen]], groups=shot_rows[chosen])
         optimizer.zero_grad()
