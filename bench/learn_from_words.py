@@ -221,19 +221,28 @@ def embed(model: Aligned, videos: torch.Tensor) -> torch.Tensor:
 
 def scores(
     points: torch.Tensor, made: list[Concept], queries: dict[tuple[Concept, str], torch.Tensor]
-) -> dict[str, tuple[float, float]]:
-    """precision@5 and nDCG@10 per language and over all."""
-    per: dict[str, list[tuple[float, float]]] = {lang: [] for lang in LANGUAGES}
+) -> dict[str, tuple[float, float, float, float]]:
+    """precision@5, nDCG@10, recall@1 (the first clip is right) and recall@5 (the share of
+    the right clips among the first five) per language and over all."""
+    per: dict[str, list[tuple[float, float, float, float]]] = {lang: [] for lang in LANGUAGES}
     for (concept, language), vector in queries.items():
         order = torch.argsort(points @ vector, descending=True)[:10].tolist()
         right = [made[i] == concept for i in order]
         wanted = sum(m == concept for m in made)
         ideal = sum(1 / math.log2(i + 2) for i in range(min(10, wanted)))
         gain = sum(r / math.log2(i + 2) for i, r in enumerate(right))
-        per[language].append((sum(right[:5]) / 5, gain / ideal))
+        got = (sum(right[:5]) / 5, gain / ideal, float(right[0]), sum(right[:5]) / wanted)
+        per[language].append(got)
     out = {lang: tuple(np.mean(v, axis=0)) for lang, v in per.items()}
     out["all"] = tuple(np.mean([x for v in per.values() for x in v], axis=0))
     return out  # type: ignore[return-value]
+
+
+def heard(points: torch.Tensor, transcripts: torch.Tensor) -> float:
+    """Transcript-to-shot recall@1: the share of clips found first by the query of what
+    was said with them (row i of `transcripts` was said with clip i)."""
+    first = torch.argmax(transcripts @ points.T, dim=1)
+    return float((first == torch.arange(len(points))).float().mean())
 
 
 NO_ANSWER = (
@@ -341,6 +350,14 @@ def main() -> None:
         for c in HELD_OUT
         for lang in LANGUAGES
     }
+    # What was said with each silent clip of the seen pairs, had it been heard (a language
+    # each), asked as a query: transcript-to-shot search finds the clip itself.
+    spoken = rng.integers(len(LANGUAGES), size=len(seen_made))
+    transcripts = torch.from_numpy(
+        np.stack(
+            [embedder.query(said(c, LANGUAGES[k])) for c, k in zip(seen_made, spoken, strict=True)]
+        )
+    )
     print(
         f"{len(train_made)} training clips of {len(SEEN)} shape-motion pairs, each with a "
         f"sentence in one of {len(LANGUAGES)} languages; {len(seen_made)} silent clips of the "
@@ -365,9 +382,10 @@ def main() -> None:
             model, train_videos, text, steps=steps, batch=32, tower_lr=tower_lr, seed=args.seed
         )
         took = time.perf_counter() - t
-        seen = scores(embed(model, test_seen), seen_made, queries_seen)
+        points = embed(model, test_seen)
+        seen = scores(points, seen_made, queries_seen)
         new = scores(embed(model, test_new), new_made, queries_new)
-        rows.append((name, seen, new))
+        rows.append((name, seen, new, heard(points, transcripts)))
         print(f"{name}: {steps} steps in {took:.0f} s, last loss {loss:.3f}", flush=True)
     # What `learn --words` learns in a library, on the same clips and words.
     tower = load_model(DEFAULT_MODEL)[0].video
@@ -382,9 +400,10 @@ def main() -> None:
         seed=args.seed,
     )
     took = time.perf_counter() - t
-    seen = scores(torch.from_numpy(learned.project(seen_looks)), seen_made, queries_seen)
+    points = torch.from_numpy(learned.project(seen_looks))
+    seen = scores(points, seen_made, queries_seen)
     new = scores(torch.from_numpy(learned.project(looks(tower, test_new))), new_made, queries_new)
-    rows.append(("learn --words", seen, new))
+    rows.append(("learn --words", seen, new, heard(points, transcripts)))
     print(f"learn --words: {learned.steps} steps in {took:.0f} s, last loss {learned.loss:.3f}")
     # What the text side allows: a look that is the clip's pair itself.
     perfect = learn_seen_words(
@@ -396,18 +415,28 @@ def main() -> None:
         seed=args.seed,
         dropout=0.0,  # a one-hot look with a dimension dropped is no look at all
     )
-    ceiling = scores(torch.from_numpy(perfect.project(one_hot(seen_made))), seen_made, queries_seen)
+    points = torch.from_numpy(perfect.project(one_hot(seen_made)))
+    ceiling = scores(points, seen_made, queries_seen)
     print("text-to-clip search on silent clips: precision@5 / nDCG@10")
     print(f"{'model':13s} {'pairs':5s} " + " ".join(f"{k:>11s}" for k in (*LANGUAGES, "all")))
-    for name, seen, new in rows:
+    for name, seen, new, _ in rows:
         for label, got in (("seen", seen), ("new", new)):
             cells = " ".join(f"{got[k][0]:.2f} / {got[k][1]:.2f}" for k in (*LANGUAGES, "all"))
             print(f"{name:13s} {label:5s} {cells}")
     cells = " ".join(f"{ceiling[k][0]:.2f} / {ceiling[k][1]:.2f}" for k in (*LANGUAGES, "all"))
     print(f"{'perfect look':13s} {'seen':5s} {cells}")
+    print(
+        f"all languages, seen pairs (chance: recall@1 {per_test / len(seen_made):.3f}, "
+        f"recall@5 {5 / len(seen_made):.3f}; transcript recall@1 {1 / len(seen_made):.3f}, "
+        f"at most {1 / per_test:.2f} for a look that knows only the pair)"
+    )
+    print(f"{'model':13s} {'R@1':>5s} {'R@5':>5s} {'nDCG@10':>7s} {'transcript R@1':>14s}")
+    for name, seen, _, by_transcript in rows:
+        got = seen["all"]
+        print(f"{name:13s} {got[2]:5.2f} {got[3]:5.2f} {got[1]:7.2f} {by_transcript:14.2f}")
     if args.curve:
         curve(train_looks, text.numpy(), train_made, seen_looks, seen_made, queries_seen, embedder)
-    (_, gdt, _), (_, ours, _), (_, library, library_new) = rows[1], rows[2], rows[3]
+    (_, gdt, _, _), (_, ours, _, _), (_, library, library_new, _) = rows[1], rows[2], rows[3]
     chance = per_test / len(seen_made)
     print(
         f"from words, seen pairs, all languages: precision@5 ratio to chance "

@@ -125,10 +125,48 @@ def test_text_alignment_counts_every_sentence_near_one_shot_as_right() -> None:
     # Rows 0 and 1 are one shot said two sentences: its vector lies between them.
     video[0] = video[1] = torch.nn.functional.normalize(text[0] + text[1], dim=0)
     alone = text_alignment_loss(video, text)
-    bag = text_alignment_loss(video, text, groups=torch.tensor([0, 0, 2, 3, 4, 5, 6, 7]))
+    right = torch.zeros(8, 8, dtype=torch.bool)
+    right[:2, :2] = True
+    bag = text_alignment_loss(video, text, right=right)
     # Each sentence a negative of the other, the shot's rows cannot both be right.
     assert bag < alone - 0.1
     assert bag < 0.05
+
+
+def test_text_alignment_pulls_a_shot_towards_a_sentence_said_near_it_in_another_pair() -> None:
+    torch.manual_seed(0)
+    text = torch.nn.functional.normalize(torch.randn(8, 32), dim=1)
+    # Sentence 1 (the pair of shot 1) was said across shots 0 and 1.
+    right = torch.zeros(8, 8, dtype=torch.bool)
+    right[0, 1] = True
+
+    def pull(right: torch.Tensor | None) -> float:
+        """How the loss changes as shot 0 moves towards sentence 1 (negative: it falls)."""
+        video = text.clone().requires_grad_(True)
+        text_alignment_loss(video, text, right=right).backward()
+        assert video.grad is not None
+        return float(video.grad[0] @ text[1])
+
+    assert pull(None) > 0  # as any other pair's sentence, a negative: pushed away
+    assert pull(right) < 0  # right for shot 0 too: pulled towards
+
+
+def test_text_alignment_takes_no_negative_from_the_clips_own_video() -> None:
+    torch.manual_seed(0)
+    text = torch.nn.functional.normalize(torch.randn(8, 32), dim=1)
+    far = text_alignment_loss(text, text)
+    # Shots 0 and 1 are of one video, whose sentences both lie near shot 0's look.
+    near = text.clone()
+    near[1] = torch.nn.functional.normalize(text[0] + 0.3 * text[1], dim=0)
+    assert text_alignment_loss(near, near) > far + 0.05  # a hard negative of another video
+    apart = torch.zeros(8, 8, dtype=torch.bool)
+    apart[0, 1] = apart[1, 0] = True
+    assert text_alignment_loss(near, near, apart=apart) == pytest.approx(float(far), abs=0.01)
+    # Right for the shot too (said near it), it stays right.
+    right = torch.zeros(8, 8, dtype=torch.bool)
+    right[0, 1] = True
+    with_both = text_alignment_loss(near, near, right=right, apart=apart)
+    assert with_both > text_alignment_loss(near, near, apart=apart)
 
 
 @pytest.mark.parametrize("video_model", ["timesformer", "r2plus1d"])

@@ -170,6 +170,7 @@ def learn_words(library: Library, steps: int | None = None) -> WordsReport:
         OptionError: the library holds no shot vectors of its model, or no shot with a
             sentence near it.
     """
+    from videolearn.apps.copies import copies_of
     from videolearn.learning.embed import embed_checkpoint, embed_model_name
     from videolearn.learning.words import WORDS_MAP, learn_seen_words, pair_up
     from videolearn.text import is_sentence
@@ -204,8 +205,12 @@ def learn_words(library: Library, steps: int | None = None) -> WordsReport:
             f"no shot in {settings.library} has a sentence said or shown within "
             f"{settings.learn.words_window_s:g} s of it: nothing to learn from"
         )
+    # Negatives from other videos: one number per video, shared by a family of copies.
+    copies = copies_of(library)
+    numbers: dict[frozenset[str], int] = {}
+    videos = [numbers.setdefault(copies.family(p.video_id), len(numbers)) for p in shot_places]
     learned = learn_seen_words(
-        looks, texts[rows], pairs, model, steps=steps or settings.learn.words_steps
+        looks, texts[rows], pairs, model, steps=steps or settings.learn.words_steps, videos=videos
     )
     saved = settings.library / WORDS_MAP
     learned.save(saved)

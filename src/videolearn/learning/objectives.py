@@ -81,32 +81,45 @@ def text_alignment_loss(
     text: torch.Tensor,
     temperature: float = TEMPERATURE,
     same: float = 0.98,
-    groups: torch.Tensor | None = None,
+    *,
+    right: torch.Tensor | None = None,
+    apart: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Each clip's video projection must pick out the words said with it among the batch's
     (and the words their clip), as CLIP's loss does with captions; words that say the same
     (cosine at least `same`: one sentence said in two clips) are all right answers, so
-    that two clips of one sentence are never each other's negatives, and so are the
-    sentences of one group (a shot with several sentences said near it: MIL-NCE's bag of
-    positives). The loss is the cross-entropy less the targets' own entropy (a KL
-    divergence): 0 when every clip scores all its right answers alike and far above the
-    rest.
+    that two clips of one sentence are never each other's negatives, and so is every
+    sentence said near a clip (`right`: MIL-NCE's bag of positives, a sentence said across
+    two shots right for both). Negatives come from other videos: a sentence said elsewhere
+    in a clip's own video or a copy of it (`apart`) is neither right nor wrong for it (a
+    video speaks of what it shows all through; a copy says the same with other errors),
+    so the two do not meet in the loss. The loss is the cross-entropy less the targets' own entropy
+    (a KL divergence), both ways averaged: 0 when every clip scores all its right answers
+    alike and far above the rest, and every sentence its clips.
 
     Args:
         video: (B, d) L2-normalised video projections.
         text: (B, d) L2-normalised vectors of what was said with each clip (a frozen text
             model's, e.g. multilingual-e5's).
-        groups: (B,) ids; rows of one id are each other's right answers (the same shot).
+        right: (B, B) bool, [i, j] true where sentence j was said near clip i (the rows'
+            own pairs need not be marked).
+        apart: (B, B) bool, [i, j] true where sentence j was said in clip i's video or a
+            copy of it (where it is also right, it counts as right).
     """
     logits = video @ text.T / temperature
-    alike = text @ text.T >= same
-    if groups is not None:
-        alike = alike | (groups[:, None] == groups[None, :])
-    alike = alike.float()
-    targets = alike / alike.sum(1, keepdim=True)  # symmetric rows: one set for both ways
-    entropy = -(targets * targets.clamp_min(1e-12).log()).sum(1).mean()
-    both = F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets)
-    return both / 2 - entropy
+    alike = (text @ text.T >= same) | torch.eye(len(text), dtype=torch.bool, device=text.device)
+    if right is not None:
+        alike = alike | right
+    if apart is not None:
+        # Far below any cosine over the temperature, and finite: a target of 0 times an
+        # infinite log-probability would be NaN.
+        logits = logits.masked_fill(apart & ~alike, -1e4)
+    total = logits.new_zeros(())
+    for scores, answers in ((logits, alike.float()), (logits.T, alike.T.float())):
+        targets = answers / answers.sum(1, keepdim=True)
+        entropy = -(targets * targets.clamp_min(1e-12).log()).sum(1).mean()
+        total = total + F.cross_entropy(scores, targets) - entropy
+    return total / 2
 
 
 SYNC_TEMPERATURE = 0.1

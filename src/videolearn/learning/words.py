@@ -19,6 +19,7 @@ go through it.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,14 +138,17 @@ def learn_seen_words(  # noqa: PLR0917  the data and the training's few knobs
     lr: float = 3e-3,
     seed: int = 0,
     dropout: float = 0.3,
+    videos: Sequence[int] | None = None,
 ) -> SeenWords:
     """Learn the map from shot vectors `looks` (N, d) and unit sentence vectors `texts`
     (M, 384) on `pairs` of their rows: `steps` batches of random pairs, AdamW with a
     cosine decay, a `dropout` share of each look's dimensions zeroed at each step (a shot
     seen a little differently each time: on the generated shapes, three draws, the silent
     clips' precision@5 rose from 0.32-0.37 to 0.42-0.43 with 0.3; learning from each
-    second's vector instead of the shot's mean gave 0.37-0.38). Raises ValueError without
-    pairs."""
+    second's vector instead of the shot's mean gave 0.37-0.38). `videos` numbers each shot
+    row's video (one number for a video and its copies): a sentence said in a shot's own
+    video, or a copy of it, and not near it is no negative for it. Raises ValueError
+    without pairs."""
     import torch
     from torch.nn import functional as F  # noqa: N812
 
@@ -156,6 +160,10 @@ def learn_seen_words(  # noqa: PLR0917  the data and the training's few knobs
     torch.manual_seed(seed)
     shot_rows = torch.tensor([p[0] for p in pairs])
     text_rows = torch.tensor([p[1] for p in pairs])
+    # A sentence said near several shots is right for each of them (MIL-NCE's bag): the
+    # pairs as one sorted key each, to tell which of a batch's sentences each shot heard.
+    keys = torch.unique(shot_rows * len(texts) + text_rows)
+    video_of = torch.as_tensor(np.arange(len(looks)) if videos is None else np.asarray(videos))
     look = torch.from_numpy(np.array(looks, np.float32))  # a copy torch may write
     text = F.normalize(torch.from_numpy(np.array(texts, np.float32)), dim=-1)
     head = torch.nn.Linear(look.shape[1], text.shape[1])
@@ -169,7 +177,11 @@ def learn_seen_words(  # noqa: PLR0917  the data and the training's few knobs
         seen = F.dropout(look[shot_rows[chosen]], dropout)
         projected = F.normalize(head(seen), dim=-1)
         # The sentences near one shot are all its right answers, never its negatives.
-        loss = text_alignment_loss(projected, text[text_rows[chosen]], groups=shot_rows[chosen])
+        heard = shot_rows[chosen][:, None] * len(texts) + text_rows[chosen][None, :]
+        right = torch.isin(heard, keys)
+        video = video_of[shot_rows[chosen]]  # a sentence's video is that of its pair's shot
+        apart = video[:, None] == video[None, :]
+        loss = text_alignment_loss(projected, text[text_rows[chosen]], right=right, apart=apart)
         optimizer.zero_grad()
         loss.backward()  # type: ignore[no-untyped-call]
         optimizer.step()
