@@ -3,6 +3,7 @@ words said with shots, finds shots no word was said with (`learning.words`)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -96,3 +97,34 @@ def test_sentences_pair_with_the_shots_of_their_video_near_them() -> None:
 def test_nothing_to_learn_from_is_said() -> None:
     with pytest.raises(ValueError, match="no shot with words"):
         learn_seen_words(np.zeros((2, 4), np.float32), np.zeros((2, 384), np.float32), [], "m")
+
+
+def test_doctor_says_when_search_cannot_use_the_map(tmp_path: Path) -> None:
+    from videolearn import load_settings, open_library
+    from videolearn.apps.catalog import doctor
+    from videolearn.learning.embed import DEFAULT_CHECKPOINT, embed_model_name
+    from videolearn.learning.words import WORDS_MAP, library_map
+
+    settings = load_settings(tmp_path / "lib")
+    path = settings.library / WORDS_MAP
+    weights = embed_model_name(DEFAULT_CHECKPOINT)
+    learned = SeenWords(
+        np.eye(4, 8, dtype=np.float32), np.zeros(8, np.float32), weights, 1, 1, 1, 1, 0.0
+    )
+
+    def notices() -> list[str]:
+        with open_library(create=True, settings=settings) as lib:
+            return [n for n in doctor(lib).notices if "learn --words" in n]
+
+    assert notices() == []  # no map: nothing to say
+    learned.save(path)
+    assert notices() == [] and library_map(settings) is not None
+    # `learn` wrote new weights (here: the map names others): search leaves it unused.
+    replace(learned, model="av.pt:0123456789abcdef").save(path)
+    [notice] = notices()
+    assert "av.pt:0123456789abcdef" in notice and weights in notice
+    assert library_map(settings) is None
+    path.write_bytes(b"not a map")
+    [notice] = notices()
+    assert "cannot be read" in notice and str(path) in notice
+    assert library_map(settings) is None

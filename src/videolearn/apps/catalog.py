@@ -16,6 +16,7 @@ from videolearn.apps import audit
 from videolearn.apps.playback import delete_playable
 from videolearn.errors import QueryError, VideoNotFoundError
 from videolearn.extractors.ocr import engine_name, missing_packs
+from videolearn.learning.words import unused_map
 from videolearn.library import Library
 from videolearn.plugins import PluginProblem
 from videolearn.store.ledger import FileStatus
@@ -463,6 +464,13 @@ def doctor(library: Library, fix: bool = False) -> DoctorReport:
             f"Tesseract lacks the pack(s) {', '.join(missing)} of ocr.languages: lines in "
             f"those scripts keep rapidocr's reading; apt-get install "
             f"{' '.join(missing.values())} (Debian)"
+        )
+    words = unused_map(library.settings)
+    if words:
+        notices.append(
+            f"{words}: search finds no shot by its look until `videolearn learn --words` "
+            "learns the map again (after `videolearn index` has embedded the shots with "
+            "the weights there are now)"
         )
     pending = ledger.entries(FileStatus.PENDING)
     # A run going on holds the write lock: its files are pending and its newest rows not

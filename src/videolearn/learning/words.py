@@ -205,9 +205,9 @@ _loaded: dict[Path, tuple[tuple[float, float], SeenWords | None]] = {}
 
 def library_map(settings: Settings) -> SeenWords | None:
     """The library's map when it learned one from the vectors of the model that embeds its
-    shots now, else None; read again when the map or the model changes. (No torch here:
-    a search process keeps to the text model's engine.)"""
-    from videolearn.learning.embed import embed_checkpoint, embed_model_name
+    shots now, else None (`unused_map` says why); read again when the map or the model
+    changes. (No torch here: a search process keeps to the text model's engine.)"""
+    from videolearn.learning.embed import embed_checkpoint
 
     path = settings.library / WORDS_MAP
     if not path.is_file():
@@ -216,11 +216,34 @@ def library_map(settings: Settings) -> SeenWords | None:
     stamp = (path.stat().st_mtime, checkpoint.stat().st_mtime)
     cached = _loaded.get(path)
     if cached is None or cached[0] != stamp:
-        try:
-            learned: SeenWords | None = SeenWords.load(path)
-        except (OSError, ValueError, KeyError):
-            learned = None
-        if learned is not None and learned.model != embed_model_name(checkpoint):
-            learned = None  # learned from the vectors of other weights
-        _loaded[path] = cached = (stamp, learned)
+        learned = _read_map(settings)
+        _loaded[path] = cached = (stamp, learned if isinstance(learned, SeenWords) else None)
     return cached[1]
+
+
+def unused_map(settings: Settings) -> str | None:
+    """Why search does not use the library's map (unreadable, or learned from the vectors
+    of other weights than those that embed its shots now); None when it does, or when
+    there is no map."""
+    if not (settings.library / WORDS_MAP).is_file():
+        return None
+    learned = _read_map(settings)
+    return learned if isinstance(learned, str) else None
+
+
+def _read_map(settings: Settings) -> SeenWords | str:
+    """The library's map, or why it is not to be used."""
+    from videolearn.learning.embed import embed_checkpoint, embed_model_name
+
+    path = settings.library / WORDS_MAP
+    try:
+        learned = SeenWords.load(path)
+    except (OSError, ValueError, KeyError) as err:
+        return f"{path} cannot be read ({err})"
+    now = embed_model_name(embed_checkpoint(settings))
+    if learned.model != now:
+        return (
+            f"{path} was learned from the shot vectors of {learned.model}, and shots are "
+            f"embedded by {now} now"
+        )
+    return learned
