@@ -49,6 +49,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "scale": ([], ["--quick"]),
     "index_memory": ([], ["--quick"]),
     "learn_from_words": ([], ["--quick"]),
+    "seen_search": ([], []),
 }
 # A line worth a place in the table: a figure against its reference, or a goal.
 _FIGURE = re.compile(r"ratio|goal|x realtime", re.IGNORECASE)

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from videolearn.apps.catalog import forget
 from videolearn.apps.search import search_moments
 from videolearn.config import load_settings
 from videolearn.learning.synthetic import SEEN, Concept, render
@@ -80,3 +81,14 @@ def test_silent_shots_are_found_by_their_look_after_learning_from_words(library:
             assert silent, (query, [h.path for h in hits])
             assert all(shape in name for name in silent), (query, silent)
             assert {h.modality for h in hits} == {"visual"}
+        # The shots' vectors are kept between queries under the library's state: a video
+        # indexed since is found by its look at the next query, and one forgotten is not.
+        newer = library.parent / "media" / "silent-square-later.mp4"
+        _clip(newer, SQUARE, np.random.default_rng(7), np.zeros(0, np.float32))
+        [added] = lib.index([newer])
+        hits = search_moments(lib, "visual:square bouncing", limit=20)
+        assert added.video_id in {h.video_id for h in hits}
+        forget(lib, added.video_id)
+        hits = search_moments(lib, "visual:square bouncing", limit=20)
+        assert added.video_id not in {h.video_id for h in hits}
+        assert [h for h in hits if "silent" in Path(h.path).name]

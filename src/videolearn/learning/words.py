@@ -52,22 +52,33 @@ class SeenWords:
         unit: np.ndarray = (out / np.where(norms == 0, 1, norms)).astype(np.float32)
         return unit
 
-    def similarities(self, looks: np.ndarray, texts: np.ndarray) -> np.ndarray:
+    def similarities(
+        self, looks: np.ndarray, texts: np.ndarray, lengths: np.ndarray | None = None
+    ) -> np.ndarray:
         """Cosine similarity (N, K) of each row of `looks` (N, look dim), mapped, with each
         unit text vector of `texts` (K, text dim), as `project(looks) @ texts.T` gives it,
         without mapping every look: the dot products go through the map's (look dim, K)
-        product, the lengths through its (look dim, look dim) Gram matrix (at 100,000
-        shots of 128 dimensions, mapping them all took about a second a query)."""
+        product, the lengths through its Gram matrix (`lengths`, given when kept from an
+        earlier call). At 100,000 shots of 128 dimensions, mapping them all took about a
+        second a query."""
         looks = looks.astype(np.float32)
         dots = looks @ (self.weight @ texts.T) + self.bias @ texts.T
+        if lengths is None:
+            lengths = self.lengths(looks)
+        out: np.ndarray = (dots / np.where(lengths == 0, 1, lengths)[:, None]).astype(np.float32)
+        return out
+
+    def lengths(self, looks: np.ndarray) -> np.ndarray:
+        """The length of each row of `looks` (N, look dim) mapped, through the map's (look
+        dim, look dim) Gram matrix: (N,)."""
+        looks = looks.astype(np.float32)
         gram = self.weight @ self.weight.T
         squared = (
             np.einsum("nd,nd->n", looks @ gram, looks)
             + 2 * looks @ (self.weight @ self.bias)
             + float(self.bias @ self.bias)
         )
-        lengths = np.sqrt(np.maximum(squared, 0))[:, None]
-        out: np.ndarray = (dots / np.where(lengths == 0, 1, lengths)).astype(np.float32)
+        out: np.ndarray = np.sqrt(np.maximum(squared, 0)).astype(np.float32)
         return out
 
     def save(self, path: Path) -> None:
