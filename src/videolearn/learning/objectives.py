@@ -93,9 +93,9 @@ def text_alignment_loss(
     two shots right for both). Negatives come from other videos: a sentence said elsewhere
     in a clip's own video or a copy of it (`apart`) is neither right nor wrong for it (a
     video speaks of what it shows all through; a copy says the same with other errors),
-    so the two do not meet in the loss. The loss is the cross-entropy less the targets' own entropy
-    (a KL divergence), both ways averaged: 0 when every clip scores all its right answers
-    alike and far above the rest, and every sentence its clips.
+    so the two do not meet in the loss. The loss is the cross-entropy less the targets'
+    own entropy (a KL divergence), both ways averaged: 0 when every clip scores all its
+    right answers alike and far above the rest, and every sentence its clips.
 
     Args:
         video: (B, d) L2-normalised video projections.
