@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from videolearn.apps.catalog import forget
-from videolearn.apps.search import search_moments
+from videolearn.apps.search import SearchFilters, search_moments
 from videolearn.config import load_settings
 from videolearn.learning.synthetic import SEEN, Concept, render
 from videolearn.library import open_library
@@ -88,6 +88,11 @@ def test_silent_shots_are_found_by_their_look_after_learning_from_words(library:
         [added] = lib.index([newer])
         hits = search_moments(lib, "visual:square bouncing", limit=20)
         assert added.video_id in {h.video_id for h in hits}
+        # Kept to the videos asked for.
+        only = search_moments(
+            lib, "visual:square bouncing", 20, filters=SearchFilters(video_ids=(added.video_id,))
+        )
+        assert only and {h.video_id for h in only} == {added.video_id}
         forget(lib, added.video_id)
         hits = search_moments(lib, "visual:square bouncing", limit=20)
         assert added.video_id not in {h.video_id for h in hits}

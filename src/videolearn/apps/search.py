@@ -467,9 +467,7 @@ class _Ranker:
         if learned is None:
             return
         looks = shot_looks(self.library, learned.model)
-        rows = np.arange(len(looks.vectors))
-        if self.video_ids:
-            rows = rows[np.isin(looks.video_ids, self.video_ids)]
+        rows = looks.rows_of(self.video_ids)
         if not len(rows):
             return
         if self.embedder is None:
@@ -492,7 +490,7 @@ class _Ranker:
             add(
                 "seen",
                 rank,
-                str(looks.video_ids[rows[i]]),
+                str(looks.videos[looks.video_rows[rows[i]]]),
                 TimeSpan(float(start_s), float(end_s)),
                 "visual",
                 "",
@@ -507,8 +505,11 @@ class ShotLooks:
     the read took 0.7-1.6 s), with the lengths of the vectors through the words map kept
     beside them."""
 
-    def __init__(self, video_ids: np.ndarray, spans_s: np.ndarray, vectors: np.ndarray) -> None:
-        self.video_ids = video_ids  # (N,) str
+    def __init__(
+        self, videos: np.ndarray, video_rows: np.ndarray, spans_s: np.ndarray, vectors: np.ndarray
+    ) -> None:
+        self.videos = videos  # (V,) str: the video ids, each once
+        self.video_rows = video_rows  # (N,) int32: each shot's row in `videos`
         self.spans_s = spans_s  # (N, 2) start and end
         self.vectors = vectors  # (N, look dim) float32
         self._lengths: tuple[SeenWords, np.ndarray] | None = None
@@ -516,15 +517,27 @@ class ShotLooks:
     @classmethod
     def build(cls, store: Store, model: str) -> ShotLooks:
         places, matrix = store.embedding_matrix("av_video", model)
+        videos, rows = np.unique(strings(p.video_id for p in places), return_inverse=True)
         spans = np.array([(p.start_s, p.end_s) for p in places], np.float64).reshape(-1, 2)
-        return cls(strings(p.video_id for p in places), spans, np.asarray(matrix, np.float32))
+        return cls(videos, rows.astype(np.int32), spans, np.asarray(matrix, np.float32))
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {"video_ids": self.video_ids, "spans_s": self.spans_s, "vectors": self.vectors}
+        return {
+            "videos": self.videos,
+            "video_rows": self.video_rows,
+            "spans_s": self.spans_s,
+            "vectors": self.vectors,
+        }
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> ShotLooks:
-        return cls(arrays["video_ids"], arrays["spans_s"], arrays["vectors"])
+        return cls(arrays["videos"], arrays["video_rows"], arrays["spans_s"], arrays["vectors"])
+
+    def rows_of(self, video_ids: Sequence[str]) -> np.ndarray:
+        """The rows of the shots of `video_ids` (of every video when none are given)."""
+        if not video_ids:
+            return np.arange(len(self.vectors))
+        return np.flatnonzero(np.isin(self.videos, video_ids)[self.video_rows])
 
     def mapped_lengths(self, learned: SeenWords) -> np.ndarray:
         """Each vector's length through `learned` (`SeenWords.lengths`), kept for it."""
@@ -546,7 +559,7 @@ def shot_looks(library: Library, model: str) -> ShotLooks:
             model,
             Kept(
                 name,
-                1,
+                2,
                 lambda store: ShotLooks.build(store, model),
                 ShotLooks.arrays,
                 ShotLooks.from_arrays,
