@@ -211,7 +211,7 @@ def learn_seen_words(  # noqa: PLR0917  the data and the training's few knobs
     )
 
 
-_loaded: dict[Path, tuple[tuple[float, float], SeenWords | None]] = {}
+_loaded: dict[Path, tuple[tuple[int, int, int, int], SeenWords | None]] = {}
 
 
 def library_map(settings: Settings) -> SeenWords | None:
@@ -224,7 +224,10 @@ def library_map(settings: Settings) -> SeenWords | None:
     if not path.is_file():
         return None
     checkpoint = embed_checkpoint(settings)
-    stamp = (path.stat().st_mtime, checkpoint.stat().st_mtime)
+    # Sizes too: a map written twice within a clock tick of a coarse file system differs
+    # in its size when it names other weights.
+    mine, weights = path.stat(), checkpoint.stat()
+    stamp = (mine.st_mtime_ns, mine.st_size, weights.st_mtime_ns, weights.st_size)
     cached = _loaded.get(path)
     if cached is None or cached[0] != stamp:
         learned = _read_map(settings)
