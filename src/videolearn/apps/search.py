@@ -470,14 +470,15 @@ class _Ranker:
         rows = looks.rows_of(self.video_ids)
         if not len(rows):
             return
+        vectors, lengths = looks.vectors, looks.mapped_lengths(learned)
+        if len(rows) < len(vectors):  # a copy only of the videos asked for
+            vectors, lengths = vectors[rows], lengths[rows]
         if self.embedder is None:
             self.embedder = TextEmbedder()
         query = self.embedder.query(text)
         query = query / max(float(np.linalg.norm(query)), 1e-12)
         against = learned.similarities(
-            looks.vectors[rows],
-            np.vstack([query, background_queries(self.embedder)]),
-            looks.mapped_lengths(learned)[rows],
+            vectors, np.vstack([query, background_queries(self.embedder)]), lengths
         )
         values = np.asarray(_standing(against[:, 0], against[:, 1:].mean(1), against[:, 1:].std(1)))
         floor = self.options.min_seen_relevance

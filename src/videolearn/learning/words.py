@@ -61,7 +61,7 @@ class SeenWords:
         product, the lengths through its Gram matrix (`lengths`, given when kept from an
         earlier call). At 100,000 shots of 128 dimensions, mapping them all took about a
         second a query."""
-        looks = looks.astype(np.float32)
+        looks = np.asarray(looks, np.float32)  # no copy of float32 vectors
         dots = looks @ (self.weight @ texts.T) + self.bias @ texts.T
         if lengths is None:
             lengths = self.lengths(looks)
@@ -71,7 +71,7 @@ class SeenWords:
     def lengths(self, looks: np.ndarray) -> np.ndarray:
         """The length of each row of `looks` (N, look dim) mapped, through the map's (look
         dim, look dim) Gram matrix: (N,)."""
-        looks = looks.astype(np.float32)
+        looks = np.asarray(looks, np.float32)  # no copy of float32 vectors
         gram = self.weight @ self.weight.T
         squared = (
             np.einsum("nd,nd->n", looks @ gram, looks)
